@@ -1,0 +1,206 @@
+{#-
+    Current state from all deliveries, applied in delivery_date order (docs/attendance-rules.md).
+
+    Roster entities (scope of a bulk = the whole entity):
+      the latest effective bulk (a bulk delivery with at least one accepted row) replaces the
+      state; later deltas upsert; status tobedeleted deletes. The surviving version of a record
+      is the latest by (_delivery_date, delta after bulk, date_last_modified, _line).
+      An empty bulk has no rows in raw, so it is never the effective bulk: it deletes nothing.
+
+    `before` (optional SQL expression): only deliveries strictly before that date are applied,
+    i.e. the state as it was just before that delivery (used by the mass-deletion audit).
+-#}
+
+{% macro delivery_order(date_last_modified='date_last_modified') -%}
+    _delivery_date desc,
+    case when _mode = 'delta' then 1 else 0 end desc,
+    {{ date_last_modified }} desc nulls last,
+    _line desc
+{%- endmacro %}
+
+
+{% macro roster_current_state(relation, key, before=none) %}
+    with deliveries as (
+        select *
+        from {{ relation }}
+        {% if before is not none %}where _delivery_date < {{ before }}{% endif %}
+    ),
+
+    latest_bulk as (
+        select max(_delivery_date) as bulk_date
+        from deliveries
+        where _mode = 'bulk'
+    ),
+
+    applicable as (
+        select deliveries.*
+        from deliveries
+        cross join latest_bulk
+        where latest_bulk.bulk_date is null
+           or deliveries._delivery_date >= latest_bulk.bulk_date
+    ),
+
+    ranked as (
+        select
+            *,
+            row_number() over (partition by {{ key }} order by {{ delivery_order() }}) as _version_rank
+        from applicable
+    )
+
+    select * exclude (_version_rank, status)
+    from ranked
+    where _version_rank = 1
+      and coalesce(status, 'active') = 'active'
+{% endmacro %}
+
+
+{#-
+    Attendance (natural key: student, school, class-or-blank, date).
+    An effective bulk (mode bulk, rows > 0 with min_date/max_date in _files, and at least one
+    accepted row in raw) replaces only the events dated inside its [min_date, max_date]; events
+    outside stay. Deltas upsert by natural key; tobedeleted removes.
+-#}
+{% macro attendance_effective_bulks(events_relation, files_relation, before=none) %}
+    select
+        files.delivery_date,
+        files.min_date,
+        files.max_date
+    from {{ files_relation }} as files
+    where files.entity = 'attendance'
+      and files.mode = 'bulk'
+      and coalesce(files.row_count, 0) > 0
+      and files.min_date is not null
+      and files.max_date is not null
+      {% if before is not none %}and files.delivery_date < {{ before }}{% endif %}
+      and exists (
+          select 1
+          from {{ events_relation }} as events
+          where events._delivery_date = files.delivery_date
+            and events._mode = 'bulk'
+      )
+{% endmacro %}
+
+
+{% macro attendance_current_state(events_relation, files_relation, before=none) %}
+    with events as (
+        select
+            *,
+            coalesce(class_sourced_id, '') as _class_key
+        from {{ events_relation }}
+        {% if before is not none %}where _delivery_date < {{ before }}{% endif %}
+    ),
+
+    bulks as (
+        {{ attendance_effective_bulks(events_relation, files_relation, before) }}
+    ),
+
+    event_dates as (
+        select distinct attendance_date from events
+    ),
+
+    -- the latest effective bulk whose date range covers each event date
+    date_cover as (
+        select
+            event_dates.attendance_date,
+            max(bulks.delivery_date) as covered_by
+        from event_dates
+        inner join bulks
+            on event_dates.attendance_date between bulks.min_date and bulks.max_date
+        group by 1
+    ),
+
+    surviving as (
+        select events.*
+        from events
+        left join date_cover
+            on events.attendance_date = date_cover.attendance_date
+        where date_cover.covered_by is null
+           or events._delivery_date >= date_cover.covered_by
+    ),
+
+    ranked as (
+        select
+            *,
+            row_number() over (
+                partition by user_sourced_id, school_sourced_id, _class_key, attendance_date
+                order by {{ delivery_order() }}
+            ) as _version_rank
+        from surviving
+    )
+
+    select * exclude (_version_rank, _class_key, status)
+    from ranked
+    where _version_rank = 1
+      and coalesce(status, 'active') = 'active'
+{% endmacro %}
+
+
+{#- One audit row for the latest effective bulk of a roster entity (none when it never had one). -#}
+{% macro roster_deletion_audit(entity, relation, key) %}
+    {%- set bulk_date = "(select max(_delivery_date) from " ~ relation ~ " where _mode = 'bulk')" -%}
+    select
+        '{{ entity }}' as entity,
+        bulk.bulk_date as delivery_date,
+        (
+            select count(*)
+            from ({{ roster_current_state(relation, key, bulk_date) }}) as before_state
+            where before_state.{{ key }} not in (
+                select b.{{ key }}
+                from {{ relation }} as b
+                where b._delivery_date = bulk.bulk_date
+                  and b._mode = 'bulk'
+                  and coalesce(b.status, 'active') = 'active'
+                  and b.{{ key }} is not null
+            )
+        ) as would_delete,
+        (
+            select count(*)
+            from ({{ roster_current_state(relation, key, bulk_date) }}) as before_state
+        ) as active_before
+    from (select {{ bulk_date }} as bulk_date) as bulk
+    where bulk.bulk_date is not null
+{% endmacro %}
+
+
+{% macro attendance_deletion_audit(events_relation, files_relation) %}
+    {%- set latest = "(select max(delivery_date) from (" ~ attendance_effective_bulks(events_relation, files_relation) ~ "))" -%}
+    with latest_bulk as (
+        select delivery_date, min_date, max_date
+        from ({{ attendance_effective_bulks(events_relation, files_relation) }})
+        where delivery_date = {{ latest }}
+        limit 1
+    ),
+
+    before_state as (
+        select
+            user_sourced_id,
+            school_sourced_id,
+            coalesce(class_sourced_id, '') as class_key,
+            attendance_date
+        from ({{ attendance_current_state(events_relation, files_relation, latest) }})
+        where attendance_date between (select min_date from latest_bulk) and (select max_date from latest_bulk)
+    ),
+
+    in_bulk as (
+        select distinct
+            user_sourced_id,
+            school_sourced_id,
+            coalesce(class_sourced_id, '') as class_key,
+            attendance_date
+        from {{ events_relation }}
+        where _delivery_date = (select delivery_date from latest_bulk)
+          and _mode = 'bulk'
+          and coalesce(status, 'active') = 'active'
+    )
+
+    select
+        'attendance' as entity,
+        latest_bulk.delivery_date,
+        (
+            select count(*)
+            from before_state
+            anti join in_bulk using (user_sourced_id, school_sourced_id, class_key, attendance_date)
+        ) as would_delete,
+        (select count(*) from before_state) as active_before
+    from latest_bulk
+{% endmacro %}

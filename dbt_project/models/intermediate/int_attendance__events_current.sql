@@ -1,0 +1,3 @@
+-- Current attendance events by natural key (student, school, class-or-blank, date).
+-- depends_on: {{ ref('int_oneroster__mass_deletion_audit') }}
+{{ attendance_current_state(ref('stg_oneroster__attendance'), ref('stg_oneroster__files')) }}

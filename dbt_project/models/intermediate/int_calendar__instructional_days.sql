@@ -1,0 +1,58 @@
+-- Instructional days per licensed school: weekdays in [startDate, endDate) of the configured
+-- schoolYear session, up to the as-of date, minus district and school non-instructional days.
+{% set school_days = var('school_non_instructional_days') %}
+with school_year as (
+    select * from {{ ref('int_calendar__school_year') }}
+),
+
+schools as (
+    select school_sourced_id
+    from {{ ref('int_oneroster__schools') }}
+    where is_licensed
+),
+
+days as (
+    select cast(generate_series as date) as calendar_date
+    from school_year,
+        generate_series(
+            cast(school_year.start_date as timestamp),
+            cast(school_year.as_of_date as timestamp),
+            interval 1 day
+        )
+    where school_year.as_of_date >= school_year.start_date
+),
+
+weekdays as (
+    select calendar_date
+    from days
+    where isodow(calendar_date) between 1 and 5
+      and not list_contains({{ date_array(var('non_instructional_days')) }}, calendar_date)
+),
+
+school_closures as (
+    {% if school_days | length > 0 %}
+    select school_sourced_id, cast(closed_date as date) as closed_date
+    from (values
+        {%- for school, dates in school_days.items() %}
+        {%- set outer_last = loop.last %}
+        {%- for d in dates %}
+        ({{ sql_string(school) }}, {{ sql_string(d) }}){{ "," if not (outer_last and loop.last) }}
+        {%- endfor %}
+        {%- endfor %}
+    ) as closures (school_sourced_id, closed_date)
+    {% else %}
+    select cast(null as varchar) as school_sourced_id, cast(null as date) as closed_date
+    where false
+    {% endif %}
+)
+
+select
+    schools.school_sourced_id,
+    weekdays.calendar_date,
+    school_year.school_year
+from schools
+cross join weekdays
+cross join school_year
+anti join school_closures
+    on school_closures.school_sourced_id = schools.school_sourced_id
+   and school_closures.closed_date = weekdays.calendar_date

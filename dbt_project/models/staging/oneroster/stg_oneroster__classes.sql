@@ -1,0 +1,24 @@
+with source as (
+    {{ oneroster_source('classes') }}
+)
+
+select
+    "sourcedId"         as class_sourced_id,
+    "status"            as status,
+    "dateLastModified"  as date_last_modified,
+    "title"             as title,
+    "grades"            as grades,
+    "courseSourcedId"   as course_sourced_id,
+    "classCode"         as class_code,
+    "classType"         as class_type,
+    "location"          as location,
+    "schoolSourcedId"   as school_sourced_id,
+    "termSourcedIds"    as term_sourced_ids,
+    "subjects"          as subjects,
+    "subjectCodes"      as subject_codes,
+    "periods"           as periods,
+    "_delivery_date"    as _delivery_date,
+    "_mode"             as _mode,
+    "_line"             as _line,
+    "_file"             as _file
+from source

@@ -1,0 +1,28 @@
+with source as (
+    {{ oneroster_source('users') }}
+)
+
+select
+    "sourcedId"         as user_sourced_id,
+    "status"            as status,
+    "dateLastModified"  as date_last_modified,
+    "enabledUser"       as is_enabled_user,
+    "orgSourcedIds"     as org_sourced_ids,
+    "role"              as role,
+    "username"          as username,
+    "userIds"           as user_ids,
+    "givenName"         as given_name,
+    "familyName"        as family_name,
+    "middleName"        as middle_name,
+    "identifier"        as identifier,
+    "email"             as email,
+    "sms"               as sms,
+    "phone"             as phone,
+    "agentSourcedIds"   as agent_sourced_ids,
+    "grades"            as grades,
+    "password"          as password,
+    "_delivery_date"    as _delivery_date,
+    "_mode"             as _mode,
+    "_line"             as _line,
+    "_file"             as _file
+from source

@@ -1,0 +1,3 @@
+"""Kinvolved OneRoster+ attendance data platform."""
+
+__version__ = "0.1.0"

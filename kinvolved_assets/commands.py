@@ -1,0 +1,221 @@
+"""Operator subcommands: demo, ingest, onboard, configs, prepare-dbt."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="generate the demo district and run the whole pipeline end to end")
+    p.add_argument("--customer", default="demo")
+    p.add_argument("--days", type=int, default=40, help="calendar days of deliveries to simulate")
+    p.add_argument("--fresh", action="store_true", help="wipe the demo customer's data first")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ingest", help="ingest every new drop in a customer's landing folder, then build marts")
+    p.add_argument("customer")
+    p.add_argument("--no-marts", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("onboard", help="load a new customer's schools and absence codes from a drop")
+    p.add_argument("customer")
+    p.add_argument("drop", help="a ZIP or folder of OneRoster+ CSVs")
+    p.set_defaults(func=cmd_onboard)
+
+    p = sub.add_parser("configs", help="validate every customer config file")
+    p.set_defaults(func=cmd_configs)
+
+    p = sub.add_parser("prepare-dbt", help="parse the dbt project (writes dbt_project/target/manifest.json)")
+    p.set_defaults(func=cmd_prepare_dbt)
+
+
+def instance_for(home: Path):
+    """A persistent Dagster instance under KINVOLVED_HOME (the UI started with `make ui` shows its runs)."""
+    from dagster import DagsterInstance
+
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        shutil.copyfile(DAGSTER_YAML, dagster_home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return DagsterInstance.get()
+
+
+def _home() -> Path:
+    from kinvolved_assets.paths import kinvolved_home
+
+    home = kinvolved_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def cmd_prepare_dbt(args) -> int:
+    from kinvolved_assets.defs.marts import prepare_manifest
+
+    path = prepare_manifest(force=True)
+    print(f"dbt manifest ready: {path}")
+    return 0
+
+
+def cmd_configs(args) -> int:
+    from kinvolved_assets.customers import config_dir, load_customer_configs
+
+    loaded = load_customer_configs()
+    for cid, cfg in sorted(loaded.customers.items()):
+        print(f"ok     {cid}: {cfg.name} ({cfg.sis}, {cfg.flow}, {cfg.timezone}, {len(cfg.licensed_schools)} licensed schools)")
+    for error in loaded.errors:
+        print(f"ERROR  {error}")
+    print(f"{len(loaded.customers)} valid, {len(loaded.errors)} problems in {config_dir()}")
+    return 1 if loaded.errors else 0
+
+
+def cmd_ingest(args) -> int:
+    from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.local_runner import process_landing
+
+    home = _home()
+    defs = build_definitions(home=home, settle_seconds=0)
+    report = process_landing(defs, instance_for(home), args.customer, build_marts=not args.no_marts)
+    for date, run_id, ok in report.ingest_runs:
+        print(f"{date}  {'ok     ' if ok else 'BLOCKED'}  run {run_id}")
+    if report.marts_run:
+        print(f"marts   {'ok' if report.marts_run[1] else 'FAILED'}  run {report.marts_run[0]}")
+    if not report.ingest_runs:
+        print("no new drops: " + "; ".join(report.sensor_logs))
+    failed = any(not ok for _, _, ok in report.ingest_runs) or (report.marts_run and not report.marts_run[1])
+    return 1 if failed else 0
+
+
+def cmd_onboard(args) -> int:
+    import duckdb
+
+    from kinvolved_assets.customers import load_customer_configs
+    from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.defs.keys import ONBOARD_JOB
+    from kinvolved_assets.defs.partitions import delivery_key
+    from kinvolved_assets.delivery import find_drops
+
+    home = _home()
+    loaded = load_customer_configs()
+    customer = loaded.customers.get(args.customer)
+    if customer is None:
+        problems = [str(e) for e in loaded.errors if e.file.split(".")[0] == args.customer]
+        print(f"customer {args.customer!r} has no valid config in customer_configs/"
+              + (": " + "; ".join(problems) if problems else " (see docs/onboarding.md)"), file=sys.stderr)
+        return 2
+    source = Path(args.drop)
+    if not source.exists():
+        print(f"drop {source} does not exist", file=sys.stderr)
+        return 2
+    landing = customer.landing_dir(home)
+    landing.mkdir(parents=True, exist_ok=True)
+    target = landing / source.name
+    if source.resolve() != target.resolve():
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(source, target)
+    drop = next((d for d in find_drops(landing, customer.tz) if d.name == target.name), None)
+    if drop is None:
+        print(f"{source.name} is not a ZIP or a folder of CSV files", file=sys.stderr)
+        return 2
+    defs = build_definitions(home=home, settle_seconds=0)
+    job = defs.resolve_job_def(ONBOARD_JOB)
+    result = job.execute_in_process(
+        partition_key=delivery_key(customer.customer_id, drop.delivery_date),
+        run_config={"ops": {"oneroster_delivery": {"config": {"drop": drop.name}}}},
+        instance=instance_for(home), raise_on_error=False,
+    )
+    if not result.success:
+        print(f"onboarding run {result.run_id} failed: run `kinvolved validate {source}` for the findings",
+              file=sys.stderr)
+        return 1
+    paths = customer.paths(home)
+    part = f"delivery_date={drop.delivery_date}"
+    con = duckdb.connect()
+    schools = con.execute(
+        "select sourcedId, coalesce(identifier, ''), name, type from read_parquet(?) "
+        "where status is distinct from 'tobedeleted' and type in ('school', 'district') order by type, sourcedId",
+        [str(paths.raw / "orgs" / part / "part-0.parquet")],
+    ).fetchall()
+    codes_file = paths.raw / "absence_codes" / part / "part-0.parquet"
+    codes = con.execute(
+        "select title, sourcedId, absent, excused, coalesce(schoolSourcedId, '(district)'), "
+        "coalesce(category, ''), coalesce(dayFraction, case when absent then 1 else 0 end) "
+        "from read_parquet(?) order by title, sourcedId", [str(codes_file)],
+    ).fetchall() if codes_file.exists() else []
+    print(f"Onboarding {customer.customer_id} from {source.name} (delivery {drop.delivery_date})\n")
+    print(f"Schools found ({sum(1 for s in schools if s[3] == 'school')}):")
+    print(f"  {'sourcedId':<24} {'identifier':<14} {'type':<9} name")
+    for sid, ident, name, kind in schools:
+        print(f"  {sid:<24} {ident:<14} {kind:<9} {name}")
+    print(f"\nAbsence codes ({len(codes)}):")
+    print(f"  {'code':<8} {'sourcedId':<20} {'absent':<7} {'excused':<8} {'fraction':<9} {'category':<18} school")
+    for title, sid, absent, excused, school, category, fraction in codes:
+        print(f"  {title:<8} {sid:<20} {str(absent).lower():<7} {str(excused).lower():<8} {fraction:<9} {category:<18} {school}")
+    print(f"\nPaste into customer_configs/{customer.customer_id}.yaml (remove the schools that are not licensed):")
+    print("licensed_schools:")
+    for sid, ident, name, kind in schools:
+        if kind == "school":
+            print(f"  - {sid}  # {ident} {name}".rstrip())
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import duckdb
+
+    from kinvolved_assets.customers import load_customer_configs
+    from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.calendar import build_calendar
+    from kinvolved_assets.local_runner import process_landing
+
+    started = time.perf_counter()
+    home = _home()
+    loaded = load_customer_configs()
+    customer = loaded.customers.get(args.customer)
+    if customer is None:
+        print(f"customer {args.customer!r} has no valid config in customer_configs/", file=sys.stderr)
+        return 2
+    paths = customer.paths(home)
+    if args.fresh:
+        for folder in (paths.landing, paths.archive, paths.warehouse):
+            shutil.rmtree(folder, ignore_errors=True)
+    landing = customer.landing_dir(home)
+    landing.mkdir(parents=True, exist_ok=True)
+    start = build_calendar(customer.school_year).start
+    print(f"[1/4] generating the {customer.customer_id} district: tiny scale, {args.days} days from {start}")
+    gen = generate(customer.customer_id, "tiny", 7, start, args.days, landing, fmt="zip",
+                   truth=home / "truth" / customer.customer_id)
+    print(f"      {len(gen.drops)} deliveries written to {landing}")
+    print("[2/4] loading Dagster definitions (dbt manifest, sensors, assets)")
+    defs = build_definitions(home=home, settle_seconds=0)
+    instance = instance_for(home)
+    print("[3/4] sensor tick → one ingest run per new delivery → marts build")
+    report = process_landing(defs, instance, customer.customer_id)
+    ok = sum(1 for *_, success in report.ingest_runs if success)
+    print(f"      {ok}/{len(report.ingest_runs)} deliveries ingested"
+          + (f"; marts run {'succeeded' if report.marts_run[1] else 'FAILED'}" if report.marts_run else ""))
+    if not paths.marts_db.exists():
+        print("no marts were published; see the run logs (make ui)", file=sys.stderr)
+        return 1
+    print(f"[4/4] summary of {paths.marts_db}")
+    con = duckdb.connect(str(paths.marts_db), read_only=True)
+    for table in ("dim_schools", "dim_classes", "fct_enrollments", "fct_student_daily_attendance",
+                  "fct_student_class_attendance", "msr_student_cumulative_attendance", "msr_school_daily_attendance"):
+        count = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
+        print(f"      marts.{table:<36} {count:>9,} rows")
+    rate, chronic, students, as_of = con.execute(
+        "select sum(days_present) / nullif(sum(days_enrolled), 0), count(*) filter (where is_chronically_absent), "
+        "count(distinct student_sourced_id), max(as_of_date) from marts.msr_student_cumulative_attendance"
+    ).fetchone()
+    print(f"      as of {as_of}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent")
+    print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
+    return 0 if all(s for *_, s in report.ingest_runs) and report.marts_run and report.marts_run[1] else 1

@@ -1,0 +1,59 @@
+"""Assembles one Dagster ``Definitions`` from the small modules under ``defs/``.
+
+Customers come from ``customer_configs/`` (``KINVOLVED_CONFIG_DIR``); a bad config file is reported
+and skipped, the other customers still load.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from dagster import Definitions
+
+from kinvolved_assets.customers import config_dir, load_customer_configs
+from kinvolved_assets.defs.jobs import build_jobs
+from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
+from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions
+from kinvolved_assets.defs.raw_assets import build_raw_assets
+from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.defs.schedules import build_schedules
+from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery_sensor, build_marts_trigger
+from kinvolved_assets.paths import kinvolved_home
+
+log = logging.getLogger("kinvolved")
+
+
+def build_definitions(config_directory: Path | None = None, home: Path | None = None,
+                      settle_seconds: float | None = None) -> Definitions:
+    directory = (config_directory or config_dir()).resolve()
+    home = (home or kinvolved_home()).resolve()
+    if settle_seconds is None:
+        settle_seconds = float(os.environ.get("KINVOLVED_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS))
+    loaded = load_customer_configs(directory)
+    for error in loaded.errors:
+        log.error("customer config rejected: %s", error)
+    customer_ids = sorted(loaded.customers)
+    deliveries = delivery_partitions(customer_ids)
+    customers = customer_partitions(customer_ids)
+
+    raw_assets = build_raw_assets(deliveries)
+    marts_assets = build_marts_assets(customers)
+    ingest_job, marts_job, onboard_job = build_jobs(deliveries, customers, marts_assets)
+    sensors = [build_delivery_sensor(c, ingest_job, str(home), str(directory), settle_seconds) for c in customer_ids]
+    sensors.append(build_marts_trigger(marts_job))
+
+    return Definitions(
+        assets=[raw_assets, marts_assets],
+        jobs=[ingest_job, marts_job, onboard_job],
+        sensors=sensors,
+        schedules=build_schedules(loaded.customers, marts_job),
+        resources={
+            "platform": PlatformResource(home=str(home), config_dir=str(directory)),
+            "dbt": dbt_resource(),
+        },
+    )
+
+
+defs = build_definitions()

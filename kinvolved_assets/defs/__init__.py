@@ -1,0 +1,1 @@
+"""Thin Dagster wiring over the pure-Python platform (one module per concern)."""

@@ -1,0 +1,174 @@
+"""The dbt marts of one customer, built aside and published atomically.
+
+``@dbt_assets`` partitioned by customer; the OneRoster sources map to the raw ``oneroster/<entity>``
+assets through ``MultiToSingleDimensionPartitionMapping(customer)``, so the UI shows file → mart
+lineage. dbt tests become asset checks. A red build never replaces the published marts.
+"""
+
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    MultiToSingleDimensionPartitionMapping,
+    Output,
+    PartitionMapping,
+    StaticPartitionsDefinition,
+)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from pydantic import Field
+
+from kinvolved_assets.defs.keys import RAW_GROUP, RAW_PREFIX
+from kinvolved_assets.defs.partitions import CUSTOMER_DIM
+from kinvolved_assets.defs.resources import PlatformResource
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_LAYERS = ("staging", "intermediate", "marts")
+
+
+def dbt_executable() -> str:
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else "dbt"
+
+
+def _dbt_sources_newer_than(path: Path) -> bool:
+    if not path.exists():
+        return True
+    built = path.stat().st_mtime
+    for folder in ("models", "macros", "tests", "seeds", "contract"):
+        for f in (DBT_PROJECT_DIR / folder).rglob("*"):
+            if f.is_file() and f.stat().st_mtime > built:
+                return True
+    return (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """Run ``dbt parse`` when the manifest is missing or older than the project (tests, CI, CLI)."""
+    if force or _dbt_sources_newer_than(MANIFEST_PATH):
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+        proc = subprocess.run(
+            [dbt_executable(), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+             str(DBT_PROJECT_DIR), "--target-path", str(MANIFEST_PATH.parent), "--quiet"],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return MANIFEST_PATH
+
+
+class KinvolvedDbtTranslator(DagsterDbtTranslator):
+    """Sources → raw OneRoster assets; models keyed ``<layer>/<model>`` and grouped by layer."""
+
+    def __init__(self):
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    @staticmethod
+    def _layer(props: Mapping[str, Any]) -> str:
+        fqn = props.get("fqn") or []
+        return next((part for part in fqn if part in DBT_LAYERS), "other")
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([RAW_PREFIX, dbt_resource_props["name"]])
+        return AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return RAW_GROUP
+        return f"dbt_{self._layer(dbt_resource_props)}"
+
+    def get_partition_mapping(
+        self, dbt_resource_props: Mapping[str, Any], dbt_parent_resource_props: Mapping[str, Any]
+    ) -> PartitionMapping | None:
+        if dbt_parent_resource_props.get("resource_type") == "source":
+            return MultiToSingleDimensionPartitionMapping(partition_dimension_name=CUSTOMER_DIM)
+        return None
+
+
+class MartsConfig(Config):
+    force_mass_deletion: bool = Field(
+        default=False,
+        description="Accept bulk deliveries that delete more than the customer's mass_deletion_fraction "
+        "of active records (recorded in the run's metadata).",
+    )
+
+
+@contextmanager
+def _env(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def publish_atomically(build_file: Path, published: Path) -> None:
+    """Swap a finished build in: readers see the old file or the new one, never half of one."""
+    wal = build_file.with_name(build_file.name + ".wal")
+    if wal.exists():
+        raise RuntimeError(f"build {build_file.name} still has a write-ahead log; refusing to publish")
+    with open(build_file, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(build_file, published)
+
+
+def build_marts_assets(partitions_def: StaticPartitionsDefinition):
+    manifest = prepare_manifest()
+
+    @dbt_assets(
+        manifest=manifest,
+        dagster_dbt_translator=KinvolvedDbtTranslator(),
+        partitions_def=partitions_def,
+        name="customer_marts",
+        op_tags={"kinvolved/stage": "marts"},
+    )
+    def customer_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource,
+                       config: MartsConfig):
+        customer_id = context.partition_key
+        customer = platform.customer(customer_id)
+        paths = platform.paths(customer_id)
+        build_dir = paths.build_dir
+        if build_dir.exists():  # leftovers of a killed build: never published, safe to drop
+            shutil.rmtree(build_dir)
+        (build_dir / "tmp").mkdir(parents=True)
+        build_file = build_dir / f"marts-{context.run_id}.duckdb"
+        dbt_vars = {**customer.dbt_vars(), "raw_root": str(paths.raw),
+                    "force_mass_deletion": bool(config.force_mass_deletion)}
+        env = {"KINVOLVED_MARTS_DB": str(build_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp")}
+        if config.force_mass_deletion:
+            context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
+        with _env(env):
+            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
+                                 target_path=build_dir / "target")
+            for event in invocation.stream():
+                if isinstance(event, Output):
+                    event = event.with_metadata({**event.metadata, "customer": customer_id,
+                                                 "mass_deletion_forced": bool(config.force_mass_deletion)})
+                yield event
+        publish_atomically(build_file, paths.marts_db)
+        shutil.rmtree(build_dir, ignore_errors=True)
+        context.log.info(f"{customer_id}: marts published to {paths.marts_db.name}"
+                         f"{' (mass deletion forced)' if config.force_mass_deletion else ''}")
+
+    return customer_marts
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                          dbt_executable=dbt_executable())

@@ -1,0 +1,137 @@
+"""One asset per OneRoster+ entity (``oneroster/<entity>``), materialized together per delivery.
+
+A single multi-asset step opens the drop once and loads every entity; each entity is still its own
+asset with its own partitions, metadata and checks. A delivery is promoted to ``raw/`` all or
+nothing: a blocking check failure keeps the previous state and fails the run.
+"""
+
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetSpec,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionsDefinition,
+    multi_asset,
+)
+from pydantic import Field
+
+from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
+from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
+from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.ingest import CheckOutcome, DeliveryOutcome, EntityOutcome, ingest_delivery
+from kinvolved_assets.oneroster.spec import ENTITIES
+
+CHECK_NAMES = ("contract",)
+
+
+class DeliveryConfig(Config):
+    drop: str | None = Field(
+        default=None,
+        description="The drop to ingest (path in the customer's landing folder). Empty: the archived "
+        "drop of the partition's date, else the single landing drop dated that day.",
+    )
+
+
+def _entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
+    result = outcome.result
+    meta = {
+        "present": outcome.present,
+        "rows": MetadataValue.int(int(result.rows or 0)),
+        "rejected_rows": MetadataValue.int(int(result.rejected_rows or 0)),
+        "mode": str(result.mode or "absent"),
+        "file_name": str(result.file_name or ""),
+        "file_sha256": str(result.sha256 or ""),
+        "drop_sha256": delivery.drop_sha256,
+        "drop": delivery.drop_path.name,
+        "findings_errors": sum(1 for f in result.findings if f.severity == "error"),
+        "findings_warnings": sum(1 for f in result.findings if f.severity == "warning"),
+    }
+    if getattr(result, "min_date", None):
+        meta["min_date"] = str(result.min_date)
+        meta["max_date"] = str(result.max_date)
+    return meta
+
+
+def _check_result(entity: str, check: CheckOutcome) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=raw_asset_key(entity),
+        check_name=check.name,
+        passed=check.passed,
+        severity=AssetCheckSeverity.ERROR if check.blocking else AssetCheckSeverity.WARN,
+        description=check.description or None,
+        metadata={k: (MetadataValue.json(v) if isinstance(v, (dict, list)) else v)
+                  for k, v in check.metadata.items()},
+    )
+
+
+def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=(), extra_checks=()):
+    """The multi-asset over every entity in the contract (a factory over the specs)."""
+    specs = [
+        AssetSpec(
+            raw_asset_key(e.name),
+            group_name=RAW_GROUP,
+            description=f"`{e.file_name}` of each delivery as typed, immutable Parquet "
+            f"(warehouse/<customer>/raw/{e.name}/delivery_date=<date>/).",
+            kinds={"parquet", "duckdb"},
+            tags={"kinvolved/entity": e.name},
+            metadata={"oneroster_file": e.file_name, "extension": e.extension, "optional_file": e.optional_file},
+        )
+        for e in ENTITIES
+    ]
+    check_names = CHECK_NAMES + tuple(extra_checks)
+    check_specs = [
+        AssetCheckSpec(name, asset=raw_asset_key(e.name), blocking=True,
+                       description=f"{name} validation of {e.file_name}")
+        for e in ENTITIES for name in check_names
+    ]
+
+    @multi_asset(
+        name="oneroster_delivery",
+        specs=specs,
+        check_specs=check_specs,
+        partitions_def=partitions_def,
+        can_subset=True,
+        op_tags={"kinvolved/stage": "ingest"},
+    )
+    def oneroster_delivery(context: AssetExecutionContext, config: DeliveryConfig, platform: PlatformResource):
+        keys = context.partition_key.keys_by_dimension
+        customer_id, delivery_date = keys[CUSTOMER_DIM], keys[DATE_DIM]
+        customer = platform.customer(customer_id)
+        paths = platform.paths(customer_id)
+        selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
+        delivery = ingest_delivery(
+            customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
+            entities=selected, validators=validators,
+        )
+        context.log.info(
+            f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]}): "
+            f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"
+        )
+        for name, outcome in delivery.entities.items():
+            if delivery.promoted:
+                yield MaterializeResult(asset_key=raw_asset_key(name), metadata=_entity_metadata(outcome, delivery))
+            for check in outcome.checks:
+                yield _check_result(name, check)
+            emitted = {c.name for c in outcome.checks}
+            for missing in check_names:
+                if missing not in emitted:
+                    yield AssetCheckResult(
+                        asset_key=raw_asset_key(name), check_name=missing, passed=True,
+                        severity=AssetCheckSeverity.WARN,
+                        metadata={"skipped": "file not in this delivery or not readable"},
+                    )
+        if not delivery.promoted:
+            raise Failure(
+                description=f"delivery {customer_id} {delivery_date} blocked by failed checks "
+                f"({delivery.blocking_summary()}); raw/ and the marts are unchanged, the read files are kept "
+                f"under warehouse/{customer_id}/quarantine/{delivery_date}/",
+                metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary()},
+            )
+
+    return oneroster_delivery

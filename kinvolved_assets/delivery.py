@@ -1,0 +1,198 @@
+"""Deliveries in a landing folder: discover drops, tell complete from partial, hash, date, archive.
+
+Pure Python (no Dagster). A *drop* is one of:
+- a ZIP file directly in the landing folder;
+- a sub-folder of CSV files;
+- loose CSV files directly in the landing folder, grouped into one drop per delivery date.
+
+The delivery date comes from a date in the name (``20250902``, ``2025-09-02``, ``2025_09_02``) or,
+failing that, from the newest modification time in the customer's timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+
+PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".uploading")
+DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LandedDrop:
+    """A candidate drop in a landing folder."""
+
+    kind: str                    # "zip" | "folder" | "loose"
+    name: str                    # file/folder name, or "loose_<date>" for loose CSVs
+    paths: tuple[Path, ...]      # the files that make up the drop
+    delivery_date: str           # YYYY-MM-DD
+    size: int                    # total bytes
+    mtime: float                 # newest modification time
+    root: Path | None = None     # folder drops: the folder; loose drops: the landing folder
+
+    @property
+    def signature(self) -> str:
+        """Changes whenever any file of the drop grows or is rewritten."""
+        return f"{self.size}:{self.mtime:.6f}:{len(self.paths)}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def date_from_name(name: str) -> str | None:
+    match = DATE_IN_NAME.search(name)
+    if not match:
+        return None
+    year, month, day = (int(g) for g in match.groups())
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _local_date(timestamp: float, tz: ZoneInfo) -> str:
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).astimezone(tz).date().isoformat()
+
+
+def _visible(path: Path) -> bool:
+    name = path.name
+    return not (name.startswith(".") or name.startswith("~") or name == "__MACOSX"
+                or name.lower().endswith(PARTIAL_SUFFIXES))
+
+
+def find_drops(landing: Path, tz: ZoneInfo) -> list[LandedDrop]:
+    """List the candidate drops in ``landing`` (non-recursive, symlinks ignored)."""
+    if not landing.is_dir():
+        return []
+    drops: list[LandedDrop] = []
+    loose: dict[str, list[Path]] = {}
+    for entry in sorted(landing.iterdir()):
+        if entry.is_symlink() or not _visible(entry):
+            continue
+        if entry.is_dir():
+            files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.is_symlink()
+                           and all(_visible(Path(part)) for part in p.relative_to(entry).parts))
+            stats = [p.stat() for p in files]
+            mtime = max([s.st_mtime for s in stats] + [entry.stat().st_mtime])
+            date = date_from_name(entry.name) or _local_date(mtime, tz)
+            drops.append(LandedDrop("folder", entry.name, tuple(files), date,
+                                    sum(s.st_size for s in stats), mtime, root=entry))
+        elif entry.is_file() and entry.suffix.lower() == ".zip":
+            st = entry.stat()
+            date = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
+            drops.append(LandedDrop("zip", entry.name, (entry,), date, st.st_size, st.st_mtime))
+        elif entry.is_file() and entry.suffix.lower() == ".csv":
+            st = entry.stat()
+            date = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
+            loose.setdefault(date, []).append(entry)
+    for date, files in sorted(loose.items()):
+        stats = [p.stat() for p in files]
+        drops.append(LandedDrop("loose", f"loose_{date}", tuple(files), date,
+                                sum(s.st_size for s in stats), max(s.st_mtime for s in stats), root=landing))
+    return drops
+
+
+def incomplete_reason(drop: LandedDrop) -> str | None:
+    """Why a drop is not ready to ingest yet (or never will be), or None when it looks complete."""
+    if drop.size == 0 or not drop.paths:
+        return "empty: no bytes delivered"
+    if drop.kind == "zip":
+        try:
+            with zipfile.ZipFile(drop.paths[0]) as archive:
+                if not archive.namelist():
+                    return "empty: the ZIP has no members"
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            return "partial: the ZIP does not open yet (upload still in progress or truncated)"
+    return None
+
+
+def drop_sha256(drop: LandedDrop) -> str:
+    """Content hash of the drop: the ZIP's bytes, or sorted (relative name, file hash) pairs."""
+    if drop.kind == "zip":
+        return file_sha256(drop.paths[0])
+    digest = hashlib.sha256()
+    for path in sorted(drop.paths):
+        digest.update(_relative(drop, path).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(file_sha256(path).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_atomic(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, dest)
+
+
+def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
+    """Copy the original bytes to ``archive/<customer>/<date>/`` (idempotent, never overwrites).
+
+    Returns the archived drop (a ZIP file or a folder) to read from.
+    """
+    day_dir = paths.archive_partition(check_date(drop.delivery_date))
+    day_dir.mkdir(parents=True, exist_ok=True)
+    existing = find_archived(paths, drop.delivery_date, sha256)
+    if existing is not None:
+        return existing
+    name = drop.name
+    target = day_dir / name
+    if target.exists() or (day_dir / f"{name}.sha256").exists():
+        target = day_dir / f"{Path(name).stem}__{sha256[:12]}{Path(name).suffix}"
+    ensure_within(target, paths.archive)
+    if drop.kind == "zip":
+        _copy_atomic(drop.paths[0], target)
+    else:
+        staging = day_dir / f".{target.name}.tmp-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        for src in drop.paths:
+            dest = staging / _relative(drop, src)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _copy_atomic(src, dest)
+        os.replace(staging, target)
+    (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n")
+    return target
+
+
+def _relative(drop: LandedDrop, path: Path) -> Path:
+    return path.relative_to(drop.root) if drop.root is not None else Path(path.name)
+
+
+def find_archived(paths: CustomerPaths, delivery_date: str, sha256: str | None = None) -> Path | None:
+    """The archived drop for a date: the one with ``sha256`` if given, else the newest."""
+    day_dir = paths.archive_partition(delivery_date)
+    if not day_dir.is_dir():
+        return None
+    candidates = []
+    for marker in day_dir.glob("*.sha256"):
+        recorded = marker.read_text().split()[0] if marker.stat().st_size else ""
+        target = day_dir / marker.name[: -len(".sha256")]
+        if not target.exists():
+            continue
+        if sha256 is None or recorded == sha256:
+            candidates.append((marker.stat().st_mtime, target))
+    if not candidates:
+        return None
+    return max(candidates)[1]

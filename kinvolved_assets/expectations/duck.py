@@ -1,0 +1,143 @@
+"""Rules evaluated by DuckDB over the staged Parquet, in the same result shape as the GX rules.
+
+* set rules GX cannot chunk or express: ``unique`` (across the whole file), ``list_in_set`` and
+  ``list_guid_format`` (elements of comma lists);
+* the row rules of files above the GX row limit: one scan computes every rule's unexpected count
+  (``count(*) FILTER (WHERE <violation>)``), then one small query per failing rule fetches the
+  first example lines. The violation predicates mirror the GX expectations exactly (nulls are not
+  violations except for ``not_null``; a pair rule ignores rows where either value is missing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .results import MAX_EXAMPLES, RuleResult, short_error
+from .rules import GX_KINDS, Rule
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    if hasattr(value, "isoformat"):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def schema(con, parquet: Path) -> dict[str, str]:
+    rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit(str(parquet))})").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def violation(rule: Rule) -> str:
+    """SQL predicate true on a row that breaks the rule."""
+    c = q(rule.column) if rule.column else None
+    p = rule.params
+    if rule.kind == "not_null":
+        return f"{c} IS NULL"
+    if rule.kind == "in_set":
+        return f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(lit(v) for v in p['values'])})"
+    if rule.kind == "guid_format":
+        return f"{c} IS NOT NULL AND NOT regexp_full_match({c}, {lit(p['regex'])})"
+    if rule.kind in ("date_format", "between"):
+        expr = f"CAST({c} AS DATE)" if rule.is_date else c
+        parts = []
+        if p.get("min") is not None:
+            parts.append(f"{expr} < {lit(p['min'])}")
+        if p.get("max") is not None:
+            parts.append(f"{expr} > {lit(p['max'])}")
+        return f"{c} IS NOT NULL AND ({' OR '.join(parts) or 'false'})"
+    if rule.kind == "date_order":
+        a, b = q(rule.column), q(rule.column_b)
+        op = ">=" if p.get("or_equal") else ">"
+        return f"{a} IS NOT NULL AND {b} IS NOT NULL AND NOT ({b} {op} {a})"
+    if rule.kind == "list_in_set":
+        return f"{c} IS NOT NULL AND NOT list_has_all([{', '.join(lit(v) for v in p['values'])}], list_filter({c}, lambda x: x IS NOT NULL))"
+    if rule.kind == "list_guid_format":
+        return f"{c} IS NOT NULL AND len(list_filter({c}, lambda x: x IS NULL OR NOT regexp_full_match(x, {lit(p['regex'])}))) > 0"
+    raise ValueError(f"rule {rule.id} ({rule.kind}) has no row predicate")
+
+
+ROW_KINDS = tuple(k for k in GX_KINDS if k != "column_exists") + ("list_in_set", "list_guid_format")
+
+
+def run_row_rules(con, parquet: Path, rules: list[Rule], present: dict[str, str], rows: int | None = None) -> list[RuleResult]:
+    """Row rules (and column_exists) evaluated in one DuckDB scan."""
+    src = f"read_parquet({lit(str(parquet))})"
+    results: list[RuleResult] = []
+    todo: list[RuleResult] = []
+    for r in rules:
+        if r.kind == "column_exists":
+            ok = r.column in present
+            results.append(RuleResult(r, success=ok, unexpected_count=0 if ok else 1, engine="duckdb"))
+            continue
+        if r.kind not in ROW_KINDS:
+            continue
+        rr = RuleResult(r, engine="duckdb")
+        results.append(rr)
+        missing = [c for c in (r.column, r.column_b) if c and c not in present]
+        if missing:
+            rr.evaluated, rr.skipped = False, f"column {', '.join(missing)} not in the file"
+        else:
+            todo.append(rr)
+    if not todo:
+        return results
+    try:
+        aggs = ", ".join(f"count(*) FILTER (WHERE {violation(rr.rule)})" for rr in todo)
+        counts = con.execute(f"SELECT count(*), {aggs} FROM {src}").fetchone()
+        total = int(counts[0])
+        key_cols = [c for c in ("_line", "sourcedId") if c in present]
+        for rr, n in zip(todo, counts[1:], strict=True):
+            rr.element_count = total
+            rr.unexpected_count = int(n)
+            rr.success = rr.unexpected_count == 0
+            if rr.unexpected_count:
+                rr.add_examples(_examples(con, src, rr.rule, key_cols))
+    except Exception as exc:  # noqa: BLE001 - an engine error fails the rule
+        for rr in todo:
+            rr.error = short_error(exc)
+    return results
+
+
+def _examples(con, src: str, rule: Rule, key_cols: list[str]) -> list[dict]:
+    cols = [q(c) for c in key_cols]
+    value = rule.kind not in ("date_order",) and rule.column not in ("_line",)
+    if value:
+        cols.append(f"{q(rule.column)} AS value")
+    order = " ORDER BY _line" if "_line" in key_cols else ""
+    cur = con.execute(f"SELECT {', '.join(cols)} FROM {src} WHERE {violation(rule)}{order} LIMIT {MAX_EXAMPLES}")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def run_unique(con, parquet: Path, rule: Rule, present: dict[str, str]) -> RuleResult:
+    """Rows whose sourcedId appears more than once in the file (all copies are counted)."""
+    rr = RuleResult(rule, engine="duckdb")
+    col = rule.column
+    if col not in present:
+        rr.evaluated, rr.skipped = False, f"column {col} not in the file"
+        return rr
+    src = f"read_parquet({lit(str(parquet))})"
+    try:
+        rr.element_count, rr.unexpected_count = (int(x or 0) for x in con.execute(
+            f"SELECT (SELECT count(*) FROM {src}), "
+            f"(SELECT sum(n) FROM (SELECT count(*) AS n FROM {src} WHERE {q(col)} IS NOT NULL GROUP BY {q(col)} HAVING count(*) > 1))"
+        ).fetchone())
+        rr.success = rr.unexpected_count == 0
+        if not rr.success:
+            key_cols = [c for c in ("_line", "sourcedId") if c in present]
+            order = " ORDER BY _line" if "_line" in present else ""
+            cur = con.execute(
+                f"SELECT {', '.join(q(c) for c in key_cols)} FROM {src} WHERE {q(col)} IN "
+                f"(SELECT {q(col)} FROM {src} GROUP BY {q(col)} HAVING count(*) > 1){order} LIMIT {MAX_EXAMPLES}")
+            names = [d[0] for d in cur.description]
+            rr.add_examples([dict(zip(names, row, strict=True)) for row in cur.fetchall()])
+    except Exception as exc:  # noqa: BLE001
+        rr.error = short_error(exc)
+    return rr

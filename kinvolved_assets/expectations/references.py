@@ -1,0 +1,117 @@
+"""Cross-file references, resolved against the delivery plus the customer's current state (DuckDB).
+
+Target population of a reference ``entity.column -> target``:
+
+* the target file of this delivery, when it is in the drop and was read (every row, whatever its
+  status, plus the ids of rows the reader rejected: their problem is reported once, by the contract
+  check, not again by every row pointing at them);
+* when that file is a **bulk**, nothing else: a bulk replaces the whole state of its entity;
+* otherwise (delta, or not in the drop) also the **current state**: the sourcedIds of
+  ``raw/<target>/delivery_date=*/`` delivered before this delivery and since the target's last bulk,
+  keeping per sourcedId its latest record (by delivery date, then line) unless that record is
+  ``tobedeleted``. This is the dbt current-state rule without the attendance date-range scopes
+  (targets are never attendance).
+
+Without a current state (``kinvolved validate`` without a customer), a reference to a target that
+is not a bulk in the drop can only be checked against the drop: unresolved ids are then warnings,
+and a reference to a target missing from the drop is not checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .duck import lit, q
+from .results import RuleResult, short_error
+from .rules import WARN, Rule
+
+
+def _usable(result) -> bool:
+    return (result is not None and getattr(result, "present", True) and not getattr(result, "failed", False)
+            and getattr(result, "parquet_path", None) is not None and Path(result.parquet_path).exists())
+
+
+def _delivered_ids(con, result, keys, flt) -> list[str]:
+    parts = []
+    src = f"read_parquet({lit(str(result.parquet_path))})"
+    cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    where = f" WHERE {q(flt[0])} = {lit(flt[1])}" if flt and flt[0] in cols else ""
+    parts += [f"SELECT CAST({q(k)} AS VARCHAR) AS id FROM {src}{where}" for k in keys if k in cols]
+    rej = getattr(result, "rejects_path", None)
+    if rej is not None and Path(rej).exists():
+        rsrc = f"read_parquet({lit(str(rej))})"
+        rcols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rsrc}").fetchall()}
+        parts += [f"SELECT CAST({q(k)} AS VARCHAR) FROM {rsrc}" for k in keys if k in rcols]
+    return parts
+
+
+def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt) -> list[str]:
+    files = sorted((raw_root / target).glob("delivery_date=*/part-0.parquet"))
+    files = [f for f in files if f.parent.name.split("=", 1)[1] < delivery_date]
+    if not files:
+        return []
+    since = None
+    meta = sorted((raw_root / "_files" / target).glob("delivery_date=*/part-0.parquet"))
+    meta = [f for f in meta if f.parent.name.split("=", 1)[1] < delivery_date]
+    if meta:
+        row = con.execute(
+            f"SELECT max(CAST(delivery_date AS DATE)) FROM read_parquet([{', '.join(lit(str(m)) for m in meta)}], "
+            f"union_by_name=true) WHERE mode = 'bulk'").fetchone()
+        since = row[0] if row else None
+    src = f"read_parquet([{', '.join(lit(str(f)) for f in files)}], union_by_name=true)"
+    cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    date_col = "_delivery_date" if "_delivery_date" in cols else None
+    order = f"{q(date_col)} DESC, " if date_col else ""
+    since_sql = f" WHERE {q(date_col)} >= DATE '{since.isoformat()}'" if (since and date_col) else ""
+    status = "coalesce(status, 'active') <> 'tobedeleted'" if "status" in cols else "true"
+    flt_sql = f" AND {q(flt[0])} = {lit(flt[1])}" if flt and flt[0] in cols else ""
+    line = "_line DESC" if "_line" in cols else "1"
+    latest = (f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY sourcedId ORDER BY {order}{line}) AS _rn "
+              f"FROM {src}{since_sql}) WHERE _rn = 1 AND {status}{flt_sql}")
+    return [f"SELECT CAST({q(k)} AS VARCHAR) FROM ({latest})" for k in keys if k in cols]
+
+
+def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], results: dict,
+                  raw_root: Path | None, delivery_date: str | None) -> RuleResult:
+    rr = RuleResult(rule, engine="duckdb")
+    col, target = rule.column, rule.params["target"]
+    keys, flt = rule.params["keys"], rule.params.get("filter")
+    if col not in present:
+        rr.evaluated, rr.skipped = False, f"column {col} not in the file"
+        return rr
+    tgt = results.get(target)
+    delivered = _usable(tgt)
+    bulk = delivered and getattr(tgt, "mode", None) == "bulk"
+    state_known = raw_root is not None and delivery_date is not None
+    if not delivered and not state_known:
+        rr.evaluated, rr.skipped = False, f"{target} is not in the drop and no current state is available"
+        return rr
+    try:
+        parts = _delivered_ids(con, tgt, keys, flt) if delivered else []
+        if not bulk and state_known:
+            parts += _state_ids(con, raw_root, target, delivery_date, keys, flt)
+        if not bulk and not state_known:
+            rr.severity_override = WARN
+            rr.detail["checked_against"] = "this drop only (no current state)"
+        ids = " UNION ALL ".join(parts) if parts else "SELECT CAST(NULL AS VARCHAR) AS id WHERE false"
+        src = f"read_parquet({lit(str(parquet))})"
+        value = f"unnest({q(col)})" if rule.params.get("list") else q(col)
+        line = "_line" if "_line" in present else "NULL::BIGINT AS _line"
+        sid = "sourcedId" if "sourcedId" in present else "NULL::VARCHAR AS sourcedId"
+        unresolved = (f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "
+                      f"vals AS (SELECT {line}, {sid}, CAST({value} AS VARCHAR) AS value FROM {src}) "
+                      f"SELECT vals.* FROM vals ANTI JOIN ids ON vals.value = ids.id WHERE vals.value IS NOT NULL")
+        total, distinct, checked = con.execute(
+            f"SELECT (SELECT count(*) FROM ({unresolved})), (SELECT count(DISTINCT value) FROM ({unresolved})), "
+            f"(SELECT count(*) FROM (SELECT {value} AS v FROM {src}) WHERE v IS NOT NULL)").fetchone()
+        rr.unexpected_count, rr.element_count = int(total), int(checked)
+        rr.success = rr.unexpected_count == 0
+        rr.detail["against"] = ("bulk in this delivery" if bulk else
+                                "this delivery + current state" if state_known else "this delivery")
+        if not rr.success:
+            rr.detail["distinct_unresolved"] = int(distinct)
+            cur = con.execute(f"SELECT _line, sourcedId, value FROM ({unresolved}) ORDER BY _line LIMIT 5")
+            rr.add_examples([{"_line": a, "sourcedId": b, "value": c} for a, b, c in cur.fetchall()])
+    except Exception as exc:  # noqa: BLE001
+        rr.error = short_error(exc)
+    return rr

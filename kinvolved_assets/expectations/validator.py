@@ -1,0 +1,176 @@
+"""The expectation suites as an ``ingest.Validator``: one ``expectations`` check per entity.
+
+    ingest_delivery(..., validators=[expectations_validator()], reporter=delivery_reporter)
+
+For each entity of a delivery the rules of ``rules.rules_for`` are evaluated on the staged Parquet:
+row rules through the entity's Great Expectations suite (DuckDB above ``gx_max_rows``), set rules
+(uniqueness, lists, references, volume) in DuckDB. The check fails when any rule fails; it is
+blocking iff an ERROR rule failed (an engine error counts as an ERROR failure).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from kinvolved_assets.ingest import CheckOutcome, DeliveryContext
+
+from . import duck
+from .gx_runner import run_gx_rules
+from .references import run_reference
+from .results import RuleResult, failures_markdown, short_error
+from .rules import ERROR, WARN, Params, rules_for
+from .volume import run_volume
+
+CHECK_NAME = "expectations"
+REPORT_FILE = "validation.html"
+REPORT_JSON = "validation.json"
+# Files with more rows than this have their row rules evaluated by DuckDB instead of GX (GX on pandas
+# costs ~0.4 s per expectation per million rows here; see docs/validation.md for measurements).
+DEFAULT_GX_MAX_ROWS = int(os.environ.get("KINVOLVED_GX_MAX_ROWS", "250000"))
+DEFAULT_CHUNK_ROWS = 2_000_000
+ENGINES = ("auto", "gx", "duckdb")
+
+
+def _connect(threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def params_for(customer=None, delivery_date: str | None = None) -> Params:
+    return Params(
+        school_year=getattr(customer, "school_year", None),
+        delivery_date=dt.date.fromisoformat(delivery_date) if delivery_date else None,
+        volume_change_fraction=float(customer.validation.volume_change_fraction) if customer is not None else 0.50,
+    )
+
+
+def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_root: Path | None,
+                    delivery_date: str | None, engine: str = "auto", gx_max_rows: int = DEFAULT_GX_MAX_ROWS,
+                    chunk_rows: int = DEFAULT_CHUNK_ROWS, report_path: Path | None = None) -> CheckOutcome:
+    """Run every rule of one entity on its staged Parquet; return the ``expectations`` check."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
+    started = time.perf_counter()
+    rules = rules_for(entity, params)
+    parquet = getattr(result, "parquet_path", None)
+    rows = int(getattr(result, "rows", 0) or 0)
+    out: list[RuleResult] = []
+    used = "none"
+    con = _connect()
+    try:
+        if parquet is None or not Path(parquet).exists():
+            out = [RuleResult(r, evaluated=False, skipped="no staged file") for r in rules]
+        else:
+            parquet = Path(parquet)
+            present = duck.schema(con, parquet)
+            row_rules = [r for r in rules if r.engine == "gx"]
+            use_gx = engine == "gx" or (engine == "auto" and rows <= gx_max_rows)
+            used = "gx" if use_gx else "duckdb"
+            if use_gx:
+                out += run_gx_rules(con, parquet, row_rules, present, chunk_rows=chunk_rows)
+            else:
+                out += duck.run_row_rules(con, parquet, row_rules, present)
+            list_rules = [r for r in rules if r.kind in ("list_in_set", "list_guid_format")]
+            out += duck.run_row_rules(con, parquet, list_rules, present)
+            for r in rules:
+                if r.kind == "unique":
+                    out.append(duck.run_unique(con, parquet, r, present))
+                elif r.kind == "reference":
+                    out.append(run_reference(con, parquet, r, present, results, raw_root, delivery_date))
+                elif r.kind == "volume":
+                    out.append(run_volume(con, r, result, raw_root, delivery_date))
+    except Exception as exc:  # noqa: BLE001 - never let a validation crash pass as green
+        done = {r.rule.id for r in out}
+        for r in rules:
+            if r.id not in done:
+                out.append(RuleResult(r, error=short_error(exc)))
+    finally:
+        con.close()
+    order = {r.id: i for i, r in enumerate(rules)}
+    out.sort(key=lambda r: order.get(r.rule.id, 1 << 30))
+    return to_outcome(entity, out, rows=rows, engine=used, seconds=time.perf_counter() - started,
+                      report_path=report_path)
+
+
+def to_outcome(entity: str, results: list[RuleResult], *, rows: int, engine: str, seconds: float,
+               report_path: Path | None) -> CheckOutcome:
+    evaluated = [r for r in results if r.evaluated]
+    failed = [r for r in evaluated if r.failed]
+    failed_error = [r for r in failed if r.severity == ERROR]
+    engine_errors = [r for r in failed if r.error is not None]
+    metadata = {
+        "suite": f"oneroster_plus.{entity}",
+        "rows": rows,
+        "row_rules_engine": engine,
+        "expectations_evaluated": len(evaluated),
+        "expectations_failed": len(failed),
+        "failed_error": len(failed_error),
+        "failed_warn": sum(1 for r in failed if r.severity == WARN),
+        "engine_errors": len(engine_errors),
+        "unexpected_counts": {r.rule.id: int(r.unexpected_count) for r in evaluated},
+        "failures_md": failures_markdown(results),
+        "results": [r.to_dict() for r in results],
+        "seconds": round(seconds, 3),
+    }
+    if engine_errors:
+        metadata["engine_error"] = engine_errors[0].error
+    if report_path is not None:
+        metadata["report_path"] = str(report_path)
+    desc = (f"{len(evaluated)} expectations on {rows} rows: "
+            + ("all passed" if not failed else f"{len(failed)} failed ({len(failed_error)} blocking)"))
+    return CheckOutcome(name=CHECK_NAME, passed=not failed, blocking=bool(failed_error),
+                        metadata=metadata, description=desc)
+
+
+def expectations_validator(engine: str = "auto", gx_max_rows: int = DEFAULT_GX_MAX_ROWS,
+                           chunk_rows: int = DEFAULT_CHUNK_ROWS):
+    """An ``ingest.Validator`` running the entity's expectation suite on the staged delivery."""
+
+    def validate(entity: str, result, ctx: DeliveryContext) -> Sequence[CheckOutcome]:
+        report = ctx.paths.report_dir(ctx.delivery_date) / REPORT_FILE
+        return [evaluate_entity(entity, result, ctx.results, params_for(ctx.customer, ctx.delivery_date),
+                                raw_root=ctx.paths.raw, delivery_date=ctx.delivery_date, engine=engine,
+                                gx_max_rows=gx_max_rows, chunk_rows=chunk_rows, report_path=report)]
+
+    validate.__name__ = "expectations_validator"
+    return validate
+
+
+def validate_loaded_drop(results: dict, customer=None, delivery_date: str | None = None, *,
+                         paths=None, engine: str = "auto") -> list[dict]:
+    """The suites for ``kinvolved validate``: the same rules on a drop loaded into a temp folder.
+
+    ``customer``: a ``CustomerConfig`` or a customer id (its config is loaded); with it the school
+    year bounds apply and references/volume are checked against the customer's current state under
+    KINVOLVED_HOME when one exists. Without it only the drop itself is checked. ``delivery_date``:
+    the drop's date (default: today, for the "not after the delivery" bound).
+    Returns one plain dict per present entity: entity, name, passed, blocking, description, metadata.
+    """
+    if isinstance(customer, str):
+        from kinvolved_assets.customers import load_customer_configs
+
+        customer = load_customer_configs().customers.get(customer)
+    date = delivery_date or dt.date.today().isoformat()
+    raw_root = None
+    if customer is not None:
+        paths = paths or customer.paths()
+        raw_root = paths.raw if paths.raw.exists() else None
+    params = params_for(customer, date)
+    out = []
+    for entity, result in results.items():
+        if not getattr(result, "present", True) or getattr(result, "failed", False):
+            continue
+        check = evaluate_entity(entity, result, results, params, raw_root=raw_root,
+                                delivery_date=date if raw_root is not None else None, engine=engine)
+        out.append({"entity": entity, "name": check.name, "passed": check.passed, "blocking": check.blocking,
+                    "description": check.description, "metadata": check.metadata})
+    return out

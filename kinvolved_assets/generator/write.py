@@ -1,0 +1,473 @@
+"""Render the simulated district as OneRoster+ CSV files (DuckDB formats, numpy supplies the rows).
+
+Each entity is produced by one SQL projection over an Arrow table of integer codes, written with
+``COPY ... TO`` (RFC 4180, quoting only when needed) and, for ZIP drops, streamed into the archive
+with fixed timestamps so that the same district always yields the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from kinvolved_assets.generator.simulate import (
+    ALL_TITLES,
+    DISTRICT_CODES,
+    ELEMENTARY,
+    ELEMENTARY_SUBJECTS,
+    N_SUBJECTS,
+    SCHOOL_CODES,
+    SCHOOL_KIND_NAMES,
+    SECONDARY_SUBJECTS,
+    SUBJECT_CODES,
+    District,
+)
+from kinvolved_assets.oneroster import spec
+
+FIRST_NAMES = (
+    "Aaliyah", "Aiden", "Amara", "Andre", "Angela", "Ava", "Benjamin", "Bianca", "Brandon", "Camila",
+    "Carlos", "Chloe", "Daniel", "Deja", "Diego", "Elena", "Elijah", "Emily", "Ethan", "Fatima",
+    "Gabriel", "Grace", "Hannah", "Hector", "Imani", "Isaiah", "Isabella", "Jada", "Jamal", "Jasmine",
+    "Jayden", "Jessica", "Jose", "Joshua", "Julia", "Kevin", "Kiara", "Layla", "Liam", "Lucas",
+    "Luis", "Madison", "Malik", "Maria", "Mason", "Maya", "Mia", "Michael", "Nadia", "Naomi",
+    "Nathan", "Noah", "Olivia", "Omar", "Priya", "Rafael", "Riley", "Rosa", "Ryan", "Samuel",
+    "Sara", "Sofia", "Tariq", "Tiana", "Tyler", "Valeria", "Victor", "William", "Xavier", "Yusuf",
+    "Zoe", "Zion",
+)
+ADULT_FIRST_NAMES = (
+    "Adriana", "Alicia", "Anthony", "Beatriz", "Carmen", "Charles", "Christopher", "Denise", "Derrick",
+    "Dolores", "Donna", "Eduardo", "Francisco", "Gloria", "Gregory", "Ibrahim", "Jennifer", "Jorge",
+    "Karen", "Keisha", "Kimberly", "LaToya", "Linda", "Marcus", "Margaret", "Mohammed", "Monique",
+    "Patricia", "Raymond", "Ricardo", "Robert", "Sandra", "Shanice", "Stephanie", "Terrence", "Thomas",
+    "Veronica", "Wei", "Yolanda", "Yvette",
+)
+LAST_NAMES = (
+    "Abdullah", "Acevedo", "Adams", "Alvarez", "Baker", "Banks", "Brown", "Campbell", "Castillo", "Chen",
+    "Clarke", "Cruz", "Davis", "Diaz", "Edwards", "Evans", "Fernandez", "Fleming", "Garcia", "Gomez",
+    "Green", "Gupta", "Harris", "Hernandez", "Hill", "Jackson", "James", "Johnson", "Kim", "King",
+    "Lee", "Lewis", "Lopez", "Martin", "Martinez", "Mendoza", "Miller", "Mitchell", "Moore", "Morales",
+    "Nguyen", "Okafor", "Ortiz", "Patel", "Perez", "Phillips", "Ramirez", "Reyes", "Rivera", "Robinson",
+    "Rodriguez", "Sanchez", "Santos", "Scott", "Singh", "Smith", "Taylor", "Thomas", "Thompson", "Torres",
+    "Vasquez", "Walker", "Washington", "Williams", "Wilson", "Wright", "Young", "Zhang",
+)
+PLACES = (
+    "Washington", "Lincoln", "Roosevelt", "Jefferson", "Franklin", "Douglass", "Tubman", "Hamilton",
+    "Riverside", "Lakeview", "Hillcrest", "Maple Grove", "Oak Park", "Cedar Ridge", "Brookside",
+    "Parkway", "Sunset", "Harbor View", "Pine Hill", "Meadowbrook", "King", "Chavez", "Clemente",
+    "Hughes", "Carver", "Einstein", "Curie", "Marshall", "Earhart", "Whitman",
+)
+CITIES = ("Bronx", "Brooklyn", "Queens", "Yonkers", "Newark", "Paterson", "Albany", "Buffalo", "Rochester",
+          "San Juan", "Santo Domingo", "Kingston", "Lagos", "Dhaka", "Guayaquil", "Mexico City")
+STATES = ("NY", "NJ", "PA", "CT", "MA", "FL", "CA", "TX")
+AREA_CODES = ("212", "347", "718", "917", "646", "914", "516", "631", "201", "973")
+GRADE_LABELS = tuple(["KG"] + [f"{g:02d}" for g in range(1, 13)])
+COMMENT_PREFIXES = ("Parent called: ", "Note from ", "Doctor note provided by ", "Spoke with ")
+SUBJECT_NAMES = ELEMENTARY_SUBJECTS + SECONDARY_SUBJECTS
+
+
+def _lit(values) -> str:
+    return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]"
+
+
+def _pick(values, expr: str) -> str:
+    return f"{_lit(values)}[(({expr}) % {len(values)}) + 1]"
+
+
+def _date(expr: str) -> str:
+    return f"CASE WHEN ({expr}) < 0 THEN NULL ELSE strftime(DATE '1970-01-01' + CAST({expr} AS INTEGER), '%Y-%m-%d') END"
+
+
+def _ts(expr: str) -> str:
+    return f"strftime(DATE '1970-01-01' + CAST({expr} AS INTEGER), '%Y-%m-%d') || 'T23:15:00Z'"
+
+
+def _id(prefix: str, expr: str, width: int) -> str:
+    return f"'{prefix}' || lpad(CAST(({expr}) + 1 AS VARCHAR), {width}, '0')"
+
+
+@dataclass
+class Style:
+    quirks: bool = False
+
+    def b(self, expr: str) -> str:
+        t, f = ("'TRUE'", "'FALSE'") if self.quirks else ("'true'", "'false'")
+        return f"CASE WHEN ({expr}) THEN {t} ELSE {f} END"
+
+    def bconst(self, value: bool) -> str:
+        s = "true" if value else "false"
+        return s.upper() if self.quirks else s
+
+
+def _school(expr: str) -> str:
+    return _id("org-sch-", expr, 4)
+
+
+def _select(entity: spec.Entity, exprs: dict[str, str], extra: dict[str, str] | None = None) -> str:
+    cols = [f"{exprs.get(c, 'NULL')} AS \"{c}\"" for c in entity.column_names]
+    for name, expr in (extra or {}).items():
+        cols.append(f"{expr} AS \"{name}\"")
+    return "SELECT " + ",\n       ".join(cols)
+
+
+class Renderer:
+    """Builds the SQL + Arrow input of each entity file for one delivery."""
+
+    def __init__(self, district: District, style: Style):
+        self.d = district
+        self.style = style
+
+    # ---- small tables (Python rows) --------------------------------------------------------------
+    def orgs_rows(self) -> list[dict]:
+        d = self.d
+        mod = (d.cal.start - dt.timedelta(days=7)).isoformat() + "T23:15:00Z"
+        name = d.customer_id.replace("_", " ").title()
+        rows = [{"sourcedId": "org-dist-0001", "status": "active", "dateLastModified": mod,
+                 "name": f"{name} Unified School District", "type": "district", "identifier": "3600001"}]
+        for i in range(d.n_schools):
+            place = PLACES[int(d.school_name_idx[i]) % len(PLACES)]
+            rows.append({"sourcedId": f"org-sch-{i + 1:04d}", "status": "active", "dateLastModified": mod,
+                         "name": f"{place} {SCHOOL_KIND_NAMES[d.school_kind[i]]} No. {i + 1}", "type": "school",
+                         "identifier": f"{360000 + i + 1}", "parentSourcedId": "org-dist-0001"})
+        return rows
+
+    def sessions_rows(self) -> list[dict]:
+        d = self.d
+        mod = (d.cal.start - dt.timedelta(days=7)).isoformat() + "T23:15:00Z"
+        return [{"sourcedId": s.sourced_id, "status": "active", "dateLastModified": mod, "title": s.title,
+                 "type": s.type, "startDate": s.start.isoformat(), "endDate": s.end.isoformat(),
+                 "parentSourcedId": s.parent, "schoolYear": str(d.cal.school_year)} for s in d.cal.sessions]
+
+    def absence_code_rows(self) -> list[dict]:
+        d = self.d
+        mod = (d.cal.start - dt.timedelta(days=7)).isoformat() + "T23:15:00Z"
+        b = self.style.bconst
+        rows = []
+        for title, absent, excused, desc, cat, frac in DISTRICT_CODES:
+            rows.append({"sourcedId": f"abs-d-{title.lower()}", "status": "active", "dateLastModified": mod,
+                         "title": title, "absent": b(absent), "excused": b(excused), "description": desc,
+                         "category": cat, "dayFraction": None if frac is None else f"{frac:g}"})
+        for i in np.nonzero(d.has_school_codes)[0]:
+            for title, absent, excused, desc, cat, frac in SCHOOL_CODES:
+                rows.append({"sourcedId": f"abs-sch-{i + 1:04d}-{title.lower()}", "status": "active",
+                             "dateLastModified": mod, "title": title, "absent": b(absent), "excused": b(excused),
+                             "description": desc, "schoolSourcedId": f"org-sch-{i + 1:04d}", "category": cat,
+                             "dayFraction": f"{frac:g}"})
+        if self.style.quirks:
+            for r in rows:
+                r["metadata.localCode"] = "SIS-" + r["title"]
+        return rows
+
+    @staticmethod
+    def rows_table(entity: spec.Entity, rows: list[dict]) -> pa.Table:
+        names = list(entity.column_names) + sorted({k for r in rows for k in r} - set(entity.column_names))
+        return pa.table({n: pa.array([r.get(n) for r in rows], pa.string()) for n in names})
+
+    # ---- large tables (SQL over integer arrays) --------------------------------------------------
+    def courses(self) -> tuple[str, pa.Table]:
+        d = self.d
+        course = np.arange(d.n_courses)
+        block = course // N_SUBJECTS
+        subj = course % N_SUBJECTS
+        kind = d.school_kind[d.block_school[block]]
+        sname = np.where(kind == ELEMENTARY, subj, subj + N_SUBJECTS)
+        t = pa.table({"c": course, "school": d.block_school[block], "grade": d.block_grade[block].astype(np.int32),
+                      "sname": sname})
+        names = _lit(SUBJECT_NAMES)
+        codes = _lit([SUBJECT_CODES[s] for s in SUBJECT_NAMES])
+        grade = _pick(GRADE_LABELS, "grade")
+        sql = _select(spec.COURSES, {
+            "sourcedId": _id("crs-", "c", 6), "status": "'active'",
+            "dateLastModified": _ts(str(d.ys - 7)),
+            "schoolYearSourcedId": f"'{d.cal.year_session_id}'",
+            "title": f"CASE WHEN grade = 0 THEN 'Kindergarten' ELSE 'Grade ' || CAST(grade AS VARCHAR) END || ' ' || {names}[sname + 1]",
+            "courseCode": f"{codes}[sname + 1] || '-' || {grade}",
+            "grades": grade, "orgSourcedId": _school("school"),
+            "subjects": f"{names}[sname + 1]", "subjectCodes": f"{codes}[sname + 1]",
+        }) + " FROM t"
+        return sql, t
+
+    def classes(self) -> tuple[str, pa.Table]:
+        d = self.d
+        kind = d.school_kind[d.class_school]
+        sname = np.where(kind == ELEMENTARY, d.class_subject, d.class_subject + N_SUBJECTS)
+        t = pa.table({"c": np.arange(d.n_classes), "course": d.class_course, "school": d.class_school,
+                      "grade": d.block_grade[d.class_block].astype(np.int32), "sname": sname.astype(np.int32),
+                      "section": d.class_section, "kind": kind.astype(np.int32),
+                      "subj": d.class_subject.astype(np.int32)})
+        names = _lit(SUBJECT_NAMES)
+        codes = _lit([SUBJECT_CODES[s] for s in SUBJECT_NAMES])
+        grade = _pick(GRADE_LABELS, "grade")
+        s1, s2 = d.cal.term_ids
+        sql = _select(spec.CLASSES, {
+            "sourcedId": _id("cls-", "c", 7), "status": "'active'", "dateLastModified": _ts(str(d.ys - 7)),
+            "title": f"{names}[sname + 1] || ' ' || {grade} || ' - Section ' || CAST(section + 1 AS VARCHAR)",
+            "grades": grade, "courseSourcedId": _id("crs-", "course", 6),
+            "classCode": f"{codes}[sname + 1] || '-' || {grade} || '-' || lpad(CAST(section + 1 AS VARCHAR), 2, '0')",
+            "classType": f"CASE WHEN kind = {ELEMENTARY} AND subj = 0 THEN 'homeroom' ELSE 'scheduled' END",
+            "location": "'Room ' || CAST(100 + (c * 7) % 300 AS VARCHAR)",
+            "schoolSourcedId": _school("school"), "termSourcedIds": f"'{s1},{s2}'",
+            "subjects": f"{names}[sname + 1]", "subjectCodes": f"{codes}[sname + 1]",
+            "periods": f"CASE WHEN kind = {ELEMENTARY} THEN NULL ELSE CAST(subj + 1 AS VARCHAR) END",
+        }) + " FROM t"
+        return sql, t
+
+    def users(self, students: np.ndarray | None, guardians: np.ndarray | None, teachers: bool) -> tuple[str, pa.Table]:
+        """Students, then teachers, then guardians; ``None`` = all of that kind."""
+        d = self.d
+        st, gd = d.students, d.guardians
+        s = np.arange(st.n) if students is None else np.asarray(students, np.int64)
+        g = np.arange(gd.n) if guardians is None else np.asarray(guardians, np.int64)
+        tch = np.arange(d.n_teachers) if teachers else np.zeros(0, np.int64)
+        ns, nt, ng = len(s), len(tch), len(g)
+        stu_school = st.cols["school"][s]
+        g_owner = gd.cols["student"][g]
+        kind = np.concatenate([np.zeros(ns), np.ones(nt), np.full(ng, 2)]).astype(np.int8)
+        t = pa.table({
+            "kind": kind,
+            "id": np.concatenate([s, tch, g]),
+            "school": np.concatenate([stu_school, d.teacher_school[tch], st.cols["school"][g_owner]]),
+            "fn": np.concatenate([st.cols["fn"][s], d.teacher_fn[tch], gd.cols["fn"][g]]),
+            "ln": np.concatenate([st.cols["ln"][s], d.teacher_ln[tch], gd.cols["ln"][g]]),
+            "mn": np.concatenate([st.cols["mn"][s], np.zeros(nt + ng, np.int8)]),
+            "grade": np.concatenate([st.cols["grade"][s], np.zeros(nt + ng, np.int8)]).astype(np.int32),
+            "g0": np.concatenate([st.cols["g0"][s], np.zeros(nt), g_owner]).astype(np.int64),
+            "ng": np.concatenate([st.cols["nguard"][s], np.zeros(nt + ng, np.int8)]).astype(np.int32),
+            "gkind": np.concatenate([np.zeros(ns + nt, np.int8), gd.cols["kind"][g]]),
+            "mod": np.concatenate([st.cols["mod"][s], np.full(nt, d.ys - 7, np.int32), gd.cols["mod"][g]]),
+        })
+        sdom = f"{d.customer_id.replace('_', '')}.k12.example.org"
+        fn_expr = f"CASE kind WHEN 2 THEN {_pick(ADULT_FIRST_NAMES, 'fn')} ELSE {_pick(FIRST_NAMES, 'fn')} END"
+        fn, ln = "fname", "lname"
+        uid = f"CASE kind WHEN 0 THEN {_id('usr-stu-', 'id', 7)} WHEN 1 THEN {_id('usr-tch-', 'id', 6)} ELSE {_id('usr-gdn-', 'id', 7)} END"
+        num = "CAST(1000000 + id AS VARCHAR)"
+        phone = ("'+1' || " + _pick(AREA_CODES, "id * 7 + fn") + " || '555' || lpad(CAST((id * 7919 + fn) % 10000 AS VARCHAR), 4, '0')")
+        exprs = {
+            "sourcedId": uid, "status": "'active'", "dateLastModified": _ts("mod"),
+            "enabledUser": f"'{self.style.bconst(True)}'", "orgSourcedIds": _school("school"),
+            "role": "CASE kind WHEN 0 THEN 'student' WHEN 1 THEN 'teacher' ELSE CASE WHEN gkind = 0 THEN 'guardian' ELSE 'parent' END END",
+            "username": "uname",
+            "userIds": f"CASE kind WHEN 0 THEN '{{SIS:' || {num} || '}}' ELSE NULL END",
+            "givenName": fn, "familyName": ln,
+            "middleName": "CASE kind WHEN 0 THEN chr(65 + mn) ELSE NULL END",
+            "identifier": f"CASE kind WHEN 0 THEN 'S' || {num} WHEN 1 THEN 'T' || CAST(50000 + id AS VARCHAR) ELSE NULL END",
+            "email": f"CASE kind WHEN 0 THEN uname || '@students.{sdom}' "
+                     f"WHEN 1 THEN lower({fn} || '.' || {ln}) || CAST(id + 1 AS VARCHAR) || '@{sdom}' "
+                     f"ELSE lower({fn} || '.' || {ln}) || CAST(id % 1000 AS VARCHAR) || '@mail.example.com' END",
+            "sms": "CASE kind WHEN 2 THEN ph ELSE NULL END",
+            "phone": "CASE kind WHEN 0 THEN NULL ELSE ph END",
+            "agentSourcedIds": f"CASE kind WHEN 0 THEN {_id('usr-gdn-', 'g0', 7)} || CASE WHEN ng > 1 THEN ',' || {_id('usr-gdn-', 'g0 + 1', 7)} ELSE '' END "
+                               f"WHEN 2 THEN {_id('usr-stu-', 'g0', 7)} ELSE NULL END",
+            "grades": f"CASE kind WHEN 0 THEN {_pick(GRADE_LABELS, 'grade')} ELSE NULL END",
+        }
+        extra = {"metadata.localCode": "CASE kind WHEN 0 THEN 'LC' || CAST(700000 + id AS VARCHAR) ELSE NULL END"} if self.style.quirks else None
+        inner = (f"SELECT *, CASE kind WHEN 0 THEN lower(substr(fname, 1, 1) || lname) || {num} "
+                 f"ELSE lower(fname || '.' || lname) || CAST(id + 1 AS VARCHAR) END AS uname FROM "
+                 f"(SELECT *, {fn_expr} AS fname, {_pick(LAST_NAMES, 'ln')} AS lname, {phone} AS ph FROM t)")
+        return _select(spec.USERS, exprs, extra) + f" FROM ({inner})", t
+
+    def demographics(self, students: np.ndarray | None) -> tuple[str, pa.Table]:
+        d = self.d
+        st = d.students
+        s = np.arange(st.n) if students is None else np.asarray(students, np.int64)
+        race = st.cols["race"][s]
+        t = pa.table({"id": s, "birth": st.cols["birth"][s], "sex": st.cols["sex"][s].astype(np.int32),
+                      "r": (race % 100).astype(np.int32), "h": ((race >> 8) % 100).astype(np.int32),
+                      "mod": st.cols["mod"][s]})
+        b = self.style.b
+        exprs = {
+            "sourcedId": _id("usr-stu-", "id", 7), "status": "'active'", "dateLastModified": _ts("mod"),
+            "birthDate": _date("birth"), "sex": _pick(("male", "female", "other", "unspecified"), "sex"),
+            "americanIndianOrAlaskaNative": b("r >= 85 AND r < 87"), "asian": b("r >= 70 AND r < 82"),
+            "blackOrAfricanAmerican": b("r >= 42 AND r < 70"), "nativeHawaiianOrOtherPacificIslander": b("r = 87"),
+            "white": b("r < 42"), "demographicRaceTwoOrMoreRaces": b("r >= 88 AND r < 95"),
+            "hispanicOrLatinoEthnicity": b("h < 30"),
+            "countryOfBirthCode": "CASE WHEN h % 10 < 8 THEN 'US' ELSE " + _pick(("DO", "MX", "JM", "BD", "NG", "EC"), "id") + " END",
+            "stateOfBirthAbbreviation": "CASE WHEN h % 10 < 8 THEN " + _pick(STATES, "id // 3") + " ELSE NULL END",
+            "cityOfBirth": _pick(CITIES, "id // 5 + h"),
+            "publicSchoolResidenceStatus": "CASE WHEN r % 20 = 0 THEN '01653' ELSE '01652' END",
+        }
+        return _select(spec.DEMOGRAPHICS, exprs) + " FROM t", t
+
+    def enrollments(self, stints: np.ndarray | None, teachers: bool) -> tuple[str, pa.Table]:
+        d = self.d
+        sp = d.stints
+        e = np.arange(sp.n) if stints is None else np.asarray(stints, np.int64)
+        cls = d.stint_classes(e).reshape(-1)
+        k = np.tile(np.arange(N_SUBJECTS), len(e))
+        rep = np.repeat(e, N_SUBJECTS)
+        tc = np.arange(d.n_classes) if teachers else np.zeros(0, np.int64)
+        nt = len(tc)
+        t = pa.table({
+            "kind": np.concatenate([np.zeros(len(rep), np.int8), np.ones(nt, np.int8)]),
+            "e": np.concatenate([rep, tc]),
+            "k": np.concatenate([k, np.zeros(nt, np.int64)]),
+            "cls": np.concatenate([cls, tc]),
+            "school": np.concatenate([sp.cols["school"][rep], d.class_school[tc]]),
+            "usr": np.concatenate([sp.cols["student"][rep], d.class_teacher[tc]]).astype(np.int64),
+            "b": np.concatenate([sp.cols["begin"][rep], np.full(nt, d.ys, np.int32)]),
+            "en": np.concatenate([sp.cols["end"][rep], np.full(nt, -1, np.int32)]),
+            "mod": np.concatenate([sp.cols["mod"][rep], np.full(nt, d.ys - 7, np.int32)]),
+        })
+        exprs = {
+            "sourcedId": f"CASE kind WHEN 0 THEN {_id('enr-', 'e', 8)} || '-' || CAST(k + 1 AS VARCHAR) ELSE {_id('enr-t', 'e', 7)} END",
+            "status": "'active'", "dateLastModified": _ts("mod"),
+            "classSourcedId": _id("cls-", "cls", 7), "schoolSourcedId": _school("school"),
+            "userSourcedId": f"CASE kind WHEN 0 THEN {_id('usr-stu-', 'usr', 7)} ELSE {_id('usr-tch-', 'usr', 6)} END",
+            "role": "CASE kind WHEN 0 THEN 'student' ELSE 'teacher' END",
+            "primary": self.style.b("kind = 1"),
+            "beginDate": _date("b"), "endDate": _date("en"),
+        }
+        return _select(spec.ENROLLMENTS, exprs) + " FROM t", t
+
+    def attendance(self, rows: np.ndarray) -> tuple[str, pa.Table]:
+        d = self.d
+        ev, sp, st, gd = d.events, d.stints, d.students, d.guardians
+        stint = ev.cols["stint"][rows]
+        school = sp.cols["school"][stint]
+        student = sp.cols["student"][stint]
+        g = st.cols["g0"][student]
+        t = pa.table({
+            "i": rows.astype(np.int64), "student": student, "school": school,
+            "sc": d.has_school_codes[school], "date": ev.cols["date"][rows],
+            "code": ev.cols["code"][rows].astype(np.int32), "cls": ev.cols["cls"][rows],
+            "period": ev.cols["period"][rows].astype(np.int32), "minutes": ev.cols["minutes"][rows].astype(np.int32),
+            "by_id": ev.cols["by_id"][rows], "cm": ev.cols["comment"][rows].astype(np.int32),
+            "gfn": gd.cols["fn"][g], "gln": gd.cols["ln"][g],
+            "mod": ev.cols["mod"][rows], "del": ev.cols["deleted"][rows],
+        })
+        titles = _lit(ALL_TITLES)
+        school_titles = _lit([c[0] for c in SCHOOL_CODES])
+        title = "title"
+        exprs = {
+            "sourcedId": _id("att-", "i", 9),
+            "status": "CASE WHEN del THEN 'tobedeleted' ELSE 'active' END", "dateLastModified": _ts("mod"),
+            "classSourcedId": f"CASE WHEN cls < 0 THEN NULL ELSE {_id('cls-', 'cls', 7)} END",
+            "schoolSourcedId": _school("school"), "userSourcedId": _id("usr-stu-", "student", 7),
+            "date": _date("date"),
+            "absenceCode": f"CASE WHEN NOT by_id THEN {title} "
+                           f"WHEN sc AND list_contains({school_titles}, {title}) THEN {_id('abs-sch-', 'school', 4)} || '-' || lower({title}) "
+                           f"ELSE 'abs-d-' || lower({title}) END",
+            "period": "CASE WHEN period < 0 THEN NULL ELSE CAST(period AS VARCHAR) END",
+            "minutesAbsent": "CASE WHEN minutes < 0 THEN NULL ELSE CAST(minutes AS VARCHAR) END",
+            "comment": f"CASE WHEN cm < 0 THEN NULL ELSE {_lit(COMMENT_PREFIXES)}[cm + 1] || "
+                       f"{_pick(ADULT_FIRST_NAMES, 'gfn')} || ' ' || {_pick(LAST_NAMES, 'gln')} END",
+        }
+        return _select(spec.ATTENDANCE, exprs) + f" FROM (SELECT *, {titles}[code + 1] AS title FROM t)", t
+
+
+# ---- file output -------------------------------------------------------------------------------
+FILE_ORDER = ("manifest", "orgs", "academic_sessions", "courses", "classes", "users", "enrollments",
+              "demographics", "absence_codes", "attendance")
+
+
+def member_name(entity: str, delivery_index: int, delivery: dt.date, quirks: bool) -> str:
+    if entity == "manifest":
+        return spec.MANIFEST_FILE
+    stem = spec.entity(entity).file_stem
+    if not quirks:
+        return f"{stem}.csv"
+    i = delivery_index
+    if entity == "users":
+        return ("Users.csv", f"users_{delivery:%Y%m%d}.csv", "users.csv")[i % 3]
+    if entity == "attendance" and i % 2 == 1:
+        return f"attendance_{1000 + i}.csv"
+    if entity == "academic_sessions" and i % 2 == 0:
+        return "academic_sessions.csv"
+    return f"{stem}.csv"
+
+
+SMALL_ROWS = 100_000     # files up to this many rows are formatted in memory; larger ones by DuckDB COPY
+Content = bytes | Path
+
+
+class DropWriter:
+    def __init__(self, quirks: bool, threads: int = 2):
+        self.quirks = quirks
+        self.con = duckdb.connect(config={"threads": threads, "preserve_insertion_order": True})
+
+    def close(self) -> None:
+        self.con.close()
+
+    def render(self, sql: str, table: pa.Table, spill: Callable[[], Path]) -> tuple[int, Content]:
+        """The CSV of ``sql`` over ``t`` = ``table``: bytes when small, else a file from ``spill()``."""
+        self.con.register("t", table)
+        try:
+            if table.num_rows <= SMALL_ROWS:
+                cur = self.con.execute(sql)
+                header = [d[0] for d in cur.description]
+                return table.num_rows, self._csv_bytes(header, cur.fetchall())
+            path = spill()
+            opts = "HEADER true, DELIMITER ','" + (", FORCE_QUOTE *" if self.quirks else "")
+            target = str(path).replace("'", "''")
+            self.con.execute(f"COPY ({sql}) TO '{target}' (FORMAT csv, {opts})")
+            if self.quirks:
+                _quirk_file(path)
+            return table.num_rows, path
+        finally:
+            self.con.unregister("t")
+
+    def render_rows(self, table: pa.Table, spill: Callable[[], Path]) -> tuple[int, Content]:
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        return self.render(f"SELECT {cols} FROM t", table, spill)
+
+    def _csv_bytes(self, header: list[str], rows: list[tuple]) -> bytes:
+        if self.quirks:
+            def q(v):
+                return "" if v is None else '"' + str(v).replace('"', '""') + '"'
+            lines = [",".join(q(v) for v in header)] + [",".join(q(v) for v in r) for r in rows]
+            return b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode("utf-8")
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        w.writerow(header)
+        w.writerows(rows)
+        return buf.getvalue().encode("utf-8")
+
+    def manifest(self, modes: dict[str, str]) -> bytes:
+        lines = ["propertyName,value", "manifest.version,1.0", "oneroster.version,1.1",
+                 "source.systemName,Kinvolved Synthetic SIS"]
+        for e in spec.ENTITIES:
+            lines.append(f"file.{e.file_stem},{modes.get(e.name, 'absent')}")
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        if self.quirks:
+            data = b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")
+        return data
+
+
+def _quirk_file(path: Path) -> None:
+    tmp = path.with_suffix(".crlf")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        dst.write(b"\xef\xbb\xbf")
+        while chunk := src.read(8 << 20):
+            dst.write(chunk.replace(b"\n", b"\r\n"))
+    tmp.replace(path)
+
+
+def pack_zip(members: list[tuple[str, Content]], target: Path, delivery: dt.date) -> None:
+    tmp = target.with_suffix(".zip.part")
+    stamp = (delivery.year, delivery.month, delivery.day, 2, 0, 0)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, content in members:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info._compresslevel = 1  # noqa: SLF001 - per-member deflate level
+            with zf.open(info, "w", force_zip64=True) as dst:
+                if isinstance(content, bytes):
+                    dst.write(content)
+                else:
+                    with open(content, "rb") as src:
+                        shutil.copyfileobj(src, dst, 8 << 20)
+    tmp.replace(target)
+
+
+__all__ = ["DropWriter", "FILE_ORDER", "Renderer", "Style", "member_name", "pack_zip"]

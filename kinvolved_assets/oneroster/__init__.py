@@ -1,0 +1,1 @@
+"""The OneRoster+ contract and drop reader (pure Python + DuckDB, no Dagster)."""

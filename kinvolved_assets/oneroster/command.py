@@ -1,0 +1,42 @@
+"""``kinvolved validate PATH [--json] [--customer ID]``: check a drop offline.
+
+Exit codes: 0 no errors, 1 the drop has errors, 2 usage problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..paths import UnsafePathError, check_slug
+from .discover import DropLimits
+from .drop import validate_drop
+from .report import to_json, to_text
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("validate", help="validate a OneRoster+ drop (ZIP or folder) offline")
+    p.add_argument("path", type=Path, help="the drop: a ZIP, a folder of CSVs or one CSV")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
+    p.add_argument("--customer", default=None, help="customer id (slug), shown in the report")
+    p.add_argument("--first", type=int, default=5, help="findings listed per rule in the text report")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    customer = args.customer
+    if customer is not None:
+        try:
+            check_slug(customer)
+        except UnsafePathError as exc:
+            print(f"kinvolved validate: {exc}", file=sys.stderr)
+            return 2
+    path: Path = args.path
+    if not path.exists():
+        print(f"kinvolved validate: {path} does not exist", file=sys.stderr)
+        return 2
+    report = validate_drop(path, DropLimits())
+    print(to_json(report, customer) if args.json else to_text(report, customer, first_n=max(1, args.first)))
+    return 1 if report.errors else 0

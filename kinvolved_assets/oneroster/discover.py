@@ -1,0 +1,287 @@
+"""Drop discovery: find the OneRoster+ files in a ZIP or folder, safely.
+
+Name matching: the file stem is split into lowercase word tokens (separators ``-``, ``_``, ``.``,
+space, camelCase and letter/digit boundaries). A file matches an entity when a contiguous run of
+tokens spells the entity's name (``academicSessions``, ``academic_sessions``, ``absence codes``...);
+other tokens are a prefix or suffix (a date, a school code, a vendor name). Two files for the same
+entity are ambiguous and neither is loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import spec
+from .findings import Finding, finding
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DropLimits:
+    max_members: int = 200
+    max_uncompressed_bytes: int = 20 * 1024**3          # 20 GiB in total
+    max_compression_ratio: float = 200.0                # per member and overall
+    ratio_min_bytes: int = 1 << 20                      # ratio only checked above 1 MiB uncompressed
+    memory_limit: str = "4GB"                           # DuckDB memory limit per load
+    threads: int = 2
+    max_findings_per_rule: int = 50                     # per file, rule and column
+
+
+@dataclass(frozen=True)
+class DropFile:
+    entity: str
+    member_name: str          # name as sent (inside the ZIP / relative to the folder)
+    path: Path                # readable local path
+    size: int
+    sha256: str
+    declared_mode: str | None  # from manifest.csv: bulk | delta | absent | None
+
+
+def _tokens(stem: str) -> list[str]:
+    return [t.lower() for t in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", stem)]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _entity_keys() -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for ent in spec.ENTITIES:
+        for k in (ent.file_stem, ent.name, *ent.aliases):
+            keys[_norm(k)] = ent.name
+    return keys
+
+
+ENTITY_KEYS = _entity_keys()
+IGNORED_KEYS = {_norm(n): n for n in spec.IGNORED_ONEROSTER_FILES}
+V12_KEYS = {_norm(n): n for n in spec.ONEROSTER_12_ONLY_FILES}
+MANIFEST_KEY = "manifest"
+
+
+def classify(stem: str) -> tuple[str, set[str]]:
+    """('entity'|'ignored'|'v12'|'manifest'|'unknown', matched names) for a file stem."""
+    toks = _tokens(stem)
+    spans = {"".join(toks[i:j]) for i in range(len(toks)) for j in range(i + 1, len(toks) + 1)}
+    # exact whole-stem match wins over affix matches (``classes`` vs ``classResources``)
+    whole = "".join(toks)
+    for table, kind in ((ENTITY_KEYS, "entity"), (V12_KEYS, "v12"), (IGNORED_KEYS, "ignored")):
+        if whole in table:
+            return kind, {table[whole]}
+    if whole == MANIFEST_KEY:
+        return "manifest", {"manifest"}
+    ents = {ENTITY_KEYS[s] for s in spans if s in ENTITY_KEYS}
+    # a longer ignored/1.2 name that contains an entity name (classResources ⊃ classes? no; userProfiles ⊃ users? no)
+    if ents:
+        return "entity", ents
+    for table, kind in ((V12_KEYS, "v12"), (IGNORED_KEYS, "ignored")):
+        hit = {table[s] for s in spans if s in table}
+        if hit:
+            return kind, hit
+    if MANIFEST_KEY in spans:
+        return "manifest", {"manifest"}
+    return "unknown", set()
+
+
+def _is_hidden(parts: tuple[str, ...]) -> bool:
+    return any(p.startswith(".") or p == "__MACOSX" or p.startswith("._") for p in parts)
+
+
+def _unsafe_member(name: str) -> bool:
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return True
+    parts = re.split(r"[\\/]", name)
+    return any(p == ".." for p in parts)
+
+
+@dataclass
+class Discovery:
+    root: Path | None = None
+    members: list[tuple[str, Path]] = field(default_factory=list)   # (name as sent, local path)
+    findings: list[Finding] = field(default_factory=list)
+    fatal: bool = False
+    sha256: str = ""
+    file_hashes: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def _hash_copy(src, dst_path: Path | None, budget: int) -> tuple[int, str]:
+    """Copy a stream to dst (if given) while hashing; raise OverflowError past ``budget`` bytes."""
+    h = hashlib.sha256()
+    n = 0
+    out = open(dst_path, "wb") if dst_path is not None else None
+    try:
+        while True:
+            chunk = src.read(CHUNK)
+            if not chunk:
+                break
+            n += len(chunk)
+            if n > budget:
+                raise OverflowError
+            h.update(chunk)
+            if out is not None:
+                out.write(chunk)
+    finally:
+        if out is not None:
+            out.close()
+    return n, h.hexdigest()
+
+
+def file_sha256(path: Path) -> tuple[int, str]:
+    with open(path, "rb") as fh:
+        return _hash_copy(fh, None, 1 << 62)
+
+
+def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
+    disc = Discovery(root=dest)
+    name = zpath.name
+    disc.sha256 = file_sha256(zpath)[1]
+    try:
+        zf = zipfile.ZipFile(zpath)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        disc.findings.append(finding("drop.bad_zip", f"{name} is not a readable ZIP (truncated or corrupt); send it again.", file=name))
+        disc.fatal = True
+        return disc
+    with zf:
+        try:
+            infos = zf.infolist()
+        except Exception:  # noqa: BLE001
+            infos = []
+        if len(infos) > limits.max_members:
+            disc.findings.append(finding("drop.too_many_members", f"the ZIP has {len(infos)} members; the limit is {limits.max_members}.", file=name))
+            disc.fatal = True
+            return disc
+        total_declared = sum(i.file_size for i in infos)
+        total_compressed = sum(i.compress_size for i in infos) or 1
+        if total_declared > limits.max_uncompressed_bytes:
+            disc.findings.append(finding("drop.too_large", f"the ZIP expands to {total_declared} bytes; the limit is {limits.max_uncompressed_bytes}.", file=name))
+            disc.fatal = True
+            return disc
+        if total_declared > limits.ratio_min_bytes and total_declared / total_compressed > limits.max_compression_ratio:
+            disc.findings.append(finding("drop.compression_ratio", f"the ZIP expands {total_declared / total_compressed:.0f}x; the limit is {limits.max_compression_ratio:.0f}x (zip bomb?).", file=name))
+            disc.fatal = True
+            return disc
+        for info in infos:
+            mode = info.external_attr >> 16
+            if _unsafe_member(info.filename):
+                disc.findings.append(finding("drop.unsafe_path", f"member {info.filename[:120]!r} has an absolute path or '..'; the drop is refused.", file=name))
+                disc.fatal = True
+            elif stat.S_ISLNK(mode):
+                disc.findings.append(finding("drop.symlink", f"member {info.filename[:120]!r} is a symbolic link; the drop is refused.", file=name))
+                disc.fatal = True
+            elif info.flag_bits & 0x1:
+                disc.findings.append(finding("drop.encrypted", f"member {info.filename[:120]!r} is encrypted.", file=name))
+                disc.fatal = True
+            elif info.file_size > limits.ratio_min_bytes and info.file_size / max(info.compress_size, 1) > limits.max_compression_ratio:
+                disc.findings.append(finding("drop.compression_ratio", f"member {info.filename[:120]!r} expands {info.file_size / max(info.compress_size, 1):.0f}x (zip bomb?).", file=name))
+                disc.fatal = True
+        if disc.fatal:
+            return disc
+        budget = limits.max_uncompressed_bytes
+        files = [i for i in infos if not i.is_dir()]
+        for idx, info in enumerate(files):
+            parts = tuple(p for p in re.split(r"[\\/]", info.filename) if p)
+            if not parts or _is_hidden(parts):
+                continue
+            local = dest / f"m{idx:05d}{'.csv' if parts[-1].lower().endswith('.csv') else '.bin'}"
+            try:
+                with zf.open(info) as src:
+                    n, digest = _hash_copy(src, local, budget)
+            except OverflowError:
+                disc.findings.append(finding("drop.too_large", f"member {info.filename[:120]!r} expands beyond the size limit (zip bomb?).", file=name))
+                disc.fatal = True
+                return disc
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+                disc.findings.append(finding("drop.bad_zip", f"member {info.filename[:120]!r} cannot be extracted (truncated or corrupt ZIP).", file=name))
+                disc.fatal = True
+                return disc
+            budget -= n
+            if info.file_size and n > limits.ratio_min_bytes and n / max(info.compress_size, 1) > limits.max_compression_ratio:
+                disc.findings.append(finding("drop.compression_ratio", f"member {info.filename[:120]!r} expands {n / max(info.compress_size, 1):.0f}x (zip bomb?).", file=name))
+                disc.fatal = True
+                return disc
+            member = "/".join(parts)
+            disc.members.append((member, local))
+            disc.file_hashes[member] = (n, digest)
+    return disc
+
+
+def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
+    disc = Discovery(root=folder)
+    entries: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        rel_dir = Path(dirpath).relative_to(folder)
+        for d in list(dirnames):
+            p = Path(dirpath) / d
+            if p.is_symlink():
+                disc.findings.append(finding("drop.symlink", f"{(rel_dir / d).as_posix()!r} is a symbolic link; it is not followed.", file=(rel_dir / d).as_posix()))
+                dirnames.remove(d)
+            elif d.startswith(".") or d == "__MACOSX":
+                dirnames.remove(d)
+        for f in filenames:
+            rel = (rel_dir / f).as_posix()
+            if f.startswith("."):
+                continue
+            p = Path(dirpath) / f
+            if p.is_symlink() or not p.is_file():
+                disc.findings.append(finding("drop.symlink", f"{rel!r} is a symbolic link or special file; it is not read.", file=rel))
+                continue
+            entries.append((rel, p))
+    if len(entries) > limits.max_members:
+        disc.findings.append(finding("drop.too_many_members", f"the folder has {len(entries)} files; the limit is {limits.max_members}.", file=folder.name))
+        disc.fatal = True
+        return disc
+    h = hashlib.sha256()
+    total = 0
+    for rel, p in sorted(entries):
+        n, digest = file_sha256(p)
+        total += n
+        disc.file_hashes[rel] = (n, digest)
+        h.update(f"{rel}\0{digest}\n".encode())
+    if total > limits.max_uncompressed_bytes:
+        disc.findings.append(finding("drop.too_large", f"the folder holds {total} bytes; the limit is {limits.max_uncompressed_bytes}.", file=folder.name))
+        disc.fatal = True
+    disc.sha256 = h.hexdigest()
+    disc.members = sorted(entries)
+    return disc
+
+
+def strip_single_top_folder(members: list[tuple[str, Path]]) -> list[tuple[str, str, Path]]:
+    """(member as sent, relative name used for discovery, path); a single top folder is dropped."""
+    tops = {m.split("/", 1)[0] for m, _ in members}
+    if len(tops) == 1 and all("/" in m for m, _ in members):
+        return [(m, m.split("/", 1)[1], p) for m, p in members]
+    return [(m, m, p) for m, p in members]
+
+
+def read_manifest(path: Path, member: str) -> tuple[dict[str, str], list[Finding]]:
+    findings: list[Finding] = []
+    try:
+        raw = path.read_bytes()[: 1 << 20]
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+        rows = list(csv.reader(io.StringIO(text)))
+    except Exception:  # noqa: BLE001
+        return {}, [finding("manifest.unreadable", "manifest.csv cannot be read; bulk/delta is inferred from the data.", file=member)]
+    manifest: dict[str, str] = {}
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["propertyname", "value"]:
+        findings.append(finding("manifest.unreadable", "manifest.csv must start with the header propertyName,value; bulk/delta is inferred from the data.", file=member, line=1))
+        return {}, findings
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) < 2:
+            findings.append(finding("manifest.unreadable", "manifest line needs propertyName,value.", file=member, line=lineno))
+            continue
+        manifest[row[0].strip()] = row[1].strip()
+    return manifest, findings

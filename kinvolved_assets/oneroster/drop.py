@@ -1,0 +1,264 @@
+"""A drop (one ZIP, one folder of CSVs, or a single CSV) and its loading.
+
+    with open_drop(path) as drop:
+        for name in drop.files:
+            result = drop.load(name, warehouse_root, "2024-03-01")
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ..paths import check_date
+from . import spec
+from .decode import read_header
+from .discover import (
+    Discovery,
+    DropFile,
+    DropLimits,
+    classify,
+    extract_zip,
+    file_sha256,
+    read_manifest,
+    scan_folder,
+    strip_single_top_folder,
+)
+from .findings import Finding, finding
+from .load import LoadResult, load_file
+
+__all__ = ["Drop", "DropFile", "DropLimits", "DropReport", "FileSummary", "LoadResult", "open_drop", "validate_drop"]
+
+V12_USER_COLUMNS = {"primaryorg", "usermasteridentifier", "preferredgivenname", "preferredfamilyname", "pronouns", "resourcesourcedids"}
+
+
+class Drop:
+    def __init__(self, path: Path, limits: DropLimits = DropLimits()) -> None:
+        self.path = Path(path)
+        self.limits = limits
+        self.sha256 = ""
+        self.files: dict[str, DropFile] = {}
+        self.findings: list[Finding] = []
+        self.manifest: dict[str, str] = {}
+        self.fatal = False
+        self.unknown_files: list[str] = []
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    # -- context manager
+    def __enter__(self) -> Drop:
+        try:
+            self._open()
+        except Exception as exc:  # noqa: BLE001 - a drop never raises on bad data
+            self.fatal = True
+            self.findings.append(finding("drop.bad_zip", f"the drop could not be opened ({type(exc).__name__}).", file=self.path.name))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # -- discovery
+    def _open(self) -> None:
+        p = self.path
+        if p.is_dir() and not p.is_symlink():
+            disc = scan_folder(p, self.limits)
+        elif p.is_file() and (p.suffix.lower() == ".zip" or zipfile.is_zipfile(p)):
+            self._tmp = tempfile.TemporaryDirectory(prefix="kv-drop-")
+            disc = extract_zip(p, Path(self._tmp.name), self.limits)
+        elif p.is_file() and p.suffix.lower() == ".csv":
+            n, digest = file_sha256(p)
+            disc = Discovery(root=p.parent, members=[(p.name, p)], sha256=digest, file_hashes={p.name: (n, digest)})
+        else:
+            self.fatal = True
+            self.findings.append(finding("drop.not_found", f"{p.name!r} is not a ZIP, a folder or a CSV file.", file=p.name))
+            return
+        self.sha256 = disc.sha256
+        self.findings.extend(disc.findings)
+        if disc.fatal:
+            self.fatal = True
+            return
+        candidates: dict[str, list[tuple[str, Path]]] = {}
+        manifest_entry: tuple[str, Path] | None = None
+        v12: list[str] = []
+        for sent, rel, local in strip_single_top_folder(disc.members):
+            pp = PurePosixPath(rel)
+            if len(pp.parts) > 1:
+                self.findings.append(finding("drop.nested_file", f"{sent!r} is in a sub-folder; it is ignored. Put the CSV files at the top level.", file=sent))
+                continue
+            if pp.suffix.lower() != ".csv":
+                self.unknown_files.append(sent)
+                self.findings.append(finding("drop.unknown_file", f"{sent!r} is not a .csv file; it is ignored.", file=sent))
+                continue
+            kind, names = classify(pp.stem)
+            if kind == "manifest":
+                if manifest_entry is not None:
+                    self.findings.append(finding("drop.ambiguous_file", f"two manifest files ({manifest_entry[0]!r}, {sent!r}); neither is used.", file=sent))
+                    manifest_entry = ("", Path())
+                else:
+                    manifest_entry = (sent, local)
+            elif kind == "entity":
+                if len(names) > 1:
+                    self.findings.append(finding("drop.ambiguous_file", f"{sent!r} matches several files ({', '.join(sorted(names))}); rename it.", file=sent))
+                    continue
+                candidates.setdefault(next(iter(names)), []).append((sent, local))
+            elif kind == "v12":
+                v12.append(sent)
+            elif kind == "ignored":
+                self.findings.append(finding("drop.ignored_file", f"{sent!r} is a OneRoster file we do not ingest; it is ignored.", file=sent))
+            else:
+                self.unknown_files.append(sent)
+                self.findings.append(finding("drop.unknown_file", f"{sent!r} does not match any OneRoster+ file name; it is ignored.", file=sent))
+        if manifest_entry and manifest_entry[0]:
+            self.manifest, mf = read_manifest(manifest_entry[1], manifest_entry[0])
+            self.findings.extend(mf)
+        declared = self._declared_modes(manifest_entry[0] if manifest_entry else None)
+
+        # OneRoster 1.2: one clear finding instead of a cascade of column errors
+        version = self.manifest.get("oneroster.version", "").strip()
+        users_v12 = False
+        if "users" in candidates and len(candidates["users"]) == 1:
+            hdr, _ = read_header(candidates["users"][0][1], candidates["users"][0][0])
+            if hdr is not None:
+                cols = {h.lower() for h in hdr.names}
+                users_v12 = "role" not in cols and bool(cols & V12_USER_COLUMNS)
+        if version.startswith("1.2") or v12 or users_v12:
+            why = []
+            if version.startswith("1.2"):
+                why.append("manifest oneroster.version is 1.2")
+            if v12:
+                why.append(f"1.2-only files present ({', '.join(sorted(v12))[:120]})")
+            if users_v12:
+                why.append("users.csv has no role column (1.2 layout)")
+            self.findings.append(finding("drop.oneroster_12", f"this is a OneRoster 1.2 drop ({'; '.join(why)}); 1.2 is not accepted yet. Export OneRoster 1.1 CSV (with the Kinvolved extension files).", file=manifest_entry[0] if manifest_entry else None))
+            self.fatal = True
+            return
+        if version and version not in spec.ACCEPTED_VERSIONS:
+            self.findings.append(finding("manifest.version", f"manifest oneroster.version {version[:20]!r} is not 1.0/1.1; reading as 1.1.", file=manifest_entry[0] if manifest_entry else None))
+
+        for ent_name, cands in candidates.items():
+            if len(cands) > 1:
+                self.findings.append(finding("drop.ambiguous_file", f"several files match {spec.entity(ent_name).file_name}: {', '.join(repr(c[0]) for c in cands)[:200]}; none is loaded. Send exactly one.", file=cands[0][0]))
+                continue
+            sent, local = cands[0]
+            n, digest = disc.file_hashes.get(sent, (None, None))
+            if digest is None:
+                n, digest = file_sha256(local)
+            mode = declared.get(ent_name)
+            if mode == "absent":
+                self.findings.append(finding("manifest.declared_absent", f"manifest.csv says {spec.entity(ent_name).file_name} is absent but {sent!r} is in the drop; it is loaded.", file=sent))
+            self.files[ent_name] = DropFile(ent_name, sent, local, n, digest, mode)
+        for ent in spec.ENTITIES:
+            if ent.name in self.files or ent.name in candidates:
+                continue
+            mode = declared.get(ent.name)
+            if mode in ("bulk", "delta"):
+                self.findings.append(finding("manifest.declared_missing", f"manifest.csv declares {ent.file_name} as {mode} but the file is not in the drop.", file=ent.file_name))
+            elif not ent.optional_file:
+                self.findings.append(finding("drop.file_missing", f"{ent.file_name} is not in the drop; the current {ent.name} state is unchanged.", file=ent.file_name))
+        if not candidates:
+            self.findings.append(finding("drop.empty", "the drop has no OneRoster+ CSV files.", file=self.path.name))
+            self.fatal = True
+
+    def _declared_modes(self, member: str | None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in self.manifest.items():
+            if not key.lower().startswith("file."):
+                continue
+            kind, names = classify(key[5:])
+            if kind != "entity" or len(names) != 1:
+                continue
+            v = value.strip().lower()
+            if v not in spec.MANIFEST_MODES:
+                self.findings.append(finding("manifest.bad_mode", f"manifest {key[:60]!r} is not bulk, delta or absent; the mode is inferred from the data.", file=member))
+                continue
+            out[next(iter(names))] = v
+        return out
+
+    # -- loading
+    def load(self, entity_name: str, out_root: Path, delivery_date: str) -> LoadResult:
+        ent = spec.entity(entity_name)
+        check_date(delivery_date)
+        df = self.files.get(ent.name)
+        if df is None:
+            return LoadResult(entity=ent.name, present=False, failed=self.fatal)
+        if self.fatal:
+            return LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256, failed=True)
+        return load_file(ent, df, Path(out_root), delivery_date, self.limits)
+
+
+def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
+    return Drop(Path(path), limits)
+
+
+@dataclass
+class FileSummary:
+    name: str | None
+    entity: str
+    mode: str | None
+    rows: int
+    rejected: int
+    failed: bool
+    sha256: str | None = None
+    min_date: str | None = None
+    max_date: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class DropReport:
+    path: str
+    sha256: str
+    fatal: bool
+    files: list[FileSummary] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    manifest: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {
+            "drop": self.path,
+            "sha256": self.sha256,
+            "fatal": self.fatal,
+            "files": [f.to_dict() for f in self.files],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: str = "2000-01-01") -> DropReport:
+    from .references import check_references
+
+    path = Path(path)
+    with open_drop(path, limits) as drop, tempfile.TemporaryDirectory(prefix="kv-validate-") as tmp:
+        report = DropReport(path=path.name, sha256=drop.sha256, fatal=drop.fatal, manifest=dict(drop.manifest))
+        report.findings.extend(drop.findings)
+        if drop.fatal:
+            return report
+        results: dict[str, LoadResult] = {}
+        for ent in spec.ENTITIES:
+            if ent.name not in drop.files:
+                continue
+            res = drop.load(ent.name, Path(tmp), delivery_date)
+            results[ent.name] = res
+            report.findings.extend(res.findings)
+            report.files.append(FileSummary(res.file_name, ent.name, res.mode, res.rows, res.rejected_rows, res.failed,
+                                            res.sha256, res.min_date, res.max_date))
+        try:
+            report.findings.extend(check_references(results, Path(tmp), limits))
+        except Exception as exc:  # noqa: BLE001
+            report.findings.append(finding("file.internal_error", f"reference checks could not run ({type(exc).__name__})."))
+        return report

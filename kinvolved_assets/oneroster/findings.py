@@ -1,0 +1,123 @@
+"""Structured findings: every problem the reader reports is one of these.
+
+A finding never carries the value of a personal-data column: only counts, line numbers, column
+names, sourcedIds and short non-personal values (see ``quote_value``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES = ("error", "warning", "info")
+MAX_QUOTED = 40
+
+# rule id -> (default severity, scope, what it means / what to fix). Rendered in docs/oneroster-plus.md.
+RULES: dict[str, tuple[str, str, str]] = {
+    # drop level
+    "drop.not_found": ("error", "drop", "The path does not exist or is neither a ZIP, a folder nor a CSV file."),
+    "drop.bad_zip": ("error", "drop", "The ZIP is truncated or corrupt; send the file again."),
+    "drop.too_many_members": ("error", "drop", "The ZIP has more members than the limit."),
+    "drop.too_large": ("error", "drop", "Uncompressed size exceeds the limit."),
+    "drop.compression_ratio": ("error", "drop", "A member or the ZIP is compressed beyond the ratio limit (zip bomb)."),
+    "drop.unsafe_path": ("error", "drop", "A member has an absolute path or '..' (zip slip); the drop is refused."),
+    "drop.symlink": ("error", "drop", "A member is a symbolic link; the drop is refused."),
+    "drop.encrypted": ("error", "drop", "An encrypted ZIP member cannot be read; send the ZIP without a password."),
+    "drop.unknown_file": ("warning", "drop", "A file does not match any OneRoster+ file name; it is ignored."),
+    "drop.ignored_file": ("info", "drop", "A recognised OneRoster 1.1 file we do not ingest; it is ignored."),
+    "drop.nested_file": ("warning", "drop", "A file sits in a sub-folder; put all CSVs at the top level."),
+    "drop.ambiguous_file": ("error", "drop", "Two files match the same OneRoster+ file; neither is loaded. Send one."),
+    "drop.file_missing": ("info", "drop", "An expected file is not in the drop (state of that entity is unchanged)."),
+    "drop.oneroster_12": ("error", "drop", "OneRoster 1.2 drops are not accepted yet; export OneRoster 1.1 CSV."),
+    "drop.empty": ("error", "drop", "The drop contains no OneRoster+ files."),
+    # manifest
+    "manifest.unreadable": ("warning", "drop", "manifest.csv cannot be parsed as propertyName,value; modes are inferred."),
+    "manifest.bad_mode": ("warning", "drop", "A file.<name> value is not bulk, delta or absent; the mode is inferred."),
+    "manifest.version": ("warning", "drop", "oneroster.version is not 1.0/1.1."),
+    "manifest.declared_missing": ("error", "drop", "The manifest declares a file bulk/delta but the file is missing."),
+    "manifest.declared_absent": ("warning", "file", "The manifest says absent but the file is present; it is loaded."),
+    "manifest.mode_mismatch": ("warning", "file", "Manifest mode disagrees with the data; the data wins."),
+    "mode.mixed_status": ("warning", "file", "Some rows have status/dateLastModified and some do not; read as the declared or bulk mode."),
+    # file level
+    "file.empty": ("error", "file", "The file has no bytes (not even a header)."),
+    "file.not_csv": ("error", "file", "The file is binary (e.g. a spreadsheet or ZIP), not CSV text."),
+    "file.undecodable": ("error", "file", "The file cannot be decoded as text."),
+    "file.encoding_fallback": ("warning", "file", "Not valid UTF-8; decoded as Windows-1252/Latin-1. Send UTF-8."),
+    "file.wrong_delimiter": ("error", "file", "The header is not comma separated (';', tab or '|' found). Use commas."),
+    "file.no_rows": ("warning", "file", "The file has a header but no data rows."),
+    "file.read_error": ("error", "file", "The CSV could not be parsed at all (quoting broken from the start)."),
+    "file.internal_error": ("error", "file", "The file could not be loaded because of an unexpected problem."),
+    "header.missing_required_column": ("error", "file", "A required column is missing from the header."),
+    "header.duplicate_column": ("error", "file", "A column name appears twice in the header."),
+    "header.absent_twice": ("warning", "file", "absenceCodes header has 'absent' twice; the second is read as 'excused'."),
+    "header.unknown_column": ("warning", "file", "A column not in the contract (and not metadata.*) is ignored."),
+    "header.empty_column_name": ("error", "file", "A header cell is blank."),
+    "header.column_case": ("warning", "file", "A column name differs from the contract only by case/spaces."),
+    "header.reordered": ("warning", "file", "Columns are not in contract order; matched by name."),
+    # row level (the row is quarantined in rejects/)
+    "row.malformed": ("error", "row", "The record has the wrong number of fields or broken quoting."),
+    "row.required_missing": ("error", "row", "A required value is blank."),
+    "row.bad_guid": ("error", "row", "Not a GUID: use [0-9a-zA-Z._-/@], 1-255 characters."),
+    "row.bad_date": ("error", "row", "Not a date YYYY-MM-DD."),
+    "row.bad_datetime": ("error", "row", "Not an ISO 8601 UTC date-time (YYYY-MM-DDTHH:MM:SS[.fff]Z)."),
+    "row.bad_year": ("error", "row", "Not a year YYYY."),
+    "row.bad_boolean": ("error", "row", "Not true/false."),
+    "row.bad_enum": ("error", "row", "Not one of the allowed values."),
+    "row.bad_list": ("error", "row", "A comma list has an invalid element (GUID or enumeration)."),
+    "row.bad_number": ("error", "row", "Not a number."),
+    "row.out_of_range": ("error", "row", "A number is outside its range (dayFraction 0-1, minutesAbsent >= 0)."),
+    "row.date_order": ("error", "row", "startDate/beginDate is after endDate."),
+    "row.duplicate_sourced_id": ("error", "row", "The sourcedId was already used on an earlier line; the later row is rejected."),
+    "row.status_inactive": ("warning", "file", "Deprecated status 'inactive' read as 'tobedeleted'."),
+    "row.noncanonical_value": ("warning", "file", "Booleans/enumerations in non-canonical case (e.g. TRUE) were normalised."),
+    "row.duplicate_natural_key": ("warning", "file", "Several attendance rows share student, school, class, date."),
+    "rows.truncated": ("info", "file", "More rows broke the same rule than are listed; see the count and rejects."),
+    # cross-file references
+    "ref.dangling": ("error", "reference", "A reference points to a sourcedId not in the drop (warning for a delta target)."),
+    "ref.target_absent": ("info", "reference", "The referenced file is not in the drop; references were not checked."),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    file: str | None
+    line: int | None
+    column: str | None
+    rule: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"bad severity {self.severity!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+def finding(rule: str, message: str, *, file: str | None = None, line: int | None = None,
+            column: str | None = None, severity: str | None = None) -> Finding:
+    sev = severity or RULES.get(rule, ("error",))[0]
+    return Finding(sev, file, line, column, rule, message)
+
+
+def quote_value(value: object, *, pii: bool) -> str:
+    """A short, printable rendering of a non-personal value; personal values are never rendered."""
+    if pii:
+        return "(personal data not shown)"
+    if value is None:
+        return "(blank)"
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(text) > MAX_QUOTED:
+        text = text[: MAX_QUOTED - 3] + "..."
+    return repr(text)
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == "error" for f in findings)

@@ -1,0 +1,614 @@
+"""Load one OneRoster+ CSV into typed raw Parquet (plus the _files row and the rejects).
+
+All parsing and checking happens in a throwaway in-memory DuckDB connection:
+
+1. ``read_csv`` with every column VARCHAR into a temp table (file order kept, so ``rowid`` is the
+   record ordinal); records DuckDB cannot split (wrong field count, broken quotes) land in its rejects
+   table with their record number.
+2. One vectorised SQL pass computes, per row, the first rule it breaks (``rule|column``).
+3. Good rows are cast and COPY'd to Parquet; bad rows go to rejects with all original values.
+
+Line numbers: ``_line`` is the CSV line on which the record starts (header = line 1). When no
+quoted field contains a line break and there are no blank lines, that is record ordinal + 1. When
+the physical line count shows otherwise, the record -> line map is computed once with Python's csv
+module (the rare case).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from . import spec
+from .decode import Header, read_header, transcode_to_utf8
+from .discover import DropFile, DropLimits
+from .findings import RULES, Finding, finding, quote_value
+
+
+@dataclass
+class LoadResult:
+    entity: str
+    file_name: str | None = None
+    sha256: str | None = None
+    mode: str | None = None
+    rows: int = 0
+    rejected_rows: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    parquet_path: Path | None = None
+    rejects_path: Path | None = None
+    min_date: str | None = None
+    max_date: str | None = None
+    failed: bool = False
+    present: bool = True
+    files_path: Path | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum() or ch == ".")
+
+
+# ---------------------------------------------------------------- header mapping
+
+@dataclass
+class ColumnMap:
+    sources: dict[str, int]            # contract column -> position in the file
+    metadata: dict[str, int]           # metadata.* column -> position
+    file_names: list[str]              # name used for each file position in rejects
+
+
+def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnMap | None, list[Finding]]:
+    out: list[Finding] = []
+    names = list(names)
+    if ent.name == "absence_codes":
+        absent_at = [i for i, n in enumerate(names) if _norm(n) == "absent"]
+        if len(absent_at) == 2 and not any(_norm(n) == "excused" for n in names):
+            names[absent_at[1]] = "excused"
+            out.append(finding("header.absent_twice", "the header has 'absent' twice; the second one is read as 'excused'. Rename it to excused.", file=member, line=1, column="excused"))
+    by_norm = {_norm(c): c for c in ent.column_names}
+    sources: dict[str, int] = {}
+    metadata: dict[str, int] = {}
+    file_names: list[str] = []
+    fatal = False
+    for i, raw in enumerate(names):
+        if raw == "":
+            out.append(finding("header.empty_column_name", f"header cell {i + 1} is blank; every column needs a name.", file=member, line=1))
+            fatal = True
+            file_names.append(f"_column{i + 1}")
+            continue
+        if raw.lower().startswith("metadata."):
+            if raw in metadata:
+                out.append(finding("header.duplicate_column", f"column {raw!r} appears twice in the header.", file=member, line=1, column=raw[:80]))
+                fatal = True
+            metadata[raw] = i
+            file_names.append(raw)
+            continue
+        target = raw if raw in ent.column_names else by_norm.get(_norm(raw))
+        if target is None:
+            out.append(finding("header.unknown_column", f"column {raw[:80]!r} is not in the {ent.file_name} contract; it is ignored.", file=member, line=1, column=raw[:80]))
+            file_names.append(raw if raw not in file_names else f"{raw}_{i + 1}")
+            continue
+        if target != raw:
+            out.append(finding("header.column_case", f"column {raw[:80]!r} read as {target!r}; use the exact name.", file=member, line=1, column=target))
+        if target in sources:
+            out.append(finding("header.duplicate_column", f"column {target!r} appears twice in the header (positions {sources[target] + 1} and {i + 1}).", file=member, line=1, column=target))
+            fatal = True
+            file_names.append(f"{target}_{i + 1}")
+            continue
+        sources[target] = i
+        file_names.append(target)
+    for col in ent.required_columns:
+        if col not in sources:
+            out.append(finding("header.missing_required_column", f"required column {col!r} is missing from the header of {ent.file_name}.", file=member, line=1, column=col))
+            fatal = True
+    order = [c for c in ent.column_names if c in sources]
+    if not fatal and sorted(sources, key=sources.get) != order:
+        out.append(finding("header.reordered", "columns are not in the contract order; they are matched by name.", file=member, line=1))
+    if fatal:
+        return None, out
+    return ColumnMap(sources, metadata, file_names), out
+
+
+# ---------------------------------------------------------------- SQL per column type
+
+def _enum_case(expr: str, values: tuple[str, ...], aliases: dict[str, str] | None = None) -> str:
+    whens = [f"WHEN {_lit(v.lower())} THEN {_lit(v)}" for v in values]
+    for alias, target in (aliases or {}).items():
+        whens.append(f"WHEN {_lit(alias)} THEN {_lit(target)}")
+    return f"CASE lower({expr}) {' '.join(whens)} END"
+
+
+GUID_RE = spec.GUID_PATTERN.strip("^$")
+DATE_RE = r"\d{4}-\d{2}-\d{2}"
+DATETIME_RE = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?"
+
+
+@dataclass
+class ColSQL:
+    typed: str                   # typed expression (from the trimmed value ``v``)
+    checks: list[tuple[str, str]]   # (condition meaning "broken", rule)
+    noncanonical: str | None = None  # condition counted for a warning
+
+
+def _list_expr(v: str) -> str:
+    return f"list_filter(list_transform(string_split({v}, ','), x -> trim(x)), x -> x <> '')"
+
+
+def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
+    """``typed`` computes the typed value from the raw value ``v``; ``checks`` test ``v`` and the typed
+    value already computed as column ``k`` (so every cast runs once per value)."""
+    t = col.type
+    checks: list[tuple[str, str]] = []
+    nonc = None
+    if t in ("guid", "string"):
+        typed = v
+        if t == "guid":   # also covered by the combined GUID check of the row
+            checks.append((f"({v} IS NOT NULL AND NOT regexp_full_match({v}, {_lit(GUID_RE)}))", "row.bad_guid"))
+    elif t == "date":
+        typed = f"TRY_CAST({v} AS DATE)"
+        checks.append((f"({v} IS NOT NULL AND ({k} IS NULL OR NOT ({v} LIKE '____-__-__')))", "row.bad_date"))
+    elif t == "datetime":
+        typed = f"CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        checks.append((f"({v} IS NOT NULL AND ({k} IS NULL OR NOT ({v} LIKE '____-__-__%')))", "row.bad_datetime"))
+    elif t == "year":
+        typed = f"CASE WHEN regexp_full_match({v}, '\\d{{4}}') THEN CAST({v} AS INTEGER) END"
+        checks.append((f"({v} IS NOT NULL AND {k} IS NULL)", "row.bad_year"))
+    elif t == "boolean":
+        typed = f"CASE lower({v}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+        checks.append((f"({v} IS NOT NULL AND {k} IS NULL)", "row.bad_boolean"))
+    elif t == "enum":
+        aliases = spec.STATUS_ALIASES if col.name == "status" else None
+        typed = _enum_case(v, col.enum, aliases)
+        checks.append((f"({v} IS NOT NULL AND {k} IS NULL)", "row.bad_enum"))
+    elif t in ("guid_list", "list", "enum_list"):
+        lst = _list_expr(v)
+        if t == "enum_list":
+            typed = f"list_transform({lst}, x -> {_enum_case('x', col.enum)})"
+            checks.append((f"({v} IS NOT NULL AND list_count({k}) < len({k}))", "row.bad_list"))
+        else:
+            typed = lst
+            if t == "guid_list":
+                checks.append((f"({v} IS NOT NULL AND len(list_filter({k}, x -> NOT regexp_full_match(x, {_lit(GUID_RE)}))) > 0)", "row.bad_list"))
+        typed = f"CASE WHEN {v} IS NULL THEN NULL ELSE {typed} END"
+    elif t == "float":
+        typed = f"TRY_CAST({v} AS DOUBLE)"
+        checks.append((f"({v} IS NOT NULL AND {k} IS NULL)", "row.bad_number"))
+    elif t == "integer":
+        typed = f"TRY_CAST({v} AS BIGINT)"
+        checks.append((f"({v} IS NOT NULL AND {k} IS NULL)", "row.bad_number"))
+    else:  # pragma: no cover - guarded by spec.Column
+        raise ValueError(t)
+    if col.required:
+        empty = f"({v} IS NULL)"
+        if t in ("guid_list", "list", "enum_list"):
+            empty = f"({v} IS NULL OR len({k}) = 0)"
+        checks.insert(0, (empty, "row.required_missing"))
+    return ColSQL(typed, checks, nonc)
+
+
+# ---------------------------------------------------------------- physical line map
+
+def _line_map(path: Path, encoding: str) -> list[int]:
+    """Start line of every non-blank record (index 0 = header)."""
+    starts: list[int] = []
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, strict=False)
+        prev_end = 0
+        try:
+            for row in reader:
+                if row and any(cell != "" for cell in row) or (row and len(row) > 1):
+                    starts.append(prev_end + 1)
+                prev_end = reader.line_num
+        except csv.Error:
+            pass
+    return starts
+
+
+def _count_lines(path: Path) -> int:
+    n = 0
+    last = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 24)
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last and last != b"\n":
+        n += 1
+    return n
+
+
+# ---------------------------------------------------------------- atomic partition swap
+
+def _stage(final_dir: Path) -> Path:
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final_dir.parent / f".tmp-{final_dir.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    return tmp
+
+
+def _swap(tmp: Path | None, final_dir: Path) -> None:
+    """Put ``tmp`` in place of ``final_dir`` (None: remove final_dir); old data removed last."""
+    old = None
+    if final_dir.exists():
+        old = final_dir.parent / f".old-{final_dir.name}-{uuid.uuid4().hex[:8]}"
+        os.replace(final_dir, old)
+    if tmp is not None:
+        os.replace(tmp, final_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the loader
+
+def _connect(limits: DropLimits, tmpdir: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {int(max(1, limits.threads))}")
+    con.execute(f"SET memory_limit = {_lit(limits.memory_limit)}")
+    con.execute(f"SET temp_directory = {_lit(tmpdir)}")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str, limits: DropLimits,
+              file_findings: list[Finding] | None = None) -> LoadResult:
+    res = LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256)
+    res.findings.extend(file_findings or [])
+    member = df.member_name
+    hdr, fnd = read_header(df.path, member)
+    res.findings.extend(fnd)
+    if hdr is None:
+        res.failed = True
+        return res
+    cmap, fnd = map_header(ent, hdr.names, member)
+    res.findings.extend(fnd)
+    if cmap is None:
+        res.failed = True
+        return res
+    with tempfile.TemporaryDirectory(prefix="kv-load-") as tmpdir:
+        try:
+            return _load(ent, df, hdr, cmap, out_root, delivery_date, limits, res, Path(tmpdir))
+        except Exception as exc:  # noqa: BLE001 - never let a data problem escape as an exception
+            res.failed = True
+            res.findings.append(finding("file.internal_error", f"{member} could not be loaded ({type(exc).__name__}); nothing was written.", file=member))
+            return res
+
+
+def _csv_scan(path: Path, ncols: int) -> str:
+    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
+    return (f"read_csv({_lit(str(path))}, columns = {cols}, header = true, delim = ',', quote = '\"', escape = '\"', "
+            "auto_detect = false, strict_mode = true, store_rejects = true, rejects_table = 'rj', rejects_scan = 'rs', "
+            "max_line_size = 10000000)")
+
+
+def _sample_stats(ent: spec.Entity, cmap: ColumnMap, hdr: Header) -> tuple[int, int, int, int, dict[str, int]]:
+    """(rows, with status, with dateLastModified, inactive, non-canonical counts) over the head sample."""
+    def val(row: list[str], name: str) -> str:
+        i = cmap.sources.get(name)
+        return row[i] if i is not None and i < len(row) else ""
+    n = st = dlm = inactive = 0
+    nonc: dict[str, int] = {}
+    for row in hdr.sample:
+        n += 1
+        s_ = val(row, "status")
+        st += s_ != ""
+        dlm += val(row, "dateLastModified") != ""
+        inactive += s_.lower() == "inactive"
+        for col in ent.columns:
+            if col.type not in ("boolean", "enum", "enum_list") or col.name not in cmap.sources:
+                continue
+            v = val(row, col.name)
+            if not v:
+                continue
+            canon = ("true", "false") if col.type == "boolean" else col.enum
+            items = [x.strip() for x in v.split(",")] if col.type == "enum_list" else [v]
+            lowers = {c.lower() for c in canon}
+            if any(x and x not in canon and x.lower() in lowers for x in items):
+                nonc[col.name] = nonc.get(col.name, 0) + 1
+    return n, st, dlm, inactive, nonc
+
+
+def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: str, limits: DropLimits,
+          res: LoadResult, tmpdir: Path) -> LoadResult:
+    """Common path: ONE streaming pass CSV -> typed Parquet of the good rows. A second pass over the CSV
+    happens only when the file has rejected rows, duplicate sourcedIds or multi-line records."""
+    member = df.member_name
+    ncols = len(hdr.names)
+    path = df.path
+    con = _connect(limits, str(tmpdir))
+    try:
+        vals: dict[str, str] = {}
+        for col in ent.columns:
+            # read_csv gives NULL for empty fields, quoted ("") or not
+            vals[col.name] = f"c{cmap.sources[col.name]}" if col.name in cmap.sources else "CAST(NULL AS VARCHAR)"
+        knames = {c.name: f"k{j}" for j, c in enumerate(ent.columns)}
+        csql = {c.name: column_sql(c, vals[c.name], knames[c.name]) for c in ent.columns}
+        # rule order: required values, then types, then row rules. Every condition is a non-NULL boolean.
+        conds: list[tuple[str, str]] = []
+        for col in ent.columns:
+            for cond, rule in csql[col.name].checks:
+                if rule == "row.required_missing":
+                    conds.append((cond, f"{rule}|{col.name}"))
+        for col in ent.columns:
+            for cond, rule in csql[col.name].checks:
+                if rule != "row.required_missing":
+                    conds.append((cond, f"{rule}|{col.name}"))
+        if ent.name == "absence_codes":
+            conds.append((f"coalesce({knames['dayFraction']} NOT BETWEEN 0 AND 1, false)", "row.out_of_range|dayFraction"))
+        if ent.name == "attendance":
+            conds.append((f"coalesce({knames['minutesAbsent']} < 0, false)", "row.out_of_range|minutesAbsent"))
+        for a, b in (("startDate", "endDate"), ("beginDate", "endDate")):
+            if a in csql and b in csql:
+                conds.append((f"coalesce({knames[a]} > {knames[b]}, false)", f"row.date_order|{a}"))
+        rule_case = ("CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, r in conds) + " END") if conds else "CAST(NULL AS VARCHAR)"
+        ok_expr = " AND ".join(f"NOT {c}" for c, _ in conds) if conds else "true"
+        typed_inner = ", ".join(f"{csql[c.name].typed} AS {knames[c.name]}" for c in ent.columns)
+
+        def scan_typed(p: Path) -> str:
+            """Every record once: raw c*, typed k* and the record number _rn (file order)."""
+            # typed values are computed below the window, so a filter above it cannot re-inline the casts
+            return f"(SELECT *, row_number() OVER () AS _rn FROM (SELECT *, {typed_inner} FROM {_csv_scan(p, ncols)}))"
+
+        def scan_with_rule(p: Path) -> str:
+            return f"(SELECT *, {rule_case} AS _rule FROM {scan_typed(p)})"
+
+        # ---- mode from the head sample; verified exactly on the written Parquet afterwards
+        n_s, st_s, dlm_s, inactive_s, nonc_s = _sample_stats(ent, cmap, hdr)
+        declared = df.declared_mode if df.declared_mode in ("bulk", "delta") else None
+        guess = "delta" if n_s and st_s == n_s and dlm_s == n_s else ("bulk" if n_s else (declared or "bulk"))
+        if n_s and not (st_s in (0, n_s) and dlm_s in (0, n_s)):
+            guess = declared or "bulk"
+
+        def typed_select(mode: str) -> str:
+            outs = []
+            for col in ent.columns:
+                k = knames[col.name]
+                if ent.name == "absence_codes" and col.name == "dayFraction":
+                    k = f"coalesce({k}, CASE WHEN {knames['absent']} THEN 1.0 ELSE 0.0 END)"
+                if col.name == "status" and mode == "bulk":
+                    k = f"coalesce({k}, 'active')"
+                outs.append(f"CAST({k} AS {col.duckdb_type}) AS {_q(col.name)}")
+            for mname, pos in cmap.metadata.items():
+                outs.append(f"c{pos} AS {_q(mname)}")
+            outs += ["CAST(_rn + 1 AS BIGINT) AS _line", f"DATE {_lit(delivery_date)} AS _delivery_date",
+                     f"{_lit(mode)} AS _mode", f"{_lit(member)} AS _file"]
+            return ", ".join(outs)
+
+        raw_final = out_root / "raw" / ent.name / f"delivery_date={delivery_date}"
+        files_final = out_root / "raw" / "_files" / ent.name / f"delivery_date={delivery_date}"
+        rej_final = out_root / "rejects" / ent.name / f"delivery_date={delivery_date}"
+        staged: list[Path] = []
+        rej_tmp = None
+        try:
+            raw_tmp = _stage(raw_final)
+            staged.append(raw_tmp)
+            raw_path = raw_tmp / "part-0.parquet"
+
+            def pass1(p: Path) -> int:
+                con.execute("DROP TABLE IF EXISTS rj")
+                con.execute("DROP TABLE IF EXISTS rs")
+                q = f"""COPY (SELECT {typed_select(guess)} FROM (SELECT *, {ok_expr} AS _ok FROM {scan_typed(p)})
+                        WHERE _ok) TO {_lit(str(raw_path))} (FORMAT parquet)"""
+                return int(con.execute(q).fetchone()[0])
+
+            if hdr.encoding != "utf-8":
+                path = tmpdir / "utf8.csv"
+                transcode_to_utf8(df.path, path)
+                res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
+            try:
+                n_good = pass1(path)
+                bad_enc = con.execute("SELECT count(*) FROM rj WHERE error_type = 'INVALID ENCODING'").fetchone()[0]
+                if bad_enc and path == df.path:
+                    path = tmpdir / "utf8.csv"
+                    transcode_to_utf8(df.path, path)
+                    n_good = pass1(path)
+                    res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
+            except duckdb.Error:
+                shutil.rmtree(raw_tmp, ignore_errors=True)
+                res.failed = True
+                res.findings.append(finding("file.read_error", "the file cannot be parsed as comma-separated CSV (check quotes and delimiter).", file=member))
+                return res
+            rj_lines = sorted({int(r[0]) for r in con.execute("SELECT DISTINCT line FROM rj").fetchall()})
+            rp = _lit(str(raw_path))
+
+            # ---- exact mode check on what was written
+            n_status, n_dlm = con.execute(f'SELECT count("status"), count("dateLastModified") FROM read_parquet({rp})').fetchone()
+            if guess == "delta":
+                inferred = "delta" if n_status == n_good and n_dlm == n_good else None
+            else:
+                inferred = "bulk" if n_dlm == 0 else None
+            if n_good == 0:
+                inferred = None
+            mode = guess
+            if inferred is None and n_good:
+                mode = declared or "bulk"
+                res.findings.append(finding("mode.mixed_status", f"{n_dlm} of {n_good} rows have dateLastModified; read as {mode}. Fill status and dateLastModified on every row for a delta, leave both blank for a bulk.", file=member))
+            if declared and inferred and declared != inferred:
+                res.findings.append(finding("manifest.mode_mismatch", f"manifest.csv says {declared} but the rows {'have' if inferred == 'delta' else 'lack'} status/dateLastModified; read as {inferred}.", file=member))
+            res.mode = mode
+            if inactive_s:
+                res.findings.append(finding("row.status_inactive", f"the deprecated status 'inactive' is used ({inactive_s} of the first {n_s} rows); read as 'tobedeleted'.", file=member, column="status"))
+            for name, cnt in nonc_s.items():
+                res.findings.append(finding("row.noncanonical_value", f"{name} has values in non-canonical spelling, e.g. TRUE for true ({cnt} of the first {n_s} rows); normalised.", file=member, column=name))
+
+            # ---- duplicate sourcedIds among written rows (first one wins)
+            con.execute(f"""CREATE TEMP TABLE dup AS SELECT "sourcedId" AS k, min(_line) - 1 AS first_rn
+                            FROM read_parquet({rp}) GROUP BY 1 HAVING count(*) > 1""")
+            n_dupkeys = con.execute("SELECT count(*) FROM dup").fetchone()[0]
+
+            # ---- anything else to do? (bad rows, parser rejects, multi-line records)
+            n_lines = _count_lines(path)
+            clean = not rj_lines and not n_dupkeys and n_lines == n_good + 1
+            n_bad = n_dup_rows = 0
+            line_map: list[int] | None = None
+            line_expr = "_line"
+            joins = ""
+            if not clean:
+                # pass 2: raw values of the rejected rows (and duplicate candidates), same record numbering
+                sid = vals["sourcedId"]
+                con.execute("DROP TABLE IF EXISTS rj")
+                con.execute("DROP TABLE IF EXISTS rs")
+                con.execute(f"""CREATE TEMP TABLE src AS SELECT * FROM {scan_with_rule(path)}
+                        WHERE _rule IS NOT NULL {f'OR {sid} IN (SELECT k FROM dup)' if n_dupkeys else ''}""")
+                if n_dupkeys:
+                    con.execute(f"""UPDATE src SET _rule = 'row.duplicate_sourced_id|sourcedId'
+                                    WHERE _rule IS NULL AND _rn <> (SELECT first_rn FROM dup WHERE dup.k = {sid})""")
+                    con.execute("DELETE FROM src WHERE _rule IS NULL")
+                n_bad = con.execute("SELECT count(*) FROM src").fetchone()[0]
+                n_dup_rows = con.execute("SELECT count(*) FROM src WHERE _rule LIKE 'row.duplicate%'").fetchone()[0]
+                n_records = n_good + (n_bad - n_dup_rows) + len(rj_lines) + 1
+                if n_lines != n_records:
+                    line_map = _line_map(path, "utf-8-sig")
+                    if len(line_map) < n_records:
+                        line_map = None
+                rec_expr = "(s._rn + 1)"
+                if rj_lines:
+                    adj = list({r - 2 - i: i + 1 for i, r in enumerate(rj_lines)}.items())
+                    con.execute("CREATE TEMP TABLE skip_adj(a BIGINT, m BIGINT)")
+                    con.executemany("INSERT INTO skip_adj VALUES (?, ?)", adj)
+                    rec_expr = "(s._rn + 1 + coalesce(sk.m, 0))"
+                    joins += " ASOF LEFT JOIN skip_adj sk ON s._rn - 1 >= sk.a"
+                line_expr = rec_expr
+                if line_map is not None:
+                    con.execute("CREATE TEMP TABLE lmap(rec BIGINT, line BIGINT)")
+                    con.execute("INSERT INTO lmap SELECT generate_subscripts(l, 1), unnest(l) FROM (SELECT ?::BIGINT[] AS l)", [line_map])
+                    joins += f" LEFT JOIN lmap lm ON lm.rec = {rec_expr}"
+                    line_expr = f"coalesce(lm.line, {rec_expr})"
+            # ---- rewrite raw only when lines, duplicates or the mode need fixing (rare)
+            need_fix = bool(joins) or n_dupkeys or mode != guess
+            if need_fix:
+                fixed = raw_tmp / "part-1.parquet"
+                repl = [f"CAST({line_expr} AS BIGINT) AS _line", f"{_lit(mode)} AS _mode"]
+                if mode == "bulk":
+                    repl.append("coalesce(s.\"status\", 'active') AS \"status\"")
+                where = " WHERE s._rn NOT IN (SELECT _rn FROM src WHERE _rule LIKE 'row.duplicate%')" if n_dupkeys else ""
+                con.execute(f"""COPY (SELECT s.* EXCLUDE (_rn) REPLACE ({', '.join(repl)}) FROM
+                                (SELECT *, _line - 1 AS _rn FROM read_parquet({rp})) s{joins}{where} ORDER BY s._rn)
+                                TO {_lit(str(fixed))} (FORMAT parquet)""")
+                os.replace(fixed, raw_path)
+            res.rows = n_good - n_dup_rows
+
+            # ---- rejects
+            n_rej = n_bad + len(rj_lines)
+            if n_rej:
+                rej_tmp = _stage(rej_final)
+                staged.append(rej_tmp)
+                names = cmap.file_names
+                orig = ", ".join(f"s.c{i} AS {_q(names[i])}" for i in range(ncols))
+                nulls = ", ".join(f"CAST(NULL AS VARCHAR) AS {_q(names[i])}" for i in range(ncols))
+                reason_case = "CASE " + " ".join(
+                    f"WHEN split_part(s._rule, '|', 1) = {_lit(r)} THEN {_lit(RULES[r][2])}" for r in RULES if r.startswith("row.")
+                ) + " END"
+                parts = []
+                if n_bad:
+                    parts.append(f"""SELECT {orig}, CAST({line_expr} AS BIGINT) AS _line, split_part(s._rule, '|', 1) AS _rule,
+                        split_part(s._rule, '|', 2) || ': ' || {reason_case} AS _reason, CAST(NULL AS VARCHAR) AS _raw
+                        FROM src s{joins}""")
+                if rj_lines:
+                    if line_map is not None:
+                        con.execute("CREATE TEMP TABLE rjl AS SELECT r.*, coalesce(lm.line, r.line) AS pline FROM rj r LEFT JOIN lmap lm ON lm.rec = r.line")
+                    else:
+                        con.execute("CREATE TEMP TABLE rjl AS SELECT *, line AS pline FROM rj")
+                    parts.append(f"""SELECT {nulls}, CAST(r.pline AS BIGINT) AS _line, 'row.malformed' AS _rule,
+                        r.error_type || ': ' || {_lit(RULES['row.malformed'][2])} AS _reason, r.csv_line AS _raw
+                        FROM (SELECT *, row_number() OVER (PARTITION BY line ORDER BY byte_position) AS k FROM rjl) r WHERE k = 1""")
+                rej_path = rej_tmp / "rejects.parquet"
+                con.execute(f"COPY ({' UNION ALL BY NAME '.join(parts)} ORDER BY _line) TO {_lit(str(rej_path))} (FORMAT parquet)")
+                res.rejects_path = rej_final / "rejects.parquet"
+            res.rejected_rows = n_rej
+
+            # ---- _files row
+            if ent.name == "attendance" and res.rows:
+                mn, mx = con.execute(f'SELECT min("date"), max("date") FROM read_parquet({rp})').fetchone()
+                res.min_date = mn.isoformat() if mn else None
+                res.max_date = mx.isoformat() if mx else None
+            files_tmp = _stage(files_final)
+            staged.append(files_tmp)
+            con.execute(
+                f"""COPY (SELECT {_lit(ent.name)} AS entity, DATE {_lit(delivery_date)} AS delivery_date, {_lit(mode)} AS mode,
+                    {_lit(member)} AS file_name, {_lit(df.sha256)} AS sha256, CAST(? AS BIGINT) AS rows,
+                    CAST(? AS BIGINT) AS rejected_rows, CAST(? AS DATE) AS min_date, CAST(? AS DATE) AS max_date)
+                    TO {_lit(str(files_tmp / 'part-0.parquet'))} (FORMAT parquet)""",
+                [res.rows, n_rej, res.min_date, res.max_date],
+            )
+            res.findings.extend(_row_findings(con, ent, cmap, member, n_bad, rj_lines, line_expr, joins, limits))
+            if n_good == 0 and n_bad == 0 and not rj_lines:
+                res.findings.append(finding("file.no_rows", f"{member} has a header but no data rows.", file=member))
+        except BaseException:
+            for tmp in staged:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        # ---- publish: each partition swapped only now that all are complete
+        _swap(raw_tmp, raw_final)
+        _swap(files_tmp, files_final)
+        _swap(rej_tmp, rej_final)
+        res.parquet_path = raw_final / "part-0.parquet"
+        res.files_path = files_final / "part-0.parquet"
+        return res
+    finally:
+        con.close()
+
+
+def _row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: int, rj_lines: list[int], line_expr: str,
+                  joins: str, limits: DropLimits) -> list[Finding]:
+    out: list[Finding] = []
+    cap = limits.max_findings_per_rule
+    if rj_lines:
+        rows = con.execute(f"""SELECT pline AS l, error_type, column_name FROM
+                (SELECT *, row_number() OVER (PARTITION BY line ORDER BY byte_position) AS k FROM rjl) WHERE k = 1
+                ORDER BY l LIMIT {cap}""").fetchall()
+        for line, etype, _ in rows:
+            what = {"TOO MANY COLUMNS": "has more fields than the header",
+                    "MISSING COLUMNS": "has fewer fields than the header",
+                    "UNQUOTED VALUE": "has a quote inside an unquoted field",
+                    "LINE SIZE OVER MAXIMUM": "is longer than 10 MB",
+                    "INVALID ENCODING": "has bytes that are not valid text"}.get(etype, "cannot be split into fields")
+            out.append(finding("row.malformed", f"line {line} {what}; the row was rejected. Quote fields containing commas, quotes or line breaks.", file=member, line=int(line)))
+        if len(rj_lines) > cap:
+            out.append(finding("rows.truncated", f"{len(rj_lines) - cap} more malformed rows (total {len(rj_lines)}); all are in rejects.", file=member, severity="info"))
+    if not n_bad:
+        return out
+    counts = con.execute("SELECT _rule, count(*) FROM src GROUP BY 1 ORDER BY 1").fetchall()
+    pii = set(ent.pii_columns)
+    sample = con.execute(f"""
+        SELECT _rule, line, val FROM (
+            SELECT s._rule, CAST({line_expr} AS BIGINT) AS line, row_number() OVER (PARTITION BY s._rule ORDER BY s._rn) AS k,
+                   CASE split_part(s._rule, '|', 2) {' '.join(f"WHEN {_lit(c)} THEN s.c{i}" for c, i in cmap.sources.items())} END AS val
+            FROM src s{joins})
+        WHERE k <= {cap} ORDER BY _rule, line""").fetchall()
+    for rule_col, line, val in sample:
+        rule, col = rule_col.split("|", 1)
+        desc = RULES[rule][2]
+        if rule == "row.required_missing":
+            msg = f"line {line}: {col} is required but blank; the row was rejected."
+        elif rule == "row.duplicate_sourced_id":
+            msg = f"line {line}: sourcedId {quote_value(val, pii=False)} was already used on an earlier line; this row was rejected."
+        else:
+            msg = f"line {line}: {col} {quote_value(val, pii=col in pii)} - {desc} The row was rejected."
+        out.append(finding(rule, msg, file=member, line=int(line), column=col))
+    for rule_col, cnt in counts:
+        if cnt > cap:
+            rule, col = rule_col.split("|", 1)
+            out.append(finding("rows.truncated", f"{cnt - cap} more rows broke {rule} on {col} (total {cnt}); all are in rejects.", file=member, column=col, severity="info"))
+    return out
+
+

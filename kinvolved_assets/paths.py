@@ -1,0 +1,118 @@
+"""Where runtime data lives. Every customer path is derived from a validated slug only.
+
+Layout under ``KINVOLVED_HOME`` (default ``./data``)::
+
+    landing/<customer>/<drop>                      what the district sends (ZIP, folder or loose CSVs)
+    archive/<customer>/<delivery_date>/<drop>      original bytes + .sha256, never deleted
+    warehouse/<customer>/raw/<entity>/delivery_date=<D>/part-0.parquet
+    warehouse/<customer>/raw/_files/<entity>/delivery_date=<D>/part-0.parquet   one row per delivered file
+    warehouse/<customer>/rejects/<entity>/delivery_date=<D>/rejects.parquet
+    warehouse/<customer>/reports/<delivery_date>/                                validation reports
+    warehouse/<customer>/marts.duckdb                                            published marts
+    warehouse/<customer>/build/                                                  marts being built (aside)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class UnsafePathError(ValueError):
+    """A customer id, date or path that would escape its folder."""
+
+
+def kinvolved_home() -> Path:
+    return Path(os.environ.get("KINVOLVED_HOME", "data")).resolve()
+
+
+def check_slug(customer_id: str) -> str:
+    if not isinstance(customer_id, str) or not SLUG_RE.match(customer_id):
+        raise UnsafePathError(
+            f"customer id {customer_id!r} is not a slug: use 2-40 characters, lowercase letters, "
+            "digits and '_', starting with a letter"
+        )
+    return customer_id
+
+
+def check_date(delivery_date: str) -> str:
+    if not isinstance(delivery_date, str) or not DATE_RE.match(delivery_date):
+        raise UnsafePathError(f"delivery date {delivery_date!r} is not YYYY-MM-DD")
+    return delivery_date
+
+
+def ensure_within(path: Path, root: Path) -> Path:
+    """Resolve ``path`` (following symlinks) and require it to stay inside ``root``."""
+    resolved = path.resolve()
+    root_resolved = root.resolve()
+    if resolved != root_resolved and root_resolved not in resolved.parents:
+        raise UnsafePathError(f"path {path} resolves outside {root_resolved}")
+    return resolved
+
+
+@dataclass(frozen=True)
+class CustomerPaths:
+    """All folders of one customer; constructed from a checked slug."""
+
+    home: Path
+    customer_id: str
+
+    @classmethod
+    def for_customer(cls, customer_id: str, home: Path | None = None) -> CustomerPaths:
+        return cls(home=(home or kinvolved_home()).resolve(), customer_id=check_slug(customer_id))
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing" / self.customer_id
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive" / self.customer_id
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse" / self.customer_id
+
+    @property
+    def raw(self) -> Path:
+        return self.warehouse / "raw"
+
+    @property
+    def rejects(self) -> Path:
+        return self.warehouse / "rejects"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.warehouse / "quarantine"
+
+    @property
+    def reports(self) -> Path:
+        return self.warehouse / "reports"
+
+    @property
+    def marts_db(self) -> Path:
+        return self.warehouse / "marts.duckdb"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.warehouse / "build"
+
+    def raw_partition(self, entity: str, delivery_date: str) -> Path:
+        return self.raw / entity / f"delivery_date={check_date(delivery_date)}"
+
+    def files_partition(self, entity: str, delivery_date: str) -> Path:
+        return self.raw / "_files" / entity / f"delivery_date={check_date(delivery_date)}"
+
+    def rejects_partition(self, entity: str, delivery_date: str) -> Path:
+        return self.rejects / entity / f"delivery_date={check_date(delivery_date)}"
+
+    def archive_partition(self, delivery_date: str) -> Path:
+        return self.archive / check_date(delivery_date)
+
+    def report_dir(self, delivery_date: str) -> Path:
+        return self.reports / check_date(delivery_date)

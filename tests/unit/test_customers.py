@@ -1,0 +1,158 @@
+"""Customer config validation: one test per rule, and a bad file never takes down the others."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kinvolved_assets.customers import check_cron, load_customer_configs, validate_customer_config
+from kinvolved_assets.paths import CustomerPaths, UnsafePathError, check_slug
+
+GOOD = textwrap.dedent(
+    """\
+    customer_id: {cid}
+    name: Springfield Public Schools
+    sis: PowerSchool
+    flow: oneroster_csv
+    timezone: America/Chicago
+    products: [attendance]
+    school_year: 2026
+    licensed_schools: [org-sch-0001, "1034"]
+    non_instructional_days:
+      district: [2025-11-27, 2025-11-28]
+      schools:
+        org-sch-0001: [2025-10-10]
+    schedule:
+      daily: "0 5 * * mon-fri"
+      monthly: "0 6 1 * *"
+    attendance:
+      chronic_threshold: 0.1
+      min_enrolled_days: 10
+    """
+)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads(tmp_path):
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
+    assert errors == []
+    assert cfg.customer_id == "springfield"
+    assert cfg.attendance.enrollment_end_inclusive is False
+    assert cfg.dbt_vars()["non_instructional_days"] == ["2025-11-27", "2025-11-28"]
+    assert cfg.dbt_vars()["school_non_instructional_days"] == {"org-sch-0001": ["2025-10-10"]}
+
+
+@pytest.mark.parametrize(
+    "patch, key, fragment",
+    [
+        ({"timezone: America/Chicago": "timezone: Mars/Olympus"}, "timezone", "IANA"),
+        ({'daily: "0 5 * * mon-fri"': 'daily: "61 5 * * *"'}, "schedule.daily", "outside 0-59"),
+        ({'daily: "0 5 * * mon-fri"': 'daily: "0 5 * *"'}, "schedule.daily", "5 fields"),
+        ({"sis: PowerSchool": "sis: Excel"}, "sis", "PowerSchool"),
+        ({"school_year: 2026": "school_year: twenty"}, "school_year", "integer"),
+        ({"flow: oneroster_csv": "flow: ftp"}, "flow", "oneroster_csv"),
+        ({"products: [attendance]": "products: []"}, "products", "at least 1"),
+        ({"chronic_threshold: 0.1": "chronic_threshold: 1.5"}, "attendance.chronic_threshold", "less than or equal"),
+        ({"school_year: 2026": "school_year: 2026\nschoolyear: 2027"}, "schoolyear", "unknown key"),
+        ({'licensed_schools: [org-sch-0001, "1034"]': 'licensed_schools: ["bad id!"]'}, "licensed_schools", "sourcedIds"),
+        ({"name: Springfield Public Schools": "name: Springfield\nlanding: ../other_customer"}, "(top level)", "'..'"),
+        ({"name: Springfield Public Schools": "name: Springfield\nlanding: /etc"}, "(top level)", "relative"),
+    ],
+)
+def test_each_rule_names_file_key_and_fix(tmp_path, patch, key, fragment):
+    text = GOOD.format(cid="springfield")
+    for old, new in patch.items():
+        assert old in text
+        text = text.replace(old, new)
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", text))
+    assert cfg is None
+    assert errors, "expected a config error"
+    rendered = [str(e) for e in errors]
+    assert any(e.key == key and fragment in e.message for e in errors), rendered
+    assert all(r.startswith("springfield.yaml: ") for r in rendered)
+
+
+def test_customer_id_must_be_slug_and_match_file(tmp_path):
+    _, errors = validate_customer_config(write(tmp_path, "x.yaml", GOOD.format(cid="../../etc")))
+    assert errors[0].key == "customer_id" and "slug" in errors[0].message
+    _, errors = validate_customer_config(write(tmp_path, "other.yaml", GOOD.format(cid="springfield")))
+    assert errors[0].key == "customer_id" and "file name" in errors[0].message
+
+
+def test_malformed_yaml_reports_position(tmp_path):
+    _, errors = validate_customer_config(write(tmp_path, "broken.yaml", "customer_id: broken\nname: [unclosed\n"))
+    assert errors[0].file == "broken.yaml"
+    assert errors[0].key.startswith("line ")
+    assert "malformed YAML" in errors[0].message
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    _, errors = validate_customer_config(write(tmp_path, "bomb.yaml", bomb))
+    assert errors and "anchors" in errors[0].message
+
+
+def test_not_a_mapping_and_oversized(tmp_path):
+    _, errors = validate_customer_config(write(tmp_path, "list.yaml", "- a\n- b\n"))
+    assert "mapping" in errors[0].message
+    _, errors = validate_customer_config(write(tmp_path, "huge.yaml", "# " + "x" * 300_000))
+    assert "bytes" in errors[0].message
+
+
+def test_bad_file_does_not_take_down_others(tmp_path):
+    write(tmp_path, "alpha.yaml", GOOD.format(cid="alpha"))
+    write(tmp_path, "beta.yaml", GOOD.format(cid="beta").replace("America/Chicago", "Nowhere/Land"))
+    write(tmp_path, "gamma.yaml", "customer_id: [\n")
+    loaded = load_customer_configs(tmp_path)
+    assert sorted(loaded.customers) == ["alpha"]
+    assert sorted(e.file for e in loaded.errors) == ["beta.yaml", "gamma.yaml"]
+
+
+def test_symlinked_config_is_refused(tmp_path):
+    real = write(tmp_path, "real.txt", GOOD.format(cid="linked"))
+    (tmp_path / "linked.yaml").symlink_to(real)
+    _, errors = validate_customer_config(tmp_path / "linked.yaml")
+    assert "symlink" in errors[0].message
+
+
+def test_landing_symlink_escape_is_refused(tmp_path):
+    home = tmp_path / "home"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    home.mkdir()
+    (home / "drops").symlink_to(outside)
+    cfg, errors = validate_customer_config(
+        write(tmp_path, "sneaky.yaml", GOOD.format(cid="sneaky") + "landing: drops\n"))
+    assert errors == []
+    with pytest.raises(UnsafePathError):
+        cfg.landing_dir(home)
+
+
+@pytest.mark.parametrize("bad", ["", "A", "Demo", "../x", "x/y", "1abc", "a" * 41, "demo\x00"])
+def test_slug_rejects_unsafe_ids(bad):
+    with pytest.raises(UnsafePathError):
+        check_slug(bad)
+    with pytest.raises(UnsafePathError):
+        CustomerPaths.for_customer(bad)
+
+
+def test_cron_names_and_steps():
+    assert check_cron("*/15 0-6 1,15 jan-mar mon") == "*/15 0-6 1,15 jan-mar mon"
+    with pytest.raises(ValueError):
+        check_cron("*/0 * * * *")
+
+
+def test_shipped_configs_are_valid():
+    loaded = load_customer_configs()
+    assert loaded.errors == []
+    assert "demo" in loaded.customers
