@@ -169,13 +169,12 @@ def cmd_onboard(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    import duckdb
-
     from kinvolved_assets.customers import load_customer_configs
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.generator import generate
     from kinvolved_assets.generator.calendar import build_calendar
     from kinvolved_assets.local_runner import process_landing
+    from kinvolved_assets.marts_reader import mart_counts, open_marts
 
     started = time.perf_counter()
     home = _home()
@@ -207,14 +206,12 @@ def cmd_demo(args) -> int:
         print("no marts were published; see the run logs (make ui)", file=sys.stderr)
         return 1
     print(f"[4/4] summary of {paths.marts_db}")
-    con = duckdb.connect(str(paths.marts_db), read_only=True)
-    for table in ("dim_schools", "dim_classes", "fct_enrollments", "fct_student_daily_attendance",
-                  "fct_student_class_attendance", "msr_student_cumulative_attendance", "msr_school_daily_attendance"):
-        count = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
+    for table, count in mart_counts(paths.marts_db).items():
         print(f"      marts.{table:<36} {count:>9,} rows")
+    con = open_marts(paths.marts_db)
     rate, chronic, students, as_of = con.execute(
         "select sum(days_present) / nullif(sum(days_enrolled), 0), count(*) filter (where is_chronically_absent), "
-        "count(distinct student_sourced_id), max(as_of_date) from marts.msr_student_cumulative_attendance"
+        "count(distinct student_sourced_id), max(as_of_date) from msr_student_cumulative_attendance"
     ).fetchone()
     print(f"      as of {as_of}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")

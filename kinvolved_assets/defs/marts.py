@@ -75,6 +75,8 @@ class KinvolvedDbtTranslator(DagsterDbtTranslator):
 
     @staticmethod
     def _layer(props: Mapping[str, Any]) -> str:
+        if props.get("resource_type") == "seed":
+            return "seeds"
         fqn = props.get("fqn") or []
         return next((part for part in fqn if part in DBT_LAYERS), "other")
 

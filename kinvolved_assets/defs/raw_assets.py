@@ -52,6 +52,8 @@ def _entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
         "findings_errors": sum(1 for f in result.findings if f.severity == "error"),
         "findings_warnings": sum(1 for f in result.findings if f.severity == "warning"),
     }
+    if delivery.report_path is not None:
+        meta["validation_report"] = MetadataValue.path(str(delivery.report_path))
     if getattr(result, "min_date", None):
         meta["min_date"] = str(result.min_date)
         meta["max_date"] = str(result.max_date)
@@ -65,13 +67,30 @@ def _check_result(entity: str, check: CheckOutcome) -> AssetCheckResult:
         passed=check.passed,
         severity=AssetCheckSeverity.ERROR if check.blocking else AssetCheckSeverity.WARN,
         description=check.description or None,
-        metadata={k: (MetadataValue.json(v) if isinstance(v, (dict, list)) else v)
-                  for k, v in check.metadata.items()},
+        metadata={k: _metadata_value(k, v) for k, v in check.metadata.items()},
     )
 
 
-def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=(), extra_checks=()):
-    """The multi-asset over every entity in the contract (a factory over the specs)."""
+def _metadata_value(key: str, value):
+    if key.endswith("_md"):
+        return MetadataValue.md(str(value))
+    if key.endswith("_path") and value:
+        return MetadataValue.path(str(value))
+    if isinstance(value, (dict, list)):
+        return MetadataValue.json(value)
+    return value
+
+
+def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None, reporter=None, extra_checks=None):
+    """The multi-asset over every entity in the contract (a factory over the specs).
+
+    By default every delivery runs the contract check and the expectation suites
+    (``kinvolved_assets.expectations``) and writes its validation report.
+    """
+    if validators is None:
+        from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
+
+        validators, reporter, extra_checks = [expectations_validator()], delivery_reporter, (CHECK_NAME,)
     specs = [
         AssetSpec(
             raw_asset_key(e.name),
@@ -84,7 +103,7 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=(), e
         )
         for e in ENTITIES
     ]
-    check_names = CHECK_NAMES + tuple(extra_checks)
+    check_names = CHECK_NAMES + tuple(extra_checks or ())
     check_specs = [
         AssetCheckSpec(name, asset=raw_asset_key(e.name), blocking=True,
                        description=f"{name} validation of {e.file_name}")
@@ -107,7 +126,7 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=(), e
         selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
         delivery = ingest_delivery(
             customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
-            entities=selected, validators=validators,
+            entities=selected, validators=validators, reporter=reporter,
         )
         context.log.info(
             f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]}): "

@@ -41,7 +41,6 @@ def _gx():
     with _LOCK:
         if not _STATE:
             os.environ["GX_ANALYTICS_ENABLED"] = "false"
-            os.environ.setdefault("TQDM_DISABLE", "1")
             import great_expectations as gx
             import great_expectations.expectations as gxe
             from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -149,7 +148,7 @@ def run_gx_rules(con, parquet: Path, rules: list[Rule], present: dict[str, str],
         result_format["unexpected_index_column_names"] = index_cols
     sql = f"SELECT {', '.join(_projection(runnable, present))} FROM read_parquet({_lit(str(parquet))})"
     try:
-        reader = con.execute(sql).to_arrow_reader(chunk_rows)
+        reader = con.sql(sql).to_arrow_reader(chunk_rows)
         chunks = 0
         for batch in reader:
             chunks += 1

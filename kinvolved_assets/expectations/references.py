@@ -5,7 +5,8 @@ Target population of a reference ``entity.column -> target``:
 * the target file of this delivery, when it is in the drop and was read (every row, whatever its
   status, plus the ids of rows the reader rejected: their problem is reported once, by the contract
   check, not again by every row pointing at them);
-* when that file is a **bulk**, nothing else: a bulk replaces the whole state of its entity;
+* when that file is a non-empty **bulk**, nothing else: a bulk replaces the whole state of its entity
+  (an empty bulk deletes nothing, so the current state still counts);
 * otherwise (delta, or not in the drop) also the **current state**: the sourcedIds of
   ``raw/<target>/delivery_date=*/`` delivered before this delivery and since the target's last bulk,
   keeping per sourcedId its latest record (by delivery date, then line) unless that record is
@@ -81,7 +82,8 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
         return rr
     tgt = results.get(target)
     delivered = _usable(tgt)
-    bulk = delivered and getattr(tgt, "mode", None) == "bulk"
+    # an empty bulk deletes nothing (docs/architecture.md): it does not replace the state either
+    bulk = delivered and getattr(tgt, "mode", None) == "bulk" and int(getattr(tgt, "rows", 0) or 0) > 0
     state_known = raw_root is not None and delivery_date is not None
     if not delivered and not state_known:
         rr.evaluated, rr.skipped = False, f"{target} is not in the drop and no current state is available"
@@ -101,9 +103,12 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
         unresolved = (f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "
                       f"vals AS (SELECT {line}, {sid}, CAST({value} AS VARCHAR) AS value FROM {src}) "
                       f"SELECT vals.* FROM vals ANTI JOIN ids ON vals.value = ids.id WHERE vals.value IS NOT NULL")
-        total, distinct, checked = con.execute(
-            f"SELECT (SELECT count(*) FROM ({unresolved})), (SELECT count(DISTINCT value) FROM ({unresolved})), "
-            f"(SELECT count(*) FROM (SELECT {value} AS v FROM {src}) WHERE v IS NOT NULL)").fetchone()
+        checked, total, distinct = con.execute(
+            f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "
+            f"vals AS (SELECT CAST({value} AS VARCHAR) AS value FROM {src}) "
+            f"SELECT count(vals.value), count(vals.value) FILTER (WHERE ids.id IS NULL), "
+            f"count(DISTINCT vals.value) FILTER (WHERE ids.id IS NULL) "
+            f"FROM vals LEFT JOIN ids ON vals.value = ids.id").fetchone()
         rr.unexpected_count, rr.element_count = int(total), int(checked)
         rr.success = rr.unexpected_count == 0
         rr.detail["against"] = ("bulk in this delivery" if bulk else

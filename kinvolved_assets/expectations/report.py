@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -186,5 +187,18 @@ def write_report(outcome, ctx=None, out_dir: Path | None = None) -> Path:
 
 
 def delivery_reporter(outcome, ctx) -> Path:
-    """``ingest.Reporter``: write ``reports/<date>/validation.html`` + ``validation.json``."""
-    return write_report(outcome, ctx)
+    """``ingest.Reporter``: write ``reports/<date>/validation.html`` + ``validation.json``.
+
+    Runs after promotion (or quarantine): a rendering problem must not turn a delivery into a failed
+    run, so it is logged and a one-line report naming the problem is written instead.
+    """
+    try:
+        return write_report(outcome, ctx)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).exception("validation report of %s could not be rendered", outcome.delivery_date)
+        folder = ctx.paths.report_dir(outcome.delivery_date)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / REPORT_FILE
+        _write(path, f"<!doctype html><p>The validation report could not be rendered ({_e(type(exc).__name__)}); "
+                     "see the asset check metadata.</p>")
+        return path

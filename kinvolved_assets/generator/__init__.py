@@ -204,6 +204,7 @@ def _write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, ind
         contents[entity] = (member, content)
 
     ev = d.events
+    r.bulk = bulk
     if bulk:
         put_rows("orgs", r.orgs_rows())
         put_rows("academic_sessions", r.sessions_rows())

@@ -125,6 +125,13 @@ class Renderer:
     def __init__(self, district: District, style: Style):
         self.d = district
         self.style = style
+        # bulk files leave status/dateLastModified blank (rows carrying them read as a delta)
+        self.bulk = False
+
+    def _select(self, entity: spec.Entity, exprs: dict[str, str], extra: dict[str, str] | None = None) -> str:
+        if self.bulk:
+            exprs = {**exprs, "status": "NULL", "dateLastModified": "NULL"}
+        return _select(entity, exprs, extra)
 
     # ---- small tables (Python rows) --------------------------------------------------------------
     def orgs_rows(self) -> list[dict]:
@@ -167,8 +174,9 @@ class Renderer:
                 r["metadata.localCode"] = "SIS-" + r["title"]
         return rows
 
-    @staticmethod
-    def rows_table(entity: spec.Entity, rows: list[dict]) -> pa.Table:
+    def rows_table(self, entity: spec.Entity, rows: list[dict]) -> pa.Table:
+        if self.bulk:
+            rows = [{**r, "status": None, "dateLastModified": None} for r in rows]
         names = list(entity.column_names) + sorted({k for r in rows for k in r} - set(entity.column_names))
         return pa.table({n: pa.array([r.get(n) for r in rows], pa.string()) for n in names})
 
@@ -185,7 +193,7 @@ class Renderer:
         names = _lit(SUBJECT_NAMES)
         codes = _lit([SUBJECT_CODES[s] for s in SUBJECT_NAMES])
         grade = _pick(GRADE_LABELS, "grade")
-        sql = _select(spec.COURSES, {
+        sql = self._select(spec.COURSES, {
             "sourcedId": _id("crs-", "c", 6), "status": "'active'",
             "dateLastModified": _ts(str(d.ys - 7)),
             "schoolYearSourcedId": f"'{d.cal.year_session_id}'",
@@ -208,7 +216,7 @@ class Renderer:
         codes = _lit([SUBJECT_CODES[s] for s in SUBJECT_NAMES])
         grade = _pick(GRADE_LABELS, "grade")
         s1, s2 = d.cal.term_ids
-        sql = _select(spec.CLASSES, {
+        sql = self._select(spec.CLASSES, {
             "sourcedId": _id("cls-", "c", 7), "status": "'active'", "dateLastModified": _ts(str(d.ys - 7)),
             "title": f"{names}[sname + 1] || ' ' || {grade} || ' - Section ' || CAST(section + 1 AS VARCHAR)",
             "grades": grade, "courseSourcedId": _id("crs-", "course", 6),
@@ -273,7 +281,7 @@ class Renderer:
         inner = (f"SELECT *, CASE kind WHEN 0 THEN lower(substr(fname, 1, 1) || lname) || {num} "
                  f"ELSE lower(fname || '.' || lname) || CAST(id + 1 AS VARCHAR) END AS uname FROM "
                  f"(SELECT *, {fn_expr} AS fname, {_pick(LAST_NAMES, 'ln')} AS lname, {phone} AS ph FROM t)")
-        return _select(spec.USERS, exprs, extra) + f" FROM ({inner})", t
+        return self._select(spec.USERS, exprs, extra) + f" FROM ({inner})", t
 
     def demographics(self, students: np.ndarray | None) -> tuple[str, pa.Table]:
         d = self.d
@@ -296,7 +304,7 @@ class Renderer:
             "cityOfBirth": _pick(CITIES, "id // 5 + h"),
             "publicSchoolResidenceStatus": "CASE WHEN r % 20 = 0 THEN '01653' ELSE '01652' END",
         }
-        return _select(spec.DEMOGRAPHICS, exprs) + " FROM t", t
+        return self._select(spec.DEMOGRAPHICS, exprs) + " FROM t", t
 
     def enrollments(self, stints: np.ndarray | None, teachers: bool) -> tuple[str, pa.Table]:
         d = self.d
@@ -327,7 +335,7 @@ class Renderer:
             "primary": self.style.b("kind = 1"),
             "beginDate": _date("b"), "endDate": _date("en"),
         }
-        return _select(spec.ENROLLMENTS, exprs) + " FROM t", t
+        return self._select(spec.ENROLLMENTS, exprs) + " FROM t", t
 
     def attendance(self, rows: np.ndarray) -> tuple[str, pa.Table]:
         d = self.d
@@ -362,7 +370,7 @@ class Renderer:
             "comment": f"CASE WHEN cm < 0 THEN NULL ELSE {_lit(COMMENT_PREFIXES)}[cm + 1] || "
                        f"{_pick(ADULT_FIRST_NAMES, 'gfn')} || ' ' || {_pick(LAST_NAMES, 'gln')} END",
         }
-        return _select(spec.ATTENDANCE, exprs) + f" FROM (SELECT *, {titles}[code + 1] AS title FROM t)", t
+        return self._select(spec.ATTENDANCE, exprs) + f" FROM (SELECT *, {titles}[code + 1] AS title FROM t)", t
 
 
 # ---- file output -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
     p.add_argument("--customer", default=None, help="customer id (slug), shown in the report")
     p.add_argument("--first", type=int, default=5, help="findings listed per rule in the text report")
+    p.add_argument("--no-expectations", action="store_true", help="skip the expectation suites (contract only)")
     p.set_defaults(func=run)
     return p
 
@@ -37,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"kinvolved validate: {path} does not exist", file=sys.stderr)
         return 2
-    report = validate_drop(path, DropLimits())
+    report = validate_drop(path, DropLimits(), customer=customer, expectations=not args.no_expectations)
     print(to_json(report, customer) if args.json else to_text(report, customer, first_n=max(1, args.first)))
-    return 1 if report.errors else 0
+    return 0 if report.ok else 1

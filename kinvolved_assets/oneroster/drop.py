@@ -27,7 +27,7 @@ from .discover import (
     strip_single_top_folder,
 )
 from .findings import Finding, finding
-from .load import LoadResult, load_file
+from .load import LoadResult, load_file, new_database
 
 __all__ = ["Drop", "DropFile", "DropLimits", "DropReport", "FileSummary", "LoadResult", "open_drop", "validate_drop"]
 
@@ -45,9 +45,15 @@ class Drop:
         self.fatal = False
         self.unknown_files: list[str] = []
         self._tmp: tempfile.TemporaryDirectory | None = None
+        self._spill: tempfile.TemporaryDirectory | None = None
+        self._db = None
+        self._opened = False
 
     # -- context manager
-    def __enter__(self) -> Drop:
+    def open(self) -> Drop:
+        if self._opened:
+            return self
+        self._opened = True
         try:
             self._open()
         except Exception as exc:  # noqa: BLE001 - a drop never raises on bad data
@@ -55,10 +61,19 @@ class Drop:
             self.findings.append(finding("drop.bad_zip", f"the drop could not be opened ({type(exc).__name__}).", file=self.path.name))
         return self
 
+    def __enter__(self) -> Drop:
+        return self.open()
+
     def __exit__(self, *exc) -> None:
         self.close()
 
     def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -143,7 +158,9 @@ class Drop:
 
         for ent_name, cands in candidates.items():
             if len(cands) > 1:
-                self.findings.append(finding("drop.ambiguous_file", f"several files match {spec.entity(ent_name).file_name}: {', '.join(repr(c[0]) for c in cands)[:200]}; none is loaded. Send exactly one.", file=cands[0][0]))
+                names = ", ".join(repr(c[0]) for c in cands)[:200]
+                for sent, _ in cands:
+                    self.findings.append(finding("drop.ambiguous_file", f"several files match {spec.entity(ent_name).file_name} ({names}); none is loaded. Send exactly one.", file=sent))
                 continue
             sent, local = cands[0]
             n, digest = disc.file_hashes.get(sent, (None, None))
@@ -189,11 +206,15 @@ class Drop:
             return LoadResult(entity=ent.name, present=False, failed=self.fatal)
         if self.fatal:
             return LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256, failed=True)
-        return load_file(ent, df, Path(out_root), delivery_date, self.limits)
+        if self._db is None:
+            self._spill = tempfile.TemporaryDirectory(prefix="kv-spill-")
+            self._db = new_database(self.limits, self._spill.name)
+        return load_file(ent, df, Path(out_root), delivery_date, self.limits, db=self._db)
 
 
 def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
-    return Drop(Path(path), limits)
+    """Open (discover, and extract a ZIP safely) a drop; use as a context manager so temp files are removed."""
+    return Drop(Path(path), limits).open()
 
 
 @dataclass
@@ -220,14 +241,19 @@ class DropReport:
     files: list[FileSummary] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     manifest: dict[str, str] = field(default_factory=dict)
+    expectations: list[dict] = field(default_factory=list)   # one suite result per entity
 
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
     @property
+    def blocking_expectations(self) -> list[dict]:
+        return [e for e in self.expectations if e.get("blocking")]
+
+    @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.blocking_expectations
 
     def to_dict(self) -> dict:
         return {
@@ -236,10 +262,20 @@ class DropReport:
             "fatal": self.fatal,
             "files": [f.to_dict() for f in self.files],
             "findings": [f.to_dict() for f in self.findings],
+            "expectations": [
+                {"entity": e["entity"], "passed": e["passed"], "blocking": e["blocking"],
+                 **{k: e["metadata"].get(k) for k in ("expectations_evaluated", "expectations_failed",
+                                                      "failed_error", "failed_warn", "unexpected_counts")}}
+                for e in self.expectations
+            ],
         }
 
 
-def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: str = "2000-01-01") -> DropReport:
+def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: str = "2000-01-01",
+                  customer=None, expectations: bool = True) -> DropReport:
+    """Load every file into a temp folder, check cross-file references and, with ``expectations``,
+    run the same expectation suites as the pipeline (``customer``: a config or id for the school year
+    and current state). The date in the drop's name, if any, is its delivery date for the suites."""
     from .references import check_references
 
     path = Path(path)
@@ -261,4 +297,9 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
             report.findings.extend(check_references(results, Path(tmp), limits))
         except Exception as exc:  # noqa: BLE001
             report.findings.append(finding("file.internal_error", f"reference checks could not run ({type(exc).__name__})."))
+        if expectations and results:
+            from kinvolved_assets.delivery import date_from_name
+            from kinvolved_assets.expectations import validate_loaded_drop
+
+            report.expectations = validate_loaded_drop(results, customer, date_from_name(path.name))
         return report

@@ -71,7 +71,6 @@ RULES: dict[str, tuple[str, str, str]] = {
     "row.duplicate_sourced_id": ("error", "row", "The sourcedId was already used on an earlier line; the later row is rejected."),
     "row.status_inactive": ("warning", "file", "Deprecated status 'inactive' read as 'tobedeleted'."),
     "row.noncanonical_value": ("warning", "file", "Booleans/enumerations in non-canonical case (e.g. TRUE) were normalised."),
-    "row.duplicate_natural_key": ("warning", "file", "Several attendance rows share student, school, class, date."),
     "rows.truncated": ("info", "file", "More rows broke the same rule than are listed; see the count and rejects."),
     # cross-file references
     "ref.dangling": ("error", "reference", "A reference points to a sourcedId not in the drop (warning for a delta target)."),

@@ -1,17 +1,21 @@
 """Load one OneRoster+ CSV into typed raw Parquet (plus the _files row and the rejects).
 
-All parsing and checking happens in a throwaway in-memory DuckDB connection:
+Everything runs in a throwaway in-memory DuckDB (one per drop, one cursor per file), never in the
+warehouse connection.
 
-1. ``read_csv`` with every column VARCHAR into a temp table (file order kept, so ``rowid`` is the
-   record ordinal); records DuckDB cannot split (wrong field count, broken quotes) land in its rejects
-   table with their record number.
-2. One vectorised SQL pass computes, per row, the first rule it breaks (``rule|column``).
-3. Good rows are cast and COPY'd to Parquet; bad rows go to rejects with all original values.
+Common path, one streaming pass: ``read_csv`` with every column VARCHAR -> explicit casts and checks
+in SQL -> ``row_number() OVER ()`` (file order) -> good rows COPY'd to Parquet. Records DuckDB
+cannot split (wrong field count, broken quotes) go to its rejects table with their record number.
+Then cheap checks on what was written: bulk/delta (exact null counts), duplicate ``sourcedId``.
+
+Rare path, only when rows were rejected, a sourcedId repeats or records span several lines: a second
+pass collects the rejected rows with their original values (first rule broken, ``rule|column``),
+and the raw Parquet is rewritten if its line numbers or rows need fixing.
 
 Line numbers: ``_line`` is the CSV line on which the record starts (header = line 1). When no
 quoted field contains a line break and there are no blank lines, that is record ordinal + 1. When
 the physical line count shows otherwise, the record -> line map is computed once with Python's csv
-module (the rare case).
+module.
 """
 
 from __future__ import annotations
@@ -137,19 +141,16 @@ def _enum_case(expr: str, values: tuple[str, ...], aliases: dict[str, str] | Non
 
 
 GUID_RE = spec.GUID_PATTERN.strip("^$")
-DATE_RE = r"\d{4}-\d{2}-\d{2}"
-DATETIME_RE = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?"
 
 
 @dataclass
 class ColSQL:
     typed: str                   # typed expression (from the trimmed value ``v``)
     checks: list[tuple[str, str]]   # (condition meaning "broken", rule)
-    noncanonical: str | None = None  # condition counted for a warning
 
 
 def _list_expr(v: str) -> str:
-    return f"list_filter(list_transform(string_split({v}, ','), x -> trim(x)), x -> x <> '')"
+    return f"list_filter(list_transform(string_split({v}, ','), lambda x: trim(x)), lambda x: x <> '')"
 
 
 def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
@@ -157,7 +158,6 @@ def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
     value already computed as column ``k`` (so every cast runs once per value)."""
     t = col.type
     checks: list[tuple[str, str]] = []
-    nonc = None
     if t in ("guid", "string"):
         typed = v
         if t == "guid":   # also covered by the combined GUID check of the row
@@ -181,12 +181,12 @@ def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
     elif t in ("guid_list", "list", "enum_list"):
         lst = _list_expr(v)
         if t == "enum_list":
-            typed = f"list_transform({lst}, x -> {_enum_case('x', col.enum)})"
+            typed = f"list_transform({lst}, lambda x: {_enum_case('x', col.enum)})"
             checks.append((f"({v} IS NOT NULL AND list_count({k}) < len({k}))", "row.bad_list"))
         else:
             typed = lst
             if t == "guid_list":
-                checks.append((f"({v} IS NOT NULL AND len(list_filter({k}, x -> NOT regexp_full_match(x, {_lit(GUID_RE)}))) > 0)", "row.bad_list"))
+                checks.append((f"({v} IS NOT NULL AND len(list_filter({k}, lambda x: NOT regexp_full_match(x, {_lit(GUID_RE)}))) > 0)", "row.bad_list"))
         typed = f"CASE WHEN {v} IS NULL THEN NULL ELSE {typed} END"
     elif t == "float":
         typed = f"TRY_CAST({v} AS DOUBLE)"
@@ -201,7 +201,7 @@ def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
         if t in ("guid_list", "list", "enum_list"):
             empty = f"({v} IS NULL OR len({k}) = 0)"
         checks.insert(0, (empty, "row.required_missing"))
-    return ColSQL(typed, checks, nonc)
+    return ColSQL(typed, checks)
 
 
 # ---------------------------------------------------------------- physical line map
@@ -260,7 +260,19 @@ def _swap(tmp: Path | None, final_dir: Path) -> None:
 
 # ---------------------------------------------------------------- the loader
 
-def _connect(limits: DropLimits, tmpdir: str) -> duckdb.DuckDBPyConnection:
+def new_database(limits: DropLimits, tmpdir: str) -> duckdb.DuckDBPyConnection:
+    """A throwaway in-memory DuckDB for one drop (never the warehouse); each load uses its own cursor."""
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {int(max(1, limits.threads))}")
+    con.execute(f"SET memory_limit = {_lit(limits.memory_limit)}")
+    con.execute(f"SET temp_directory = {_lit(tmpdir)}")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _connect(limits: DropLimits, tmpdir: str, db: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    if db is not None:
+        return db.cursor()   # own connection (own temp tables) on the drop's throwaway database
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(max(1, limits.threads))}")
     con.execute(f"SET memory_limit = {_lit(limits.memory_limit)}")
@@ -270,7 +282,7 @@ def _connect(limits: DropLimits, tmpdir: str) -> duckdb.DuckDBPyConnection:
 
 
 def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str, limits: DropLimits,
-              file_findings: list[Finding] | None = None) -> LoadResult:
+              file_findings: list[Finding] | None = None, db: duckdb.DuckDBPyConnection | None = None) -> LoadResult:
     res = LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256)
     res.findings.extend(file_findings or [])
     member = df.member_name
@@ -286,7 +298,7 @@ def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str
         return res
     with tempfile.TemporaryDirectory(prefix="kv-load-") as tmpdir:
         try:
-            return _load(ent, df, hdr, cmap, out_root, delivery_date, limits, res, Path(tmpdir))
+            return _load(ent, df, hdr, cmap, out_root, delivery_date, limits, res, Path(tmpdir), db)
         except Exception as exc:  # noqa: BLE001 - never let a data problem escape as an exception
             res.failed = True
             res.findings.append(finding("file.internal_error", f"{member} could not be loaded ({type(exc).__name__}); nothing was written.", file=member))
@@ -328,13 +340,13 @@ def _sample_stats(ent: spec.Entity, cmap: ColumnMap, hdr: Header) -> tuple[int, 
 
 
 def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: str, limits: DropLimits,
-          res: LoadResult, tmpdir: Path) -> LoadResult:
+          res: LoadResult, tmpdir: Path, db: duckdb.DuckDBPyConnection | None = None) -> LoadResult:
     """Common path: ONE streaming pass CSV -> typed Parquet of the good rows. A second pass over the CSV
     happens only when the file has rejected rows, duplicate sourcedIds or multi-line records."""
     member = df.member_name
     ncols = len(hdr.names)
     path = df.path
-    con = _connect(limits, str(tmpdir))
+    con = _connect(limits, str(tmpdir), db)
     try:
         vals: dict[str, str] = {}
         for col in ent.columns:
@@ -422,7 +434,7 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                     transcode_to_utf8(df.path, path)
                     n_good = pass1(path)
                     res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
-            except duckdb.Error:
+            except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
                 shutil.rmtree(raw_tmp, ignore_errors=True)
                 res.failed = True
                 res.findings.append(finding("file.read_error", "the file cannot be parsed as comma-separated CSV (check quotes and delimiter).", file=member))
@@ -451,8 +463,12 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 res.findings.append(finding("row.noncanonical_value", f"{name} has values in non-canonical spelling, e.g. TRUE for true ({cnt} of the first {n_s} rows); normalised.", file=member, column=name))
 
             # ---- duplicate sourcedIds among written rows (first one wins)
+            # 64-bit hashes first (an integer hash table is much cheaper than one on strings), then exact keys
+            con.execute(f"""CREATE TEMP TABLE dup_h AS SELECT hash("sourcedId") AS h FROM read_parquet({rp})
+                            GROUP BY 1 HAVING count(*) > 1""")
             con.execute(f"""CREATE TEMP TABLE dup AS SELECT "sourcedId" AS k, min(_line) - 1 AS first_rn
-                            FROM read_parquet({rp}) GROUP BY 1 HAVING count(*) > 1""")
+                            FROM read_parquet({rp}) WHERE hash("sourcedId") IN (SELECT h FROM dup_h)
+                            GROUP BY 1 HAVING count(*) > 1""")
             n_dupkeys = con.execute("SELECT count(*) FROM dup").fetchone()[0]
 
             # ---- anything else to do? (bad rows, parser rejects, multi-line records)

@@ -15,7 +15,7 @@ def to_json(report: DropReport, customer: str | None = None) -> str:
     data = report.to_dict()
     if customer:
         data["customer"] = customer
-    data["errors"] = len(report.errors)
+    data["errors"] = len(report.errors) + len(report.blocking_expectations)
     data["warnings"] = sum(1 for f in report.findings if f.severity == "warning")
     return json.dumps(data, indent=2, sort_keys=False, default=str)
 
@@ -48,8 +48,20 @@ def to_text(report: DropReport, customer: str | None = None, first_n: int = 5) -
             lines.append(f"      {where}{col} {f.message}")
         if len(items) > first_n:
             lines.append(f"      ... and {len(items) - first_n} more")
+    if report.expectations:
+        lines.append("")
+        lines.append("Expectation suites")
+        for e in report.expectations:
+            meta = e["metadata"]
+            state = "passed" if e["passed"] else ("FAILED (blocking)" if e["blocking"] else "failed (warnings)")
+            lines.append(f"  {e['entity']:<18} {state:<18} {meta.get('expectations_evaluated', 0)} expectations, "
+                         f"{meta.get('failed_error', 0)} errors, {meta.get('failed_warn', 0)} warnings")
+            if not e["passed"] and meta.get("failures_md"):
+                lines.extend("      " + row for row in str(meta["failures_md"]).splitlines()[: 2 + first_n * 3])
     n_err = len(report.errors)
     n_warn = sum(1 for f in report.findings if f.severity == "warning")
+    n_blocking = len(report.blocking_expectations)
     lines.append("")
-    lines.append(f"Result: {'FAILED' if n_err else 'OK'} - {n_err} errors, {n_warn} warnings")
+    lines.append(f"Result: {'OK' if report.ok else 'FAILED'} - {n_err} errors, {n_warn} warnings"
+                 + (f", {n_blocking} blocking expectation suites" if report.expectations else ""))
     return "\n".join(lines)

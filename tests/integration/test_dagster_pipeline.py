@@ -10,10 +10,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, MultiPartitionKey
+from dagster import DagsterInstance, Definitions
 
 from kinvolved_assets.defs.keys import raw_asset_key
-from kinvolved_assets.local_runner import process_landing, run_ingest, run_marts, tick_delivery_sensor
+from kinvolved_assets.local_runner import process_landing, run_ingest, tick_delivery_sensor
+from kinvolved_assets.marts_reader import open_marts
 from kinvolved_assets.oneroster.spec import ENTITIES
 
 pytestmark = pytest.mark.integration
@@ -112,8 +113,8 @@ def test_two_customers_with_colliding_ids_are_isolated(platform, instance):
     for customer in ("alpha", "beta"):
         report = process_landing(defs, instance, customer)
         assert report.marts_run and report.marts_run[1], customer
-    marts = {c: duckdb.connect(str(platform.warehouse(c) / "marts.duckdb"), read_only=True) for c in ("alpha", "beta")}
-    ids = {c: {r[0] for r in con.execute("select school_sourced_id from marts.dim_schools").fetchall()}
+    marts = {c: open_marts(platform.warehouse(c) / "marts.duckdb") for c in ("alpha", "beta")}
+    ids = {c: {r[0] for r in con.execute("select school_sourced_id from dim_schools").fetchall()}
            for c, con in marts.items()}
     assert ids["alpha"] == ids["beta"], "the generator reuses sourcedIds across customers"
     for customer, other in (("alpha", "beta"), ("beta", "alpha")):
@@ -125,10 +126,10 @@ def test_two_customers_with_colliding_ids_are_isolated(platform, instance):
             "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all",
             [str(platform.home / "truth" / customer / "student_attendance.parquet")] * 2).fetchall()
         got = con.execute("select student_sourced_id, school_sourced_id, days_enrolled, days_absent "
-                          "from marts.msr_student_cumulative_attendance order by all").fetchall()
+                          "from msr_student_cumulative_attendance order by all").fetchall()
         assert got == truth, customer
-    assert marts["alpha"].execute("select sum(days_absent) from marts.msr_student_cumulative_attendance").fetchone() != \
-        marts["beta"].execute("select sum(days_absent) from marts.msr_student_cumulative_attendance").fetchone()
+    assert marts["alpha"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone() != \
+        marts["beta"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone()
 
 
 def test_onboarding_prints_schools_and_codes(platform, capsys):

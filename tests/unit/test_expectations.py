@@ -116,7 +116,7 @@ def test_good_delivery_passes_every_suite(tmp_path, engine):
 def test_good_delta_resolves_references_against_current_state(tmp_path):
     first = stage_delivery(tmp_path, date="2025-09-01")
     # promote the first delivery as the current state
-    for name, res in first.results.items():
+    for name in first.results:
         write_entity(first.paths.warehouse, name, "2025-09-01", good_rows()[name])
     rows = {"attendance": good_rows()["attendance"]}
     ctx = stage_delivery(tmp_path, rows, modes={"attendance": "delta"})
@@ -323,7 +323,7 @@ def test_volume_within_fraction_passes(tmp_path):
 def test_gx_engine_error_is_a_blocking_failure(tmp_path):
     rows = good_rows()
     for r in rows["attendance"]:
-        r["minutesAbsent"] = "ten" if r["minutesAbsent"] is not None else None
+        r["minutesAbsent"] = "ten" if r.get("minutesAbsent") is not None else None
     ctx = stage_delivery(tmp_path, rows, types={"attendance": {"minutesAbsent": pa.string()}})
     (check,) = expectations_validator(engine="gx")("attendance", ctx.results["attendance"], ctx)
     assert not check.passed and check.blocking
@@ -410,3 +410,16 @@ def test_no_personal_value_in_metadata_or_report(tmp_path):
         for secret in secrets:
             assert secret not in text, secret
     assert "users.role.in_set" in texts[0] and "BLOCKED" in texts[0]
+
+
+def test_empty_bulk_target_keeps_current_state(tmp_path):
+    rows = good_rows()
+    prev = stage_delivery(tmp_path, date="2025-09-01")
+    for name in prev.results:
+        write_entity(prev.paths.warehouse, name, "2025-09-01", rows[name])
+    ctx = stage_delivery(tmp_path, {"absence_codes": [], "attendance": rows["attendance"]},
+                         modes={"attendance": "delta"})
+    checks = run_all(ctx)
+    # attendance codes resolve against the state; the empty bulk itself is a volume warning
+    assert failed_rules(checks) == {"absence_codes.rows.volume_change": 2}
+    assert checks["attendance"].passed and not checks["absence_codes"].blocking

@@ -93,6 +93,11 @@ def test_bulk_then_deltas_with_monthly_bulk(small_loose):
             assert props[f"file.{e.file_stem}"] == expected
         if drop.mode == "bulk":
             assert {e.file_name for e in spec.ENTITIES} <= set(files)
+            # bulk rows leave status/dateLastModified blank, so a reader never mistakes them for a delta
+            for name, data in files.items():
+                if name != "manifest.csv":
+                    _, rows = _rows(data)
+                    assert all(r["status"] == "" and r["dateLastModified"] == "" for r in rows), name
         else:
             assert "attendance.csv" in files and "orgs.csv" not in files
             for name, data in files.items():
@@ -235,7 +240,7 @@ def test_truth_matches_the_delivered_csvs(fixture, request):
             LEFT JOIN codes bi ON bi.sourcedId = a.absenceCode
             LEFT JOIN codes sc ON sc.title = a.absenceCode AND sc.schoolSourcedId = a.schoolSourcedId
             LEFT JOIN codes dc ON dc.title = a.absenceCode AND dc.schoolSourcedId IS NULL
-            WHERE a.status = 'active' AND a.classSourcedId IS NULL)
+            WHERE coalesce(a.status, 'active') = 'active' AND a.classSourcedId IS NULL)
         SELECT en.stu, en.sch, count(*) AS days_enrolled,
                coalesce(sum(CASE WHEN ev.absent = 'true' THEN coalesce(ev.frac::DOUBLE, 1) ELSE 0 END), 0) AS days_absent
         FROM enrolled en LEFT JOIN ev USING (stu, sch, d)
@@ -285,14 +290,36 @@ def test_demo_yaml_matches_suggested_config():
     assert 10 <= len(cal.holidays) <= 30
 
 
-def test_cli_generate(tmp_path, capsys):
-    from kinvolved_assets.cli import main
+def _cli(argv: list[str]) -> int:
+    import argparse
 
-    code = main(["generate", "--customer", "demo", "--scale", "tiny", "--seed", "7", "--start", "2025-09-02",
+    from kinvolved_assets.cli import COMMAND_MODULES
+    from kinvolved_assets.generator.command import register
+
+    assert "kinvolved_assets.generator.command" in COMMAND_MODULES
+    parser = argparse.ArgumentParser(prog="kinvolved")
+    register(parser.add_subparsers(dest="command"))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return args.func(args)
+
+
+def test_cli_generate(tmp_path, capsys):
+    code = _cli(["generate", "--customer", "demo", "--scale", "tiny", "--seed", "7", "--start", "2025-09-02",
                  "--days", "2", "--out", str(tmp_path / "o"), "--truth", str(tmp_path / "t")])
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["demo_20250902.zip", "demo_20250903.zip"]
     assert (tmp_path / "t" / "student_attendance.parquet").exists()
     assert (tmp_path / "t" / "customer_config.yaml").exists()
-    assert main(["generate", "--customer", "Bad Name", "--start", "2025-09-02", "--days", "1",
+    assert "2 drops" in capsys.readouterr().out
+    assert _cli(["generate", "--customer", "Bad Name", "--start", "2025-09-02", "--days", "1",
                  "--out", str(tmp_path / "x")]) == 2
+    assert _cli(["generate", "--customer", "demo", "--scale", "huge", "--start", "2025-09-02", "--days", "1",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert _cli(["generate", "--customer", "demo", "--start", "2025-09-02", "--days", "1", "--zip", "--loose",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert _cli(["generate", "--customer", "demo", "--start", "2025-09-02", "--days", "1", "--loose",
+                 "--out", str(tmp_path / "l")]) == 0
+    assert (tmp_path / "l" / "demo_20250902" / "users.csv").is_file()

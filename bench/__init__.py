@@ -1,0 +1,1 @@
+"""Benchmarks of the platform: ``python -m bench --scale medium`` (see docs/benchmarks.md)."""

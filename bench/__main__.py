@@ -1,0 +1,7 @@
+"""``python -m bench``: per-stage time, rows/s, peak RSS and spill, next to the DuckDB limit and a pandas peer."""
+
+import sys
+
+from bench.stages import main
+
+sys.exit(main())

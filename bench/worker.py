@@ -1,0 +1,171 @@
+"""Child-process entry point of one benchmark stage: ``python -m bench.worker <stage> <args-json> <out-json>``.
+
+Every stage writes a JSON of its own figures (rows, sub-timings) to ``out-json``; the parent
+measures wall time, peak RSS and spill around the whole process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+T_START = time.perf_counter()
+
+
+def _drops(args: dict) -> list[dict]:
+    return json.loads(Path(args["drops_json"]).read_text())
+
+
+def stage_ingest(args: dict) -> dict:
+    """Read + validate every delivery to Parquet (``ingest_delivery``), in delivery order.
+
+    ``expectations``: also run the expectation suites (the default validator of the Dagster asset);
+    the time spent inside the validator is reported as ``validator_seconds``.
+    """
+    from kinvolved_assets.customers import load_customer_configs
+    from kinvolved_assets.ingest import ingest_delivery
+    from kinvolved_assets.paths import CustomerPaths
+
+    t_import = time.perf_counter() - T_START
+    config = load_customer_configs(Path(args["config_dir"])).customers[args["customer"]]
+    paths = CustomerPaths.for_customer(args["customer"], Path(args["home"]))
+    validators, reporter = [], None
+    spent = {"validator": 0.0}
+    if args.get("expectations"):
+        from kinvolved_assets.expectations import delivery_reporter, expectations_validator
+
+        inner = expectations_validator()
+
+        def timed(name, result, ctx):
+            t = time.perf_counter()
+            try:
+                return inner(name, result, ctx)
+            finally:
+                spent["validator"] += time.perf_counter() - t
+
+        validators, reporter = [timed], delivery_reporter
+    rows = rejected = 0
+    blocked = []
+    landing = config.landing_dir(paths.home)
+    t0 = time.perf_counter()
+    for i, d in enumerate(_drops(args)):
+        out = ingest_delivery(config, paths, d["date"], run_id=f"bench{i:04d}", drop_hint=str(landing / d["name"]),
+                              validators=validators, reporter=reporter)
+        if not out.promoted:
+            blocked.append(f"{d['date']}: {out.blocking_summary()}"[:300])
+        for o in out.entities.values():
+            rows += int(o.result.rows or 0)
+            rejected += int(o.result.rejected_rows or 0)
+    seconds = time.perf_counter() - t0
+    return {"rows_loaded": rows, "rows_rejected": rejected, "deliveries": len(_drops(args)), "blocked": blocked,
+            "work_seconds": round(seconds, 3), "validator_seconds": round(spent["validator"], 3),
+            "import_seconds": round(t_import, 3)}
+
+
+def stage_limit(args: dict) -> dict:
+    from bench.limit import load_all
+
+    return load_all(_drops(args), Path(args["landing"]), Path(args["db"]), Path(args["tmp"]), args["threads"])
+
+
+def stage_peer_load(args: dict) -> dict:
+    from bench.peer import load_all
+
+    return load_all(_drops(args), Path(args["landing"]), Path(args["db"]), Path(args["tmp"]), args["threads"])
+
+
+def stage_peer_marts(args: dict) -> dict:
+    from bench.peer import marts
+
+    return marts(Path(args["db"]), args["dbt_vars"], args["threads"], Path(args["tmp"]))
+
+
+def stage_dagster(args: dict) -> dict:
+    """Sensor tick -> one ingest run per delivery (in date order) -> marts run, as ``process_landing``
+    does (same functions, timed one by one), against a persistent instance like ``kinvolved ingest``."""
+    t0 = time.perf_counter()
+    import dagster  # noqa: F401
+
+    t_dagster = time.perf_counter()
+    from kinvolved_assets.commands import instance_for
+    from kinvolved_assets.defs.keys import INGEST_JOB  # noqa: F401
+    from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
+    from kinvolved_assets.local_runner import run_ingest, run_marts, tick_delivery_sensor
+
+    os.environ["KINVOLVED_CONFIG_DIR"] = args["config_dir"]
+    os.environ["KINVOLVED_HOME"] = args["home"]
+    from kinvolved_assets.definitions import build_definitions  # module import builds the default defs once
+
+    t_import = time.perf_counter()
+    home = Path(args["home"])
+    defs = build_definitions(Path(args["config_dir"]), home, settle_seconds=0)
+    t_defs = time.perf_counter()
+    instance = instance_for(home)
+    t_inst = time.perf_counter()
+    customer = args["customer"]
+    tick = tick_delivery_sensor(defs, instance, customer)
+    requests = sorted(tick.run_requests or [], key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
+    t_tick = time.perf_counter()
+    run_seconds, failed = [], []
+    for request in requests:
+        t = time.perf_counter()
+        key = request.partition_key
+        assert key.keys_by_dimension[CUSTOMER_DIM] == customer
+        res = run_ingest(defs, instance, key, run_config=request.run_config, tags=dict(request.tags))
+        run_seconds.append(time.perf_counter() - t)
+        if not res.success:
+            failed.append(key.keys_by_dimension[DATE_DIM])
+    t_runs = time.perf_counter()
+    marts = run_marts(defs, instance, customer)
+    t_marts = time.perf_counter()
+    mart_rows = _mart_rows(home / "warehouse" / customer / "marts.duckdb")
+    return {
+        "ingest_runs": len(requests), "failed_runs": failed, "marts_success": bool(marts.success),
+        "breakdown_seconds": {
+            "import_dagster": round(t_dagster - t0, 3),
+            "import_kinvolved": round(t_import - t_dagster, 3),
+            "build_definitions": round(t_defs - t_import, 3),
+            "instance": round(t_inst - t_defs, 3),
+            "sensor_tick": round(t_tick - t_inst, 3),
+            "ingest_runs": round(t_runs - t_tick, 3),
+            "marts_run": round(t_marts - t_runs, 3),
+        },
+        "ingest_run_seconds_median": round(sorted(run_seconds)[len(run_seconds) // 2], 3) if run_seconds else None,
+        "ingest_run_seconds_min": round(min(run_seconds), 3) if run_seconds else None,
+        "mart_rows": mart_rows,
+    }
+
+
+def _mart_rows(db: Path) -> dict:
+    import duckdb
+
+    if not db.exists():
+        return {}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f'select count(*) from "{db.stem}".marts."{t}"').fetchone()[0]
+                for t in ("fct_student_daily_attendance", "msr_student_cumulative_attendance")}
+    finally:
+        con.close()
+
+
+def stage_mart_rows(args: dict) -> dict:
+    return {"mart_rows": _mart_rows(Path(args["db"]))}
+
+
+STAGES = {"ingest": stage_ingest, "limit": stage_limit, "peer_load": stage_peer_load, "peer_marts": stage_peer_marts, "dagster": stage_dagster,
+          "mart_rows": stage_mart_rows}
+
+
+def main(argv: list[str]) -> int:
+    stage, args, out = argv[0], json.loads(argv[1]), Path(argv[2])
+    result = STAGES[stage](args)
+    out.write_text(json.dumps(result, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,172 @@
+"""Child-process driver for the reliability tests: runs the platform the way the CLI does, against a
+persistent Dagster instance (``DAGSTER_HOME``), so the parent test can SIGKILL it at chosen points.
+
+Usage (env: KINVOLVED_HOME, KINVOLVED_CONFIG_DIR, DAGSTER_HOME)::
+
+    python driver.py ingest <customer> <date>[,<date>...] [--drop NAME] [--marts]
+    python driver.py process <customer> [--no-marts]
+    python driver.py marts <customer> [--force]
+
+Fault injection (test-only, patched in this process): ``RELIABILITY_FAILPOINT=<name>`` makes the
+process SIGKILL itself (and its process group, so a dbt child dies too) at that point:
+
+    raw_write      after the 3rd entity of the delivery is written to the staging Parquet folder
+    checks         inside the expectation checks of the 2nd entity (all raw written, nothing promoted)
+    promote        after the 2nd entity partition was promoted into raw/ (promotion half done)
+    publish        dbt build finished and green, just before the build file replaces marts.duckdb
+
+The last stdout line is a JSON summary of the command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+FAILPOINT = os.environ.get("RELIABILITY_FAILPOINT", "")
+
+
+def _die(name: str) -> None:
+    marker = os.environ.get("RELIABILITY_FAILPOINT_MARKER")
+    if marker:
+        Path(marker).write_text(name)
+    sys.stdout.flush()
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def _counting(name: str, after: int, wrapped):
+    calls = {"n": 0}
+
+    def inner(*args, **kwargs):
+        result = wrapped(*args, **kwargs)
+        calls["n"] += 1
+        if FAILPOINT == name and calls["n"] >= after:
+            _die(name)
+        return result
+
+    return inner
+
+
+def install_failpoints() -> None:
+    if not FAILPOINT:
+        return
+    import kinvolved_assets.defs.marts as marts
+    import kinvolved_assets.expectations as expectations
+    import kinvolved_assets.ingest as ingest
+
+    if FAILPOINT == "raw_write":
+        real_open = ingest.open_drop
+
+        class _Drop:
+            def __init__(self, cm):
+                self._cm = cm
+
+            def __enter__(self):
+                drop = self._cm.__enter__()
+                drop.load = _counting("raw_write", 3, drop.load)
+                return drop
+
+            def __exit__(self, *exc):
+                return self._cm.__exit__(*exc)
+
+        ingest.open_drop = lambda *a, **k: _Drop(real_open(*a, **k))
+    elif FAILPOINT == "checks":
+        real_factory = expectations.expectations_validator
+
+        def factory(*a, **k):
+            validate = real_factory(*a, **k)
+            calls = {"n": 0}
+
+            def inner(entity, result, ctx):
+                calls["n"] += 1
+                if calls["n"] >= 2:
+                    _die("checks")
+                return validate(entity, result, ctx)
+
+            return inner
+
+        expectations.expectations_validator = factory
+    elif FAILPOINT == "promote":
+        ingest.promote = _counting("promote", 2, ingest.promote)
+    elif FAILPOINT == "publish":
+        real_publish = marts.publish_atomically
+
+        def publish(build_file, published):
+            _die("publish")
+            real_publish(build_file, published)
+
+        marts.publish_atomically = publish
+    else:
+        raise SystemExit(f"unknown failpoint {FAILPOINT!r}")
+
+
+def _failure_messages(instance, run_id: str) -> list[str]:
+    from dagster import DagsterEventType
+
+    out = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type in (DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE):
+            data = event.event_specific_data
+            err = getattr(data, "error", None)
+            out.append(event.message or "")
+            if err is not None:
+                out.append(err.to_string())
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = event.event_specific_data
+            if not data.passed:
+                out.append(f"check failed: {data.asset_key.to_user_string()}:{data.check_name} "
+                           + json.dumps({k: str(v.value) for k, v in data.metadata.items()}))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    install_failpoints()
+    from dagster import DagsterInstance
+
+    from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.defs.partitions import delivery_key
+    from kinvolved_assets.local_runner import process_landing, run_ingest, run_marts
+
+    home = Path(os.environ["KINVOLVED_HOME"])
+    defs = build_definitions(Path(os.environ["KINVOLVED_CONFIG_DIR"]), home, settle_seconds=0)
+    instance = DagsterInstance.get()
+    command, customer = argv[0], argv[1]
+    summary: dict = {"command": command, "customer": customer}
+    if command == "ingest":   # ingest <customer> <date>[,<date>...] [--drop NAME] [--marts] [--force]
+        drop = argv[argv.index("--drop") + 1] if "--drop" in argv else None
+        run_config = {"ops": {"oneroster_delivery": {"config": {"drop": drop}}}} if drop else None
+        runs = []
+        for date in argv[2].split(","):
+            result = run_ingest(defs, instance, delivery_key(customer, date), run_config=run_config,
+                                tags={"kinvolved/customer": customer})
+            runs.append((date, result.run_id, result.success))
+        summary.update(ingest_runs=runs, success=all(ok for *_, ok in runs), run_id=runs[-1][1])
+        ok = summary["success"]
+        if ok and "--marts" in argv:
+            result = run_marts(defs, instance, customer, force_mass_deletion="--force" in argv)
+            summary.update(marts_run=(result.run_id, result.success))
+            ok = result.success
+    elif command == "process":
+        report = process_landing(defs, instance, customer, build_marts="--no-marts" not in argv)
+        summary.update(ingest_runs=report.ingest_runs, marts_run=report.marts_run)
+        ok = all(s for *_, s in report.ingest_runs) and (report.marts_run is None or report.marts_run[1])
+    elif command == "marts":
+        result = run_marts(defs, instance, customer, force_mass_deletion="--force" in argv)
+        summary.update(success=result.success, run_id=result.run_id)
+        ok = result.success
+        if not ok:
+            summary["failures"] = _failure_messages(instance, result.run_id)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    print(json.dumps(summary, default=str))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,203 @@
+"""Malformed drops: each one yields the expected finding (rule, file, line) and never an exception."""
+
+from __future__ import annotations
+
+import io
+import stat
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from reader_drops import VALID, write_drop  # noqa: E402
+
+from kinvolved_assets.oneroster.drop import DropLimits, validate_drop  # noqa: E402
+
+ATT_HEAD = VALID["attendance.csv"].splitlines()[0]
+ORGS_HEAD = VALID["orgs.csv"].splitlines()[0]
+
+
+def att(*rows: str) -> str:
+    return ATT_HEAD + "\n" + "".join(r + "\n" for r in rows)
+
+
+def orgs_plus(*rows: str) -> str:
+    return VALID["orgs.csv"] + "".join(r + "\n" for r in rows)
+
+
+# (case id, files to change, expected (severity, rule, file, line))
+FOLDER_CASES = [
+    ("empty_file", {"attendance.csv": ""}, ("error", "file.empty", "attendance.csv", None)),
+    ("header_only", {"attendance.csv": ATT_HEAD + "\n"}, ("warning", "file.no_rows", "attendance.csv", None)),
+    ("wrong_delimiter", {"orgs.csv": VALID["orgs.csv"].replace(",", ";")}, ("error", "file.wrong_delimiter", "orgs.csv", 1)),
+    ("tab_delimiter", {"orgs.csv": VALID["orgs.csv"].replace(",", "\t")}, ("error", "file.wrong_delimiter", "orgs.csv", 1)),
+    ("duplicate_header", {"orgs.csv": ORGS_HEAD + ",name\nd1,,,D,district,,,D2\n"}, ("error", "header.duplicate_column", "orgs.csv", 1)),
+    ("missing_required_column", {"users.csv": VALID["users.csv"].replace(",role,", ",rolex,")}, ("error", "header.missing_required_column", "users.csv", 1)),
+    ("blank_header_cell", {"orgs.csv": ORGS_HEAD + ",\nd1,,,D,district,,,\n"}, ("error", "header.empty_column_name", "orgs.csv", 1)),
+    ("duplicate_sourced_id", {"orgs.csv": orgs_plus("s1,,,Again,school,,d1")}, ("error", "row.duplicate_sourced_id", "orgs.csv", 4)),
+    ("dangling_reference", {"enrollments.csv": VALID["enrollments.csv"] + "e3,,,k1,s1,u404,student,,,\n"}, ("error", "ref.dangling", "enrollments.csv", 4)),
+    ("dangling_class_term", {"classes.csv": VALID["classes.csv"] + "k3,,,X,09,c1,,scheduled,,s1,\"t1,t404\",,,\n"}, ("error", "ref.dangling", "classes.csv", 4)),
+    ("bad_date", {"attendance.csv": att("a1,,,,s1,u1,03/01/2024,AE,,,")}, ("error", "row.bad_date", "attendance.csv", 2)),
+    ("impossible_date", {"attendance.csv": att("a1,,,,s1,u1,2024-02-30,AE,,,")}, ("error", "row.bad_date", "attendance.csv", 2)),
+    ("bad_datetime", {"attendance.csv": att("a1,active,yesterday,,s1,u1,2024-03-01,AE,,,")}, ("error", "row.bad_datetime", "attendance.csv", 2)),
+    ("bad_enum", {"classes.csv": VALID["classes.csv"].replace("scheduled", "lecture")}, ("error", "row.bad_enum", "classes.csv", 2)),
+    ("bad_status", {"orgs.csv": orgs_plus("s2,deleted,2024-01-01,X,school,,d1")}, ("error", "row.bad_enum", "orgs.csv", 4)),
+    ("bad_grade_list", {"courses.csv": VALID["courses.csv"].replace('"09,10"', '"09,13th"')}, ("error", "row.bad_list", "courses.csv", 2)),
+    ("bad_guid", {"orgs.csv": orgs_plus("s 2,,,X,school,,d1")}, ("error", "row.bad_guid", "orgs.csv", 4)),
+    ("bad_guid_list", {"users.csv": VALID["users.csv"].replace("u2,,,true,s1,", "u2,,,true,\"s1,s#2\",")}, ("error", "row.bad_list", "users.csv", 3)),
+    ("bad_boolean", {"users.csv": VALID["users.csv"].replace("u2,,,true,", "u2,,,yes,")}, ("error", "row.bad_boolean", "users.csv", 3)),
+    ("bad_year", {"academicSessions.csv": VALID["academicSessions.csv"].replace(",2024\nt1", ",24\nt1")}, ("error", "row.bad_year", "academicSessions.csv", 2)),
+    ("bad_number", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,ten,")}, ("error", "row.bad_number", "attendance.csv", 2)),
+    ("required_value_blank", {"attendance.csv": att("a1,,,,s1,,2024-03-01,AE,,,")}, ("error", "row.required_missing", "attendance.csv", 2)),
+    ("day_fraction_range", {"absenceCodes.csv": VALID["absenceCodes.csv"] + "ac4,,,X,true,false,,,,1.5\n"}, ("error", "row.out_of_range", "absenceCodes.csv", 5)),
+    ("negative_minutes", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,-5,")}, ("error", "row.out_of_range", "attendance.csv", 2)),
+    ("date_order", {"academicSessions.csv": VALID["academicSessions.csv"].replace("2023-08-01,2023-12-22", "2023-12-22,2023-08-01")}, ("error", "row.date_order", "academicSessions.csv", 3)),
+    ("too_many_fields", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,,", "a2,,,,s1,u1,2024-03-02,AE,,,x,y")}, ("error", "row.malformed", "attendance.csv", 3)),
+    ("too_few_fields", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01", "a2,,,,s1,u1,2024-03-02,AE,,,")}, ("error", "row.malformed", "attendance.csv", 2)),
+    ("stray_quote", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,,", 'a2,,,,s1,u1,2024-03-02,"A"E,,,')}, ("error", "row.malformed", "attendance.csv", 3)),
+    ("not_csv_xlsx", {"users.csv": b"PK\x03\x04\x14\x00\x00\x00binary-spreadsheet"}, ("error", "file.not_csv", "users.csv", None)),
+    ("utf16", {"orgs.csv": VALID["orgs.csv"].encode("utf-16")}, ("error", "file.undecodable", "orgs.csv", None)),
+    ("ambiguous_files", {"Users_2024.csv": VALID["users.csv"], "users.csv": VALID["users.csv"]}, ("error", "drop.ambiguous_file", "users.csv", None)),
+    ("unknown_file", {"notes.csv": "a,b\n1,2\n"}, ("warning", "drop.unknown_file", "notes.csv", None)),
+    ("not_a_csv_name", {"readme.txt": "hello"}, ("warning", "drop.unknown_file", "readme.txt", None)),
+    ("ignored_oneroster_file", {"lineItems.csv": "sourcedId\nx\n"}, ("info", "drop.ignored_file", "lineItems.csv", None)),
+    ("nested_file", {"extra/attendance.csv": VALID["attendance.csv"]}, ("warning", "drop.nested_file", "extra/attendance.csv", None)),
+    ("manifest_declared_missing", {"manifest.csv": "propertyName,value\nfile.demographics,bulk\n", "demographics.csv": None},
+     ("error", "manifest.declared_missing", "demographics.csv", None)),
+    ("manifest_bad_mode", {"manifest.csv": "propertyName,value\nfile.users,full\n"}, ("warning", "manifest.bad_mode", "manifest.csv", None)),
+    ("manifest_unreadable", {"manifest.csv": "key;value\nx;y\n"}, ("warning", "manifest.unreadable", "manifest.csv", 1)),
+    ("manifest_mode_mismatch", {"manifest.csv": "propertyName,value\nfile.attendance,delta\n", "attendance.csv": VALID["attendance.csv"]}, ("warning", "manifest.mode_mismatch", "attendance.csv", None)),
+    ("mixed_status", {"attendance.csv": att("a1,active,2024-03-01,,s1,u1,2024-03-01,AE,,,", "a2,,,,s1,u1,2024-03-02,AE,,,")},
+     ("warning", "mode.mixed_status", "attendance.csv", None)),
+    ("empty_drop", {"orgs.csv": None, "readme.md": "x"}, ("error", "drop.empty", "drop", None)),
+]
+
+
+@pytest.mark.parametrize("case,files,expected", FOLDER_CASES, ids=[c[0] for c in FOLDER_CASES])
+def test_folder_corpus(tmp_path, case, files, expected):
+    rule = expected[1]
+    # small drops keep the corpus fast: orgs + the files of the case (references need the full drop)
+    base = VALID if rule.startswith("ref.") else {"orgs.csv": VALID["orgs.csv"]}
+    rep = validate_drop(write_drop(tmp_path, files, base=base))
+    sev, rule, file, line = expected
+    got = [(f.severity, f.rule, f.file, f.line) for f in rep.findings]
+    assert (sev, rule, file, line) in got, got
+    if sev == "warning":
+        assert not [f for f in rep.findings if f.severity == "error"], got
+
+
+def test_oneroster_12_is_one_clear_finding(tmp_path):
+    users12 = ("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,"
+               "preferredFirstName,identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,"
+               "resourceSourcedIds,primaryOrg\nu1,active,2024-01-01T00:00:00Z,true,x,,a,b,,,,,,,,,,m1,,s1\n")
+    for files in (
+        {"manifest.csv": "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\n"},
+        {"roles.csv": "sourcedId,roleType\nr1,primary\n"},
+        {"users.csv": users12},
+    ):
+        rep = validate_drop(write_drop(tmp_path, files, name=f"d{len(list(tmp_path.iterdir()))}"))
+        errs = [f for f in rep.findings if f.severity == "error"]
+        assert [f.rule for f in errs] == ["drop.oneroster_12"], errs
+        assert rep.fatal and rep.files == []
+
+
+def _zip(tmp_path: Path, members: list[tuple[zipfile.ZipInfo | str, bytes]], name="z.zip") -> Path:
+    p = tmp_path / name
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in members:
+            zf.writestr(info, data)
+    return p
+
+
+def _valid_members() -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in VALID.items()]
+
+
+def check(rep, rule, file=None):
+    got = [(f.rule, f.file) for f in rep.findings]
+    assert any(r == rule and (file is None or f == file) for r, f in got), got
+    assert rep.fatal
+    assert rep.files == []
+
+
+def test_truncated_zip(tmp_path):
+    z = write_drop(tmp_path, {}, as_zip=True)
+    data = z.read_bytes()
+    z.write_bytes(data[: len(data) // 2])
+    check(validate_drop(z), "drop.bad_zip", "drop.zip")
+
+
+def test_corrupt_member_crc(tmp_path):
+    z = write_drop(tmp_path, {}, as_zip=True)
+    data = bytearray(z.read_bytes())
+    idx = data.find(b"orgs.csv") + len("orgs.csv") + 5
+    data[idx] ^= 0xFF
+    z.write_bytes(bytes(data))
+    check(validate_drop(z), "drop.bad_zip", "drop.zip")
+
+
+def test_not_a_zip_with_zip_suffix(tmp_path):
+    z = tmp_path / "drop.zip"
+    z.write_bytes(b"this is not a zip")
+    check(validate_drop(z), "drop.bad_zip")
+
+
+def test_zip_bomb_ratio(tmp_path):
+    members = _valid_members() + [("attendance_big.csv", b"0" * (8 << 20))]
+    z = _zip(tmp_path, members)
+    check(validate_drop(z, DropLimits(max_compression_ratio=100)), "drop.compression_ratio")
+
+
+def test_zip_too_large(tmp_path):
+    z = _zip(tmp_path, _valid_members())
+    check(validate_drop(z, DropLimits(max_uncompressed_bytes=500)), "drop.too_large")
+
+
+def test_zip_too_many_members(tmp_path):
+    members = _valid_members() + [(f"junk{i}.txt", b"x") for i in range(20)]
+    check(validate_drop(_zip(tmp_path, members), DropLimits(max_members=10)), "drop.too_many_members")
+
+
+def test_folder_too_many_files(tmp_path):
+    files = {f"junk{i}.txt": "x" for i in range(20)}
+    check(validate_drop(write_drop(tmp_path, files), DropLimits(max_members=10)), "drop.too_many_members")
+
+
+def test_zip_slip_dotdot(tmp_path):
+    check(validate_drop(_zip(tmp_path, _valid_members() + [("../../evil.csv", b"a\n")])), "drop.unsafe_path")
+
+
+def test_zip_absolute_path(tmp_path):
+    info = zipfile.ZipInfo("x")
+    info.filename = "/etc/evil.csv"
+    check(validate_drop(_zip(tmp_path, _valid_members() + [(info, b"a\n")])), "drop.unsafe_path")
+
+
+def test_zip_symlink(tmp_path):
+    info = zipfile.ZipInfo("users_link.csv")
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    check(validate_drop(_zip(tmp_path, _valid_members() + [(info, b"/etc/passwd")])), "drop.symlink")
+
+
+def test_folder_symlink_not_followed(tmp_path):
+    folder = write_drop(tmp_path, {"users.csv": None})
+    (folder / "users.csv").symlink_to("/etc/passwd")
+    rep = validate_drop(folder)
+    assert any(f.rule == "drop.symlink" for f in rep.findings)
+    assert "users" not in {f.entity for f in rep.files}
+
+
+def test_nonexistent_path(tmp_path):
+    check(validate_drop(tmp_path / "nope"), "drop.not_found")
+
+
+def test_zip_inside_zip_is_unknown(tmp_path):
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("users.csv", VALID["users.csv"])
+    rep = validate_drop(_zip(tmp_path, _valid_members() + [("more.zip", inner.getvalue())]))
+    assert any(f.rule == "drop.unknown_file" and f.file == "more.zip" for f in rep.findings)
+    assert not rep.fatal

@@ -1,0 +1,71 @@
+"""Property-based: arbitrary bytes as a CSV never crash the reader and never leak values."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from reader_drops import VALID  # noqa: E402
+
+from kinvolved_assets.oneroster import spec  # noqa: E402
+from kinvolved_assets.oneroster.discover import DropFile, DropLimits  # noqa: E402
+from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
+from kinvolved_assets.oneroster.findings import RULES, SEVERITIES  # noqa: E402
+from kinvolved_assets.oneroster.load import load_file  # noqa: E402
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+ATT_HEAD = VALID["attendance.csv"].splitlines()[0].encode()
+csv_tokens = st.lists(st.sampled_from([b",", b'"', b"\n", b"\r\n", b"\r", b"a", b"2024-03-01", b"\xef\xbb\xbf", b"\xe9",
+                                       b"\x00", b"true", b"s1", b";", b" ", b"\xff\xfe", b"PK\x03\x04", b"metadata.x"]),
+                      max_size=60).map(b"".join)
+
+
+def _check(findings):
+    for f in findings:
+        assert f.severity in SEVERITIES
+        assert f.rule in RULES, f.rule
+        assert isinstance(f.message, str)
+
+
+def _load(tmp_path: Path, data: bytes):
+    p = tmp_path / "attendance.csv"
+    p.write_bytes(data)
+    df = DropFile("attendance", "attendance.csv", p, len(data), "0" * 64, None)
+    out = tmp_path / "wh"
+    res = load_file(spec.ATTENDANCE, df, out, "2024-03-05", DropLimits(threads=1))
+    _check(res.findings)
+    assert not any(f.rule == "file.internal_error" for f in res.findings), res.findings
+    if not res.failed:
+        assert res.parquet_path is not None and Path(res.parquet_path).exists()
+    return res
+
+
+@SETTINGS
+@given(data=st.binary(max_size=400))
+def test_arbitrary_bytes_never_crash(tmp_path_factory, data):
+    _load(tmp_path_factory.mktemp("b"), data)
+
+
+@SETTINGS
+@given(body=csv_tokens)
+def test_csvish_bytes_after_a_valid_header_never_crash(tmp_path_factory, body):
+    res = _load(tmp_path_factory.mktemp("c"), ATT_HEAD + b"\n" + body)
+    assert res.failed is False or res.findings
+
+
+@settings(max_examples=15, deadline=None)
+@given(name=st.text(min_size=1, max_size=30).filter(lambda s: "/" not in s and "\x00" not in s and s not in (".", "..")),
+       data=st.binary(max_size=200))
+def test_arbitrary_file_names_in_a_drop(tmp_path_factory, name, data):
+    folder = tmp_path_factory.mktemp("d")
+    try:
+        (folder / name).write_bytes(data)
+    except OSError:
+        return
+    rep = validate_drop(folder)
+    _check(rep.findings)
