@@ -150,3 +150,52 @@ def test_onboarding_prints_schools_and_codes(platform, capsys):
     assert "Absence codes" in out and "AE" in out
     raw = platform.warehouse("newdistrict") / "raw"
     assert sorted(p.name for p in raw.iterdir() if not p.name.startswith("_")) == ["absence_codes", "orgs"]
+
+
+def test_blocked_delivery_keeps_previous_marts_and_triggers_no_build(platform, instance):
+    import zipfile
+
+    from dagster import DagsterEventType, build_run_status_sensor_context
+
+    from kinvolved_assets.marts_reader import content_digest
+
+    platform.add_customer("acme", days=1)
+    defs = platform.definitions()
+    report = process_landing(defs, instance, "acme")
+    assert report.marts_run and report.marts_run[1]
+    marts_db = platform.warehouse("acme") / "marts.duckdb"
+    before = content_digest(marts_db)
+
+    # the marts trigger turns a successful ingest run into one marts run for that customer
+    ok_run = instance.get_run_by_id(report.ingest_runs[0][1])
+    success_event = instance.get_records_for_run(ok_run.run_id, of_type=DagsterEventType.RUN_SUCCESS).records[0].event_log_entry
+    trigger = defs.resolve_sensor_def("marts_after_delivery")
+    ctx = build_run_status_sensor_context(sensor_name="marts_after_delivery", dagster_event=success_event.dagster_event,
+                                          dagster_instance=instance, dagster_run=ok_run)
+    request = trigger(ctx)
+    assert request.partition_key == "acme" and request.run_key == f"marts-after-{ok_run.run_id}"
+
+    # a later delivery whose attendance file lost a required column is blocked as a whole
+    source = platform.generated["acme"].drops[0].path
+    bad = platform.landing("acme") / "acme_20250826.zip"
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item).decode("utf-8")
+            if item.endswith("attendance.csv"):
+                lines = [",".join(cell for i, cell in enumerate(line.split(",")) if i != 5) for line in data.splitlines()]
+                data = "\n".join(lines) + "\n"
+            zout.writestr(item, data)
+    report = process_landing(defs, instance, "acme")
+    assert [ok for *_, ok in report.ingest_runs] == [False]
+    assert report.marts_run is None
+    assert content_digest(marts_db) == before
+    assert not (platform.warehouse("acme") / "raw" / "orgs" / "delivery_date=2025-08-26").exists()
+    quarantined = list((platform.warehouse("acme") / "quarantine" / "2025-08-26").iterdir())
+    assert len(quarantined) == 1
+    failed = instance.get_run_by_id(report.ingest_runs[0][1])
+    records = instance.get_records_for_run(failed.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    outcomes = {(r.event_log_entry.dagster_event.event_specific_data.asset_key.path[-1],
+                 r.event_log_entry.dagster_event.event_specific_data.check_name):
+                r.event_log_entry.dagster_event.event_specific_data.passed for r in records}
+    assert outcomes[("attendance", "contract")] is False
+    assert outcomes[("orgs", "contract")] is True
