@@ -57,8 +57,10 @@
 {#-
     Attendance (natural key: student, school, class-or-blank, date).
     An effective bulk (mode bulk, rows > 0 with min_date/max_date in _files, and at least one
-    accepted row in raw) replaces only the events dated inside its [min_date, max_date]; events
-    outside stay. Deltas upsert by natural key; tobedeleted removes.
+    accepted row in raw) replaces only the events dated inside its [min_date, max_date] at the
+    schools it covers (schools with at least one row in the file): a school-by-school export never
+    wipes the other schools. Events outside that scope stay. Deltas upsert by natural key;
+    tobedeleted removes.
 -#}
 {% macro attendance_effective_bulks(events_relation, files_relation, before=none) %}
     select
@@ -94,28 +96,39 @@
         {{ attendance_effective_bulks(events_relation, files_relation, before) }}
     ),
 
-    event_dates as (
-        select distinct attendance_date from events
+    bulk_schools as (
+        select distinct _delivery_date as delivery_date, school_sourced_id
+        from events
+        where _mode = 'bulk'
     ),
 
-    -- the latest effective bulk whose date range covers each event date
-    date_cover as (
+    event_scopes as (
+        select distinct attendance_date, school_sourced_id from events
+    ),
+
+    -- the latest effective bulk whose scope (date range x schools) covers each school-day
+    scope_cover as (
         select
-            event_dates.attendance_date,
+            event_scopes.attendance_date,
+            event_scopes.school_sourced_id,
             max(bulks.delivery_date) as covered_by
-        from event_dates
+        from event_scopes
         inner join bulks
-            on event_dates.attendance_date between bulks.min_date and bulks.max_date
-        group by 1
+            on event_scopes.attendance_date between bulks.min_date and bulks.max_date
+        inner join bulk_schools
+            on bulk_schools.delivery_date = bulks.delivery_date
+           and bulk_schools.school_sourced_id = event_scopes.school_sourced_id
+        group by 1, 2
     ),
 
     surviving as (
         select events.*
         from events
-        left join date_cover
-            on events.attendance_date = date_cover.attendance_date
-        where date_cover.covered_by is null
-           or events._delivery_date >= date_cover.covered_by
+        left join scope_cover
+            on events.attendance_date = scope_cover.attendance_date
+           and events.school_sourced_id = scope_cover.school_sourced_id
+        where scope_cover.covered_by is null
+           or events._delivery_date >= scope_cover.covered_by
     ),
 
     ranked as (
@@ -179,6 +192,10 @@
             attendance_date
         from ({{ attendance_current_state(events_relation, files_relation, latest) }})
         where attendance_date between (select min_date from latest_bulk) and (select max_date from latest_bulk)
+          and school_sourced_id in (
+              select school_sourced_id from {{ events_relation }}
+              where _delivery_date = (select delivery_date from latest_bulk) and _mode = 'bulk'
+          )
     ),
 
     in_bulk as (

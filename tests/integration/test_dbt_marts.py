@@ -246,6 +246,8 @@ def build_main_raw(raw: Path) -> None:
             event("a3", "u2", "S1", "2025-09-04", "E", status="tobedeleted"),
             event("a7", "u1", "S1", "2025-09-10", "A"),  # replaced by the D3 bulk (inside its range)
             event("a8", "u7", "S2", "2025-09-06", "A"),  # Saturday
+            # S3 is not in the D3 attendance bulk: a school-by-school export keeps it
+            event("a9", "u9", "S3", "2025-09-10", "A"),
             # re-sent unchanged by the D3 bulk (keeps that bulk under the mass-deletion threshold)
             event("b1", "u3", "S1", "2025-09-09", "H"),
             event("b2", "u4", "S2", "2025-09-10", "X"),
@@ -491,6 +493,9 @@ def test_attendance_current_state(main_build):
     u1 = daily(db, "u1")
     assert u1["2025-09-02"] == (1.0, True, False, False, "A")  # outside the later bulk's range: kept
     assert u1["2025-09-10"][0] == 0.0  # inside it and not re-sent: removed
+    # the bulk's scope is its date range x the schools it covers: S3 sent nothing in it and keeps a9
+    assert query(db, "select attendance_sourced_id from intermediate.int_attendance__events_current "
+                     "where school_sourced_id = 'S3' order by 1") == [("a6",), ("a9",)]
     u2 = daily(db, "u2")
     assert u2["2025-09-03"] == (0.0, False, False, False, "P")  # retroactive correction
     assert u2["2025-09-04"] == (0.0, False, False, False, None)  # tobedeleted
