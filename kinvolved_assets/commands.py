@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -15,14 +16,25 @@ DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate the demo district and run the whole pipeline end to end")
     p.add_argument("--customer", default="demo")
-    p.add_argument("--days", type=int, default=40, help="calendar days of deliveries to simulate")
-    p.add_argument("--fresh", action="store_true", help="wipe the demo customer's data first")
+    p.add_argument("--days", type=int, default=25,
+                   help="calendar days of deliveries to simulate (25: initial bulk, a monthly bulk, 17 deltas)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: wipe the demo customer's folders and the local Dagster instance")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("ingest", help="ingest every new drop in a customer's landing folder, then build marts")
     p.add_argument("customer")
     p.add_argument("--no-marts", action="store_true")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("backfill", help="re-ingest a customer's deliveries over a date range (full pulls, replays)")
+    p.add_argument("customer")
+    p.add_argument("--from", dest="start", required=True, help="first delivery date, YYYY-MM-DD")
+    p.add_argument("--to", dest="end", required=True, help="last delivery date, YYYY-MM-DD")
+    p.add_argument("--in-process", action="store_true",
+                   help="run the partitions here one by one, then build marts (no daemon needed); default: "
+                        "submit a Dagster backfill to the instance's run queue")
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("onboard", help="load a new customer's schools and absence codes from a drop")
     p.add_argument("customer")
@@ -34,6 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prepare-dbt", help="parse the dbt project (writes dbt_project/target/manifest.json)")
     p.set_defaults(func=cmd_prepare_dbt)
+
+
+@contextlib.contextmanager
+def quiet_runs(home: Path):
+    """Operator commands print a short summary; the runs' console output (Dagster's DEBUG lines and
+    dbt's progress) goes to KINVOLVED_HOME/logs/<command>.log instead (the full logs stay in the UI)."""
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / "runs.log"
+    os.environ.setdefault("KINVOLVED_LOG_LEVEL", "INFO")
+    with open(path, "a", encoding="utf-8") as handle, contextlib.redirect_stdout(handle), \
+            contextlib.redirect_stderr(handle):
+        yield path
 
 
 def instance_for(home: Path):
@@ -82,7 +107,9 @@ def cmd_ingest(args) -> int:
 
     home = _home()
     defs = build_definitions(home=home, settle_seconds=0)
-    report = process_landing(defs, instance_for(home), args.customer, build_marts=not args.no_marts)
+    with quiet_runs(home) as log:
+        report = process_landing(defs, instance_for(home), args.customer, build_marts=not args.no_marts)
+    print(f"run output: {log}")
     for date, run_id, ok in report.ingest_runs:
         print(f"{date}  {'ok     ' if ok else 'BLOCKED'}  run {run_id}")
     if report.marts_run:
@@ -91,6 +118,69 @@ def cmd_ingest(args) -> int:
         print("no new drops: " + "; ".join(report.sensor_logs))
     failed = any(not ok for _, _, ok in report.ingest_runs) or (report.marts_run and not report.marts_run[1])
     return 1 if failed else 0
+
+
+def delivery_dates_between(customer, home: Path, start: str, end: str) -> list[str]:
+    """Dates in [start, end] with an archived or landed drop for the customer."""
+    from kinvolved_assets.delivery import find_drops
+    from kinvolved_assets.paths import check_date
+
+    check_date(start)
+    check_date(end)
+    paths = customer.paths(home)
+    dates = {d.delivery_date for d in find_drops(customer.landing_dir(home), customer.tz)}
+    if paths.archive.is_dir():
+        dates.update(p.name for p in paths.archive.iterdir() if p.is_dir())
+    return sorted(d for d in dates if start <= d <= end)
+
+
+def cmd_backfill(args) -> int:
+    import json
+    import subprocess
+
+    from kinvolved_assets.customers import load_customer_configs
+    from kinvolved_assets.defs.keys import CUSTOMER_TAG, INGEST_JOB
+    from kinvolved_assets.paths import UnsafePathError
+
+    home = _home()
+    customer = load_customer_configs().customers.get(args.customer)
+    if customer is None:
+        print(f"customer {args.customer!r} has no valid config in customer_configs/", file=sys.stderr)
+        return 2
+    try:
+        dates = delivery_dates_between(customer, home, args.start, args.end)
+    except UnsafePathError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if not dates:
+        print(f"no deliveries of {customer.customer_id} between {args.start} and {args.end}")
+        return 0
+    keys = [f"{customer.customer_id}|{d}" for d in dates]
+    if not args.in_process:
+        instance_for(home)  # sets DAGSTER_HOME to KINVOLVED_HOME/dagster_home
+        cmd = [str(Path(sys.executable).parent / "dagster"), "job", "backfill", "-w",
+               str(DAGSTER_YAML.parent / "workspace.yaml"), "-j", INGEST_JOB, "--partitions", ",".join(keys),
+               "--tags", json.dumps({CUSTOMER_TAG: customer.customer_id}), "--noprompt"]
+        print(f"submitting a backfill of {len(keys)} partitions ({dates[0]} .. {dates[-1]}) to the run queue")
+        return subprocess.call(cmd, cwd=DAGSTER_YAML.parent)
+    from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.defs.partitions import delivery_key
+    from kinvolved_assets.local_runner import run_ingest, run_marts
+
+    defs = build_definitions(home=home, settle_seconds=0)
+    instance = instance_for(home)
+    failed = 0
+    for date in dates:
+        with quiet_runs(home):
+            result = run_ingest(defs, instance, delivery_key(customer.customer_id, date),
+                                tags={CUSTOMER_TAG: customer.customer_id, "kinvolved/backfill": "cli"})
+        failed += not result.success
+        print(f"{date}  {'ok     ' if result.success else 'BLOCKED'}  run {result.run_id}", flush=True)
+    with quiet_runs(home) as log:
+        marts = run_marts(defs, instance, customer.customer_id)
+    print(f"run output: {log}")
+    print(f"marts   {'ok' if marts.success else 'FAILED'}  run {marts.run_id}")
+    return 1 if failed or not marts.success else 0
 
 
 def cmd_onboard(args) -> int:
@@ -128,11 +218,12 @@ def cmd_onboard(args) -> int:
         return 2
     defs = build_definitions(home=home, settle_seconds=0)
     job = defs.resolve_job_def(ONBOARD_JOB)
-    result = job.execute_in_process(
-        partition_key=delivery_key(customer.customer_id, drop.delivery_date),
-        run_config={"ops": {"oneroster_delivery": {"config": {"drop": drop.name}}}},
-        instance=instance_for(home), raise_on_error=False,
-    )
+    with quiet_runs(home):
+        result = job.execute_in_process(
+            partition_key=delivery_key(customer.customer_id, drop.delivery_date),
+            run_config={"ops": {"oneroster_delivery": {"config": {"drop": drop.name}}}},
+            instance=instance_for(home), raise_on_error=False,
+        )
     if not result.success:
         print(f"onboarding run {result.run_id} failed: run `kinvolved validate {source}` for the findings",
               file=sys.stderr)
@@ -184,8 +275,8 @@ def cmd_demo(args) -> int:
         print(f"customer {args.customer!r} has no valid config in customer_configs/", file=sys.stderr)
         return 2
     paths = customer.paths(home)
-    if args.fresh:
-        for folder in (paths.landing, paths.archive, paths.warehouse):
+    if args.fresh:  # the demo customer's sandbox only; a real customer's archive is never deleted
+        for folder in (paths.landing, paths.archive, paths.warehouse, home / "dagster_home"):
             shutil.rmtree(folder, ignore_errors=True)
     landing = customer.landing_dir(home)
     landing.mkdir(parents=True, exist_ok=True)
@@ -197,11 +288,14 @@ def cmd_demo(args) -> int:
     print("[2/4] loading Dagster definitions (dbt manifest, sensors, assets)")
     defs = build_definitions(home=home, settle_seconds=0)
     instance = instance_for(home)
-    print("[3/4] sensor tick → one ingest run per new delivery → marts build")
-    report = process_landing(defs, instance, customer.customer_id)
+    print("[3/4] sensor tick → one ingest run per new delivery → marts build"
+          f" (run output: {home / 'logs' / 'runs.log'})", flush=True)
+    with quiet_runs(home):
+        report = process_landing(defs, instance, customer.customer_id)
     ok = sum(1 for *_, success in report.ingest_runs if success)
-    print(f"      {ok}/{len(report.ingest_runs)} deliveries ingested"
-          + (f"; marts run {'succeeded' if report.marts_run[1] else 'FAILED'}" if report.marts_run else ""))
+    print(f"      {ok}/{len(report.ingest_runs)} new deliveries ingested"
+          + (f"; marts run {'succeeded' if report.marts_run[1] else 'FAILED'}" if report.marts_run else
+             f" ({len(gen.drops)} already ingested before)" if not report.ingest_runs else ""))
     if not paths.marts_db.exists():
         print("no marts were published; see the run logs (make ui)", file=sys.stderr)
         return 1
@@ -215,4 +309,5 @@ def cmd_demo(args) -> int:
     ).fetchone()
     print(f"      as of {as_of}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
-    return 0 if all(s for *_, s in report.ingest_runs) and report.marts_run and report.marts_run[1] else 1
+    failed = any(not s for *_, s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
+    return 1 if failed else 0

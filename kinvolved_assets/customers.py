@@ -245,6 +245,11 @@ def validate_customer_config(path: Path) -> tuple[CustomerConfig | None, list[Co
         return None, errors
     if path.stem != config.customer_id:
         return None, [ConfigError(name, "customer_id", f"{config.customer_id!r} must match the file name {path.stem!r}")]
+    if config.landing is not None:
+        try:  # a symlink inside KINVOLVED_HOME that points out of it
+            config.landing_dir()
+        except UnsafePathError as exc:
+            return None, [ConfigError(name, "landing", f"{exc} (symlinks may not leave KINVOLVED_HOME)")]
     return config, []
 
 

@@ -10,7 +10,7 @@ import logging
 import os
 from pathlib import Path
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from kinvolved_assets.customers import config_dir, load_customer_configs
 from kinvolved_assets.defs.jobs import build_jobs
@@ -45,6 +45,9 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
     sensors.append(build_marts_trigger(marts_job))
 
     return Definitions(
+        # every run is one step (the delivery multi-asset or the dbt build): run it in the run worker
+        # instead of spawning a second Python process per run
+        executor=in_process_executor,
         assets=[raw_assets, marts_assets],
         jobs=[ingest_job, marts_job, onboard_job],
         sensors=sensors,

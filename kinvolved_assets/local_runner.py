@@ -6,12 +6,22 @@ customer's marts. Used by ``kinvolved demo``, ``kinvolved ingest`` and the integ
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
-from dagster import DagsterInstance, Definitions, MultiPartitionKey, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    Definitions,
+    MultiPartitionKey,
+    RunsFilter,
+    build_sensor_context,
+)
 
 from kinvolved_assets.defs.keys import INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
+
+RUN_KEY_TAG = "kinvolved/run_key"
 
 
 @dataclass
@@ -33,19 +43,35 @@ def tick_delivery_sensor(defs: Definitions, instance: DagsterInstance, customer_
     return result
 
 
+def _with_console_level(run_config: dict | None) -> dict:
+    """Console log level of in-process runs: KINVOLVED_LOG_LEVEL (default DEBUG, Dagster's own)."""
+    config = dict(run_config or {})
+    level = os.environ.get("KINVOLVED_LOG_LEVEL")
+    if level and "loggers" not in config:
+        config["loggers"] = {"console": {"config": {"log_level": level.upper()}}}
+    return config
+
+
 def run_ingest(defs: Definitions, instance: DagsterInstance, partition_key: MultiPartitionKey,
                run_config: dict | None = None, tags: dict | None = None, raise_on_error: bool = False):
     job = defs.resolve_job_def(INGEST_JOB)
-    return job.execute_in_process(partition_key=partition_key, run_config=run_config or {}, instance=instance,
-                                  tags=tags or {}, raise_on_error=raise_on_error)
+    return job.execute_in_process(partition_key=partition_key, run_config=_with_console_level(run_config),
+                                  instance=instance, tags=tags or {}, raise_on_error=raise_on_error)
 
 
 def run_marts(defs: Definitions, instance: DagsterInstance, customer_id: str, force_mass_deletion: bool = False,
               raise_on_error: bool = False):
     job = defs.resolve_job_def(MARTS_JOB)
     run_config = {"ops": {"customer_marts": {"config": {"force_mass_deletion": force_mass_deletion}}}}
-    return job.execute_in_process(partition_key=customer_id, run_config=run_config, instance=instance,
-                                  tags={"kinvolved/customer": customer_id}, raise_on_error=raise_on_error)
+    return job.execute_in_process(partition_key=customer_id, run_config=_with_console_level(run_config),
+                                  instance=instance, tags={"kinvolved/customer": customer_id},
+                                  raise_on_error=raise_on_error)
+
+
+def _already_succeeded(instance: DagsterInstance, run_key: str) -> bool:
+    """The daemon never launches a run key twice for a sensor; in-process runs check the instance."""
+    return bool(instance.get_run_ids(
+        filters=RunsFilter(tags={RUN_KEY_TAG: run_key}, statuses=[DagsterRunStatus.SUCCESS]), limit=1))
 
 
 def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: str,
@@ -59,8 +85,11 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
     for request in requests:
         key = request.partition_key
         assert key.keys_by_dimension[CUSTOMER_DIM] == customer_id
+        if _already_succeeded(instance, request.run_key):
+            report.sensor_logs.append(f"{request.run_key} already ingested")
+            continue
         outcome = run_ingest(defs, instance, key, run_config=request.run_config,
-                             tags=dict(request.tags))
+                             tags={**request.tags, RUN_KEY_TAG: request.run_key})
         report.ingest_runs.append((key.keys_by_dimension[DATE_DIM], outcome.run_id, outcome.success))
     if build_marts and any(ok for _, _, ok in report.ingest_runs):
         outcome = run_marts(defs, instance, customer_id)
