@@ -10,9 +10,9 @@ Usage (env: KINVOLVED_HOME, KINVOLVED_CONFIG_DIR, DAGSTER_HOME)::
 Fault injection (test-only, patched in this process): ``RELIABILITY_FAILPOINT=<name>`` makes the
 process SIGKILL itself (and its process group, so a dbt child dies too) at that point:
 
-    raw_write      after the 3rd entity of the delivery is written to the staging Parquet folder
-    checks         inside the expectation checks of the 2nd entity (all raw written, nothing promoted)
-    promote        after the 2nd entity partition was promoted into raw/ (promotion half done)
+    raw_write      after the first delivered entity is written to the staging Parquet folder (others not yet)
+    checks         at the start of the expectation checks (all staged, nothing promoted)
+    promote        after the first entity of the delivery was promoted into raw/ (promotion half done)
     publish        dbt build finished and green, just before the build file replaces marts.duckdb
 
 The last stdout line is a JSON summary of the command.
@@ -66,7 +66,15 @@ def install_failpoints() -> None:
 
             def __enter__(self):
                 drop = self._cm.__enter__()
-                drop.load = _counting("raw_write", 3, drop.load)
+                real_load = drop.load
+
+                def load(*args, **kwargs):
+                    result = real_load(*args, **kwargs)
+                    if getattr(result, "present", True):   # this entity's staging Parquet is written
+                        _die("raw_write")
+                    return result
+
+                drop.load = load
                 return drop
 
             def __exit__(self, *exc):
@@ -82,7 +90,7 @@ def install_failpoints() -> None:
 
             def inner(entity, result, ctx):
                 calls["n"] += 1
-                if calls["n"] >= 2:
+                if calls["n"] >= 1:
                     _die("checks")
                 return validate(entity, result, ctx)
 
@@ -90,7 +98,7 @@ def install_failpoints() -> None:
 
         expectations.expectations_validator = factory
     elif FAILPOINT == "promote":
-        ingest.promote = _counting("promote", 2, ingest.promote)
+        ingest.promote = _counting("promote", 1, ingest.promote)
     elif FAILPOINT == "publish":
         real_publish = marts.publish_atomically
 
