@@ -68,7 +68,7 @@ def _current(entity: str) -> str:
             from "{entity}"
             where _delivery_date >= coalesce((select max(_delivery_date) from "{entity}" where _mode = 'bulk'),
                                              date '1900-01-01')
-        ) where rn = 1 and status = 'active'"""
+        ) where rn = 1 and coalesce(status, 'active') = 'active'"""
 
 
 def _sql_list(values) -> str:
@@ -116,7 +116,7 @@ def marts_sql(v: dict) -> list[str]:
                 where a._delivery_date >= coalesce(cover.last_bulk, date '1900-01-01')
             )
             select userSourcedId as student_sourced_id, schoolSourcedId as school_sourced_id, date, absenceCode
-            from latest where rn = 1 and status = 'active' and classSourcedId is null""",
+            from latest where rn = 1 and coalesce(status, 'active') = 'active' and classSourcedId is null""",
         """create or replace table p_events_coded as
             with keys as (
                 select sourcedId as k, 0 as r, * from p_codes

@@ -160,9 +160,19 @@ STAGES = {"ingest": stage_ingest, "limit": stage_limit, "peer_load": stage_peer_
           "mart_rows": stage_mart_rows}
 
 
+def _vm_hwm() -> int:
+    """Peak resident bytes of this process (VmHWM: exact, and reset by exec unlike ru_maxrss)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def main(argv: list[str]) -> int:
     stage, args, out = argv[0], json.loads(argv[1]), Path(argv[2])
     result = STAGES[stage](args)
+    result["vm_hwm_bytes"] = _vm_hwm()
     out.write_text(json.dumps(result, indent=1, default=str))
     return 0
 

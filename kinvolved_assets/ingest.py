@@ -152,6 +152,16 @@ def _sha_from_marker(archived: Path) -> str:
     return marker.read_text().split()[0]
 
 
+def _remove_abandoned_staging(staging: Path, keep: str) -> None:
+    """Staging folders of killed runs hold personal data outside raw/: drop them. A customer's
+    ingest runs are serialized (dagster.yaml), so any other staging folder belongs to a dead run."""
+    if staging.is_dir():
+        for leftover in staging.iterdir():
+            if leftover.name != keep:
+                shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(staging / keep, ignore_errors=True)
+
+
 def _partition_dirs(root: Path, entity: str, delivery_date: str) -> list[Path]:
     """The three partition folders of one entity delivery below a warehouse (or staging) root."""
     part = f"delivery_date={check_date(delivery_date)}"
@@ -216,7 +226,7 @@ def ingest_delivery(
     started = time.perf_counter()
     drop_path, sha = locate_drop(config, paths, delivery_date, drop_hint)
     staging_root = paths.warehouse / "staging" / run_id
-    shutil.rmtree(staging_root, ignore_errors=True)
+    _remove_abandoned_staging(staging_root.parent, keep=run_id)
     staging_root.mkdir(parents=True)
     outcomes: dict[str, EntityOutcome] = {}
     try:

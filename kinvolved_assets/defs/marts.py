@@ -20,6 +20,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     Config,
+    Failure,
     MultiToSingleDimensionPartitionMapping,
     Output,
     PartitionMapping,
@@ -130,6 +131,25 @@ def publish_atomically(build_file: Path, published: Path) -> None:
     os.replace(build_file, published)
 
 
+def mass_deletions(build_file: Path, fraction: float) -> list[dict]:
+    """Bulks over the mass-deletion limit, read from a (failed) build's audit table: counts only."""
+    if not build_file.exists():
+        return []
+    import duckdb
+
+    try:
+        with duckdb.connect(str(build_file), read_only=True) as con:
+            rows = con.execute(
+                "select entity, cast(delivery_date as varchar), would_delete, active_before "
+                "from intermediate.int_oneroster__mass_deletion_audit "
+                "where active_before > 0 and would_delete > ? * active_before order by entity", [fraction],
+            ).fetchall()
+    except duckdb.Error:
+        return []
+    return [{"entity": e, "delivery_date": d, "would_delete": int(w), "active_before": int(a)}
+            for e, d, w, a in rows]
+
+
 def build_marts_assets(partitions_def: StaticPartitionsDefinition):
     manifest = prepare_manifest()
 
@@ -157,12 +177,26 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
             context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
         with _env(env):
             invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
-                                 target_path=build_dir / "target")
+                                 target_path=build_dir / "target", raise_on_error=False)
             for event in invocation.stream():
                 if isinstance(event, Output):
                     event = event.with_metadata({**event.metadata, "customer": customer_id,
                                                  "mass_deletion_forced": bool(config.force_mass_deletion)})
                 yield event
+        if not invocation.is_successful():
+            blocked = mass_deletions(build_file, customer.attendance.mass_deletion_fraction)
+            shutil.rmtree(build_dir, ignore_errors=True)
+            if blocked and not config.force_mass_deletion:
+                raise Failure(
+                    description=f"{customer_id}: mass deletion blocked, the published marts are unchanged. "
+                    + "; ".join(f"a bulk of {b['entity']} delivered {b['delivery_date']} would remove "
+                                f"{b['would_delete']} of {b['active_before']} active records" for b in blocked)
+                    + ". If the deletion is real, re-run build_marts for this customer with run config "
+                    "ops: customer_marts: config: force_mass_deletion: true",
+                    metadata={"blocked_bulks": blocked},
+                )
+            raise Failure(description=f"{customer_id}: dbt build failed (see the failed models/tests above); "
+                          "the published marts are unchanged")
         publish_atomically(build_file, paths.marts_db)
         shutil.rmtree(build_dir, ignore_errors=True)
         context.log.info(f"{customer_id}: marts published to {paths.marts_db.name}"

@@ -115,6 +115,10 @@ def test_partial_bulk_is_stopped_then_forced(tmp_path, baseline):
     message = next((line for line in surfaced.splitlines() if "Mass deletion blocked" in line), "")
     for word in ("users (bulk of 2025-09-02)", "would_delete=", "active_before=", "force_mass_deletion: true"):
         assert word in message, f"the operator is not told {word!r}:\n{message or surfaced[-4000:]}"
+    # the run's failure itself says what would be removed and how to force it
+    failure = next((line for line in text.splitlines() if "mass deletion blocked" in line), "")
+    for word in ("a bulk of users delivered 2025-09-02 would remove", "force_mass_deletion: true"):
+        assert word in failure, f"the run failure does not say {word!r}:\n{text[-3000:]}"
 
     rc, summary, *_ = site.run("marts", "acme", "--force")
     assert content_digest(site.marts("acme")) != before
