@@ -35,6 +35,7 @@ def _students(site, customer: str) -> set[tuple[str, str]]:
     return out
 
 
+@pytest.mark.xdist_group("fleet")
 def test_colliding_customers_share_nothing(fleet):
     site = fleet["site"]
     marts = {c: open_marts(site.marts(c)) for c in ("alpha", "beta")}
