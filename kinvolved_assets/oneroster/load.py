@@ -273,12 +273,7 @@ def new_database(limits: DropLimits, tmpdir: str) -> duckdb.DuckDBPyConnection:
 def _connect(limits: DropLimits, tmpdir: str, db: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
     if db is not None:
         return db.cursor()   # own connection (own temp tables) on the drop's throwaway database
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {int(max(1, limits.threads))}")
-    con.execute(f"SET memory_limit = {_lit(limits.memory_limit)}")
-    con.execute(f"SET temp_directory = {_lit(tmpdir)}")
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return new_database(limits, tmpdir)
 
 
 def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str, limits: DropLimits,
