@@ -25,7 +25,7 @@ demo: $(STAMP)
 ## Run the whole test suite (unit, integration, reliability, benchmark smoke).
 test: $(STAMP)
 	$(BIN)/kinvolved prepare-dbt
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=12
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration and not reliability and not bench"
