@@ -71,13 +71,23 @@ def _visible(path: Path) -> bool:
                 or name.lower().endswith(PARTIAL_SUFFIXES))
 
 
-def find_drops(landing: Path, tz: ZoneInfo) -> list[LandedDrop]:
-    """List the candidate drops in ``landing`` (non-recursive, symlinks ignored)."""
+def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
+               names: set[str] | None = None) -> list[LandedDrop]:
+    """List the candidate drops in ``landing`` (non-recursive, symlinks ignored).
+
+    ``date`` keeps the drops of that delivery date and ``names`` the entries of those names; both skip
+    the other entries before listing their files, so a run looking for one drop does not pay for the
+    landing folder's whole history.
+    """
     if not landing.is_dir():
         return []
     drops: list[LandedDrop] = []
     loose: dict[str, list[Path]] = {}
     for entry in sorted(landing.iterdir()):
+        if names is not None and entry.name not in names:
+            continue
+        if date is not None and date_from_name(entry.name) not in (None, date):
+            continue
         if entry.is_symlink() or not _visible(entry):
             continue
         if entry.is_dir():
@@ -85,21 +95,23 @@ def find_drops(landing: Path, tz: ZoneInfo) -> list[LandedDrop]:
                            and all(_visible(Path(part)) for part in p.relative_to(entry).parts))
             stats = [p.stat() for p in files]
             mtime = max([s.st_mtime for s in stats] + [entry.stat().st_mtime])
-            date = date_from_name(entry.name) or _local_date(mtime, tz)
-            drops.append(LandedDrop("folder", entry.name, tuple(files), date,
+            day = date_from_name(entry.name) or _local_date(mtime, tz)
+            drops.append(LandedDrop("folder", entry.name, tuple(files), day,
                                     sum(s.st_size for s in stats), mtime, root=entry))
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             st = entry.stat()
-            date = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
-            drops.append(LandedDrop("zip", entry.name, (entry,), date, st.st_size, st.st_mtime))
+            day = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
+            drops.append(LandedDrop("zip", entry.name, (entry,), day, st.st_size, st.st_mtime))
         elif entry.is_file() and entry.suffix.lower() == ".csv":
             st = entry.stat()
-            date = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
-            loose.setdefault(date, []).append(entry)
-    for date, files in sorted(loose.items()):
+            day = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
+            loose.setdefault(day, []).append(entry)
+    for day, files in sorted(loose.items()):
         stats = [p.stat() for p in files]
-        drops.append(LandedDrop("loose", f"loose_{date}", tuple(files), date,
+        drops.append(LandedDrop("loose", f"loose_{day}", tuple(files), day,
                                 sum(s.st_size for s in stats), max(s.st_mtime for s in stats), root=landing))
+    if date is not None:
+        drops = [d for d in drops if d.delivery_date == date]
     return drops
 
 

@@ -115,7 +115,14 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
     landing = config.landing_dir(paths.home)
     if drop_hint:
         hinted = ensure_within(Path(drop_hint) if os.path.isabs(drop_hint) else landing / drop_hint, paths.home)
-        matches = [d for d in find_drops(landing, config.tz) if hinted in (d.root, *d.paths)
+        try:
+            first = hinted.relative_to(landing).parts[0]
+        except (ValueError, IndexError):
+            first = None
+        # a folder or ZIP drop is one entry of the landing folder; loose CSVs of a day form one drop
+        own_entry = first is not None and ((landing / first).is_dir() or first.lower().endswith(".zip"))
+        near = find_drops(landing, config.tz, names={first} if own_entry else None)
+        matches = [d for d in near if hinted in (d.root, *d.paths)
                    or (d.kind == "loose" and hinted == landing / d.name)]
         if not matches:
             archived = ensure_within(hinted, paths.archive) if str(hinted).startswith(str(paths.archive)) else None
@@ -126,7 +133,7 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
     archived = find_archived(paths, delivery_date)
     if archived is not None:
         return archived, _sha_from_marker(archived)
-    dated = [d for d in find_drops(landing, config.tz) if d.delivery_date == delivery_date]
+    dated = find_drops(landing, config.tz, date=delivery_date)
     if not dated:
         raise DeliveryNotFound(
             f"no delivery dated {delivery_date} for customer {config.customer_id} in the archive or in {landing}"

@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,6 +142,9 @@ def _enum_case(expr: str, values: tuple[str, ...], aliases: dict[str, str] | Non
 
 
 GUID_RE = spec.GUID_PATTERN.strip("^$")
+
+# Raw Parquet options (DuckDB defaults: snappy, dictionary encoding where it pays).
+RAW_PARQUET_OPTIONS = "FORMAT parquet"
 
 
 @dataclass
@@ -367,7 +371,11 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
             if a in csql and b in csql:
                 conds.append((f"coalesce({knames[a]} > {knames[b]}, false)", f"row.date_order|{a}"))
         rule_case = ("CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, r in conds) + " END") if conds else "CAST(NULL AS VARCHAR)"
-        ok_expr = " AND ".join(f"NOT {c}" for c, _ in conds) if conds else "true"
+        # GUID shape of reference columns (school, class, user ids...) is checked once per distinct value
+        # after the scan, not per row: a regex per value is the most expensive check of the scan
+        deferred = [c.name for c in ent.columns if c.type == "guid" and c.name != "sourcedId" and c.name in cmap.sources]
+        row_conds = [c for c, r in conds if r not in {f"row.bad_guid|{d}" for d in deferred}]
+        ok_expr = " AND ".join(f"NOT {c}" for c in row_conds) if row_conds else "true"
         typed_inner = ", ".join(f"{csql[c.name].typed} AS {knames[c.name]}" for c in ent.columns)
 
         def scan_typed(p: Path) -> str:
@@ -378,26 +386,24 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
         def scan_with_rule(p: Path) -> str:
             return f"(SELECT *, {rule_case} AS _rule FROM {scan_typed(p)})"
 
-        # ---- mode from the head sample; verified exactly on the written Parquet afterwards
-        n_s, st_s, dlm_s, inactive_s, nonc_s = _sample_stats(ent, cmap, hdr)
+        # ---- findings from the head sample (deprecated status, non-canonical spellings)
+        n_s, _, _, inactive_s, nonc_s = _sample_stats(ent, cmap, hdr)
         declared = df.declared_mode if df.declared_mode in ("bulk", "delta") else None
-        guess = "delta" if n_s and st_s == n_s and dlm_s == n_s else ("bulk" if n_s else (declared or "bulk"))
-        if n_s and not (st_s in (0, n_s) and dlm_s in (0, n_s)):
-            guess = declared or "bulk"
 
-        def typed_select(mode: str) -> str:
+        def typed_select(mode: str, line_expr: str) -> str:
             outs = []
             for col in ent.columns:
-                k = knames[col.name]
+                k = f"s.{knames[col.name]}"
                 if ent.name == "absence_codes" and col.name == "dayFraction":
-                    k = f"coalesce({k}, CASE WHEN {knames['absent']} THEN 1.0 ELSE 0.0 END)"
+                    k = f"coalesce({k}, CASE WHEN s.{knames['absent']} THEN 1.0 ELSE 0.0 END)"
                 if col.name == "status" and mode == "bulk":
                     k = f"coalesce({k}, 'active')"
                 outs.append(f"CAST({k} AS {col.duckdb_type}) AS {_q(col.name)}")
             for mname, pos in cmap.metadata.items():
-                outs.append(f"c{pos} AS {_q(mname)}")
-            outs += ["CAST(_rn + 1 AS BIGINT) AS _line", f"DATE {_lit(delivery_date)} AS _delivery_date",
-                     f"{_lit(mode)} AS _mode", f"{_lit(member)} AS _file"]
+                outs.append(f"s.c{pos} AS {_q(mname)}")
+            # constants typed as one-value ENUMs: written as the same UTF8 strings, without hashing every row
+            outs += [f"CAST({line_expr} AS BIGINT) AS _line", f"DATE {_lit(delivery_date)} AS _delivery_date",
+                     f"CAST({_lit(mode)} AS ENUM({_lit(mode)})) AS _mode", f"CAST({_lit(member)} AS ENUM({_lit(member)})) AS _file"]
             return ", ".join(outs)
 
         raw_final = out_root / "raw" / ent.name / f"delivery_date={delivery_date}"
@@ -405,22 +411,29 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
         rej_final = out_root / "rejects" / ent.name / f"delivery_date={delivery_date}"
         staged: list[Path] = []
         rej_tmp = None
+        kcols = ", ".join([knames[c.name] for c in ent.columns] + [f"c{pos}" for pos in cmap.metadata.values()])
         try:
             raw_tmp = _stage(raw_final)
             staged.append(raw_tmp)
             raw_path = raw_tmp / "part-0.parquet"
 
             def pass1(p: Path) -> int:
-                con.execute("DROP TABLE IF EXISTS rj")
-                con.execute("DROP TABLE IF EXISTS rs")
-                q = f"""COPY (SELECT {typed_select(guess)} FROM (SELECT *, {ok_expr} AS _ok FROM {scan_typed(p)})
-                        WHERE _ok) TO {_lit(str(raw_path))} (FORMAT parquet)"""
-                return int(con.execute(q).fetchone()[0])
+                """Every record, typed and checked, into a table in file order (rowid = record ordinal - 1).
+                Parallel, unlike numbering rows with a window over the scan."""
+                for t in ("rj", "rs", "t"):
+                    con.execute(f"DROP TABLE IF EXISTS {t}")
+                con.execute(f"""CREATE TEMP TABLE t AS SELECT {kcols}, {ok_expr} AS _ok
+                                FROM (SELECT *, {typed_inner} FROM {_csv_scan(p, ncols)})""")
+                return int(con.execute("SELECT count(*) FROM t WHERE _ok").fetchone()[0])
 
             if hdr.encoding != "utf-8":
                 path = tmpdir / "utf8.csv"
                 transcode_to_utf8(df.path, path)
                 res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
+            # the physical line count (to tell multi-line records) runs alongside the DuckDB scan
+            lines_pool = ThreadPoolExecutor(max_workers=1)
+            lines_of = {path: lines_pool.submit(_count_lines, path)}
+            lines_pool.shutdown(wait=False)
             try:
                 n_good = pass1(path)
                 bad_enc = con.execute("SELECT count(*) FROM rj WHERE error_type = 'INVALID ENCODING'").fetchone()[0]
@@ -435,19 +448,27 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 res.findings.append(finding("file.read_error", "the file cannot be parsed as comma-separated CSV (check quotes and delimiter).", file=member))
                 return res
             rj_lines = sorted({int(r[0]) for r in con.execute("SELECT DISTINCT line FROM rj").fetchall()})
-            rp = _lit(str(raw_path))
+            n_all = int(con.execute("SELECT count(*) FROM t").fetchone()[0])
+            if deferred and n_good:
+                bad_guids = " UNION ALL ".join(
+                    f"SELECT {j} AS j, v FROM (SELECT {knames[d]} AS v FROM t WHERE _ok AND {knames[d]} IS NOT NULL GROUP BY 1) "
+                    f"WHERE NOT regexp_full_match(v, {_lit(GUID_RE)})" for j, d in enumerate(deferred))
+                con.execute(f"CREATE TEMP TABLE bad_guid AS {bad_guids}")
+                for j, d in enumerate(deferred):
+                    if con.execute(f"SELECT count(*) FROM bad_guid WHERE j = {j}").fetchone()[0]:
+                        con.execute(f"UPDATE t SET _ok = false WHERE {knames[d]} IN (SELECT v FROM bad_guid WHERE j = {j})")
+                n_good = int(con.execute("SELECT count(*) FROM t WHERE _ok").fetchone()[0])
 
-            # ---- exact mode check on what was written
-            n_status, n_dlm = con.execute(f'SELECT count("status"), count("dateLastModified") FROM read_parquet({rp})').fetchone()
-            if guess == "delta":
-                inferred = "delta" if n_status == n_good and n_dlm == n_good else None
+            # ---- bulk or delta: exact counts over the good rows
+            n_status, n_dlm = con.execute(f'SELECT count({knames["status"]}), count({knames["dateLastModified"]}) FROM t WHERE _ok').fetchone()
+            if n_good and n_status == n_good and n_dlm == n_good:
+                inferred = "delta"
+            elif n_good and n_dlm == 0:
+                inferred = "bulk"
             else:
-                inferred = "bulk" if n_dlm == 0 else None
-            if n_good == 0:
                 inferred = None
-            mode = guess
+            mode = inferred or declared or "bulk"
             if inferred is None and n_good:
-                mode = declared or "bulk"
                 res.findings.append(finding("mode.mixed_status", f"{n_dlm} of {n_good} rows have dateLastModified; read as {mode}. Fill status and dateLastModified on every row for a delta, leave both blank for a bulk.", file=member))
             if declared and inferred and declared != inferred:
                 res.findings.append(finding("manifest.mode_mismatch", f"manifest.csv says {declared} but the rows {'have' if inferred == 'delta' else 'lack'} status/dateLastModified; read as {inferred}.", file=member))
@@ -457,21 +478,25 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
             for name, cnt in nonc_s.items():
                 res.findings.append(finding("row.noncanonical_value", f"{name} has values in non-canonical spelling, e.g. TRUE for true ({cnt} of the first {n_s} rows); normalised.", file=member, column=name))
 
-            # ---- duplicate sourcedIds among written rows (first one wins)
+            # ---- duplicate sourcedIds among the good rows (first one wins)
             # 64-bit hashes first (an integer hash table is much cheaper than one on strings), then exact keys
-            con.execute(f"""CREATE TEMP TABLE dup_h AS SELECT hash("sourcedId") AS h FROM read_parquet({rp})
-                            GROUP BY 1 HAVING count(*) > 1""")
-            con.execute(f"""CREATE TEMP TABLE dup AS SELECT "sourcedId" AS k, min(_line) - 1 AS first_rn
-                            FROM read_parquet({rp}) WHERE hash("sourcedId") IN (SELECT h FROM dup_h)
-                            GROUP BY 1 HAVING count(*) > 1""")
-            n_dupkeys = con.execute("SELECT count(*) FROM dup").fetchone()[0]
+            # (a count of distinct hashes first: no repeated hash means no repeated id, the common case)
+            sid_k = knames["sourcedId"]
+            n_dupkeys = 0
+            if con.execute(f"SELECT count({sid_k}) - count(DISTINCT hash({sid_k})) FROM t WHERE _ok").fetchone()[0]:
+                con.execute(f"CREATE TEMP TABLE dup_h AS SELECT hash({sid_k}) AS h FROM t WHERE _ok GROUP BY 1 HAVING count(*) > 1")
+                con.execute(f"""CREATE TEMP TABLE dup AS SELECT {sid_k} AS k, min(rowid) + 1 AS first_rn
+                                FROM t WHERE _ok AND hash({sid_k}) IN (SELECT h FROM dup_h)
+                                GROUP BY 1 HAVING count(*) > 1""")
+                n_dupkeys = con.execute("SELECT count(*) FROM dup").fetchone()[0]
 
             # ---- anything else to do? (bad rows, parser rejects, multi-line records)
-            n_lines = _count_lines(path)
-            clean = not rj_lines and not n_dupkeys and n_lines == n_good + 1
+            n_lines = lines_of[path].result() if path in lines_of else _count_lines(path)
+            clean = not rj_lines and not n_dupkeys and n_all == n_good and n_lines == n_good + 1
             n_bad = n_dup_rows = 0
             line_map: list[int] | None = None
-            line_expr = "_line"
+            rec_expr = "(s._rn + 1)"
+            line_expr = rec_expr
             joins = ""
             if not clean:
                 # pass 2: raw values of the rejected rows (and duplicate candidates), same record numbering
@@ -491,7 +516,6 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                     line_map = _line_map(path, "utf-8-sig")
                     if len(line_map) < n_records:
                         line_map = None
-                rec_expr = "(s._rn + 1)"
                 if rj_lines:
                     adj = list({r - 2 - i: i + 1 for i, r in enumerate(rj_lines)}.items())
                     con.execute("CREATE TEMP TABLE skip_adj(a BIGINT, m BIGINT)")
@@ -504,18 +528,14 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                     con.execute("INSERT INTO lmap SELECT generate_subscripts(l, 1), unnest(l) FROM (SELECT ?::BIGINT[] AS l)", [line_map])
                     joins += f" LEFT JOIN lmap lm ON lm.rec = {rec_expr}"
                     line_expr = f"coalesce(lm.line, {rec_expr})"
-            # ---- rewrite raw only when lines, duplicates or the mode need fixing (rare)
-            need_fix = bool(joins) or n_dupkeys or mode != guess
-            if need_fix:
-                fixed = raw_tmp / "part-1.parquet"
-                repl = [f"CAST({line_expr} AS BIGINT) AS _line", f"{_lit(mode)} AS _mode"]
-                if mode == "bulk":
-                    repl.append("coalesce(s.\"status\", 'active') AS \"status\"")
-                where = " WHERE s._rn NOT IN (SELECT _rn FROM src WHERE _rule LIKE 'row.duplicate%')" if n_dupkeys else ""
-                con.execute(f"""COPY (SELECT s.* EXCLUDE (_rn) REPLACE ({', '.join(repl)}) FROM
-                                (SELECT *, _line - 1 AS _rn FROM read_parquet({rp})) s{joins}{where} ORDER BY s._rn)
-                                TO {_lit(str(fixed))} (FORMAT parquet)""")
-                os.replace(fixed, raw_path)
+
+            # ---- the raw Parquet: good rows, file order, written once
+            where = " AND s._rn NOT IN (SELECT _rn FROM src WHERE _rule LIKE 'row.duplicate%')" if n_dup_rows else ""
+            order = " ORDER BY s._rn" if joins else ""
+            con.execute(f"""COPY (SELECT {typed_select(mode, line_expr)}
+                            FROM (SELECT *, rowid + 1 AS _rn FROM t WHERE _ok) s{joins} WHERE true{where}{order})
+                            TO {_lit(str(raw_path))} ({RAW_PARQUET_OPTIONS})""")
+            rp = _lit(str(raw_path))
             res.rows = n_good - n_dup_rows
 
             # ---- rejects

@@ -220,6 +220,24 @@ def test_rejects_keep_original_values_and_reason(tmp_path):
     assert Path(res.rejects_path) == tmp_path / "wh" / "rejects" / "attendance" / f"delivery_date={D}" / "rejects.parquet"
 
 
+def test_bad_reference_ids_rejected_per_row_with_line_and_column(tmp_path):
+    # reference columns (school, class, user) are checked per distinct value: every row carrying a
+    # bad value is rejected, with its own line, and the good rows keep theirs
+    lines = VALID["attendance.csv"].splitlines()
+    att = "\n".join([lines[0], lines[1], "a7,,,,s 1,u1,2024-03-04,AE,,,", lines[2],
+                      "a8,,,,s 1,u2,2024-03-05,AE,,,", "a9,,,k#1,s1,u1,2024-03-06,AE,,,"] + lines[3:]) + "\n"
+    with open_drop(write_drop(tmp_path, {"attendance.csv": att})) as drop:
+        res = drop.load("attendance", tmp_path / "wh", D)
+    assert res.rows == 3 and res.rejected_rows == 3
+    got = sorted((f.rule, f.line, f.column) for f in res.findings if f.severity == "error")
+    assert got == [("row.bad_guid", 3, "schoolSourcedId"), ("row.bad_guid", 5, "schoolSourcedId"),
+                   ("row.bad_guid", 6, "classSourcedId")]
+    assert q(f"SELECT sourcedId, _line, _rule FROM '{res.rejects_path}' ORDER BY _line") == [
+        ("a7", 3, "row.bad_guid"), ("a8", 5, "row.bad_guid"), ("a9", 6, "row.bad_guid")]
+    kept = q(f"SELECT sourcedId, _line FROM '{res.parquet_path}' ORDER BY _line")
+    assert [line for _, line in kept] == [2, 4, 7]
+
+
 def test_partition_replaced_atomically_and_kept_on_file_error(tmp_path):
     out = tmp_path / "wh"
     bad = VALID["attendance.csv"] + "a9,,,,s1,u1,nope,AE,,,\n"
