@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from kinvolved_assets.ingest import CheckOutcome, DeliveryContext
+from kinvolved_assets.oneroster.scratch import scratch_cursor
 
 from . import duck
 from .gx_runner import run_gx_rules
@@ -42,11 +43,7 @@ ENGINES = ("auto", "gx", "duckdb")
 
 
 def _connect(threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {int(threads)}")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+    return scratch_cursor(threads, memory_limit, keep_order=False)
 
 
 def params_for(customer=None, delivery_date: str | None = None) -> Params:

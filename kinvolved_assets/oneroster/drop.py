@@ -27,7 +27,7 @@ from .discover import (
     strip_single_top_folder,
 )
 from .findings import Finding, finding
-from .load import LoadResult, load_file, new_database
+from .load import LoadResult, load_file
 
 __all__ = ["Drop", "DropFile", "DropLimits", "DropReport", "FileSummary", "LoadResult", "open_drop", "validate_drop"]
 
@@ -45,8 +45,6 @@ class Drop:
         self.fatal = False
         self.unknown_files: list[str] = []
         self._tmp: tempfile.TemporaryDirectory | None = None
-        self._spill: tempfile.TemporaryDirectory | None = None
-        self._db = None
         self._opened = False
 
     # -- context manager
@@ -68,12 +66,6 @@ class Drop:
         self.close()
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._spill is not None:
-            self._spill.cleanup()
-            self._spill = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -206,10 +198,7 @@ class Drop:
             return LoadResult(entity=ent.name, present=False, failed=self.fatal)
         if self.fatal:
             return LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256, failed=True)
-        if self._db is None:
-            self._spill = tempfile.TemporaryDirectory(prefix="kv-spill-")
-            self._db = new_database(self.limits, self._spill.name)
-        return load_file(ent, df, Path(out_root), delivery_date, self.limits, db=self._db)
+        return load_file(ent, df, Path(out_root), delivery_date, self.limits)
 
 
 def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:

@@ -35,6 +35,7 @@ from . import spec
 from .decode import Header, read_header, transcode_to_utf8
 from .discover import DropFile, DropLimits
 from .findings import RULES, Finding, finding, quote_value
+from .scratch import scratch_cursor
 
 
 @dataclass
@@ -141,7 +142,18 @@ def _enum_case(expr: str, values: tuple[str, ...], aliases: dict[str, str] | Non
     return f"CASE lower({expr}) {' '.join(whens)} END"
 
 
-GUID_RE = spec.GUID_PATTERN.strip("^$")
+# GUID shape: the character class repeated, length checked apart (a bounded repeat {1,255} compiles to
+# a 255-state program per column and thread, which costs more than the matching on a nightly file)
+GUID_RE = spec.GUID_PATTERN.strip("^$").replace("{1,255}", "+")
+
+
+def guid_broken(v: str) -> str:
+    """SQL: the non-NULL value ``v`` is not a GUID."""
+    return f"(length({v}) > {spec.GUID_MAX_LENGTH} OR NOT regexp_full_match({v}, {_lit(GUID_RE)}))"
+
+# Files from this size on take the paths that pay off on large files only (reference ids checked per
+# distinct value, line counting on a second thread); nightly files are far below it.
+LARGE_FILE_BYTES = 8 << 20
 
 # Raw Parquet options (DuckDB defaults: snappy, dictionary encoding where it pays).
 RAW_PARQUET_OPTIONS = "FORMAT parquet"
@@ -165,7 +177,7 @@ def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
     if t in ("guid", "string"):
         typed = v
         if t == "guid":   # also covered by the combined GUID check of the row
-            checks.append((f"({v} IS NOT NULL AND NOT regexp_full_match({v}, {_lit(GUID_RE)}))", "row.bad_guid"))
+            checks.append((f"({v} IS NOT NULL AND {guid_broken(v)})", "row.bad_guid"))
     elif t == "date":
         typed = f"TRY_CAST({v} AS DATE)"
         checks.append((f"({v} IS NOT NULL AND ({k} IS NULL OR NOT ({v} LIKE '____-__-__')))", "row.bad_date"))
@@ -190,7 +202,7 @@ def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
         else:
             typed = lst
             if t == "guid_list":
-                checks.append((f"({v} IS NOT NULL AND len(list_filter({k}, lambda x: NOT regexp_full_match(x, {_lit(GUID_RE)}))) > 0)", "row.bad_list"))
+                checks.append((f"({v} IS NOT NULL AND len(list_filter({k}, lambda x: {guid_broken('x')})) > 0)", "row.bad_list"))
         typed = f"CASE WHEN {v} IS NULL THEN NULL ELSE {typed} END"
     elif t == "float":
         typed = f"TRY_CAST({v} AS DOUBLE)"
@@ -264,24 +276,13 @@ def _swap(tmp: Path | None, final_dir: Path) -> None:
 
 # ---------------------------------------------------------------- the loader
 
-def new_database(limits: DropLimits, tmpdir: str) -> duckdb.DuckDBPyConnection:
-    """A throwaway in-memory DuckDB for one drop (never the warehouse); each load uses its own cursor."""
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {int(max(1, limits.threads))}")
-    con.execute(f"SET memory_limit = {_lit(limits.memory_limit)}")
-    con.execute(f"SET temp_directory = {_lit(tmpdir)}")
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
-def _connect(limits: DropLimits, tmpdir: str, db: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-    if db is not None:
-        return db.cursor()   # own connection (own temp tables) on the drop's throwaway database
-    return new_database(limits, tmpdir)
+def _connect(limits: DropLimits) -> duckdb.DuckDBPyConnection:
+    """Own connection (own temp tables) on the process's throwaway in-memory DuckDB."""
+    return scratch_cursor(limits.threads, limits.memory_limit)
 
 
 def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str, limits: DropLimits,
-              file_findings: list[Finding] | None = None, db: duckdb.DuckDBPyConnection | None = None) -> LoadResult:
+              file_findings: list[Finding] | None = None) -> LoadResult:
     res = LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256)
     res.findings.extend(file_findings or [])
     member = df.member_name
@@ -297,7 +298,7 @@ def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str
         return res
     with tempfile.TemporaryDirectory(prefix="kv-load-") as tmpdir:
         try:
-            return _load(ent, df, hdr, cmap, out_root, delivery_date, limits, res, Path(tmpdir), db)
+            return _load(ent, df, hdr, cmap, out_root, delivery_date, limits, res, Path(tmpdir))
         except Exception as exc:  # noqa: BLE001 - never let a data problem escape as an exception
             res.failed = True
             res.findings.append(finding("file.internal_error", f"{member} could not be loaded ({type(exc).__name__}); nothing was written.", file=member))
@@ -339,13 +340,13 @@ def _sample_stats(ent: spec.Entity, cmap: ColumnMap, hdr: Header) -> tuple[int, 
 
 
 def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: str, limits: DropLimits,
-          res: LoadResult, tmpdir: Path, db: duckdb.DuckDBPyConnection | None = None) -> LoadResult:
+          res: LoadResult, tmpdir: Path) -> LoadResult:
     """Common path: ONE streaming pass CSV -> typed Parquet of the good rows. A second pass over the CSV
     happens only when the file has rejected rows, duplicate sourcedIds or multi-line records."""
     member = df.member_name
     ncols = len(hdr.names)
     path = df.path
-    con = _connect(limits, str(tmpdir), db)
+    con = _connect(limits)
     try:
         vals: dict[str, str] = {}
         for col in ent.columns:
@@ -373,7 +374,10 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
         rule_case = ("CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, r in conds) + " END") if conds else "CAST(NULL AS VARCHAR)"
         # GUID shape of reference columns (school, class, user ids...) is checked once per distinct value
         # after the scan, not per row: a regex per value is the most expensive check of the scan
-        deferred = [c.name for c in ent.columns if c.type == "guid" and c.name != "sourcedId" and c.name in cmap.sources]
+        # (small files: per row, in the scan; a separate query per column costs more than it saves there)
+        big = df.size >= LARGE_FILE_BYTES
+        deferred = [c.name for c in ent.columns
+                    if big and c.type == "guid" and c.name != "sourcedId" and c.name in cmap.sources]
         row_conds = [c for c, r in conds if r not in {f"row.bad_guid|{d}" for d in deferred}]
         ok_expr = " AND ".join(f"NOT {c}" for c in row_conds) if row_conds else "true"
         typed_inner = ", ".join(f"{csql[c.name].typed} AS {knames[c.name]}" for c in ent.columns)
@@ -417,50 +421,62 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
             staged.append(raw_tmp)
             raw_path = raw_tmp / "part-0.parquet"
 
-            def pass1(p: Path) -> int:
+            def pass1(p: Path, again: bool = False) -> None:
                 """Every record, typed and checked, into a table in file order (rowid = record ordinal - 1).
                 Parallel, unlike numbering rows with a window over the scan."""
-                for t in ("rj", "rs", "t"):
-                    con.execute(f"DROP TABLE IF EXISTS {t}")
+                if again:
+                    for t in ("rj", "rs", "t"):
+                        con.execute(f"DROP TABLE IF EXISTS {t}")
                 con.execute(f"""CREATE TEMP TABLE t AS SELECT {kcols}, {ok_expr} AS _ok
                                 FROM (SELECT *, {typed_inner} FROM {_csv_scan(p, ncols)})""")
-                return int(con.execute("SELECT count(*) FROM t WHERE _ok").fetchone()[0])
 
             if hdr.encoding != "utf-8":
                 path = tmpdir / "utf8.csv"
                 transcode_to_utf8(df.path, path)
                 res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
             # the physical line count (to tell multi-line records) runs alongside the DuckDB scan
-            lines_pool = ThreadPoolExecutor(max_workers=1)
-            lines_of = {path: lines_pool.submit(_count_lines, path)}
-            lines_pool.shutdown(wait=False)
+            if big:
+                lines_pool = ThreadPoolExecutor(max_workers=1)
+                lines_of = {path: lines_pool.submit(_count_lines, path)}
+                lines_pool.shutdown(wait=False)
+            else:
+                lines_of = {}
             try:
-                n_good = pass1(path)
-                bad_enc = con.execute("SELECT count(*) FROM rj WHERE error_type = 'INVALID ENCODING'").fetchone()[0]
-                if bad_enc and path == df.path:
+                pass1(path)
+                rj_rows = con.execute("SELECT DISTINCT line, error_type = 'INVALID ENCODING' FROM rj").fetchall()
+                if any(enc for _, enc in rj_rows) and path == df.path:
                     path = tmpdir / "utf8.csv"
                     transcode_to_utf8(df.path, path)
-                    n_good = pass1(path)
+                    pass1(path, again=True)
+                    rj_rows = con.execute("SELECT DISTINCT line, false FROM rj").fetchall()
                     res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
             except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
                 shutil.rmtree(raw_tmp, ignore_errors=True)
                 res.failed = True
                 res.findings.append(finding("file.read_error", "the file cannot be parsed as comma-separated CSV (check quotes and delimiter).", file=member))
                 return res
-            rj_lines = sorted({int(r[0]) for r in con.execute("SELECT DISTINCT line FROM rj").fetchall()})
-            n_all = int(con.execute("SELECT count(*) FROM t").fetchone()[0])
-            if deferred and n_good:
-                bad_guids = " UNION ALL ".join(
+            rj_lines = sorted({int(line) for line, _ in rj_rows})
+            if deferred:
+                bad_guids = con.execute(" UNION ALL ".join(
                     f"SELECT {j} AS j, v FROM (SELECT {knames[d]} AS v FROM t WHERE _ok AND {knames[d]} IS NOT NULL GROUP BY 1) "
-                    f"WHERE NOT regexp_full_match(v, {_lit(GUID_RE)})" for j, d in enumerate(deferred))
-                con.execute(f"CREATE TEMP TABLE bad_guid AS {bad_guids}")
+                    f"WHERE {guid_broken('v')}" for j, d in enumerate(deferred))).fetchall()
                 for j, d in enumerate(deferred):
-                    if con.execute(f"SELECT count(*) FROM bad_guid WHERE j = {j}").fetchone()[0]:
-                        con.execute(f"UPDATE t SET _ok = false WHERE {knames[d]} IN (SELECT v FROM bad_guid WHERE j = {j})")
-                n_good = int(con.execute("SELECT count(*) FROM t WHERE _ok").fetchone()[0])
+                    values = [v for jj, v in bad_guids if jj == j]
+                    if values:
+                        con.execute(f"UPDATE t SET _ok = false WHERE {knames[d]} IN (SELECT unnest(?::VARCHAR[]))", [values])
+
+            # ---- one pass over the table: counts, bulk/delta, repeated ids, date range
+            # (repeated sourcedIds: distinct 64-bit hashes counted first; a repeat is looked at only if one exists)
+            sid_k = knames["sourcedId"]
+            ok = "FILTER (WHERE _ok)"
+            span = (f", min({knames['date']}) {ok}, max({knames['date']}) {ok}" if ent.name == "attendance"
+                    else ", NULL, NULL")
+            n_all, n_good, n_status, n_dlm, n_repeat, min_date, max_date = con.execute(
+                f"""SELECT count(*), count(*) {ok}, count({knames['status']}) {ok}, count({knames['dateLastModified']}) {ok},
+                           count({sid_k}) {ok} - count(DISTINCT hash({sid_k})) {ok}{span} FROM t""").fetchone()
+            n_all, n_good = int(n_all), int(n_good)
 
             # ---- bulk or delta: exact counts over the good rows
-            n_status, n_dlm = con.execute(f'SELECT count({knames["status"]}), count({knames["dateLastModified"]}) FROM t WHERE _ok').fetchone()
             if n_good and n_status == n_good and n_dlm == n_good:
                 inferred = "delta"
             elif n_good and n_dlm == 0:
@@ -479,11 +495,8 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 res.findings.append(finding("row.noncanonical_value", f"{name} has values in non-canonical spelling, e.g. TRUE for true ({cnt} of the first {n_s} rows); normalised.", file=member, column=name))
 
             # ---- duplicate sourcedIds among the good rows (first one wins)
-            # 64-bit hashes first (an integer hash table is much cheaper than one on strings), then exact keys
-            # (a count of distinct hashes first: no repeated hash means no repeated id, the common case)
-            sid_k = knames["sourcedId"]
             n_dupkeys = 0
-            if con.execute(f"SELECT count({sid_k}) - count(DISTINCT hash({sid_k})) FROM t WHERE _ok").fetchone()[0]:
+            if n_repeat:
                 con.execute(f"CREATE TEMP TABLE dup_h AS SELECT hash({sid_k}) AS h FROM t WHERE _ok GROUP BY 1 HAVING count(*) > 1")
                 con.execute(f"""CREATE TEMP TABLE dup AS SELECT {sid_k} AS k, min(rowid) + 1 AS first_rn
                                 FROM t WHERE _ok AND hash({sid_k}) IN (SELECT h FROM dup_h)
@@ -569,9 +582,10 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
 
             # ---- _files row
             if ent.name == "attendance" and res.rows:
-                mn, mx = con.execute(f'SELECT min("date"), max("date") FROM read_parquet({rp})').fetchone()
-                res.min_date = mn.isoformat() if mn else None
-                res.max_date = mx.isoformat() if mx else None
+                if n_dup_rows:   # the range above still counted the refused repeats
+                    min_date, max_date = con.execute(f'SELECT min("date"), max("date") FROM read_parquet({rp})').fetchone()
+                res.min_date = min_date.isoformat() if min_date else None
+                res.max_date = max_date.isoformat() if max_date else None
             files_tmp = _stage(files_final)
             staged.append(files_tmp)
             con.execute(

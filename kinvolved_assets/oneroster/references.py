@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from . import spec
 from .discover import DropLimits
 from .findings import Finding, finding, quote_value
 from .load import LoadResult, _lit, _q
+from .scratch import scratch_cursor
 
 
 def _refs() -> list[tuple[str, str, str, str]]:
@@ -32,10 +31,8 @@ def _refs() -> list[tuple[str, str, str, str]]:
 def check_references(results: dict[str, LoadResult], root: Path, limits: DropLimits) -> list[Finding]:
     ok = {k: r for k, r in results.items() if not r.failed and r.parquet_path is not None}
     out: list[Finding] = []
-    con = duckdb.connect(":memory:")
+    con = scratch_cursor(limits.threads, limits.memory_limit)
     try:
-        con.execute(f"SET threads = {int(max(1, limits.threads))}")
-        con.execute(f"SET memory_limit = {_lit(limits.memory_limit)}")
         for ent_name, col, ctype, target in _refs():
             src = ok.get(ent_name)
             if src is None or src.rows == 0:

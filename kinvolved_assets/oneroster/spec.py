@@ -44,6 +44,7 @@ DUCKDB_TYPES = {
 }
 
 GUID_PATTERN = r"^[0-9a-zA-Z._\-/@]{1,255}$"
+GUID_MAX_LENGTH = 255
 
 STATUS_VALUES = ("active", "tobedeleted")
 # Deprecated OneRoster 1.0 value, read as ``tobedeleted`` (with a warning).

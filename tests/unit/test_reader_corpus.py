@@ -46,6 +46,7 @@ FOLDER_CASES = [
     ("bad_status", {"orgs.csv": orgs_plus("s2,deleted,2024-01-01,X,school,,d1")}, ("error", "row.bad_enum", "orgs.csv", 4)),
     ("bad_grade_list", {"courses.csv": VALID["courses.csv"].replace('"09,10"', '"09,13th"')}, ("error", "row.bad_list", "courses.csv", 2)),
     ("bad_guid", {"orgs.csv": orgs_plus("s 2,,,X,school,,d1")}, ("error", "row.bad_guid", "orgs.csv", 4)),
+    ("guid_too_long", {"orgs.csv": orgs_plus("s" * 256 + ",,,X,school,,d1")}, ("error", "row.bad_guid", "orgs.csv", 4)),
     ("bad_guid_list", {"users.csv": VALID["users.csv"].replace("u2,,,true,s1,", "u2,,,true,\"s1,s#2\",")}, ("error", "row.bad_list", "users.csv", 3)),
     ("bad_boolean", {"users.csv": VALID["users.csv"].replace("u2,,,true,", "u2,,,yes,")}, ("error", "row.bad_boolean", "users.csv", 3)),
     ("bad_year", {"academicSessions.csv": VALID["academicSessions.csv"].replace(",2024\nt1", ",24\nt1")}, ("error", "row.bad_year", "academicSessions.csv", 2)),
