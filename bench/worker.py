@@ -84,16 +84,17 @@ def stage_peer_marts(args: dict) -> dict:
 
 
 def stage_dagster(args: dict) -> dict:
-    """Sensor tick -> one ingest run per delivery (in date order) -> marts run, as ``process_landing``
-    does (same functions, timed one by one), against a persistent instance like ``kinvolved ingest``."""
+    """Sensor tick -> the runs it requests (one per delivery in date order, or one backlog run when the
+    tick finds KINVOLVED_BACKLOG_MIN_DELIVERIES or more) -> marts run, as ``process_landing`` does (same
+    functions, timed one by one), against a persistent instance like ``kinvolved ingest``."""
     t0 = time.perf_counter()
     import dagster  # noqa: F401
 
     t_dagster = time.perf_counter()
     from kinvolved_assets.commands import instance_for
-    from kinvolved_assets.defs.keys import INGEST_JOB  # noqa: F401
+    from kinvolved_assets.defs.keys import BACKLOG_JOB
     from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
-    from kinvolved_assets.local_runner import run_ingest, run_marts, tick_delivery_sensor
+    from kinvolved_assets.local_runner import run_backlog, run_ingest, run_marts, tick_delivery_sensor
 
     os.environ["KINVOLVED_CONFIG_DIR"] = args["config_dir"]
     os.environ["KINVOLVED_HOME"] = args["home"]
@@ -107,9 +108,17 @@ def stage_dagster(args: dict) -> dict:
     t_inst = time.perf_counter()
     customer = args["customer"]
     tick = tick_delivery_sensor(defs, instance, customer)
-    requests = sorted(tick.run_requests or [], key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
+    backlogs = [r for r in tick.run_requests or [] if r.job_name == BACKLOG_JOB]
+    requests = sorted((r for r in tick.run_requests or [] if r.job_name != BACKLOG_JOB),
+                      key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
     t_tick = time.perf_counter()
     run_seconds, failed = [], []
+    for request in backlogs:   # the sensor chose one run for the whole backlog
+        t = time.perf_counter()
+        res = run_backlog(defs, instance, customer, run_config=request.run_config, tags=dict(request.tags))
+        run_seconds.append(time.perf_counter() - t)
+        if not res.success:
+            failed.append(request.tags.get("kinvolved/backlog_range"))
     for request in requests:
         t = time.perf_counter()
         key = request.partition_key
@@ -123,7 +132,9 @@ def stage_dagster(args: dict) -> dict:
     t_marts = time.perf_counter()
     mart_rows = _mart_rows(home / "warehouse" / customer / "marts.duckdb")
     return {
-        "ingest_runs": len(requests), "failed_runs": failed, "marts_success": bool(marts.success),
+        "ingest_runs": len(requests) + len(backlogs), "backlog_runs": len(backlogs),
+        "deliveries": len(requests) + sum(int(r.tags.get("kinvolved/backlog_deliveries", 0)) for r in backlogs),
+        "failed_runs": failed, "marts_success": bool(marts.success),
         "breakdown_seconds": {
             "import_dagster": round(t_dagster - t0, 3),
             "import_kinvolved": round(t_import - t_dagster, 3),

@@ -120,26 +120,13 @@ def cmd_ingest(args) -> int:
     return 1 if failed else 0
 
 
-def delivery_dates_between(customer, home: Path, start: str, end: str) -> list[str]:
-    """Dates in [start, end] with an archived or landed drop for the customer."""
-    from kinvolved_assets.delivery import find_drops
-    from kinvolved_assets.paths import check_date
-
-    check_date(start)
-    check_date(end)
-    paths = customer.paths(home)
-    dates = {d.delivery_date for d in find_drops(customer.landing_dir(home), customer.tz)}
-    if paths.archive.is_dir():
-        dates.update(p.name for p in paths.archive.iterdir() if p.is_dir())
-    return sorted(d for d in dates if start <= d <= end)
-
-
 def cmd_backfill(args) -> int:
     import json
     import subprocess
 
     from kinvolved_assets.customers import load_customer_configs
     from kinvolved_assets.defs.keys import CUSTOMER_TAG, INGEST_JOB
+    from kinvolved_assets.delivery import delivery_dates_between
     from kinvolved_assets.paths import UnsafePathError
 
     home = _home()

@@ -13,6 +13,7 @@ from pathlib import Path
 from dagster import Definitions, in_process_executor
 
 from kinvolved_assets.customers import config_dir, load_customer_configs
+from kinvolved_assets.defs.backlog import DEFAULT_BACKLOG_MIN_DELIVERIES, build_backlog_job
 from kinvolved_assets.defs.jobs import build_jobs
 from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
 from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions
@@ -26,7 +27,7 @@ log = logging.getLogger("kinvolved")
 
 
 def build_definitions(config_directory: Path | None = None, home: Path | None = None,
-                      settle_seconds: float | None = None) -> Definitions:
+                      settle_seconds: float | None = None, backlog_min_deliveries: int | None = None) -> Definitions:
     directory = (config_directory or config_dir()).resolve()
     home = (home or kinvolved_home()).resolve()
     if settle_seconds is None:
@@ -41,7 +42,12 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
     raw_assets = build_raw_assets(deliveries)
     marts_assets = build_marts_assets(customers)
     ingest_job, marts_job, onboard_job = build_jobs(deliveries, customers, marts_assets)
-    sensors = [build_delivery_sensor(c, ingest_job, str(home), str(directory), settle_seconds) for c in customer_ids]
+    backlog_job = build_backlog_job(customers)
+    if backlog_min_deliveries is None:
+        backlog_min_deliveries = int(os.environ.get("KINVOLVED_BACKLOG_MIN_DELIVERIES", DEFAULT_BACKLOG_MIN_DELIVERIES))
+    sensors = [build_delivery_sensor(c, ingest_job, str(home), str(directory), settle_seconds,
+                                     backlog_job=backlog_job, backlog_min_deliveries=backlog_min_deliveries)
+               for c in customer_ids]
     sensors.append(build_marts_trigger(marts_job))
 
     return Definitions(
@@ -49,7 +55,7 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
         # instead of spawning a second Python process per run
         executor=in_process_executor,
         assets=[raw_assets, marts_assets],
-        jobs=[ingest_job, marts_job, onboard_job],
+        jobs=[ingest_job, marts_job, onboard_job, backlog_job],
         sensors=sensors,
         schedules=build_schedules(loaded.customers, marts_job),
         resources={

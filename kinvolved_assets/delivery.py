@@ -208,3 +208,14 @@ def find_archived(paths: CustomerPaths, delivery_date: str, sha256: str | None =
     if not candidates:
         return None
     return max(candidates)[1]
+
+
+def delivery_dates_between(customer, home: Path, start: str, end: str) -> list[str]:
+    """Dates in [start, end] with an archived or landed drop for the customer."""
+    check_date(start)
+    check_date(end)
+    paths = customer.paths(home)
+    dates = {d.delivery_date for d in find_drops(customer.landing_dir(home), customer.tz)}
+    if paths.archive.is_dir():
+        dates.update(p.name for p in paths.archive.iterdir() if p.is_dir())
+    return sorted(d for d in dates if start <= d <= end)

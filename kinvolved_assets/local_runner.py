@@ -18,7 +18,7 @@ from dagster import (
     build_sensor_context,
 )
 
-from kinvolved_assets.defs.keys import INGEST_JOB, MARTS_JOB
+from kinvolved_assets.defs.keys import BACKLOG_JOB, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 
 RUN_KEY_TAG = "kinvolved/run_key"
@@ -59,6 +59,14 @@ def run_ingest(defs: Definitions, instance: DagsterInstance, partition_key: Mult
                                   instance=instance, tags=tags or {}, raise_on_error=raise_on_error)
 
 
+def run_backlog(defs: Definitions, instance: DagsterInstance, customer_id: str, run_config: dict | None = None,
+                tags: dict | None = None, raise_on_error: bool = False):
+    job = defs.resolve_job_def(BACKLOG_JOB)
+    return job.execute_in_process(partition_key=customer_id, run_config=_with_console_level(run_config),
+                                  instance=instance, tags={CUSTOMER_TAG: customer_id, **(tags or {})},
+                                  raise_on_error=raise_on_error)
+
+
 def run_marts(defs: Definitions, instance: DagsterInstance, customer_id: str, force_mass_deletion: bool = False,
               raise_on_error: bool = False):
     job = defs.resolve_job_def(MARTS_JOB)
@@ -81,7 +89,16 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
     result = tick_delivery_sensor(defs, instance, customer_id)
     if result.skip_message:
         report.sensor_logs.append(result.skip_message)
-    requests = sorted(result.run_requests or [], key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
+    backlogs = [r for r in result.run_requests or [] if r.job_name == BACKLOG_JOB]
+    for request in backlogs:   # one run for many drops (the sensor's choice when a tick finds a backlog)
+        if _already_succeeded(instance, request.run_key):
+            report.sensor_logs.append(f"{request.run_key} already ingested")
+            continue
+        outcome = run_backlog(defs, instance, customer_id, run_config=request.run_config,
+                              tags={**request.tags, RUN_KEY_TAG: request.run_key})
+        report.ingest_runs.append((request.tags.get("kinvolved/backlog_range", "backlog"), outcome.run_id, outcome.success))
+    requests = sorted((r for r in result.run_requests or [] if r.job_name != BACKLOG_JOB),
+                      key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
     for request in requests:
         key = request.partition_key
         assert key.keys_by_dimension[CUSTOMER_DIM] == customer_id

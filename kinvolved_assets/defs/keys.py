@@ -8,6 +8,7 @@ RAW_PREFIX = "oneroster"
 RAW_GROUP = "oneroster_raw"
 INGEST_JOB = "ingest_delivery"
 MARTS_JOB = "build_marts"
+BACKLOG_JOB = "ingest_backlog"
 ONBOARD_JOB = "onboard_customer"
 ONBOARD_ENTITIES = ("orgs", "absence_codes")
 CUSTOMER_TAG = "kinvolved/customer"

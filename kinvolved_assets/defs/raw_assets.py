@@ -38,7 +38,7 @@ class DeliveryConfig(Config):
     )
 
 
-def _entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
+def entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
     result = outcome.result
     meta = {
         "present": outcome.present,
@@ -60,8 +60,9 @@ def _entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
     return meta
 
 
-def _check_result(entity: str, check: CheckOutcome) -> AssetCheckResult:
-    return AssetCheckResult(
+def check_fields(entity: str, check: CheckOutcome) -> dict:
+    """The fields of one check's result, shared by the delivery asset and the backlog job."""
+    return dict(
         asset_key=raw_asset_key(entity),
         check_name=check.name,
         passed=check.passed,
@@ -69,6 +70,26 @@ def _check_result(entity: str, check: CheckOutcome) -> AssetCheckResult:
         description=check.description or None,
         metadata={k: _metadata_value(k, v) for k, v in check.metadata.items()},
     )
+
+
+def skipped_check_fields(entity: str, check_name: str) -> dict:
+    return dict(asset_key=raw_asset_key(entity), check_name=check_name, passed=True,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"skipped": "file not in this delivery or not readable"})
+
+
+def default_validation(engine: str | None = None):
+    """(validators, reporter, extra check names): the contract check plus the expectation suites."""
+    from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
+
+    validator = expectations_validator() if engine is None else expectations_validator(engine=engine)
+    return [validator], delivery_reporter, (CHECK_NAME,)
+
+
+def blocked_description(customer_id: str, delivery_date: str, delivery: DeliveryOutcome) -> str:
+    return (f"delivery {customer_id} {delivery_date} blocked by failed checks "
+            f"({delivery.blocking_summary()}); raw/ and the marts are unchanged, the read files are kept "
+            f"under warehouse/{customer_id}/quarantine/{delivery_date}/")
 
 
 def _metadata_value(key: str, value):
@@ -88,9 +109,7 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
     (``kinvolved_assets.expectations``) and writes its validation report.
     """
     if validators is None:
-        from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
-
-        validators, reporter, extra_checks = [expectations_validator()], delivery_reporter, (CHECK_NAME,)
+        validators, reporter, extra_checks = default_validation()
     specs = [
         AssetSpec(
             raw_asset_key(e.name),
@@ -134,22 +153,16 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         )
         for name, outcome in delivery.entities.items():
             if delivery.promoted:
-                yield MaterializeResult(asset_key=raw_asset_key(name), metadata=_entity_metadata(outcome, delivery))
+                yield MaterializeResult(asset_key=raw_asset_key(name), metadata=entity_metadata(outcome, delivery))
             for check in outcome.checks:
-                yield _check_result(name, check)
+                yield AssetCheckResult(**check_fields(name, check))
             emitted = {c.name for c in outcome.checks}
             for missing in check_names:
                 if missing not in emitted:
-                    yield AssetCheckResult(
-                        asset_key=raw_asset_key(name), check_name=missing, passed=True,
-                        severity=AssetCheckSeverity.WARN,
-                        metadata={"skipped": "file not in this delivery or not readable"},
-                    )
+                    yield AssetCheckResult(**skipped_check_fields(name, missing))
         if not delivery.promoted:
             raise Failure(
-                description=f"delivery {customer_id} {delivery_date} blocked by failed checks "
-                f"({delivery.blocking_summary()}); raw/ and the marts are unchanged, the read files are kept "
-                f"under warehouse/{customer_id}/quarantine/{delivery_date}/",
+                description=blocked_description(customer_id, delivery_date, delivery),
                 metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary()},
             )
 

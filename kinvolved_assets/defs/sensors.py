@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 
@@ -18,7 +19,7 @@ from dagster import (
 )
 
 from kinvolved_assets.customers import load_customer_configs
-from kinvolved_assets.defs.keys import CUSTOMER_TAG, MARTS_JOB
+from kinvolved_assets.defs.keys import BACKLOG_JOB, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import DELIVERY_DATES, delivery_key
 from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason
 
@@ -82,16 +83,33 @@ def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now
     return requests, logs, new_cursor
 
 
+def backlog_request(customer_id: str, requests: list[dict]) -> RunRequest:
+    """One backlog run for many new drops of a customer (dates in order, each with its drop)."""
+    ordered = sorted(requests, key=lambda r: r["partition_key"].keys_by_dimension["date"])
+    dates = [r["partition_key"].keys_by_dimension["date"] for r in ordered]
+    digest = hashlib.sha256("\n".join(r["sha"] for r in ordered).encode()).hexdigest()
+    return RunRequest(
+        job_name=BACKLOG_JOB,
+        run_key=f"{customer_id}:backlog:{digest}",
+        partition_key=customer_id,
+        run_config={"ops": {"ingest_backlog": {"config": {"dates": dates, "drops": [r["drop"] for r in ordered]}}}},
+        tags={CUSTOMER_TAG: customer_id, "kinvolved/backlog_deliveries": str(len(dates)),
+              "kinvolved/backlog_range": f"{dates[0]}..{dates[-1]}"},
+    )
+
+
 def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, config_dir: str,
-                          settle_seconds: float = DEFAULT_SETTLE_SECONDS):
+                          settle_seconds: float = DEFAULT_SETTLE_SECONDS, backlog_job=None,
+                          backlog_min_deliveries: int | None = None):
     from pathlib import Path
 
     @sensor(
         name=f"deliveries__{customer_id}",
-        job=ingest_job,
+        jobs=[ingest_job] + ([backlog_job] if backlog_job is not None else []),
         minimum_interval_seconds=30,
         description=f"Watches {customer_id}'s landing folder; one run per new, complete drop "
-        "(run key = sha256 of the drop).",
+        "(run key = sha256 of the drop), or one backlog run when a tick finds "
+        f"{backlog_min_deliveries} or more new drops.",
     )
     def _delivery_sensor(context: SensorEvaluationContext):
         loaded = load_customer_configs(Path(config_dir))
@@ -103,8 +121,12 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
         requests, logs, new_cursor = evaluate_landing(customer, landing, cursor, settle_seconds)
         for line in logs:
             context.log.info(line)
+        if backlog_job is not None and backlog_min_deliveries and len(requests) >= backlog_min_deliveries:
+            return SensorResult(run_requests=[backlog_request(customer_id, requests)],
+                                cursor=json.dumps(new_cursor, sort_keys=True))
         run_requests = [
             RunRequest(
+                job_name=INGEST_JOB,
                 run_key=r["run_key"],
                 partition_key=r["partition_key"],
                 run_config={"ops": {"oneroster_delivery": {"config": {"drop": r["drop"]}}}},
@@ -132,6 +154,8 @@ def build_marts_trigger(marts_job):
         # Any successful run that materialized raw deliveries (sensor runs, UI launches, backfills)
         # carries the customer dimension of the delivery partition.
         customer_id = run.tags.get("dagster/partition/customer")
+        if run.job_name == BACKLOG_JOB:
+            customer_id = run.tags.get("dagster/partition")
         if not customer_id or run.job_name == MARTS_JOB:
             return SkipReason(f"run {run.run_id} did not ingest a delivery")
         queued = context.instance.get_run_ids(
@@ -147,4 +171,4 @@ def build_marts_trigger(marts_job):
     return marts_after_delivery
 
 
-__all__ = ["build_delivery_sensor", "build_marts_trigger", "evaluate_landing"]
+__all__ = ["backlog_request", "build_delivery_sensor", "build_marts_trigger", "evaluate_landing"]

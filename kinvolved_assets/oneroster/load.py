@@ -1,16 +1,18 @@
 """Load one OneRoster+ CSV into typed raw Parquet (plus the _files row and the rejects).
 
-Everything runs in a throwaway in-memory DuckDB (one per drop, one cursor per file), never in the
-warehouse connection.
+Everything runs in the process's throwaway in-memory DuckDB (``scratch.py``; one cursor per file,
+its temp tables gone when the file is done), never in the warehouse connection.
 
-Common path, one streaming pass: ``read_csv`` with every column VARCHAR -> explicit casts and checks
-in SQL -> ``row_number() OVER ()`` (file order) -> good rows COPY'd to Parquet. Records DuckDB
-cannot split (wrong field count, broken quotes) go to its rejects table with their record number.
-Then cheap checks on what was written: bulk/delta (exact null counts), duplicate ``sourcedId``.
+Common path: ``read_csv`` with every column VARCHAR -> explicit casts and checks in SQL -> a temp
+table in file order (read in parallel; ``rowid`` is the record ordinal, so no window is needed
+to number rows) -> one aggregate over the table (counts, bulk/delta, repeated ``sourcedId``, date
+range) -> good rows COPY'd to Parquet once, with their line numbers. Records DuckDB cannot split
+(wrong field count, broken quotes) go to its rejects table with their record number. On large
+files the GUID shape of reference columns is checked once per distinct value.
 
 Rare path, only when rows were rejected, a sourcedId repeats or records span several lines: a second
-pass collects the rejected rows with their original values (first rule broken, ``rule|column``),
-and the raw Parquet is rewritten if its line numbers or rows need fixing.
+pass over the CSV collects the rejected rows with their original values (first rule broken,
+``rule|column``) and the line numbers are corrected before the Parquet is written.
 
 Line numbers: ``_line`` is the CSV line on which the record starts (header = line 1). When no
 quoted field contains a line break and there are no blank lines, that is record ordinal + 1. When
