@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -128,6 +129,7 @@ def stage_dagster(args: dict) -> dict:
         if not res.success:
             failed.append(key.keys_by_dimension[DATE_DIM])
     t_runs = time.perf_counter()
+    rss_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     marts = run_marts(defs, instance, customer)
     t_marts = time.perf_counter()
     mart_rows = _mart_rows(home / "warehouse" / customer / "marts.duckdb")
@@ -147,6 +149,11 @@ def stage_dagster(args: dict) -> dict:
         "ingest_run_seconds_median": round(sorted(run_seconds)[len(run_seconds) // 2], 3) if run_seconds else None,
         "ingest_run_seconds_min": round(min(run_seconds), 3) if run_seconds else None,
         "mart_rows": mart_rows,
+        "peak_rss_mib_by_part": {
+            "dagster_process_until_marts": round(rss_after_ingest, 1),
+            "dagster_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "dbt_process": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        },
     }
 
 

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--in-process", action="store_true",
                    help="run the partitions here one by one, then build marts (no daemon needed); default: "
                         "submit a Dagster backfill to the instance's run queue")
+    p.add_argument("--one-run", action="store_true",
+                   help="ingest the whole range in ONE Dagster run here (the ingest_backlog job: each delivery "
+                        "still recorded as its own partition), then build marts; for full-year pulls")
     p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("onboard", help="load a new customer's schools and absence codes from a drop")
@@ -143,6 +146,23 @@ def cmd_backfill(args) -> int:
         print(f"no deliveries of {customer.customer_id} between {args.start} and {args.end}")
         return 0
     keys = [f"{customer.customer_id}|{d}" for d in dates]
+    if args.one_run:
+        from kinvolved_assets.definitions import build_definitions
+        from kinvolved_assets.local_runner import run_backlog, run_marts
+
+        defs = build_definitions(home=home, settle_seconds=0)
+        instance = instance_for(home)
+        with quiet_runs(home) as log:
+            result = run_backlog(defs, instance, customer.customer_id,
+                                 run_config={"ops": {"ingest_backlog": {"config": {"dates": dates}}}},
+                                 tags={"kinvolved/backfill": "cli"})
+            marts = run_marts(defs, instance, customer.customer_id) if result.success else None
+        print(f"run output: {log}")
+        print(f"{dates[0]} .. {dates[-1]} ({len(dates)} deliveries)  {'ok     ' if result.success else 'BLOCKED'}  "
+              f"run {result.run_id}")
+        if marts is not None:
+            print(f"marts   {'ok' if marts.success else 'FAILED'}  run {marts.run_id}")
+        return 0 if result.success and marts is not None and marts.success else 1
     if not args.in_process:
         instance_for(home)  # sets DAGSTER_HOME to KINVOLVED_HOME/dagster_home
         cmd = [str(Path(sys.executable).parent / "dagster"), "job", "backfill", "-w",

@@ -105,3 +105,17 @@ def test_backlog_stops_at_a_blocked_delivery(platform, instance):
     failure = instance.get_records_for_run(report.ingest_runs[0][1], of_type=DagsterEventType.STEP_FAILURE).records
     message = failure[0].event_log_entry.dagster_event.event_specific_data.error.message
     assert dates[2] in message and "2 later ones not run" in message
+
+
+def test_backfill_one_run_from_the_cli(platform, capsys):
+    from kinvolved_assets.cli import main
+
+    generated = platform.add_customer("acme", days=3)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    code = main(["backfill", "acme", "--from", dates[0], "--to", dates[-1], "--one-run"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{dates[0]} .. {dates[-1]} ({len(dates)} deliveries)  ok" in out and "marts   ok" in out
+    attendance = sorted(p.name for p in (platform.warehouse("acme") / "raw" / "attendance").iterdir())
+    assert attendance == [f"delivery_date={d}" for d in dates]
+    assert (platform.warehouse("acme") / "marts.duckdb").exists()
