@@ -46,7 +46,9 @@ def _delivered_ids(con, result, keys, flt) -> list[str]:
     return parts
 
 
-def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt) -> list[str]:
+def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, only: str | None = None) -> list[str]:
+    """``only``: SQL listing the ids looked for; when the key is sourcedId, the state is computed for
+    those ids alone (a nightly file references thousands of ids; the state holds millions)."""
     files = sorted((raw_root / target).glob("delivery_date=*/part-0.parquet"))
     files = [f for f in files if f.parent.name.split("=", 1)[1] < delivery_date]
     if not files:
@@ -59,11 +61,16 @@ def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt) 
             f"SELECT max(CAST(delivery_date AS DATE)) FROM read_parquet([{', '.join(lit(str(m)) for m in meta)}], "
             f"union_by_name=true) WHERE mode = 'bulk'").fetchone()
         since = row[0] if row else None
+    if since is not None:   # partitions before the last bulk are not part of the state: not read at all
+        files = [f for f in files if f.parent.name.split("=", 1)[1] >= since.isoformat()]
     src = f"read_parquet([{', '.join(lit(str(f)) for f in files)}], union_by_name=true)"
     cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
     date_col = "_delivery_date" if "_delivery_date" in cols else None
     order = f"{q(date_col)} DESC, " if date_col else ""
-    since_sql = f" WHERE {q(date_col)} >= DATE '{since.isoformat()}'" if (since and date_col) else ""
+    conds = [f"{q(date_col)} >= DATE '{since.isoformat()}'"] if (since and date_col) else []
+    if only is not None and list(keys) == ["sourcedId"]:
+        conds.append(f"sourcedId IN ({only})")
+    since_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
     status = "coalesce(status, 'active') <> 'tobedeleted'" if "status" in cols else "true"
     flt_sql = f" AND {q(flt[0])} = {lit(flt[1])}" if flt and flt[0] in cols else ""
     line = "_line DESC" if "_line" in cols else "1"
@@ -89,15 +96,16 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
         rr.evaluated, rr.skipped = False, f"{target} is not in the drop and no current state is available"
         return rr
     try:
+        src = f"read_parquet({lit(str(parquet))})"
+        value = f"unnest({q(col)})" if rule.params.get("list") else q(col)
         parts = _delivered_ids(con, tgt, keys, flt) if delivered else []
         if not bulk and state_known:
-            parts += _state_ids(con, raw_root, target, delivery_date, keys, flt)
+            parts += _state_ids(con, raw_root, target, delivery_date, keys, flt,
+                                only=f"SELECT CAST({value} AS VARCHAR) FROM {src}")
         if not bulk and not state_known:
             rr.severity_override = WARN
             rr.detail["checked_against"] = "this drop only (no current state)"
         ids = " UNION ALL ".join(parts) if parts else "SELECT CAST(NULL AS VARCHAR) AS id WHERE false"
-        src = f"read_parquet({lit(str(parquet))})"
-        value = f"unnest({q(col)})" if rule.params.get("list") else q(col)
         line = "_line" if "_line" in present else "NULL::BIGINT AS _line"
         sid = "sourcedId" if "sourcedId" in present else "NULL::VARCHAR AS sourcedId"
         unresolved = (f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "

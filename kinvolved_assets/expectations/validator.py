@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from kinvolved_assets.ingest import CheckOutcome, DeliveryContext
-from kinvolved_assets.oneroster.scratch import scratch_cursor
+from kinvolved_assets.oneroster.scratch import private_database, scratch_cursor
 
 from . import duck
 from .gx_runner import run_gx_rules
@@ -42,7 +43,14 @@ DEFAULT_CHUNK_ROWS = 2_000_000
 ENGINES = ("auto", "gx", "duckdb")
 
 
-def _connect(threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
+# files from this many rows on are checked in a database of their own, closed afterwards (its memory
+# given back instead of staying with the process)
+PRIVATE_DATABASE_ROWS = 1_000_000
+
+
+def _connect(rows: int, spill_dir: str, threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
+    if rows >= PRIVATE_DATABASE_ROWS:
+        return private_database(threads, memory_limit, spill_dir, keep_order=False)
     return scratch_cursor(threads, memory_limit, keep_order=False)
 
 
@@ -66,7 +74,8 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
     rows = int(getattr(result, "rows", 0) or 0)
     out: list[RuleResult] = []
     used = "none"
-    con = _connect()
+    spill = tempfile.TemporaryDirectory(prefix="kv-checks-")
+    con = _connect(rows, spill.name)
     try:
         if parquet is None or not Path(parquet).exists():
             out = [RuleResult(r, evaluated=False, skipped="no staged file") for r in rules]
@@ -96,6 +105,7 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
                 out.append(RuleResult(r, error=short_error(exc)))
     finally:
         con.close()
+        spill.cleanup()
     order = {r.id: i for i, r in enumerate(rules)}
     out.sort(key=lambda r: order.get(r.rule.id, 1 << 30))
     return to_outcome(entity, out, rows=rows, engine=used, seconds=time.perf_counter() - started,

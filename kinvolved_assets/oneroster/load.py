@@ -37,7 +37,7 @@ from . import spec
 from .decode import Header, read_header, transcode_to_utf8
 from .discover import DropFile, DropLimits
 from .findings import RULES, Finding, finding, quote_value
-from .scratch import scratch_cursor
+from .scratch import private_database, scratch_cursor
 
 
 @dataclass
@@ -278,8 +278,13 @@ def _swap(tmp: Path | None, final_dir: Path) -> None:
 
 # ---------------------------------------------------------------- the loader
 
-def _connect(limits: DropLimits) -> duckdb.DuckDBPyConnection:
-    """Own connection (own temp tables) on the process's throwaway in-memory DuckDB."""
+def _connect(limits: DropLimits, size: int, tmpdir: Path) -> duckdb.DuckDBPyConnection:
+    """Own connection (own temp tables) on the process's throwaway in-memory DuckDB; a large file
+    gets a database of its own, closed (memory given back) when the file is done."""
+    if size >= LARGE_FILE_BYTES:
+        spill = tmpdir / "spill"
+        spill.mkdir(exist_ok=True)
+        return private_database(limits.threads, limits.memory_limit, str(spill))
     return scratch_cursor(limits.threads, limits.memory_limit)
 
 
@@ -348,7 +353,7 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
     member = df.member_name
     ncols = len(hdr.names)
     path = df.path
-    con = _connect(limits)
+    con = _connect(limits, df.size, tmpdir)
     try:
         vals: dict[str, str] = {}
         for col in ent.columns:

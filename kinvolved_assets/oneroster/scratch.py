@@ -4,6 +4,10 @@ Opening an in-memory DuckDB costs ~15 ms, more than loading a nightly file, so e
 one per setting and hands out cursors: a cursor is its own connection with its own temp tables,
 dropped when the cursor closes, so nothing outlives the file that created it. Spills go to a
 private temp folder removed at exit.
+
+Large files get a database of their own (``private_database``), closed after the file: the memory
+a multi-million-row file needed is then given back instead of staying with the process (a backlog
+run is followed by a dbt build that needs it).
 """
 
 from __future__ import annotations
@@ -24,6 +28,21 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _configure(db: duckdb.DuckDBPyConnection, threads: int, memory_limit: str, spill: str, keep_order: bool) -> None:
+    db.execute(f"SET threads = {max(1, int(threads))}")
+    db.execute(f"SET memory_limit = {_lit(str(memory_limit))}")
+    db.execute(f"SET temp_directory = {_lit(spill)}")
+    db.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
+    db.execute("SET TimeZone = 'UTC'")
+
+
+def private_database(threads: int, memory_limit: str, spill_dir: str, *, keep_order: bool = True) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB for one large file; closing the connection frees all of it."""
+    db = duckdb.connect(":memory:")
+    _configure(db, threads, memory_limit, spill_dir, keep_order)
+    return db
+
+
 def scratch_cursor(threads: int = 2, memory_limit: str = "4GB", *, keep_order: bool = True) -> duckdb.DuckDBPyConnection:
     """A new connection on the process's scratch database for these settings (close it when done).
 
@@ -36,10 +55,7 @@ def scratch_cursor(threads: int = 2, memory_limit: str = "4GB", *, keep_order: b
             spill = tempfile.mkdtemp(prefix="kv-scratch-")
             atexit.register(shutil.rmtree, spill, True)
             db = duckdb.connect(":memory:")
-            db.execute(f"SET threads = {key[1]}")
-            db.execute(f"SET memory_limit = {_lit(key[2])}")
-            db.execute(f"SET temp_directory = {_lit(spill)}")
-            db.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
+            _configure(db, key[1], key[2], spill, keep_order)
             _databases[key] = db
     cur = db.cursor()
     cur.execute("SET TimeZone = 'UTC'")
