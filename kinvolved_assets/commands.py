@@ -148,13 +148,14 @@ def cmd_backfill(args) -> int:
     keys = [f"{customer.customer_id}|{d}" for d in dates]
     if args.one_run:
         from kinvolved_assets.definitions import build_definitions
+        from kinvolved_assets.defs.keys import BACKLOG_OP
         from kinvolved_assets.local_runner import run_backlog, run_marts
 
         defs = build_definitions(home=home, settle_seconds=0)
         instance = instance_for(home)
         with quiet_runs(home) as log:
             result = run_backlog(defs, instance, customer.customer_id,
-                                 run_config={"ops": {"ingest_backlog": {"config": {"dates": dates}}}},
+                                 run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}},
                                  tags={"kinvolved/backfill": "cli"})
             marts = run_marts(defs, instance, customer.customer_id) if result.success else None
         print(f"run output: {log}")

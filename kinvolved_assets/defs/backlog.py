@@ -25,7 +25,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from kinvolved_assets.defs.keys import BACKLOG_JOB, raw_asset_key
+from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, raw_asset_key
 from kinvolved_assets.defs.partitions import delivery_key
 from kinvolved_assets.defs.raw_assets import (
     CHECK_NAMES,
@@ -56,8 +56,8 @@ class BacklogConfig(Config):
 
 
 def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
-    @op(name="ingest_backlog", tags={"kinvolved/stage": "ingest"})
-    def ingest_backlog(context: OpExecutionContext, config: BacklogConfig, platform: PlatformResource) -> int:
+    @op(name=BACKLOG_OP, tags={"kinvolved/stage": "ingest"})
+    def ingest_deliveries(context: OpExecutionContext, config: BacklogConfig, platform: PlatformResource) -> int:
         customer_id = context.partition_key
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
@@ -99,6 +99,6 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
          description="Ingest many deliveries of one customer (partition) in date order in one run: an "
          "initial full-year pull, a catch-up. Each delivery is recorded as its own customer|date partition.")
     def ingest_backlog_job():
-        ingest_backlog()
+        ingest_deliveries()
 
     return ingest_backlog_job

@@ -9,6 +9,7 @@ RAW_GROUP = "oneroster_raw"
 INGEST_JOB = "ingest_delivery"
 MARTS_JOB = "build_marts"
 BACKLOG_JOB = "ingest_backlog"
+BACKLOG_OP = "ingest_deliveries"   # the job's one op (op and job names must differ)
 ONBOARD_JOB = "onboard_customer"
 ONBOARD_ENTITIES = ("orgs", "absence_codes")
 CUSTOMER_TAG = "kinvolved/customer"

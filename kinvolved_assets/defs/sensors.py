@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from kinvolved_assets.customers import load_customer_configs
-from kinvolved_assets.defs.keys import BACKLOG_JOB, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
+from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import DELIVERY_DATES, delivery_key
 from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason
 
@@ -92,7 +92,7 @@ def backlog_request(customer_id: str, requests: list[dict]) -> RunRequest:
         job_name=BACKLOG_JOB,
         run_key=f"{customer_id}:backlog:{digest}",
         partition_key=customer_id,
-        run_config={"ops": {"ingest_backlog": {"config": {"dates": dates, "drops": [r["drop"] for r in ordered]}}}},
+        run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates, "drops": [r["drop"] for r in ordered]}}}},
         tags={CUSTOMER_TAG: customer_id, "kinvolved/backlog_deliveries": str(len(dates)),
               "kinvolved/backlog_range": f"{dates[0]}..{dates[-1]}"},
     )
