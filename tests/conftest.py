@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -19,6 +17,8 @@ _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
+from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+
 
 @dataclass
 class Platform:
@@ -26,28 +26,20 @@ class Platform:
     config_dir: Path
     generated: dict = field(default_factory=dict)
 
-    def add_customer(self, customer_id: str, *, scale: str = "tiny", seed: int = 7, school_year: int = 2026,
-                     start: dt.date | None = None, days: int = 5, fmt: str = "zip", quirks: bool = False,
-                     generate_drops: bool = True, **overrides):
-        from kinvolved_assets.generator import generate, suggested_config
-        from kinvolved_assets.generator.calendar import build_calendar
+    def add_customer(self, customer_id: str, **options):
+        """Config + drops + truth of a generated district (``districts.add_customer`` options)."""
+        from districts import add_customer
 
-        config = suggested_config(customer_id, scale, seed, school_year)
-        config.update(overrides)
-        (self.config_dir / f"{customer_id}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        if not generate_drops:
-            return None
-        start = start or build_calendar(school_year).start
-        result = generate(customer_id, scale, seed, start, days, self.landing(customer_id), fmt=fmt,
-                          truth=self.home / "truth" / customer_id, quirks=quirks, school_year=school_year)
-        self.generated[customer_id] = result
+        result = add_customer(self.home, self.config_dir, customer_id, **options)
+        if result is not None:
+            self.generated[customer_id] = result
         return result
 
     def landing(self, customer_id: str) -> Path:
-        return self.home / "landing" / customer_id
+        return CustomerPaths.for_customer(customer_id, self.home).landing
 
     def warehouse(self, customer_id: str) -> Path:
-        return self.home / "warehouse" / customer_id
+        return CustomerPaths.for_customer(customer_id, self.home).warehouse
 
     def definitions(self):
         from kinvolved_assets.definitions import build_definitions

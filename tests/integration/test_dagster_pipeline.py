@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import DagsterInstance, Definitions
+from districts import latest_cumulative
 
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.local_runner import process_landing, run_ingest, tick_delivery_sensor
@@ -121,12 +122,7 @@ def test_two_customers_with_colliding_ids_are_isolated(platform, instance):
         con = marts[customer]
         views = " ".join(r[0] or "" for r in con.execute("select sql from duckdb_views() where not internal").fetchall())
         assert f"/warehouse/{customer}/raw" in views and f"/warehouse/{other}/" not in views
-        truth = duckdb.connect().execute(
-            "select student_sourced_id, school_sourced_id, days_enrolled, days_absent from read_parquet(?) "
-            "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all",
-            [str(platform.home / "truth" / customer / "student_attendance.parquet")] * 2).fetchall()
-        got = con.execute("select student_sourced_id, school_sourced_id, days_enrolled, days_absent "
-                          "from msr_student_cumulative_attendance order by all").fetchall()
+        got, truth = latest_cumulative(con, platform.home, customer)
         assert got == truth, customer
     assert marts["alpha"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone() != \
         marts["beta"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone()

@@ -11,7 +11,7 @@ import pytest
 
 from kinvolved_assets.dbt_contract import FILES_COLUMNS, columns_csv_rows
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dbt_marts")]  # one module-scoped build
+pytestmark = pytest.mark.integration
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 D = dt.date.fromisoformat

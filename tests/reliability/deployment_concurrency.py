@@ -27,7 +27,6 @@ def _event_text(instance, run_id: str) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.xdist_group("fleet")
 def test_backfill_and_parallel_customers_without_lock_errors(fleet):
     instance, runs, site = fleet["instance"], fleet["runs"], fleet["site"]
     by_status: dict[str, int] = {}

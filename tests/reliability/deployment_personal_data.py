@@ -102,7 +102,6 @@ def _corpus(fleet) -> dict[str, str]:
     return texts
 
 
-@pytest.mark.xdist_group("fleet")
 def test_no_personal_data_in_logs_metadata_reports_or_cli(fleet):
     gen = fleet["generated"]
     drops = [d.path for g in gen.values() for d in g.drops] + [fleet["bad_drop"]]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from kinvolved_assets.paths import CustomerPaths
+
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("driver.py")
 PYTHON = sys.executable
@@ -66,25 +68,20 @@ class Site:
 
     def add_customer(self, customer_id: str, *, seed: int = 7, days: int = 5, start: dt.date | None = None,
                      generate_drops: bool = True, **overrides):
-        from kinvolved_assets.generator import generate, suggested_config
-        from kinvolved_assets.generator.calendar import build_calendar
+        from districts import add_customer
 
-        config = suggested_config(customer_id, "tiny", seed, SCHOOL_YEAR)
-        config.update(overrides)
-        (self.config_dir / f"{customer_id}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        if not generate_drops:
-            return None
-        start = start or build_calendar(SCHOOL_YEAR).start
-        result = generate(customer_id, "tiny", seed, start, days, self.landing(customer_id), fmt="zip",
-                          truth=self.home / "truth" / customer_id, school_year=SCHOOL_YEAR)
-        self.generated[customer_id] = result
+        result = add_customer(self.home, self.config_dir, customer_id, scale="tiny", seed=seed,
+                              school_year=SCHOOL_YEAR, start=start, days=days, fmt="zip",
+                              generate_drops=generate_drops, **overrides)
+        if result is not None:
+            self.generated[customer_id] = result
         return result
 
     def landing(self, customer_id: str) -> Path:
-        return self.home / "landing" / customer_id
+        return CustomerPaths.for_customer(customer_id, self.home).landing
 
     def warehouse(self, customer_id: str) -> Path:
-        return self.home / "warehouse" / customer_id
+        return CustomerPaths.for_customer(customer_id, self.home).warehouse
 
     def marts(self, customer_id: str) -> Path:
         return self.warehouse(customer_id) / "marts.duckdb"

@@ -37,7 +37,6 @@ def _no_half_published(site) -> None:
     assert stray == [], f"half-published marts files next to marts.duckdb: {stray}"
 
 
-@pytest.mark.xdist_group("baseline")
 def test_sigkill_at_every_stage_keeps_marts_and_rerun_converges(tmp_path, baseline, reference):
     site = copy_site(baseline, tmp_path / "site")
     date = baseline.last_date

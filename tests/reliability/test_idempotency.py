@@ -18,7 +18,6 @@ def _dates(site) -> list[str]:
     return sorted(p.name for p in (site.home / "archive" / "acme").iterdir() if p.is_dir())
 
 
-@pytest.mark.xdist_group("baseline")
 def test_rematerializing_loaded_dates_yields_identical_marts(tmp_path, reference):
     site = copy_site(reference, tmp_path / "site")
     dates = _dates(site)
@@ -32,7 +31,6 @@ def test_rematerializing_loaded_dates_yields_identical_marts(tmp_path, reference
                  "marts content digest identical to the first build; archive unchanged (4 drops)")
 
 
-@pytest.mark.xdist_group("baseline")
 def test_replay_from_archive_rebuilds_identical_marts(tmp_path, reference):
     site = Site(tmp_path / "site").prepare()
     shutil.copytree(reference.config_dir, site.config_dir, dirs_exist_ok=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
+from districts import latest_cumulative
 from reliability_support import record_fault
 
 from kinvolved_assets.customers import load_customer_configs
@@ -35,7 +35,6 @@ def _students(site, customer: str) -> set[tuple[str, str]]:
     return out
 
 
-@pytest.mark.xdist_group("fleet")
 def test_colliding_customers_share_nothing(fleet):
     site = fleet["site"]
     marts = {c: open_marts(site.marts(c)) for c in ("alpha", "beta")}
@@ -53,12 +52,7 @@ def test_colliding_customers_share_nothing(fleet):
                 "select sql from duckdb_tables()").fetchall())
             assert f"/warehouse/{other}/" not in sql and f"/{other}/" not in sql
             # the customer's marts equal its own ground truth, so no row of the other got in
-            truth = duckdb.connect().execute(
-                "select student_sourced_id, school_sourced_id, days_enrolled, days_absent from read_parquet(?) "
-                "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all",
-                [str(site.home / "truth" / customer / "student_attendance.parquet")] * 2).fetchall()
-            got = con.execute("select student_sourced_id, school_sourced_id, days_enrolled, days_absent "
-                              "from msr_student_cumulative_attendance order by all").fetchall()
+            got, truth = latest_cumulative(con, site.home, customer)
             assert got == truth, customer
             dump = "\n".join(repr(con.execute(f"select * from {t}").fetchall()) for t in MART_TABLES)
             assert other not in dump and f"{other}.k12" not in dump

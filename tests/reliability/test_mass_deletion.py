@@ -94,7 +94,6 @@ def _events_text(instance: DagsterInstance, run_id: str) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.xdist_group("baseline")
 def test_partial_bulk_is_stopped_then_forced(tmp_path, baseline):
     site = copy_site(baseline, tmp_path / "site")
     (site.landing("acme") / baseline.last_drop).unlink()   # not needed here

@@ -18,8 +18,6 @@ from kinvolved_assets.generator import generate, suggested_config
 from kinvolved_assets.generator.calendar import build_calendar
 from kinvolved_assets.oneroster import spec
 
-pytestmark = pytest.mark.xdist_group("generator")  # module-scoped generated districts
-
 REPO = Path(__file__).resolve().parents[2]
 GUID = __import__("re").compile(spec.GUID_PATTERN)
 
