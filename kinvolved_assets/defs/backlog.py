@@ -25,15 +25,13 @@ from dagster import (
 )
 from pydantic import Field
 
-from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, raw_asset_key
+from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP
 from kinvolved_assets.defs.partitions import delivery_key
 from kinvolved_assets.defs.raw_assets import (
     CHECK_NAMES,
     blocked_description,
-    check_fields,
     default_validation,
-    entity_metadata,
-    skipped_check_fields,
+    delivery_results,
 )
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.delivery import delivery_dates_between
@@ -73,17 +71,9 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
             delivery = ingest_delivery(customer, paths, delivery_date, run_id=f"{context.run_id}-{i:04d}",
                                        drop_hint=hints.get(delivery_date), validators=validators, reporter=reporter)
             partition = delivery_key(customer_id, delivery_date)
-            for name, outcome in delivery.entities.items():
-                if delivery.promoted:
-                    context.log_event(AssetMaterialization(asset_key=raw_asset_key(name), partition=partition,
-                                                           metadata=entity_metadata(outcome, delivery)))
-                for check in outcome.checks:
-                    context.log_event(AssetCheckEvaluation(**check_fields(name, check), partition=partition))
-                emitted = {c.name for c in outcome.checks}
-                for missing in check_names:
-                    if missing not in emitted:
-                        context.log_event(AssetCheckEvaluation(**skipped_check_fields(name, missing),
-                                                               partition=partition))
+            for kind, fields in delivery_results(delivery, check_names):
+                event = AssetMaterialization if kind == "materialization" else AssetCheckEvaluation
+                context.log_event(event(**fields, partition=partition))
             context.log.info(f"{i + 1}/{len(dates)} {delivery_date} ({delivery.drop_path.name}): "
                              f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s")
             if not delivery.promoted:

@@ -60,8 +60,7 @@ def entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
     return meta
 
 
-def check_fields(entity: str, check: CheckOutcome) -> dict:
-    """The fields of one check's result, shared by the delivery asset and the backlog job."""
+def _check_fields(entity: str, check: CheckOutcome) -> dict:
     return dict(
         asset_key=raw_asset_key(entity),
         check_name=check.name,
@@ -72,10 +71,26 @@ def check_fields(entity: str, check: CheckOutcome) -> dict:
     )
 
 
-def skipped_check_fields(entity: str, check_name: str) -> dict:
+def _skipped_check_fields(entity: str, check_name: str) -> dict:
     return dict(asset_key=raw_asset_key(entity), check_name=check_name, passed=True,
                 severity=AssetCheckSeverity.WARN,
                 metadata={"skipped": "file not in this delivery or not readable"})
+
+
+def delivery_results(delivery: DeliveryOutcome, check_names: tuple[str, ...]):
+    """What one delivery reports, in order, as ``(kind, fields)``: per entity a ``"materialization"``
+    (asset_key, metadata) when the delivery was promoted, then a ``"check"`` for every check name (one
+    the delivery did not run passes as WARN, marked skipped). Shared by the delivery asset (results)
+    and the backlog job (events of the delivery's partition)."""
+    for name, outcome in delivery.entities.items():
+        if delivery.promoted:
+            yield "materialization", dict(asset_key=raw_asset_key(name), metadata=entity_metadata(outcome, delivery))
+        for check in outcome.checks:
+            yield "check", _check_fields(name, check)
+        emitted = {c.name for c in outcome.checks}
+        for missing in check_names:
+            if missing not in emitted:
+                yield "check", _skipped_check_fields(name, missing)
 
 
 def default_validation(engine: str | None = None):
@@ -151,15 +166,8 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
             f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]}): "
             f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"
         )
-        for name, outcome in delivery.entities.items():
-            if delivery.promoted:
-                yield MaterializeResult(asset_key=raw_asset_key(name), metadata=entity_metadata(outcome, delivery))
-            for check in outcome.checks:
-                yield AssetCheckResult(**check_fields(name, check))
-            emitted = {c.name for c in outcome.checks}
-            for missing in check_names:
-                if missing not in emitted:
-                    yield AssetCheckResult(**skipped_check_fields(name, missing))
+        for kind, fields in delivery_results(delivery, check_names):
+            yield MaterializeResult(**fields) if kind == "materialization" else AssetCheckResult(**fields)
         if not delivery.promoted:
             raise Failure(
                 description=blocked_description(customer_id, delivery_date, delivery),

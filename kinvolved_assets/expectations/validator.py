@@ -48,8 +48,9 @@ ENGINES = ("auto", "gx", "duckdb")
 PRIVATE_DATABASE_ROWS = 1_000_000
 
 
-def _connect(rows: int, spill_dir: str, threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
-    if rows >= PRIVATE_DATABASE_ROWS:
+def _connect(spill_dir: str | None, threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
+    """A database of its own spilling to ``spill_dir`` when given, else a cursor on the scratch one."""
+    if spill_dir is not None:
         return private_database(threads, memory_limit, spill_dir, keep_order=False)
     return scratch_cursor(threads, memory_limit, keep_order=False)
 
@@ -74,8 +75,8 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
     rows = int(getattr(result, "rows", 0) or 0)
     out: list[RuleResult] = []
     used = "none"
-    spill = tempfile.TemporaryDirectory(prefix="kv-checks-")
-    con = _connect(rows, spill.name)
+    spill = tempfile.TemporaryDirectory(prefix="kv-checks-") if rows >= PRIVATE_DATABASE_ROWS else None
+    con = _connect(spill.name if spill else None)
     try:
         if parquet is None or not Path(parquet).exists():
             out = [RuleResult(r, evaluated=False, skipped="no staged file") for r in rules]
@@ -105,7 +106,8 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
                 out.append(RuleResult(r, error=short_error(exc)))
     finally:
         con.close()
-        spill.cleanup()
+        if spill is not None:
+            spill.cleanup()
     order = {r.id: i for i, r in enumerate(rules)}
     out.sort(key=lambda r: order.get(r.rule.id, 1 << 30))
     return to_outcome(entity, out, rows=rows, engine=used, seconds=time.perf_counter() - started,

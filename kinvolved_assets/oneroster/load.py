@@ -38,6 +38,7 @@ from .decode import Header, read_header, transcode_to_utf8
 from .discover import DropFile, DropLimits
 from .findings import RULES, Finding, finding, quote_value
 from .scratch import private_database, scratch_cursor
+from .scratch import sql_string as _lit
 
 
 @dataclass
@@ -64,10 +65,6 @@ class LoadResult:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _norm(name: str) -> str:
