@@ -17,29 +17,14 @@ _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from districts import CustomerFolders  # noqa: E402
 
 
 @dataclass
-class Platform:
+class Platform(CustomerFolders):
     home: Path
     config_dir: Path
     generated: dict = field(default_factory=dict)
-
-    def add_customer(self, customer_id: str, **options):
-        """Config + drops + truth of a generated district (``districts.add_customer`` options)."""
-        from districts import add_customer
-
-        result = add_customer(self.home, self.config_dir, customer_id, **options)
-        if result is not None:
-            self.generated[customer_id] = result
-        return result
-
-    def landing(self, customer_id: str) -> Path:
-        return CustomerPaths.for_customer(customer_id, self.home).landing
-
-    def warehouse(self, customer_id: str) -> Path:
-        return CustomerPaths.for_customer(customer_id, self.home).warehouse
 
     def definitions(self):
         from kinvolved_assets.definitions import build_definitions

@@ -41,3 +41,25 @@ def latest_cumulative(marts: duckdb.DuckDBPyConnection, home: Path, customer_id:
         "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all", [truth_file] * 2).fetchall()
     got = marts.execute(f"select {CUMULATIVE_COLUMNS} from msr_student_cumulative_attendance order by all").fetchall()
     return got, truth
+
+
+class CustomerFolders:
+    """For a test site with ``home``, ``config_dir`` and ``generated`` (customer -> generator result):
+    add generated customers and find their folders (the product's ``CustomerPaths``)."""
+
+    def add_customer(self, customer_id: str, **options):
+        """Config + drops + truth of a generated district (``add_customer`` options)."""
+        result = add_customer(self.home, self.config_dir, customer_id, **options)
+        if result is not None:
+            self.generated[customer_id] = result
+        return result
+
+    def landing(self, customer_id: str) -> Path:
+        from kinvolved_assets.paths import CustomerPaths
+
+        return CustomerPaths.for_customer(customer_id, self.home).landing
+
+    def warehouse(self, customer_id: str) -> Path:
+        from kinvolved_assets.paths import CustomerPaths
+
+        return CustomerPaths.for_customer(customer_id, self.home).warehouse

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from kinvolved_assets.paths import CustomerPaths
+from districts import CustomerFolders
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("driver.py")
@@ -38,7 +37,7 @@ def child_env(home: Path, config_dir: Path, dagster_home: Path, **extra: str) ->
 
 
 @dataclass
-class Site:
+class Site(CustomerFolders):
     """One KINVOLVED_HOME + customer_configs + DAGSTER_HOME (copy of the repo's dagster.yaml)."""
 
     root: Path
@@ -68,20 +67,8 @@ class Site:
 
     def add_customer(self, customer_id: str, *, seed: int = 7, days: int = 5, start: dt.date | None = None,
                      generate_drops: bool = True, **overrides):
-        from districts import add_customer
-
-        result = add_customer(self.home, self.config_dir, customer_id, scale="tiny", seed=seed,
-                              school_year=SCHOOL_YEAR, start=start, days=days, fmt="zip",
-                              generate_drops=generate_drops, **overrides)
-        if result is not None:
-            self.generated[customer_id] = result
-        return result
-
-    def landing(self, customer_id: str) -> Path:
-        return CustomerPaths.for_customer(customer_id, self.home).landing
-
-    def warehouse(self, customer_id: str) -> Path:
-        return CustomerPaths.for_customer(customer_id, self.home).warehouse
+        return super().add_customer(customer_id, scale="tiny", seed=seed, school_year=SCHOOL_YEAR, start=start,
+                                    days=days, fmt="zip", generate_drops=generate_drops, **overrides)
 
     def marts(self, customer_id: str) -> Path:
         return self.warehouse(customer_id) / "marts.duckdb"
