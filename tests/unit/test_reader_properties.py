@@ -69,3 +69,39 @@ def test_arbitrary_file_names_in_a_drop(tmp_path_factory, name, data):
         return
     rep = validate_drop(folder)
     _check(rep.findings)
+
+
+DATETIME_EXAMPLES = [
+    "2024-03-01T12:00:00Z", "2024-03-01T12:00:00.123Z", "2024-03-01T12:00:00.1234567Z", "2024-03-01T12:00Z",
+    "2024-03-01T12:00:00+05:00", "2024-03-01T12:00:00-0800", "2024-03-01T12:00:00+05:00Z", "2024-03-01T12:00:00 Z",
+    "2024-03-01 12:00:00", "2024-03-01", "2024-02-30T12:00:00Z", "2024-03-01T25:00:00Z", "2024-03-01T12:00:00 UTC",
+    "2024-03-01T12:00:00 America/New_York", "2024-03-01T12:00:00\tZ", "-2024-03-01T12:00:00Z", "2024-03-01TZ", "Z",
+]
+
+
+def _datetime_casts(values: list[str]) -> list[tuple]:
+    import duckdb
+
+    from kinvolved_assets.oneroster.load import datetime_utc
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(f"SELECT v, CAST(TRY_CAST(v AS TIMESTAMPTZ) AS TIMESTAMP), {datetime_utc('v')} FROM (SELECT unnest(?::VARCHAR[]) AS v)",
+                       [values]).fetchall()
+    con.close()
+    return rows
+
+
+def test_datetime_fast_path_matches_the_time_zone_aware_cast_on_known_shapes():
+    rows = _datetime_casts(DATETIME_EXAMPLES)
+    assert [r for r in rows if r[1] != r[2]] == []
+    by_value = {v: fast for v, _, fast in rows}
+    assert str(by_value["2024-03-01T12:00:00+05:00"]) == "2024-03-01 07:00:00"   # the offset is applied
+    assert by_value["2024-02-30T12:00:00Z"] is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.text(alphabet="0123456789-:T.Z+ \tzU", max_size=30).map(lambda s: "2024-03-01T" + s),
+                                 st.text(alphabet="0123456789-:T.Z+ ", max_size=30)), min_size=1, max_size=20))
+def test_datetime_fast_path_matches_the_time_zone_aware_cast(values):
+    assert [r for r in _datetime_casts(values) if r[1] != r[2]] == []
