@@ -239,8 +239,7 @@ def ingest_delivery(
     try:
         with open_drop(drop_path, limits or DropLimits()) as drop:
             drop_findings = list(drop.findings)
-            for name in entities:
-                result = drop.load(name, staging_root, delivery_date)
+            for name, result in drop.load_many(list(entities), staging_root, delivery_date).items():
                 outcome = EntityOutcome(name, result)
                 outcome.checks.append(contract_check(name, result, drop_findings if drop.fatal else ()))
                 outcomes[name] = outcome

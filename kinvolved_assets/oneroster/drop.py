@@ -1,14 +1,16 @@
 """A drop (one ZIP, one folder of CSVs, or a single CSV) and its loading.
 
     with open_drop(path) as drop:
-        for name in drop.files:
-            result = drop.load(name, warehouse_root, "2024-03-01")
+        result = drop.load("users", warehouse_root, "2024-03-01")
+        results = drop.load_many(["users", "attendance"], warehouse_root, "2024-03-01")
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -27,7 +29,7 @@ from .discover import (
     strip_single_top_folder,
 )
 from .findings import Finding, finding
-from .load import LoadResult, load_file
+from .load import LARGE_FILE_BYTES, LoadResult, load_file
 
 __all__ = ["Drop", "DropFile", "DropLimits", "DropReport", "FileSummary", "LoadResult", "open_drop", "validate_drop"]
 
@@ -200,6 +202,50 @@ class Drop:
             return LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256, failed=True)
         return load_file(ent, df, Path(out_root), delivery_date, self.limits)
 
+    def load_many(self, entity_names: list[str] | tuple[str, ...], out_root: Path, delivery_date: str) -> dict[str, LoadResult]:
+        """``load`` for several entities, in their order. Files below ``LARGE_FILE_BYTES`` load side by
+        side on ``limits.threads`` threads: a small file's time is mostly the fixed cost of planning its
+        statements, on one core. Large files load one after the other with all threads meanwhile."""
+        small = [n for n in entity_names
+                 if (df := self.files.get(spec.entity(n).name)) is not None and df.size < LARGE_FILE_BYTES]
+        workers = min(int(self.limits.threads), len(small))
+        if workers < 2:
+            return {n: self.load(n, out_root, delivery_date) for n in entity_names}
+        pool = _loader_pool(workers)
+        pending = {n: pool.submit(self.load, n, out_root, delivery_date) for n in small}
+        done = {n: self.load(n, out_root, delivery_date) for n in entity_names if n not in pending}
+        done.update({n: f.result() for n, f in pending.items()})
+        return {n: done[n] for n in entity_names}
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives every thread that allocates a heap arena of its own and keeps what is freed there:
+    with files loading on two threads a backlog run's resident memory crept from ~140 to ~450 MiB
+    over a school year of deliveries. Capping the arenas keeps it at ~140 MiB between deliveries."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        if name:
+            ctypes.CDLL(name).mallopt(-8, int(arenas))   # M_ARENA_MAX; not glibc: no such call, ignored
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def _loader_pool(workers: int) -> ThreadPoolExecutor:
+    """The process's loader threads, started once."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            _limit_malloc_arenas()
+            pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kv-load")
+        return pool
+
 
 def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
     """Open (discover, and extract a ZIP safely) a drop; use as a context manager so temp files are removed."""
@@ -273,14 +319,10 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
         report.findings.extend(drop.findings)
         if drop.fatal:
             return report
-        results: dict[str, LoadResult] = {}
-        for ent in spec.ENTITIES:
-            if ent.name not in drop.files:
-                continue
-            res = drop.load(ent.name, Path(tmp), delivery_date)
-            results[ent.name] = res
+        results = drop.load_many([e.name for e in spec.ENTITIES if e.name in drop.files], Path(tmp), delivery_date)
+        for ent_name, res in results.items():
             report.findings.extend(res.findings)
-            report.files.append(FileSummary(res.file_name, ent.name, res.mode, res.rows, res.rejected_rows, res.failed,
+            report.files.append(FileSummary(res.file_name, ent_name, res.mode, res.rows, res.rejected_rows, res.failed,
                                             res.sha256, res.min_date, res.max_date))
         try:
             report.findings.extend(check_references(results, Path(tmp), limits))
