@@ -10,9 +10,11 @@ range) -> good rows COPY'd to Parquet once, with their line numbers. Records Duc
 (wrong field count, broken quotes) go to its rejects table with their record number. On large
 files the GUID shape of reference columns is checked once per distinct value.
 
-Rare path, only when rows were rejected, a sourcedId repeats or records span several lines: a second
-pass over the CSV collects the rejected rows with their original values (first rule broken,
-``rule|column``) and the line numbers are corrected before the Parquet is written.
+Rare path, only when rows were rejected or a sourcedId repeats: a second parallel pass over the CSV
+collects those rows with their original values (first rule broken, ``rule|column``) and pairs each
+with its record number in the table by its typed values (two refused rows that read alike but
+differ in their raw text are numbered by one ordered scan instead). Records spanning several lines
+or lines DuckDB could not split only correct the line numbers before the Parquet is written.
 
 Line numbers: ``_line`` is the CSV line on which the record starts (header = line 1). When no
 quoted field contains a line break and there are no blank lines, that is record ordinal + 1. When
@@ -401,13 +403,7 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
         ok_expr = " AND ".join(f"NOT {c}" for c in row_conds) if row_conds else "true"
         typed_inner = ", ".join(f"{csql[c.name].typed} AS {knames[c.name]}" for c in ent.columns)
 
-        def scan_typed(p: Path) -> str:
-            """Every record once: raw c*, typed k* and the record number _rn (file order)."""
-            # typed values are computed below the window, so a filter above it cannot re-inline the casts
-            return f"(SELECT *, row_number() OVER () AS _rn FROM (SELECT *, {typed_inner} FROM {_csv_scan(p, ncols)}))"
-
-        def scan_with_rule(p: Path) -> str:
-            return f"(SELECT *, {rule_case} AS _rule FROM {scan_typed(p)})"
+        raw_hash = f"hash({', '.join(f'c{i}' for i in range(ncols))})"
 
         # ---- findings from the head sample (deprecated status, non-canonical spellings)
         n_s, _, _, inactive_s, nonc_s = _sample_stats(ent, cmap, hdr)
@@ -530,19 +526,45 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
             rec_expr = "(s._rn + 1)"
             line_expr = rec_expr
             joins = ""
-            if not clean:
-                # pass 2: raw values of the rejected rows (and duplicate candidates), same record numbering
+            if not clean and (n_all != n_good or n_dupkeys):
+                # pass 2 (parallel, no numbering): the raw values of the refused rows and duplicate
+                # candidates (only records whose sourcedId is one of theirs, or blank, are typed and
+                # checked again), each paired with its record number in the table by its typed values.
+                # Rows alike in those are interchangeable unless their raw text differs (two bad
+                # values that both read as NULL): then the records are numbered in one ordered scan.
                 sid = vals["sourcedId"]
+                dup_t = f" OR {sid_k} IN (SELECT k FROM dup)" if n_dupkeys else ""
+                dup_csv = f" OR {sid} IN (SELECT k FROM dup)" if n_dupkeys else ""
+                keys = ", ".join(knames[c.name] for c in ent.columns)
+                con.execute(f"CREATE TEMP TABLE cand AS SELECT rowid + 1 AS _rn, {keys} FROM t WHERE NOT _ok{dup_t}")
                 con.execute("DROP TABLE IF EXISTS rj")
                 con.execute("DROP TABLE IF EXISTS rs")
-                con.execute(f"""CREATE TEMP TABLE src AS SELECT * FROM {scan_with_rule(path)}
-                        WHERE _rule IS NOT NULL {f'OR {sid} IN (SELECT k FROM dup)' if n_dupkeys else ''}""")
+                con.execute(f"""CREATE TEMP TABLE raw2 AS SELECT * FROM (
+                        SELECT *, {rule_case} AS _rule, {raw_hash} AS _rh FROM (SELECT *, {typed_inner} FROM (
+                            SELECT * FROM {_csv_scan(path, ncols)} WHERE {sid} IS NULL OR {sid} IN (SELECT {sid_k} FROM cand))))
+                        WHERE _rule IS NOT NULL{dup_csv}""")
+                ambiguous = con.execute(f"""SELECT count(*) FROM (SELECT {keys} FROM raw2 GROUP BY ALL
+                                            HAVING count(DISTINCT _rh) > 1)""").fetchone()[0]
+                if ambiguous:
+                    con.execute("DROP TABLE IF EXISTS rj")
+                    con.execute("DROP TABLE IF EXISTS rs")
+                    con.execute(f"""CREATE TEMP TABLE src AS SELECT * FROM (
+                            SELECT *, {rule_case} AS _rule FROM (SELECT *, row_number() OVER () AS _rn
+                                FROM (SELECT *, {typed_inner} FROM {_csv_scan(path, ncols)})))
+                            WHERE _rule IS NOT NULL{dup_csv}""")
+                else:
+                    same = " AND ".join(f"r.{k} IS NOT DISTINCT FROM c.{k}" for k in keys.split(", "))
+                    con.execute(f"""CREATE TEMP TABLE src AS SELECT r.* EXCLUDE (_j), c._rn FROM
+                            (SELECT *, row_number() OVER (PARTITION BY {keys}) AS _j FROM raw2) r
+                            JOIN (SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY _rn) AS _j FROM cand) c
+                            ON r._j = c._j AND {same}""")
                 if n_dupkeys:
                     con.execute(f"""UPDATE src SET _rule = 'row.duplicate_sourced_id|sourcedId'
                                     WHERE _rule IS NULL AND _rn <> (SELECT first_rn FROM dup WHERE dup.k = {sid})""")
                     con.execute("DELETE FROM src WHERE _rule IS NULL")
                 n_bad = con.execute("SELECT count(*) FROM src").fetchone()[0]
                 n_dup_rows = con.execute("SELECT count(*) FROM src WHERE _rule LIKE 'row.duplicate%'").fetchone()[0]
+            if not clean:
                 n_records = n_good + (n_bad - n_dup_rows) + len(rj_lines) + 1
                 if n_lines != n_records:
                     line_map = _line_map(path, "utf-8-sig")

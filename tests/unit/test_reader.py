@@ -238,6 +238,35 @@ def test_rejects_keep_original_values_and_reason(tmp_path):
     assert Path(res.rejects_path) == tmp_path / "wh" / "rejects" / "attendance" / f"delivery_date={D}" / "rejects.parquet"
 
 
+@pytest.mark.parametrize("look_alike", [False, True])
+def test_rejected_rows_keep_their_own_lines_and_values(tmp_path, look_alike):
+    # rows read again for the rejects are paired with their record by typed values: two identical bad
+    # rows, a repeated id, a record spanning two lines and a line that cannot be split must each keep
+    # their own line and original text; so must two rows alike but for the bad value (look_alike:
+    # both dates read as NULL, numbered by the ordered scan)
+    head = VALID["attendance.csv"].splitlines()[0]
+    rows = [
+        "a1,,,,s1,u1,2024-03-01,AE,,,",                   # line 2
+        'a2,,,,s1,u1,2024-03-02,AE,,,"two\nlines"',       # lines 3-4
+        "b1,,,,s1,u1,2024-02-30,AE,,,",                   # line 5: bad date
+        "b1,,,,s1,u1,2024-02-31,AE,,," if look_alike else "b9,,,,s1,u1,2024-02-31,AE,,,",   # line 6
+        "a3,,,,s1,u1,2024-03-03,AE,,,",                   # line 7
+        "b2,,,,s1,u1,2024-13-01,AE,,,",                   # line 8: bad date
+        "b2,,,,s1,u1,2024-13-01,AE,,,",                   # line 9: the same row again
+        "a1,,,,s1,u1,2024-03-04,T,,,",                    # line 10: repeated sourcedId
+        "a4,,,,s1,u1,2024-03-05,AE,,,,extra",             # line 11: one field too many
+        "a5,,,,s1,u1,2024-03-06,AE,,,",                   # line 12
+    ]
+    with open_drop(write_drop(tmp_path, {"attendance.csv": head + "\n" + "\n".join(rows) + "\n"})) as drop:
+        res = drop.load("attendance", tmp_path / "wh", D)
+    assert sorted(q(f"SELECT sourcedId, _line FROM '{res.parquet_path}'")) == [("a1", 2), ("a2", 3), ("a3", 7), ("a5", 12)]
+    rejected = sorted(q(f"SELECT _line, sourcedId, date, _rule FROM '{res.rejects_path}'"))
+    assert rejected == [(5, "b1", "2024-02-30", "row.bad_date"), (6, "b1" if look_alike else "b9", "2024-02-31", "row.bad_date"),
+                        (8, "b2", "2024-13-01", "row.bad_date"), (9, "b2", "2024-13-01", "row.bad_date"),
+                        (10, "a1", "2024-03-04", "row.duplicate_sourced_id"), (11, None, None, "row.malformed")]
+    assert res.rows == 4 and res.rejected_rows == 6
+
+
 def test_bad_reference_ids_rejected_per_row_with_line_and_column(tmp_path):
     # reference columns (school, class, user) are checked per distinct value: every row carrying a
     # bad value is rejected, with its own line, and the good rows keep theirs
