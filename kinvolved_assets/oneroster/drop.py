@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -213,7 +213,10 @@ class Drop:
             return {n: self.load(n, out_root, delivery_date) for n in entity_names}
         pool = _loader_pool(workers)
         pending = {n: pool.submit(self.load, n, out_root, delivery_date) for n in small}
-        done = {n: self.load(n, out_root, delivery_date) for n in entity_names if n not in pending}
+        try:
+            done = {n: self.load(n, out_root, delivery_date) for n in entity_names if n not in pending}
+        finally:   # never return (or raise) while a file is still being written below out_root
+            wait(pending.values())
         done.update({n: f.result() for n, f in pending.items()})
         return {n: done[n] for n in entity_names}
 
