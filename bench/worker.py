@@ -93,9 +93,14 @@ def stage_dagster(args: dict) -> dict:
 
     t_dagster = time.perf_counter()
     from kinvolved_assets.commands import instance_for
-    from kinvolved_assets.defs.keys import BACKLOG_JOB
     from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
-    from kinvolved_assets.local_runner import run_backlog, run_ingest, run_marts, tick_delivery_sensor
+    from kinvolved_assets.local_runner import (
+        run_backlog,
+        run_ingest,
+        run_marts,
+        split_run_requests,
+        tick_delivery_sensor,
+    )
 
     os.environ["KINVOLVED_CONFIG_DIR"] = args["config_dir"]
     os.environ["KINVOLVED_HOME"] = args["home"]
@@ -109,9 +114,7 @@ def stage_dagster(args: dict) -> dict:
     t_inst = time.perf_counter()
     customer = args["customer"]
     tick = tick_delivery_sensor(defs, instance, customer)
-    backlogs = [r for r in tick.run_requests or [] if r.job_name == BACKLOG_JOB]
-    requests = sorted((r for r in tick.run_requests or [] if r.job_name != BACKLOG_JOB),
-                      key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
+    backlogs, requests = split_run_requests(tick.run_requests)
     t_tick = time.perf_counter()
     run_seconds, failed = [], []
     for request in backlogs:   # the sensor chose one run for the whole backlog

@@ -82,6 +82,15 @@ def _already_succeeded(instance: DagsterInstance, run_key: str) -> bool:
         filters=RunsFilter(tags={RUN_KEY_TAG: run_key}, statuses=[DagsterRunStatus.SUCCESS]), limit=1))
 
 
+def split_run_requests(run_requests) -> tuple[list, list]:
+    """A delivery sensor's requests as (backlog runs, per-delivery runs in date order)."""
+    requests = list(run_requests or [])
+    backlogs = [r for r in requests if r.job_name == BACKLOG_JOB]
+    deliveries = sorted((r for r in requests if r.job_name != BACKLOG_JOB),
+                        key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
+    return backlogs, deliveries
+
+
 def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: str,
                     build_marts: bool = True) -> LocalRunReport:
     """Everything new in the landing folder → raw partitions (in date order) → marts."""
@@ -89,7 +98,7 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
     result = tick_delivery_sensor(defs, instance, customer_id)
     if result.skip_message:
         report.sensor_logs.append(result.skip_message)
-    backlogs = [r for r in result.run_requests or [] if r.job_name == BACKLOG_JOB]
+    backlogs, requests = split_run_requests(result.run_requests)
     for request in backlogs:   # one run for many drops (the sensor's choice when a tick finds a backlog)
         if _already_succeeded(instance, request.run_key):
             report.sensor_logs.append(f"{request.run_key} already ingested")
@@ -97,8 +106,6 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
         outcome = run_backlog(defs, instance, customer_id, run_config=request.run_config,
                               tags={**request.tags, RUN_KEY_TAG: request.run_key})
         report.ingest_runs.append((request.tags.get("kinvolved/backlog_range", "backlog"), outcome.run_id, outcome.success))
-    requests = sorted((r for r in result.run_requests or [] if r.job_name != BACKLOG_JOB),
-                      key=lambda r: r.partition_key.keys_by_dimension[DATE_DIM])
     for request in requests:
         key = request.partition_key
         assert key.keys_by_dimension[CUSTOMER_DIM] == customer_id

@@ -20,7 +20,7 @@ from dagster import (
 
 from kinvolved_assets.customers import load_customer_configs
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
-from kinvolved_assets.defs.partitions import DELIVERY_DATES, delivery_key
+from kinvolved_assets.defs.partitions import DATE_DIM, DELIVERY_DATES, delivery_key
 from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason
 
 DEFAULT_SETTLE_SECONDS = 60
@@ -85,8 +85,8 @@ def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now
 
 def backlog_request(customer_id: str, requests: list[dict]) -> RunRequest:
     """One backlog run for many new drops of a customer (dates in order, each with its drop)."""
-    ordered = sorted(requests, key=lambda r: r["partition_key"].keys_by_dimension["date"])
-    dates = [r["partition_key"].keys_by_dimension["date"] for r in ordered]
+    ordered = sorted(requests, key=lambda r: r["partition_key"].keys_by_dimension[DATE_DIM])
+    dates = [r["partition_key"].keys_by_dimension[DATE_DIM] for r in ordered]
     digest = hashlib.sha256("\n".join(r["sha"] for r in ordered).encode()).hexdigest()
     return RunRequest(
         job_name=BACKLOG_JOB,
