@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -43,13 +44,16 @@ def base_env(tmp: Path | None = None) -> dict:
     return env
 
 
-def prepare_district(work: Path, scale: str, days: int, seed: int, log=print) -> dict:
-    """Generate the district once per (scale, days, seed); later runs reuse the files."""
+def prepare_district(work: Path, scale: str, days: int, seed: int, log=print, fmt: str = "loose") -> dict:
+    """Generate the district once per (scale, days, seed, format); later runs reuse the files.
+
+    ``fmt="zip"``: one ZIP per delivery, as districts send them (about a seventh of the CSV's bytes
+    on disk, twice over: landing and archive); only our own stages read ZIPs."""
     from kinvolved_assets.generator import generate, suggested_config
     from kinvolved_assets.generator.calendar import build_calendar
     from kinvolved_assets.oneroster import spec
 
-    root = work / f"{scale}-s{seed}-d{days}"
+    root = work / (f"{scale}-s{seed}-d{days}" + ("-zip" if fmt == "zip" else ""))
     info_path = root / "district.json"
     if info_path.exists():
         return json.loads(info_path.read_text())
@@ -57,11 +61,16 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print) ->
     landing = root / "landing"
     start = build_calendar(SCHOOL_YEAR).start
     log(f"generating {scale} district, {days} days from {start} (seed {seed}) ...")
-    res = generate(CUSTOMER, scale, seed, start, days, landing, fmt="loose", school_year=SCHOOL_YEAR)
+    res = generate(CUSTOMER, scale, seed, start, days, landing, fmt=fmt, school_year=SCHOOL_YEAR)
     stems = {e.file_stem.lower(): e.name for e in spec.ENTITIES}
     drops = []
     for d in res.drops:
-        files = {stems[p.stem.lower()]: p.name for p in sorted(d.path.iterdir()) if p.stem.lower() in stems}
+        if fmt == "zip":
+            with zipfile.ZipFile(d.path) as zf:
+                names = sorted(Path(n).name for n in zf.namelist())
+        else:
+            names = sorted(p.name for p in d.path.iterdir())
+        files = {stems[Path(n).stem.lower()]: n for n in names if Path(n).stem.lower() in stems}
         drops.append({"date": d.delivery_date.isoformat(), "name": d.path.name, "files": files,
                       "modes": {e: d.mode for e in files}, "rows": d.rows})
     (root / "drops.json").write_text(json.dumps(drops))
@@ -69,11 +78,18 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print) ->
     config_dir.mkdir()
     (config_dir / f"{CUSTOMER}.yaml").write_text(yaml.safe_dump(suggested_config(CUSTOMER, scale, seed, SCHOOL_YEAR),
                                                                  sort_keys=False))
-    csv_bytes = sum(p.stat().st_size for p in landing.rglob("*.csv"))
+    if fmt == "zip":
+        csv_bytes = 0
+        for p in landing.glob("*.zip"):
+            with zipfile.ZipFile(p) as zf:
+                csv_bytes += sum(i.file_size for i in zf.infolist())
+    else:
+        csv_bytes = sum(p.stat().st_size for p in landing.rglob("*.csv"))
     info = {"scale": scale, "days": days, "seed": seed, "root": str(root), "landing": str(landing),
             "drops_json": str(root / "drops.json"), "config_dir": str(config_dir), "deliveries": len(drops),
             "rows": sum(res.counts.values()), "rows_by_entity": res.counts, "csv_mib": round(csv_bytes / MIB, 1),
-            "final": res.final, "generate_seconds": round(res.elapsed_seconds, 1)}
+            "final": res.final, "generate_seconds": round(res.elapsed_seconds, 1), "format": fmt,
+            "landing_mib": round(sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()) / MIB, 1)}
     info_path.write_text(json.dumps(info, indent=1))
     return info
 
@@ -326,12 +342,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("KINVOLVED_BENCH_DIR", "/tmp/kv-bench/run")),
                     help="generated districts (cached) and stage folders")
     ap.add_argument("--threads", type=int, default=2, help="DuckDB threads of the limit and the peer")
+    ap.add_argument("--zip", action="store_true", help="deliver one ZIP per delivery instead of loose CSV folders "
+                    "(our stages only: the limit and the peer read loose CSV)")
     args = ap.parse_args(argv)
     scales = [s.strip() for s in args.scale.split(",") if s.strip()]
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = set(stages) - set(ALL_STAGES)
     if unknown:
         ap.error(f"unknown stages: {', '.join(sorted(unknown))}")
+    if args.zip and {"limit", "peer"} & set(stages):
+        ap.error("--zip: the limit and the peer read loose CSV; leave them out of --stages")
     days = args.days or full_year_days()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -346,9 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, flush=True)
 
     for scale in scales:
-        info = prepare_district(work, scale, days, args.seed, log)
-        log(f"== {scale}: {info['deliveries']} deliveries, {info['rows']:,} rows, {info['csv_mib']:.0f} MiB of CSV "
-            f"(generated in {info['generate_seconds']} s)")
+        info = prepare_district(work, scale, days, args.seed, log, fmt="zip" if args.zip else "loose")
+        log(f"== {scale}: {info['deliveries']} deliveries, {info['rows']:,} rows, {info['csv_mib']:.0f} MiB of CSV"
+            + (f" in {info['landing_mib']:.0f} MiB of ZIPs" if info.get("format") == "zip" else "")
+            + f" (generated in {info['generate_seconds']} s)")
         def saved(partial, scale=scale, info=info):
             _rates(partial)
             report["scales"][scale] = {"district": info, "stages": dict(partial), "partial": True}

@@ -259,7 +259,7 @@ def _count_lines(path: Path) -> int:
     last = b""
     with open(path, "rb") as fh:
         while True:
-            chunk = fh.read(1 << 24)
+            chunk = fh.read(1 << 20)
             if not chunk:
                 break
             n += chunk.count(b"\n")
