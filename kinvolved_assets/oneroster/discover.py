@@ -31,7 +31,12 @@ class DropLimits:
     max_uncompressed_bytes: int = 20 * 1024**3          # 20 GiB in total
     max_compression_ratio: float = 200.0                # per member and overall
     ratio_min_bytes: int = 1 << 20                      # ratio only checked above 1 MiB uncompressed
-    memory_limit: str = "4GB"                           # DuckDB memory limit per load
+    memory_limit: str = "4GB"                           # DuckDB memory limit per load (at most)
+    # a large file's own DuckDB may use this many times the file's size (never below the floor nor
+    # above memory_limit): its typed table takes ~1.7x the CSV's bytes, and the ordered Parquet write
+    # fills whatever DuckDB allows without getting faster (docs/benchmarks.md)
+    load_memory_factor: float = 3.0
+    load_memory_floor: int = 192 * 1024**2
     threads: int = 2
     max_findings_per_rule: int = 50                     # per file, rule and column
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -292,13 +293,30 @@ def _swap(tmp: Path | None, final_dir: Path) -> None:
 
 # ---------------------------------------------------------------- the loader
 
+def load_memory_limit(limits: DropLimits, size: int) -> str:
+    """DuckDB's memory limit for loading a large file of ``size`` bytes (see ``DropLimits``)."""
+    cap = _bytes(limits.memory_limit)
+    want = max(limits.load_memory_floor, int(size * limits.load_memory_factor))
+    return f"{min(cap, want) // 1024**2}MiB" if cap else limits.memory_limit
+
+
+def _bytes(setting: str) -> int | None:
+    """'4GB' / '300MB' / '2GiB' -> bytes (None when it cannot be read)."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B)\s*", str(setting), re.IGNORECASE)
+    if not m:
+        return None
+    unit = m.group(2).upper()
+    base = 1024 if "I" in unit else 1000
+    return int(float(m.group(1)) * base ** "BKMGT".index(unit[0]))
+
+
 def _connect(limits: DropLimits, size: int, tmpdir: Path) -> duckdb.DuckDBPyConnection:
     """Own connection (own temp tables) on the process's throwaway in-memory DuckDB; a large file
     gets a database of its own, closed (memory given back) when the file is done."""
     if size >= LARGE_FILE_BYTES:
         spill = tmpdir / "spill"
         spill.mkdir(exist_ok=True)
-        return private_database(limits.threads, limits.memory_limit, str(spill))
+        return private_database(limits.threads, load_memory_limit(limits, size), str(spill))
     return scratch_cursor(limits.threads, limits.memory_limit)
 
 

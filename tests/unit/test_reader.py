@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from reader_drops import PII_MARK, VALID, crlf, quote_all, write_drop  # noqa: E402
 
-from kinvolved_assets.oneroster import spec  # noqa: E402
+from kinvolved_assets.oneroster import load, spec  # noqa: E402
 from kinvolved_assets.oneroster.discover import classify  # noqa: E402
 from kinvolved_assets.oneroster.drop import DropLimits, open_drop, validate_drop  # noqa: E402
 from kinvolved_assets.oneroster.findings import RULES, Finding  # noqa: E402
@@ -33,6 +33,16 @@ def errors(findings):
 
 def q(sql: str):
     return duckdb.sql(sql).fetchall()
+
+
+@pytest.fixture(params=["small_file_path", "large_file_path"])
+def file_path(request, monkeypatch):
+    """Run a test on both loader paths: small files (scratch DuckDB, reference ids checked per row) and
+    large ones (own DuckDB under a memory limit sized to the file, reference ids checked per distinct
+    value, physical lines counted on a second thread)."""
+    if request.param == "large_file_path":
+        monkeypatch.setattr(load, "LARGE_FILE_BYTES", 0)
+    return request.param
 
 
 # ------------------------------------------------------------------ valid and quirky drops
@@ -88,6 +98,15 @@ def test_quirky_drop_loads_with_warnings_and_no_errors(tmp_path):
     assert by["academic_sessions"].rows == 2
     assert "demographics" not in by
     assert not any(f.rule == "drop.unknown_file" for f in rep.findings)
+
+
+def test_large_file_memory_limit_follows_the_file_size():
+    limits = DropLimits()
+    assert load.load_memory_limit(limits, 10 << 20) == "256MiB"          # floor
+    assert load.load_memory_limit(limits, 300 << 20) == "1200MiB"        # 4x the file
+    assert load.load_memory_limit(limits, 2 << 30) == f"{4_000_000_000 // 1024**2}MiB"   # never above memory_limit
+    assert load.load_memory_limit(DropLimits(memory_limit="1GiB"), 300 << 20) == "1024MiB"
+    assert load.load_memory_limit(DropLimits(memory_limit="75%"), 300 << 20) == "75%"   # DuckDB's own forms pass through
 
 
 def test_filename_classification():
@@ -204,7 +223,7 @@ def test_cp1252_fallback(tmp_path):
     assert q(f"SELECT name FROM '{res.parquet_path}'") == [("Caf\u00e9 \u201cD\u201d",)]
 
 
-def test_cp1252_late_in_a_large_file(tmp_path):
+def test_cp1252_late_in_a_large_file(tmp_path, file_path):
     head = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
     body = "".join(f"o{i},,,Org {i},school,,\n" for i in range(5000))
     data = (head + body).encode() + b"o_last,,,Caf\xe9,school,,\n"
@@ -213,7 +232,7 @@ def test_cp1252_late_in_a_large_file(tmp_path):
     assert "file.encoding_fallback" in rules(res.findings) and res.rows == 5001 and not errors(res.findings)
 
 
-def test_embedded_newlines_keep_physical_line_numbers(tmp_path):
+def test_embedded_newlines_keep_physical_line_numbers(tmp_path, file_path):
     orgs = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
             'd1,,,"Multi\nline\nname",district,,\n'
             "s1,,,OK,school,,d1\n"
@@ -239,7 +258,7 @@ def test_rejects_keep_original_values_and_reason(tmp_path):
 
 
 @pytest.mark.parametrize("look_alike", [False, True])
-def test_rejected_rows_keep_their_own_lines_and_values(tmp_path, look_alike):
+def test_rejected_rows_keep_their_own_lines_and_values(tmp_path, look_alike, file_path):
     # rows read again for the rejects are paired with their record by typed values: two identical bad
     # rows, a repeated id, a record spanning two lines and a line that cannot be split must each keep
     # their own line and original text; so must two rows alike but for the bad value (look_alike:
@@ -267,7 +286,7 @@ def test_rejected_rows_keep_their_own_lines_and_values(tmp_path, look_alike):
     assert res.rows == 4 and res.rejected_rows == 6
 
 
-def test_bad_reference_ids_rejected_per_row_with_line_and_column(tmp_path):
+def test_bad_reference_ids_rejected_per_row_with_line_and_column(tmp_path, file_path):
     # reference columns (school, class, user) are checked per distinct value: every row carrying a
     # bad value is rejected, with its own line, and the good rows keep theirs
     lines = VALID["attendance.csv"].splitlines()
@@ -416,7 +435,7 @@ def test_no_dagster_import():
     assert zipfile  # keep import used
 
 
-def test_blank_lines_keep_physical_line_numbers(tmp_path):
+def test_blank_lines_keep_physical_line_numbers(tmp_path, file_path):
     orgs = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\r\n"
             "d1,,,D,district,,\r\n"
             "\r\n"
