@@ -102,10 +102,10 @@ def test_quirky_drop_loads_with_warnings_and_no_errors(tmp_path):
 
 def test_large_file_memory_limit_follows_the_file_size():
     limits = DropLimits()
-    assert load.load_memory_limit(limits, 10 << 20) == "256MiB"          # floor
-    assert load.load_memory_limit(limits, 300 << 20) == "1200MiB"        # 4x the file
+    assert load.load_memory_limit(limits, 10 << 20) == "192MiB"          # floor
+    assert load.load_memory_limit(limits, 300 << 20) == "900MiB"         # 3x the file
     assert load.load_memory_limit(limits, 2 << 30) == f"{4_000_000_000 // 1024**2}MiB"   # never above memory_limit
-    assert load.load_memory_limit(DropLimits(memory_limit="1GiB"), 300 << 20) == "1024MiB"
+    assert load.load_memory_limit(DropLimits(memory_limit="512MiB"), 300 << 20) == "512MiB"
     assert load.load_memory_limit(DropLimits(memory_limit="75%"), 300 << 20) == "75%"   # DuckDB's own forms pass through
 
 
