@@ -36,7 +36,7 @@ class DropLimits:
     # above memory_limit): its typed table takes ~1.7x the CSV's bytes, and the ordered Parquet write
     # fills whatever DuckDB allows without getting faster (docs/benchmarks.md)
     load_memory_factor: float = 3.0
-    load_memory_floor: int = 192 * 1024**2
+    load_memory_floor: int = 160 * 1024**2
     threads: int = 2
     max_findings_per_rule: int = 50                     # per file, rule and column
 

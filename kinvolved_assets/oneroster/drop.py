@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..paths import check_date
-from . import spec
+from . import scratch, spec
 from .decode import read_header
 from .discover import (
     Discovery,
@@ -205,16 +205,23 @@ class Drop:
     def load_many(self, entity_names: list[str] | tuple[str, ...], out_root: Path, delivery_date: str) -> dict[str, LoadResult]:
         """``load`` for several entities, in their order. Files below ``LARGE_FILE_BYTES`` load side by
         side on ``limits.threads`` threads: a small file's time is mostly the fixed cost of planning its
-        statements, on one core. Large files load one after the other with all threads meanwhile."""
-        small = [n for n in entity_names
-                 if (df := self.files.get(spec.entity(n).name)) is not None and df.size < LARGE_FILE_BYTES]
+        statements, on one core. Large files load one after the other with all threads meanwhile, each
+        once no small file is loading without the process's idle scratch databases (``scratch.release_idle``)."""
+        sizes = {n: df.size for n in entity_names if (df := self.files.get(spec.entity(n).name)) is not None}
+        small = [n for n, size in sizes.items() if size < LARGE_FILE_BYTES]
         workers = min(int(self.limits.threads), len(small))
-        if workers < 2:
-            return {n: self.load(n, out_root, delivery_date) for n in entity_names}
-        pool = _loader_pool(workers)
-        pending = {n: pool.submit(self.load, n, out_root, delivery_date) for n in small}
+        pending = {}
+        if workers >= 2:
+            pool = _loader_pool(workers)
+            pending = {n: pool.submit(self.load, n, out_root, delivery_date) for n in small}
         try:
-            done = {n: self.load(n, out_root, delivery_date) for n in entity_names if n not in pending}
+            done = {}
+            for n in entity_names:
+                if n in pending:
+                    continue
+                if sizes.get(n, 0) >= LARGE_FILE_BYTES and all(f.done() for f in pending.values()):
+                    scratch.release_idle()
+                done[n] = self.load(n, out_root, delivery_date)
         finally:   # never return (or raise) while a file is still being written below out_root
             wait(pending.values())
         done.update({n: f.result() for n, f in pending.items()})

@@ -14,7 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from reader_drops import PII_MARK, VALID, crlf, quote_all, write_drop  # noqa: E402
 
-from kinvolved_assets.oneroster import load, spec  # noqa: E402
+from kinvolved_assets.oneroster import drop as drop_module  # noqa: E402
+from kinvolved_assets.oneroster import load, scratch, spec  # noqa: E402
 from kinvolved_assets.oneroster.discover import classify  # noqa: E402
 from kinvolved_assets.oneroster.drop import DropLimits, open_drop, validate_drop  # noqa: E402
 from kinvolved_assets.oneroster.findings import RULES, Finding  # noqa: E402
@@ -56,8 +57,16 @@ def test_valid_drop_loads_without_errors(tmp_path):
     assert by["attendance"].min_date == "2024-03-01" and by["attendance"].max_date == "2024-03-05"
 
 
-def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path):
-    """Small files load side by side: same Parquet rows, results and findings as one at a time, in order."""
+@pytest.mark.parametrize("large_from", [None, 0, 236])
+def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path, monkeypatch, large_from):
+    """Small files load side by side: same Parquet rows, results and findings as one at a time, in order.
+    large_from: every file small (default threshold), every file large, or some of each (the large ones
+    load on this thread, the scratch databases released before each once the small ones are done)."""
+    if large_from is not None:
+        monkeypatch.setattr(load, "LARGE_FILE_BYTES", large_from)
+        monkeypatch.setattr(drop_module, "LARGE_FILE_BYTES", large_from)
+    released, release = [], scratch.release_idle
+    monkeypatch.setattr(scratch, "release_idle", lambda: (released.append(1), release()))
     files = {"users.csv": VALID["users.csv"] + "u9,,,true,org1,student,,,x,y,,,,,,,,\n"}   # one bad row
     drop_dir = write_drop(tmp_path / "drop", files)
     names = [e.name for e in spec.ENTITIES]
@@ -72,6 +81,10 @@ def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path):
         cols = "* EXCLUDE (_delivery_date)"
         assert q(f"SELECT {cols} FROM '{a.parquet_path}' ORDER BY _line") == q(f"SELECT {cols} FROM '{b.parquet_path}' ORDER BY _line")
     assert many["users"].rejected_rows == 1 and many["attendance"].rows == 3
+    large = sum(f.size >= load.LARGE_FILE_BYTES for f in drop.files.values())
+    if large_from == 236:
+        assert 0 < large < len(names)       # some of each
+    assert (len(released) > 0) == (large > 0)
 
 
 def test_quirky_drop_loads_with_warnings_and_no_errors(tmp_path):
@@ -100,9 +113,22 @@ def test_quirky_drop_loads_with_warnings_and_no_errors(tmp_path):
     assert not any(f.rule == "drop.unknown_file" for f in rep.findings)
 
 
+def test_released_scratch_database_serves_open_cursors_and_is_replaced():
+    cur = scratch.scratch_cursor(2, "1GB")
+    cur.execute("CREATE TEMP TABLE x AS SELECT 41 AS v")
+    before = scratch._databases[next(k for k in scratch._databases if k[2] == "1GB")]
+    scratch.release_idle()
+    assert cur.execute("SELECT v + 1 FROM x").fetchone() == (42,)    # still usable until closed
+    cur.close()
+    fresh = scratch.scratch_cursor(2, "1GB")
+    assert scratch._databases[next(k for k in scratch._databases if k[2] == "1GB")] is not before
+    assert fresh.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'x'").fetchone() == (0,)
+    fresh.close()
+
+
 def test_large_file_memory_limit_follows_the_file_size():
     limits = DropLimits()
-    assert load.load_memory_limit(limits, 10 << 20) == "192MiB"          # floor
+    assert load.load_memory_limit(limits, 10 << 20) == "160MiB"          # floor
     assert load.load_memory_limit(limits, 300 << 20) == "900MiB"         # 3x the file
     assert load.load_memory_limit(limits, 2 << 30) == f"{4_000_000_000 // 1024**2}MiB"   # never above memory_limit
     assert load.load_memory_limit(DropLimits(memory_limit="512MiB"), 300 << 20) == "512MiB"
