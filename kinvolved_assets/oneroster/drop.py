@@ -232,27 +232,12 @@ _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 
 
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """glibc gives every thread that allocates a heap arena of its own and keeps what is freed there:
-    with files loading on two threads a backlog run's resident memory crept from ~130 to ~450 MiB
-    over a school year of deliveries. Capping the arenas keeps it at 100 to 155 MiB between deliveries."""
-    try:
-        import ctypes
-        import ctypes.util
-
-        name = ctypes.util.find_library("c")
-        if name:
-            ctypes.CDLL(name).mallopt(-8, int(arenas))   # M_ARENA_MAX; not glibc: no such call, ignored
-    except (OSError, AttributeError, ValueError):
-        pass
-
-
 def _loader_pool(workers: int) -> ThreadPoolExecutor:
     """The process's loader threads, started once."""
     with _pools_lock:
         pool = _pools.get(workers)
         if pool is None:
-            _limit_malloc_arenas()
+            scratch.limit_malloc_arenas()
             pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kv-load")
         return pool
 

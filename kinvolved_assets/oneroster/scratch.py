@@ -78,13 +78,34 @@ def release_idle() -> None:
     _trim_heap()
 
 
-def _trim_heap() -> None:
+def _libc():
+    """glibc, or None (another C library or none found: the heap calls below then do nothing)."""
     try:
         import ctypes
         import ctypes.util
 
         name = ctypes.util.find_library("c")
-        if name:
-            ctypes.CDLL(name).malloc_trim(0)
+        return ctypes.CDLL(name) if name else None
     except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _trim_heap() -> None:
+    libc = _libc()
+    try:
+        if libc is not None:
+            libc.malloc_trim(0)
+    except AttributeError:
+        pass
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives every thread that allocates a heap arena of its own and keeps what is freed there:
+    with files loading on two threads a backlog run's resident memory crept from ~130 to ~450 MiB
+    over a school year of deliveries. Capping the arenas keeps it at 100 to 155 MiB between deliveries."""
+    libc = _libc()
+    try:
+        if libc is not None:
+            libc.mallopt(-8, int(arenas))   # M_ARENA_MAX
+    except AttributeError:
         pass
