@@ -64,12 +64,16 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print, fm
     res = generate(CUSTOMER, scale, seed, start, days, landing, fmt=fmt, school_year=SCHOOL_YEAR)
     stems = {e.file_stem.lower(): e.name for e in spec.ENTITIES}
     drops = []
+    csv_bytes = 0
     for d in res.drops:
         if fmt == "zip":
             with zipfile.ZipFile(d.path) as zf:
-                names = sorted(Path(n).name for n in zf.namelist())
+                members = zf.infolist()
+            names = sorted(Path(i.filename).name for i in members)
+            csv_bytes += sum(i.file_size for i in members if i.filename.lower().endswith(".csv"))
         else:
             names = sorted(p.name for p in d.path.iterdir())
+            csv_bytes += sum(p.stat().st_size for p in d.path.rglob("*.csv"))
         files = {stems[Path(n).stem.lower()]: n for n in names if Path(n).stem.lower() in stems}
         drops.append({"date": d.delivery_date.isoformat(), "name": d.path.name, "files": files,
                       "modes": {e: d.mode for e in files}, "rows": d.rows})
@@ -78,13 +82,6 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print, fm
     config_dir.mkdir()
     (config_dir / f"{CUSTOMER}.yaml").write_text(yaml.safe_dump(suggested_config(CUSTOMER, scale, seed, SCHOOL_YEAR),
                                                                  sort_keys=False))
-    if fmt == "zip":
-        csv_bytes = 0
-        for p in landing.glob("*.zip"):
-            with zipfile.ZipFile(p) as zf:
-                csv_bytes += sum(i.file_size for i in zf.infolist())
-    else:
-        csv_bytes = sum(p.stat().st_size for p in landing.rglob("*.csv"))
     info = {"scale": scale, "days": days, "seed": seed, "root": str(root), "landing": str(landing),
             "drops_json": str(root / "drops.json"), "config_dir": str(config_dir), "deliveries": len(drops),
             "rows": sum(res.counts.values()), "rows_by_entity": res.counts, "csv_mib": round(csv_bytes / MIB, 1),

@@ -14,6 +14,7 @@ the scratch databases (~20 to 30 MiB each once used), so that they do not add to
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -78,8 +79,10 @@ def release_idle() -> None:
     _trim_heap()
 
 
+@functools.lru_cache(maxsize=1)
 def _libc():
-    """glibc, or None (another C library or none found: the heap calls below then do nothing)."""
+    """glibc, or None (another C library or none found: the heap calls below then do nothing).
+    Looked up once: ``find_library`` costs 1 to 4 ms and the heap is trimmed before every large file."""
     try:
         import ctypes
         import ctypes.util
