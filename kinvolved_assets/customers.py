@@ -1,7 +1,9 @@
 """Customer (district) configuration: schema, defensive YAML loading, and validation.
 
-One file per customer: ``customer_configs/<customer_id>.yaml``. A bad file yields a
-:class:`ConfigError` naming the file, the key and what to fix; other customers still load.
+One file per customer: ``customer_configs/<customer_id>.yaml``. Loading is total: any bytes yield
+either a config or :class:`ConfigError` lines naming the file, the key, the bad value and what to
+fix; other customers still load. Reading and YAML limits: ``config_yaml.py``; messages:
+``config_messages.py``; landing folders across customers: ``landing_rules.py``.
 """
 
 from __future__ import annotations
@@ -10,16 +12,40 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from kinvolved_assets.paths import SLUG_RE, CustomerPaths, UnsafePathError, ensure_within, kinvolved_home
+from kinvolved_assets.config_messages import SCHOOL_YEAR_HINT, pydantic_messages
+from kinvolved_assets.config_yaml import (
+    MAX_CONFIG_BYTES,
+    ConfigFileError,
+    load_config_mapping,
+    printable,
+    printable_text,
+)
+from kinvolved_assets.landing_rules import landing_conflicts
+from kinvolved_assets.paths import (
+    DATE_RE,
+    SLUG_RE,
+    CustomerPaths,
+    UnsafePathError,
+    ensure_within,
+    kinvolved_home,
+)
 
-MAX_CONFIG_BYTES = 256 * 1024
 SIS_VALUES = ("PowerSchool", "Infinite Campus", "Skyward", "Aeries", "Synergy", "other")
 FLOWS = ("oneroster_csv", "oneroster_rest")
 PRODUCTS = ("attendance", "family_engagement", "analytics", "messaging")
@@ -34,6 +60,8 @@ _CRON_NAMES = {
 
 def check_cron(expr: str) -> str:
     """Validate a 5-field cron expression (numbers, names, ``*``, ``,``, ``-``, ``/``)."""
+    if not expr.isascii() or not expr.isprintable() or len(expr) > 200:
+        raise ValueError(f"cron {printable(expr)} must be ASCII text on one line, e.g. \"0 5 * * mon-fri\"")
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"cron {expr!r} must have 5 fields (minute hour day month weekday), got {len(fields)}")
@@ -56,12 +84,40 @@ def check_cron(expr: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no silent coercion (``true`` is not 1, ``"2026"`` is not a year); dates are parsed by IsoDate
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _iso_date(value: Any) -> dt.date:
+    if isinstance(value, str) and DATE_RE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{printable(value)} is not a date: write YYYY-MM-DD, e.g. 2025-11-27")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+_SOURCED_ID = re.compile(r"[0-9a-zA-Z._\-/@]{1,255}", re.ASCII)
+
+
+def _check_ids(values, what: str):
+    bad = [v for v in values if not _SOURCED_ID.fullmatch(v)]
+    if bad:
+        raise ValueError(f"{len(bad)} {what} are not OneRoster sourcedIds/identifiers (letters, digits, . _ - / @), "
+                         f"e.g. {printable(bad[0])}")
+    return values
 
 
 class NonInstructionalDays(_Strict):
-    district: list[dt.date] = Field(default_factory=list)
-    schools: dict[str, list[dt.date]] = Field(default_factory=dict)
+    district: list[IsoDate] = Field(default_factory=list)
+    schools: dict[str, list[IsoDate]] = Field(default_factory=dict)
+
+    @field_validator("schools")
+    @classmethod
+    def _school_ids(cls, value: dict) -> dict:
+        _check_ids(list(value), "school keys")
+        return value
 
 
 class Schedule(_Strict):
@@ -82,7 +138,12 @@ class AttendanceRules(_Strict):
 
 
 class ValidationRules(_Strict):
-    volume_change_fraction: float = Field(0.50, gt=0)
+    volume_change_fraction: float = Field(0.50, gt=0, le=1000)
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 class CustomerConfig(_Strict):
@@ -93,6 +154,7 @@ class CustomerConfig(_Strict):
     timezone: str
     products: list[Literal["attendance", "family_engagement", "analytics", "messaging"]] = Field(min_length=1)
     school_year: int = Field(ge=2000, le=2100)
+    history_from_school_year: int | None = Field(None, ge=2000, le=2100)
     licensed_schools: list[str] = Field(default_factory=list)
     non_instructional_days: NonInstructionalDays = Field(default_factory=NonInstructionalDays)
     schedule: Schedule | None = None
@@ -103,36 +165,45 @@ class CustomerConfig(_Strict):
     @field_validator("customer_id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not SLUG_RE.match(value):
-            raise ValueError(
-                "must be a slug: 2-40 characters, lowercase letters, digits and '_', starting with a letter"
-            )
+        if not SLUG_RE.fullmatch(value):
+            raise ValueError(f"{printable(value)} must be a slug: 2-40 characters, lowercase ASCII letters, "
+                             "digits and '_', starting with a letter")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("must be one line of printable text (no tabs, newlines or control characters)")
         return value
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA timezone such as America/New_York") from exc
+        if value not in _timezones():
+            raise ValueError(f"{printable(value)} is not an IANA timezone such as America/New_York")
+        return value
+
+    @field_validator("history_from_school_year")
+    @classmethod
+    def _history(cls, value: int | None, info: ValidationInfo) -> int | None:
+        year = info.data.get("school_year")
+        if value is not None and year is not None and value > year:
+            raise ValueError(f"{value} is later than school_year {year}: give {SCHOOL_YEAR_HINT}, at most {year}")
         return value
 
     @field_validator("licensed_schools")
     @classmethod
     def _schools(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not re.match(r"^[0-9a-zA-Z._\-/@]{1,255}$", v)]
-        if bad:
-            raise ValueError(f"{len(bad)} entries are not OneRoster sourcedIds/identifiers, e.g. {bad[0]!r}")
-        return value
+        return _check_ids(value, "entries")
 
     @model_validator(mode="after")
     def _landing_inside_home(self) -> CustomerConfig:
         if self.landing is not None:
             raw = self.landing
-            if "\x00" in raw or os.path.isabs(raw) or ".." in Path(raw).parts:
+            if not raw.isprintable() or os.path.isabs(raw) or ".." in Path(raw).parts or len(raw) > 1000:
                 raise ValueError(
-                    f"landing {raw!r} must be a relative folder under KINVOLVED_HOME without '..'"
+                    f"landing {printable(raw)} must be a relative folder under KINVOLVED_HOME without '..'"
                 )
         return self
 
@@ -140,6 +211,16 @@ class CustomerConfig(_Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def first_school_year(self) -> int:
+        """The ending year of the earliest school year whose deliveries load."""
+        return self.history_from_school_year or self.school_year
+
+    @property
+    def history_start(self) -> dt.date:
+        """First delivery date accepted: 1 July of the first school year."""
+        return school_year_start(self.first_school_year)
 
     def paths(self, home: Path | None = None) -> CustomerPaths:
         return CustomerPaths.for_customer(self.customer_id, home)
@@ -167,6 +248,31 @@ class CustomerConfig(_Strict):
         }
 
 
+def school_year_start(ending_year: int) -> dt.date:
+    """School year ``ending_year`` (e.g. 2027 for 2026-27) starts on 1 July of the year before."""
+    return dt.date(ending_year - 1, 7, 1)
+
+
+def school_year_of(day: dt.date) -> int:
+    """The ending year of the school year (1 July - 30 June) that holds ``day``."""
+    return day.year + 1 if day.month >= 7 else day.year
+
+
+def before_history_message(customer: CustomerConfig, delivery_date: str, loaded_start: str | None = None) -> str | None:
+    """Why a delivery dated before the customer's first school year is skipped (None: it is not).
+    ``loaded_start``: the first date of the partitions the running code location was loaded with."""
+    if delivery_date >= customer.history_start.isoformat():
+        if loaded_start and delivery_date < loaded_start:
+            return (f"delivery date {delivery_date} is before {loaded_start}, the first delivery date of the "
+                    "loaded code location: reload the code location (Deployment → Reload) to load it")
+        return None
+    year = school_year_of(dt.date.fromisoformat(delivery_date))
+    first = customer.first_school_year
+    return (f"delivery date {delivery_date} is before school year {first - 1}-{str(first)[-2:]} (from "
+            f"{customer.history_start}), the first this customer loads: set history_from_school_year: {year} "
+            f"in {customer.customer_id}.yaml to load it, then reload the code location")
+
+
 @dataclass(frozen=True)
 class ConfigError:
     file: str
@@ -177,34 +283,13 @@ class ConfigError:
         return f"{self.file}: {self.key}: {self.message}"
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors/aliases (billion-laughs) outright."""
-
-    def compose_node(self, parent, index):  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML aliases (*name) are not allowed in customer configs", event.start_mark
-            )
-        event = self.peek_event()
-        if getattr(event, "anchor", None):
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML anchors (&name) are not allowed in customer configs", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
 def parse_customer_config(path: Path) -> CustomerConfig:
     """Parse one config file; raise ``CustomerConfigError`` with every problem found."""
-    errors = validate_customer_config(path)
-    if errors[1]:
-        raise CustomerConfigError(errors[1])
-    assert errors[0] is not None
-    return errors[0]
+    config, errors = validate_customer_config(path)
+    if errors:
+        raise CustomerConfigError(errors)
+    assert config is not None
+    return config
 
 
 class CustomerConfigError(ValueError):
@@ -214,37 +299,27 @@ class CustomerConfigError(ValueError):
 
 
 def validate_customer_config(path: Path) -> tuple[CustomerConfig | None, list[ConfigError]]:
-    name = path.name
+    """One file → a config or its errors (one line each). Never raises."""
+    name = printable_text(path.name, 80)
     try:
-        if path.is_symlink():
-            return None, [ConfigError(name, "(file)", "config files may not be symlinks")]
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            return None, [ConfigError(name, "(file)", f"{size} bytes; a config is at most {MAX_CONFIG_BYTES}")]
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [ConfigError(name, "(file)", f"cannot be read as UTF-8 text: {type(exc).__name__}")]
+        return _validate(path, name)
+    except Exception as exc:  # noqa: BLE001 - loading is total: a surprise is one file's error, not a crash
+        return None, [ConfigError(name, "(file)", f"could not be checked ({type(exc).__name__}); "
+                                  "compare it with the example in docs/onboarding.md")]
+
+
+def _validate(path: Path, name: str) -> tuple[CustomerConfig | None, list[ConfigError]]:
     try:
-        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, [ConfigError(name, where, f"malformed YAML: {problem}")]
-    if not isinstance(data, dict):
-        return None, [ConfigError(name, "(top level)", "must be a mapping of keys to values")]
+        data = load_config_mapping(path)
+    except ConfigFileError as exc:
+        return None, [ConfigError(name, exc.key, exc.message)]
     try:
         config = CustomerConfig.model_validate(data)
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling against docs/onboarding.md)"
-            errors.append(ConfigError(name, _loc(err["loc"]), msg))
-        return None, errors
+        return None, [ConfigError(name, key, msg) for key, msg in pydantic_messages(exc.errors())]
     if path.stem != config.customer_id:
-        return None, [ConfigError(name, "customer_id", f"{config.customer_id!r} must match the file name {path.stem!r}")]
+        return None, [ConfigError(name, "customer_id", f"{config.customer_id!r} must match the file name "
+                                  f"{printable_text(path.stem, 60)!r}: rename the file or fix customer_id")]
     if config.landing is not None:
         try:  # a symlink inside KINVOLVED_HOME that points out of it
             config.landing_dir()
@@ -258,31 +333,59 @@ class LoadedConfigs:
     customers: dict[str, CustomerConfig]
     errors: list[ConfigError]
 
+    def errors_of(self, customer_id: str) -> list[ConfigError]:
+        """Errors of the files named after ``customer_id`` (``<id>.yaml`` / ``<id>.yml``)."""
+        return [e for e in self.errors if e.file in (f"{customer_id}.yaml", f"{customer_id}.yml")]
+
 
 def config_dir() -> Path:
     return Path(os.environ.get("KINVOLVED_CONFIG_DIR", DEFAULT_CONFIG_DIR)).resolve()
 
 
-def load_customer_configs(directory: Path | None = None) -> LoadedConfigs:
-    """Load every ``*.yaml`` in the folder; a bad file is reported, the others still load."""
+def config_files(directory: Path) -> list[Path]:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(directory / n for n in names if n.endswith((".yaml", ".yml")) and not n.startswith("."))
+
+
+def load_customer_configs(directory: Path | None = None, home: Path | None = None) -> LoadedConfigs:
+    """Load every ``*.yaml``/``*.yml`` in the folder; a bad file is reported, the others still load.
+
+    Across files: a customer_id configured twice refuses both files; landing folders are checked
+    against every other customer's folders (``landing_rules``)."""
     directory = (directory or config_dir()).resolve()
-    customers: dict[str, CustomerConfig] = {}
     errors: list[ConfigError] = []
-    for path in sorted(list(directory.glob("*.yaml")) + list(directory.glob("*.yml"))):
+    if not directory.is_dir():
+        errors.append(ConfigError(printable_text(str(directory), 200), "(folder)",
+                                  "the customer config folder does not exist: set KINVOLVED_CONFIG_DIR"))
+    valid: list[tuple[str, CustomerConfig]] = []
+    for path in config_files(directory):
         config, problems = validate_customer_config(path)
-        if problems:
-            errors.extend(problems)
-            continue
-        assert config is not None
-        if config.customer_id in customers:
-            errors.append(ConfigError(path.name, "customer_id", f"{config.customer_id!r} is configured twice"))
-            continue
-        customers[config.customer_id] = config
-    return LoadedConfigs(customers=customers, errors=errors)
+        errors.extend(problems)
+        if config is not None:
+            valid.append((printable_text(path.name, 80), config))
+    by_id: dict[str, list[str]] = {}
+    for file, config in valid:
+        by_id.setdefault(config.customer_id, []).append(file)
+    refused: dict[str, list[ConfigError]] = {}
+    for cid, files in by_id.items():
+        for file in files if len(files) > 1 else []:
+            others = ", ".join(f for f in files if f != file)
+            refused.setdefault(file, []).append(ConfigError(
+                file, "customer_id", f"{cid!r} is also configured in {others}; keep one file (both are refused)"))
+    survivors = {file: config for file, config in valid if file not in refused}
+    for error in landing_conflicts(survivors, (home or kinvolved_home()).resolve()):
+        refused.setdefault(error.file, []).append(error)
+    for problems in refused.values():
+        errors.extend(problems)
+    customers = {c.customer_id: c for file, c in valid if file not in refused}
+    return LoadedConfigs(customers=dict(sorted(customers.items())), errors=errors)
 
 
 __all__ = [
     "AttendanceRules", "ConfigError", "CustomerConfig", "CustomerConfigError", "LoadedConfigs",
-    "UnsafePathError", "check_cron", "load_customer_configs", "parse_customer_config",
-    "validate_customer_config", "SIS_VALUES", "FLOWS", "PRODUCTS",
+    "MAX_CONFIG_BYTES", "UnsafePathError", "check_cron", "load_customer_configs", "parse_customer_config",
+    "before_history_message", "school_year_of", "school_year_start", "validate_customer_config", "SIS_VALUES", "FLOWS", "PRODUCTS",
 ]

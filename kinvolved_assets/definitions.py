@@ -1,7 +1,8 @@
 """Assembles one Dagster ``Definitions`` from the small modules under ``defs/``.
 
-Customers come from ``customer_configs/`` (``KINVOLVED_CONFIG_DIR``); a bad config file is reported
-and skipped, the other customers still load.
+Customers come from ``customer_configs/`` (``KINVOLVED_CONFIG_DIR``). The code location always loads:
+a bad config file is logged once, left out, and shown in the UI as a placeholder asset and a sensor
+(``defs/config_errors.py``); the other customers load normally.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dagster import Definitions, in_process_executor
 
 from kinvolved_assets.customers import config_dir, load_customer_configs
 from kinvolved_assets.defs.backlog import DEFAULT_BACKLOG_MIN_DELIVERIES, build_backlog_job
+from kinvolved_assets.defs.config_errors import config_error_assets, config_error_sensors
 from kinvolved_assets.defs.jobs import build_jobs
 from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
-from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions
+from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions, earliest_start
 from kinvolved_assets.defs.raw_assets import build_raw_assets
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.defs.schedules import build_schedules
@@ -32,11 +34,11 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
     home = (home or kinvolved_home()).resolve()
     if settle_seconds is None:
         settle_seconds = float(os.environ.get("KINVOLVED_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS))
-    loaded = load_customer_configs(directory)
+    loaded = load_customer_configs(directory, home=home)
     for error in loaded.errors:
         log.error("customer config rejected: %s", error)
     customer_ids = sorted(loaded.customers)
-    deliveries = delivery_partitions(customer_ids)
+    deliveries = delivery_partitions(customer_ids, earliest_start(loaded.customers.values()))
     customers = customer_partitions(customer_ids)
 
     raw_assets = build_raw_assets(deliveries)
@@ -49,12 +51,13 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
                                      backlog_job=backlog_job, backlog_min_deliveries=backlog_min_deliveries)
                for c in customer_ids]
     sensors.append(build_marts_trigger(marts_job))
+    sensors += config_error_sensors(loaded.errors, str(directory), str(home))
 
     return Definitions(
         # every run is one step (the delivery multi-asset or the dbt build): run it in the run worker
         # instead of spawning a second Python process per run
         executor=in_process_executor,
-        assets=[raw_assets, marts_assets],
+        assets=[raw_assets, marts_assets, *config_error_assets(loaded.errors)],
         jobs=[ingest_job, marts_job, onboard_job, backlog_job],
         sensors=sensors,
         schedules=build_schedules(loaded.customers, marts_job),

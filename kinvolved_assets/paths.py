@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII only and always used with fullmatch (``$`` would let a trailing newline through)
+SLUG_RE = re.compile(r"[a-z][a-z0-9_]{1,39}", re.ASCII)
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 class UnsafePathError(ValueError):
@@ -32,7 +33,7 @@ def kinvolved_home() -> Path:
 
 
 def check_slug(customer_id: str) -> str:
-    if not isinstance(customer_id, str) or not SLUG_RE.match(customer_id):
+    if not isinstance(customer_id, str) or not SLUG_RE.fullmatch(customer_id):
         raise UnsafePathError(
             f"customer id {customer_id!r} is not a slug: use 2-40 characters, lowercase letters, "
             "digits and '_', starting with a letter"
@@ -41,7 +42,7 @@ def check_slug(customer_id: str) -> str:
 
 
 def check_date(delivery_date: str) -> str:
-    if not isinstance(delivery_date, str) or not DATE_RE.match(delivery_date):
+    if not isinstance(delivery_date, str) or not DATE_RE.fullmatch(delivery_date):
         raise UnsafePathError(f"delivery date {delivery_date!r} is not YYYY-MM-DD")
     return delivery_date
 

@@ -29,6 +29,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
+from kinvolved_assets.dbt_settings import write_dbt_settings
 from kinvolved_assets.defs.keys import RAW_GROUP, RAW_PREFIX
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM
 from kinvolved_assets.defs.resources import PlatformResource
@@ -170,7 +171,8 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
             shutil.rmtree(build_dir)
         (build_dir / "tmp").mkdir(parents=True)
         build_file = build_dir / f"marts-{context.run_id}.duckdb"
-        dbt_vars = {**customer.dbt_vars(), "raw_root": str(paths.raw),
+        # the customer's lists go to dbt in a file (any size), the scalars as --vars
+        dbt_vars = {**write_dbt_settings(customer, build_dir), "raw_root": str(paths.raw),
                     "force_mass_deletion": bool(config.force_mass_deletion)}
         env = {"KINVOLVED_MARTS_DB": str(build_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp")}
         if config.force_mass_deletion:

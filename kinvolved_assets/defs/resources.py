@@ -22,9 +22,9 @@ class PlatformResource(ConfigurableResource):
 
     def customer(self, customer_id: str) -> CustomerConfig:
         check_slug(customer_id)
-        loaded = load_customer_configs(Path(self.config_dir))
+        loaded = load_customer_configs(Path(self.config_dir), home=self.home_path)
         if customer_id not in loaded.customers:
-            problems = [str(e) for e in loaded.errors if e.file.startswith(customer_id + ".")]
+            problems = [str(e) for e in loaded.errors_of(customer_id)]
             raise ValueError(
                 f"customer {customer_id!r} has no valid config in {self.config_dir}"
                 + (f": {'; '.join(problems)}" if problems else "")

@@ -18,21 +18,21 @@ from dagster import (
     sensor,
 )
 
-from kinvolved_assets.customers import load_customer_configs
+from kinvolved_assets.customers import before_history_message, load_customer_configs
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
-from kinvolved_assets.defs.partitions import DATE_DIM, DELIVERY_DATES, delivery_key
+from kinvolved_assets.defs.partitions import DATE_DIM, date_start, delivery_key
 from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason
 
 DEFAULT_SETTLE_SECONDS = 60
 
 
 def _in_partition_range(delivery_date: str, now: float) -> bool:
-    start = DELIVERY_DATES.start.date().isoformat()
     last = (dt.datetime.fromtimestamp(now, tz=dt.UTC) + dt.timedelta(days=1)).date().isoformat()
-    return start <= delivery_date <= last
+    return delivery_date <= last
 
 
-def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now: float | None = None):
+def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now: float | None = None,
+                     partitions_start: str | None = None):
     """Pure decision logic of the delivery sensor.
 
     Returns (run requests as dicts, log lines, new cursor). Cursor: ``done`` maps a drop key to the
@@ -61,6 +61,10 @@ def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now
         if reason:
             pending[key] = sig
             logs.append(f"waiting for {drop.name}: {reason}")
+            continue
+        early = before_history_message(customer, drop.delivery_date, partitions_start)
+        if early:  # not marked done: picked up once history_from_school_year allows it
+            logs.append(f"skipped {drop.name}: {early}")
             continue
         if not _in_partition_range(drop.delivery_date, now):
             logs.append(f"skipped {drop.name}: delivery date {drop.delivery_date} is outside the partitions")
@@ -112,13 +116,15 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
         f"{backlog_min_deliveries} or more new drops.",
     )
     def _delivery_sensor(context: SensorEvaluationContext):
-        loaded = load_customer_configs(Path(config_dir))
+        loaded = load_customer_configs(Path(config_dir), home=Path(platform_home))
         customer = loaded.customers.get(customer_id)
         if customer is None:
-            return SkipReason(f"customer {customer_id} has no valid config right now")
+            problems = " | ".join(str(e) for e in loaded.errors_of(customer_id))
+            return SkipReason(f"customer {customer_id} has no valid config right now" + (f": {problems}" if problems else ""))
         landing = customer.landing_dir(Path(platform_home))
         cursor = json.loads(context.cursor) if context.cursor else {}
-        requests, logs, new_cursor = evaluate_landing(customer, landing, cursor, settle_seconds)
+        requests, logs, new_cursor = evaluate_landing(customer, landing, cursor, settle_seconds,
+                                                      partitions_start=date_start(ingest_job.partitions_def))
         for line in logs:
             context.log.info(line)
         if backlog_job is not None and backlog_min_deliveries and len(requests) >= backlog_min_deliveries:

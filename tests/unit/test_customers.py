@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kinvolved_assets.customers import check_cron, load_customer_configs, validate_customer_config
+from kinvolved_assets.customers import (
+    MAX_CONFIG_BYTES,
+    check_cron,
+    load_customer_configs,
+    validate_customer_config,
+)
 from kinvolved_assets.paths import CustomerPaths, UnsafePathError, check_slug
 
 GOOD = textwrap.dedent(
@@ -105,7 +110,8 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
 def test_not_a_mapping_and_oversized(tmp_path):
     _, errors = validate_customer_config(write(tmp_path, "list.yaml", "- a\n- b\n"))
     assert "mapping" in errors[0].message
-    _, errors = validate_customer_config(write(tmp_path, "huge.yaml", "# " + "x" * 300_000))
+    # one byte over the limit (1 MiB: a 2,000-school config with 10 closure days per school fits)
+    _, errors = validate_customer_config(write(tmp_path, "huge.yaml", "# " + "x" * (MAX_CONFIG_BYTES - 1)))
     assert "bytes" in errors[0].message
 
 

@@ -1,6 +1,5 @@
 -- Instructional days per licensed school: weekdays in [startDate, endDate) of the configured
 -- schoolYear session, up to the as-of date, minus district and school non-instructional days.
-{% set school_days = var('school_non_instructional_days') %}
 with school_year as (
     select * from {{ ref('int_calendar__school_year') }}
 ),
@@ -26,24 +25,11 @@ weekdays as (
     select calendar_date
     from days
     where isodow(calendar_date) between 1 and 5
-      and not list_contains({{ date_array(var('non_instructional_days')) }}, calendar_date)
+      and not list_contains({{ customer_list('non_instructional_days', 'date') }}, calendar_date)
 ),
 
 school_closures as (
-    {% if school_days | length > 0 %}
-    select school_sourced_id, cast(closed_date as date) as closed_date
-    from (values
-        {%- for school, dates in school_days.items() %}
-        {%- set outer_last = loop.last %}
-        {%- for d in dates %}
-        ({{ sql_string(school) }}, {{ sql_string(d) }}){{ "," if not (outer_last and loop.last) }}
-        {%- endfor %}
-        {%- endfor %}
-    ) as closures (school_sourced_id, closed_date)
-    {% else %}
-    select cast(null as varchar) as school_sourced_id, cast(null as date) as closed_date
-    where false
-    {% endif %}
+    {{ school_closures_select() }}
 )
 
 select

@@ -1,0 +1,116 @@
+"""One-line config error messages: the key path, what is wrong, the bad value (for fields whose
+values are settings, never free text) and the fix."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from kinvolved_assets.config_yaml import printable, printable_text
+
+SCHOOL_YEAR_HINT = "the ending year of the school year, e.g. 2027 for 2026-27"
+
+# key path (list positions and school ids dropped) -> what a good value looks like
+FIELD_HINTS = {
+    "customer_id": "a slug: 2-40 characters, lowercase ASCII letters, digits and '_', starting with a letter, "
+                   "equal to the file name, e.g. springfield",
+    "name": "the district's name on one line, 1-200 characters, e.g. Springfield Public Schools",
+    "sis": "one of PowerSchool, Infinite Campus, Skyward, Aeries, Synergy, other",
+    "flow": "oneroster_csv or oneroster_rest",
+    "timezone": "an IANA timezone, e.g. America/New_York",
+    "products": "a list of attendance, family_engagement, analytics, messaging, e.g. [attendance]",
+    "school_year": SCHOOL_YEAR_HINT,
+    "history_from_school_year": "the ending year of the earliest school year to load, at most school_year, "
+                                "e.g. 2019 to load from 2018-19",
+    "licensed_schools": "a list of school sourcedIds or identifiers (quote numbers), e.g. [org-sch-0001, \"1034\"]",
+    "non_instructional_days": "a mapping with district: [dates] and schools: {sourcedId: [dates]}",
+    "non_instructional_days.district": "a list of dates YYYY-MM-DD, e.g. [2025-11-27, 2025-11-28]",
+    "non_instructional_days.schools": "school sourcedId -> list of dates YYYY-MM-DD, e.g. {org-sch-0003: [2025-10-10]}",
+    "schedule": "a mapping with daily: and/or monthly: cron expressions",
+    "schedule.daily": "a 5-field cron in the customer's timezone, e.g. \"0 5 * * mon-fri\"",
+    "schedule.monthly": "a 5-field cron in the customer's timezone, e.g. \"0 6 1 * *\"",
+    "landing": "a relative folder under KINVOLVED_HOME, e.g. sftp/springfield/incoming (or leave it out)",
+    "attendance": "a mapping of attendance rules (see docs/onboarding.md)",
+    "attendance.chronic_threshold": "a share above 0 and at most 1, e.g. 0.10",
+    "attendance.min_enrolled_days": "a whole number of days 0-400, e.g. 10",
+    "attendance.enrollment_end_inclusive": "true or false",
+    "attendance.mass_deletion_fraction": "a share above 0 and at most 1, e.g. 0.20",
+    "validation": "a mapping of validation rules (see docs/onboarding.md)",
+    "validation.volume_change_fraction": "a share above 0, e.g. 0.50",
+}
+FREE_TEXT = {"name"}          # values never quoted back
+MAX_ERRORS_PER_FILE = 10
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            out += " (key)"
+        else:
+            out += ("." if out else "") + printable_text(str(part), 60)
+    return out or "(top level)"
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """The FIELD_HINTS entry of a location: list positions and school ids dropped."""
+    names = [p for p in loc if isinstance(p, str) and p != "[key]"]
+    if names[:2] == ["non_instructional_days", "schools"]:
+        return "non_instructional_days.schools"
+    return ".".join(names)
+
+
+def _known_keys(prefix: str) -> list[str]:
+    depth = prefix.count(".") + 1 if prefix else 0
+    return [k.split(".")[-1] for k in FIELD_HINTS
+            if k.count(".") == depth and (not prefix or k.startswith(prefix + "."))]
+
+
+def unknown_key_message(loc: tuple[Any, ...]) -> str:
+    prefix = ".".join(str(p) for p in loc[:-1] if isinstance(p, str))
+    close = difflib.get_close_matches(str(loc[-1]), _known_keys(prefix), n=1)
+    fix = f"did you mean {close[0]!r}?" if close else "check the spelling against docs/onboarding.md"
+    return f"unknown key ({fix})"
+
+
+def pydantic_message(error: dict) -> str:
+    """One line for one pydantic error (the key path is printed separately)."""
+    loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return unknown_key_message(loc)
+    field = _field(loc)
+    hint = FIELD_HINTS.get(field, "")
+    message = error["msg"].removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be a mapping, got {_type_name(value)}" + (f": {hint}" if hint else "")
+    if kind == "list_type":
+        return f"must be a list, got {_type_name(value)}" + (f": {hint}" if hint else "")
+    if kind == "missing":
+        return f"is required: add it, {hint}" if hint else "is required"
+    if field in ("school_year", "history_from_school_year") and kind in (
+            "greater_than_equal", "less_than_equal", "int_type", "int_parsing"):
+        shown = f"{printable(value)} is not a school year" if kind.startswith(("greater", "less")) \
+            else f"{message} (got {printable(value)})"
+        return f"{shown}: give {hint}"
+    shown = "" if field in FREE_TEXT or isinstance(value, (dict, list)) or value is None \
+        or printable(value, 40) in message else f" (got {printable(value)})"
+    if kind == "string_too_long" or field in FREE_TEXT:
+        shown = f" (got {len(value)} characters)" if isinstance(value, str) else ""
+    fix = f": {hint}" if hint and hint not in message and kind not in ("value_error", "assertion_error") else ""
+    return f"{message}{shown}{fix}"
+
+
+def _type_name(value: Any) -> str:
+    names = {str: "text", int: "a number", float: "a number", bool: "true/false", dict: "a mapping", list: "a list"}
+    return "nothing" if value is None else names.get(type(value), type(value).__name__)
+
+
+def pydantic_messages(errors: list[dict]) -> list[tuple[str, str]]:
+    """(key path, message) per error, at most MAX_ERRORS_PER_FILE (the last says how many more)."""
+    out = [(key_path(tuple(e["loc"])), pydantic_message(e)) for e in errors]
+    if len(out) > MAX_ERRORS_PER_FILE:
+        more = len(out) - MAX_ERRORS_PER_FILE + 1
+        out = out[: MAX_ERRORS_PER_FILE - 1] + [("(file)", f"{more} more problems: fix the ones above first")]
+    return out

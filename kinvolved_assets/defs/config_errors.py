@@ -1,0 +1,96 @@
+"""Bad customer configs, shown where a Dagster user looks first.
+
+Per refused file: a placeholder asset ``customer_config_errors/<file>`` (group
+``customer_config_errors``, in the global asset lineage and the catalog) whose description is the
+one-line errors and how to get the customer loaded; and a sensor ``config_error__<file>`` (running by
+default) that re-reads the file on every tick and reports its errors as the tick's skip reason, or
+that it is valid now and the code location needs a reload. The customer itself is left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from dagster import (
+    AssetKey,
+    AssetSpec,
+    DefaultSensorStatus,
+    MetadataValue,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
+
+from kinvolved_assets.customers import ConfigError, load_customer_configs
+
+CONFIG_ERRORS_GROUP = "customer_config_errors"
+CONFIG_ERRORS_PREFIX = "customer_config_errors"
+RELOAD = "fix the file, run `kinvolved configs`, then reload the code location (Deployment → Reload)"
+
+
+def error_name(file: str) -> str:
+    """A Dagster name for a config file: lowercase ASCII letters, digits, '_'; a short hash when the
+    file name had to be changed."""
+    base = re.sub(r"[^a-z0-9_]", "_", file.lower().rsplit(".", 1)[0])[:40].strip("_") or "file"
+    plain = re.fullmatch(r"[a-z0-9_]+\.ya?ml", file) is not None
+    return base if plain else f"{base}_{hashlib.sha256(file.encode('utf-8', 'backslashreplace')).hexdigest()[:6]}"
+
+
+def _by_file(errors: list[ConfigError]) -> dict[str, list[ConfigError]]:
+    grouped: dict[str, list[ConfigError]] = defaultdict(list)
+    for error in errors:
+        grouped[error.file].append(error)
+    return dict(grouped)
+
+
+def _names(files) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for file in sorted(files):
+        name = error_name(file)
+        if name in names.values():
+            name = f"{name}_{hashlib.sha256(file.encode('utf-8', 'backslashreplace')).hexdigest()[:6]}"
+        names[file] = name
+    return names
+
+
+def config_error_assets(errors: list[ConfigError]) -> list[AssetSpec]:
+    grouped = _by_file(errors)
+    specs = []
+    for file, name in _names(grouped).items():
+        lines = [str(e) for e in grouped[file]]
+        specs.append(AssetSpec(
+            key=AssetKey([CONFIG_ERRORS_PREFIX, name]),
+            group_name=CONFIG_ERRORS_GROUP,
+            description=f"Customer config {file} is refused; this customer is not loaded. "
+                        + " | ".join(lines) + f". To load it: {RELOAD}.",
+            metadata={"file": file, "errors": MetadataValue.md("\n".join(f"- `{line}`" for line in lines)),
+                      "error_count": len(lines)},
+            tags={"kinvolved/config": "refused"},
+        ))
+    return specs
+
+
+def config_error_sensors(errors: list[ConfigError], config_dir: str, home: str):
+    grouped = _by_file(errors)
+    return [_error_sensor(file, name, [str(e) for e in grouped[file]], config_dir, home)
+            for file, name in _names(grouped).items()]
+
+
+def _error_sensor(file: str, name: str, lines: list[str], config_dir: str, home: str):
+    @sensor(
+        name=f"config_error__{name}",
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"Customer config {file} is refused: " + " | ".join(lines)[:1500],
+    )
+    def _config_error(context: SensorEvaluationContext):
+        loaded = load_customer_configs(Path(config_dir), home=Path(home))
+        now = [str(e) for e in loaded.errors if e.file == file]
+        if now:
+            return SkipReason("customer not loaded: " + " | ".join(now) + f". {RELOAD}")
+        return SkipReason(f"{file} is valid now: reload the code location (Deployment → Reload) to load it")
+
+    return _config_error
