@@ -89,6 +89,8 @@ class _Strict(BaseModel):
 
 
 def _iso_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):   # built in Python
+        return value
     if isinstance(value, str) and DATE_RE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
@@ -221,6 +223,12 @@ class CustomerConfig(_Strict):
     def history_start(self) -> dt.date:
         """First delivery date accepted: 1 July of the first school year."""
         return school_year_start(self.first_school_year)
+
+    def school_year_for(self, delivery_date: str | dt.date) -> int:
+        """The school year a delivery belongs to: the one holding its date, within first..school_year
+        (a history delivery of 2018-10-01 is checked against 2018-19, a current one against school_year)."""
+        day = dt.date.fromisoformat(delivery_date) if isinstance(delivery_date, str) else delivery_date
+        return min(self.school_year, max(self.first_school_year, school_year_of(day)))
 
     def paths(self, home: Path | None = None) -> CustomerPaths:
         return CustomerPaths.for_customer(self.customer_id, home)

@@ -57,7 +57,8 @@ def _connect(spill_dir: str | None, threads: int = 2, memory_limit: str = "4GB")
 
 def params_for(customer=None, delivery_date: str | None = None) -> Params:
     return Params(
-        school_year=getattr(customer, "school_year", None),
+        school_year=(customer.school_year_for(delivery_date) if customer is not None and delivery_date
+                     else getattr(customer, "school_year", None)),
         delivery_date=dt.date.fromisoformat(delivery_date) if delivery_date else None,
         volume_change_fraction=float(customer.validation.volume_change_fraction) if customer is not None else 0.50,
     )

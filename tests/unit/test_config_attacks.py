@@ -166,3 +166,14 @@ def test_delivery_before_the_first_school_year_names_the_field(tmp_path):
     assert before_history_message(old, "2018-10-01") is None
     assert before_history_message(demo, "2025-07-01") is None
     assert "reload the code location" in before_history_message(old, "2018-10-01", loaded_start="2025-07-01")
+
+
+def test_a_history_delivery_is_checked_against_its_own_school_year(tmp_path):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "old.yaml").write_text(dump(valid("old", history_from_school_year=2019)))
+    old = load_customer_configs(configs, home=tmp_path).customers["old"]
+    assert old.school_year_for("2018-10-01") == 2019
+    assert old.school_year_for("2021-06-30") == 2021
+    assert old.school_year_for("2025-09-02") == 2026
+    assert old.school_year_for("2026-08-01") == 2026      # after the configured year: still school_year
