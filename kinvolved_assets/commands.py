@@ -104,11 +104,27 @@ def cmd_configs(args) -> int:
     return 1 if loaded.errors else 0
 
 
+def _config_problems(customer_id: str, home: Path) -> str | None:
+    """None when the customer has a valid config, else what is wrong with it (one line per problem)."""
+    from kinvolved_assets.customers import load_customer_configs
+
+    loaded = load_customer_configs(home=home)
+    if customer_id in loaded.customers:
+        return None
+    problems = [str(e) for e in loaded.errors_of(customer_id)]
+    return "\n".join([f"customer {customer_id!r} has no valid config in customer_configs/"
+                       + (":" if problems else " (see docs/onboarding.md)")] + problems)
+
+
 def cmd_ingest(args) -> int:
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.local_runner import process_landing
 
     home = _home()
+    refused = _config_problems(args.customer, home)
+    if refused is not None:
+        print(refused, file=sys.stderr)
+        return 2
     defs = build_definitions(home=home, settle_seconds=0)
     with quiet_runs(home) as log:
         report = process_landing(defs, instance_for(home), args.customer, build_marts=not args.no_marts)

@@ -80,7 +80,21 @@ def check_cron(expr: str) -> str:
                 value = names.get(bound.lower()) if bound.lower() in names else (int(bound) if bound.isdigit() else None)
                 if value is None or not low <= value <= high:
                     raise ValueError(f"cron {expr!r}: {bound!r} is outside {low}-{high} in field {index + 1}")
+    if not _scheduler_accepts(expr):
+        raise ValueError(f"cron {expr!r} is refused by the scheduler (a date that never comes, such as 31 February?)")
     return expr
+
+
+def _scheduler_accepts(expr: str) -> bool:
+    """Dagster's own cron check (what a schedule needs), when it is importable."""
+    try:
+        from dagster._utils.schedules import is_valid_cron_schedule
+    except ImportError:  # pragma: no cover - the check above still holds
+        return True
+    try:
+        return bool(is_valid_cron_schedule(expr))
+    except Exception:  # noqa: BLE001
+        return False
 
 
 class _Strict(BaseModel):
@@ -140,7 +154,7 @@ class AttendanceRules(_Strict):
 
 
 class ValidationRules(_Strict):
-    volume_change_fraction: float = Field(0.50, gt=0, le=1000)
+    volume_change_fraction: float = Field(0.50, gt=0, allow_inf_nan=False)
 
 
 @lru_cache(maxsize=1)

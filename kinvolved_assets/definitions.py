@@ -1,7 +1,7 @@
 """Assembles one Dagster ``Definitions`` from the small modules under ``defs/``.
 
 Customers come from ``customer_configs/`` (``KINVOLVED_CONFIG_DIR``). The code location always loads:
-a bad config file is logged once, left out, and shown in the UI as a placeholder asset and a sensor
+a bad config file is logged once, left out, and shown in the UI as a placeholder asset
 (``defs/config_errors.py``); the other customers load normally.
 """
 
@@ -15,7 +15,7 @@ from dagster import Definitions, in_process_executor
 
 from kinvolved_assets.customers import config_dir, load_customer_configs
 from kinvolved_assets.defs.backlog import DEFAULT_BACKLOG_MIN_DELIVERIES, build_backlog_job
-from kinvolved_assets.defs.config_errors import config_error_assets, config_error_sensors
+from kinvolved_assets.defs.config_errors import config_error_assets
 from kinvolved_assets.defs.jobs import build_jobs
 from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
 from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions, earliest_start
@@ -26,6 +26,18 @@ from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery
 from kinvolved_assets.paths import kinvolved_home
 
 log = logging.getLogger("kinvolved")
+
+
+def _schedules(customers, marts_job) -> list:
+    """Each customer's schedules; one Dagster refuses is logged and left out, never the code location."""
+    out = []
+    for customer_id, customer in customers.items():
+        try:
+            out += build_schedules({customer_id: customer}, marts_job)
+        except Exception as exc:  # noqa: BLE001
+            log.error("customer config %s.yaml: schedule: refused by Dagster (%s); no schedule loaded",
+                      customer_id, type(exc).__name__)
+    return out
 
 
 def build_definitions(config_directory: Path | None = None, home: Path | None = None,
@@ -51,7 +63,6 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
                                      backlog_job=backlog_job, backlog_min_deliveries=backlog_min_deliveries)
                for c in customer_ids]
     sensors.append(build_marts_trigger(marts_job))
-    sensors += config_error_sensors(loaded.errors, str(directory), str(home))
 
     return Definitions(
         # every run is one step (the delivery multi-asset or the dbt build): run it in the run worker
@@ -60,7 +71,7 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
         assets=[raw_assets, marts_assets, *config_error_assets(loaded.errors)],
         jobs=[ingest_job, marts_job, onboard_job, backlog_job],
         sensors=sensors,
-        schedules=build_schedules(loaded.customers, marts_job),
+        schedules=_schedules(loaded.customers, marts_job),
         resources={
             "platform": PlatformResource(home=str(home), config_dir=str(directory)),
             "dbt": dbt_resource(),

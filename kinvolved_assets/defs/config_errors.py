@@ -1,10 +1,9 @@
 """Bad customer configs, shown where a Dagster user looks first.
 
 Per refused file: a placeholder asset ``customer_config_errors/<file>`` (group
-``customer_config_errors``, in the global asset lineage and the catalog) whose description is the
-one-line errors and how to get the customer loaded; and a sensor ``config_error__<file>`` (running by
-default) that re-reads the file on every tick and reports its errors as the tick's skip reason, or
-that it is valid now and the code location needs a reload. The customer itself is left out.
+``customer_config_errors``: the first thing in the global asset lineage and the catalog, next to the
+customers' assets) whose description is the one-line errors and how to get the customer loaded, with
+the errors as metadata. The customer itself is left out (no assets, sensors or schedules).
 """
 
 from __future__ import annotations
@@ -12,19 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from pathlib import Path
 
 from dagster import (
     AssetKey,
     AssetSpec,
-    DefaultSensorStatus,
     MetadataValue,
-    SensorEvaluationContext,
-    SkipReason,
-    sensor,
 )
 
-from kinvolved_assets.customers import ConfigError, load_customer_configs
+from kinvolved_assets.customers import ConfigError
 
 CONFIG_ERRORS_GROUP = "customer_config_errors"
 CONFIG_ERRORS_PREFIX = "customer_config_errors"
@@ -71,26 +65,3 @@ def config_error_assets(errors: list[ConfigError]) -> list[AssetSpec]:
             tags={"kinvolved/config": "refused"},
         ))
     return specs
-
-
-def config_error_sensors(errors: list[ConfigError], config_dir: str, home: str):
-    grouped = _by_file(errors)
-    return [_error_sensor(file, name, [str(e) for e in grouped[file]], config_dir, home)
-            for file, name in _names(grouped).items()]
-
-
-def _error_sensor(file: str, name: str, lines: list[str], config_dir: str, home: str):
-    @sensor(
-        name=f"config_error__{name}",
-        minimum_interval_seconds=60,
-        default_status=DefaultSensorStatus.RUNNING,
-        description=f"Customer config {file} is refused: " + " | ".join(lines)[:1500],
-    )
-    def _config_error(context: SensorEvaluationContext):
-        loaded = load_customer_configs(Path(config_dir), home=Path(home))
-        now = [str(e) for e in loaded.errors if e.file == file]
-        if now:
-            return SkipReason("customer not loaded: " + " | ".join(now) + f". {RELOAD}")
-        return SkipReason(f"{file} is valid now: reload the code location (Deployment → Reload) to load it")
-
-    return _config_error

@@ -90,3 +90,66 @@ def test_each_bad_config_gives_one_clear_error_and_others_load(configs):
     assert result["sensors"] == ["deliveries__good", "marts_after_delivery"], result
     for stem in CASES:
         assert sum(1 for e in result["errors"] if f"{stem}.yaml" in e) == 1, (stem, result["errors"])
+
+
+SENSORS = """{ sensorsOrError(repositorySelector: {repositoryLocationName: "kinvolved",
+  repositoryName: "__repository__"}) { __typename ... on Sensors { results { name } } } }"""
+LOCATION = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+ASSETS = "{ assetNodes { assetKey { path } groupName description } }"
+
+
+def test_attack_corpus_refused_one_line_each_while_the_others_ingest(site):
+    """Every hostile config of the corpus next to two real customers (good, pii): `kinvolved configs`
+    prints exactly its expected line (no hang on the FIFO, no traceback); `kinvolved ingest` of both
+    valid customers materializes their deliveries (and good's marts); the config claiming pii's landing
+    folder ingests nothing; the webserver + daemon load the code location with every refused file as a
+    placeholder asset (group customer_config_errors) whose description is its error, and no sensor of it."""
+    from config_corpus import write_corpus
+    from reliability_support import Deployment, graphql
+
+    good = site.add_customer("good", seed=3, days=2)
+    pii = site.add_customer("pii", seed=4, days=2)
+    expected = write_corpus(site.config_dir, with_valid=False)
+
+    proc = site.cli("configs", timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert sorted(line.split(":")[0] for line in lines if line.startswith("ok ")) == ["ok     good", "ok     pii"]
+    for name, words in expected.items():
+        errors = [line for line in lines if line.startswith(f"ERROR  {name}: ")]
+        assert len(errors) == 1, (name, errors)
+        assert all(word in errors[0] for word in words), (name, words, errors[0])
+        assert len(errors[0]) < 300 and errors[0].isascii(), errors[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    record_fault(f"config attack corpus ({len(expected)} files)", f"{len(expected)} one-line errors; good, pii load")
+
+    evil = site.cli("ingest", "evil", timeout=120)
+    assert evil.returncode == 2 and "evil.yaml: landing:" in evil.stderr and "Traceback" not in evil.stderr, evil.stderr
+    assert not site.warehouse("evil").exists()
+
+    for customer, generated, marts in (("good", good, True), ("pii", pii, False)):
+        args = ("ingest", customer) + (() if marts else ("--no-marts",))
+        out = site.cli(*args, timeout=600)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        ok = [line.split()[0] for line in out.stdout.splitlines() if line.split()[1:2] == ["ok"] and line[0].isdigit()]
+        assert ok == sorted(d.delivery_date.isoformat() for d in generated.drops), out.stdout
+        archived = sorted(p.name for p in (site.home / "archive" / customer).iterdir())
+        assert archived == ok and (site.warehouse(customer) / "raw" / "users").is_dir()
+    assert site.marts("good").exists() and not site.marts("pii").exists()
+
+    dep = Deployment(site)
+    try:
+        dep.start()
+        entries = graphql(dep.port, LOCATION)["workspaceOrError"]["locationEntries"]
+        assert [e["locationOrLoadError"]["__typename"] for e in entries] == ["RepositoryLocation"], entries
+        nodes = graphql(dep.port, ASSETS)["assetNodes"]
+        placeholders = {n["assetKey"]["path"][1]: n["description"] for n in nodes
+                        if n["groupName"] == "customer_config_errors"}
+        assert len(placeholders) == len(expected), sorted(placeholders)
+        assert "'2025-13-01' is not a date" in placeholders["bad_date"]
+        assert "lies inside customer pii's landing folder" in placeholders["evil"]
+        sensors = graphql(dep.port, SENSORS)["sensorsOrError"]["results"]
+        assert sorted(x["name"] for x in sensors) == ["deliveries__good", "deliveries__pii", "marts_after_delivery"]
+    finally:
+        dep.stop()
