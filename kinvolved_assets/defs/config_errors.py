@@ -50,6 +50,11 @@ def _names(files) -> dict[str, str]:
     return names
 
 
+def _code(text: str) -> str:
+    """Text for an inline code span of the (markdown) description."""
+    return text.replace("`", "'")
+
+
 def config_error_assets(errors: list[ConfigError]) -> list[AssetSpec]:
     grouped = _by_file(errors)
     specs = []
@@ -58,8 +63,8 @@ def config_error_assets(errors: list[ConfigError]) -> list[AssetSpec]:
         specs.append(AssetSpec(
             key=AssetKey([CONFIG_ERRORS_PREFIX, name]),
             group_name=CONFIG_ERRORS_GROUP,
-            description=f"Customer config {file} is refused; this customer is not loaded. "
-                        + " | ".join(lines) + f". To load it: {RELOAD}.",
+            description=f"Customer config `{_code(file)}` is refused; this customer is not loaded. "
+                        + " ".join(f"`{_code(line)}`" for line in lines) + f" To load it: {RELOAD}.",
             metadata={"file": file, "errors": MetadataValue.md("\n".join(f"- `{line}`" for line in lines)),
                       "error_count": len(lines)},
             tags={"kinvolved/config": "refused"},

@@ -51,6 +51,13 @@ def test_broken_config_is_shown_and_a_valid_customer_materializes(platform, inst
     materialization = instance.get_latest_materialization_event(raw_asset_key("users"))
     assert materialization.dagster_event.partition.startswith("acme|")
 
+    # a config that turns bad after the code location loaded: its sensor says why, nothing is touched
+    config = platform.config_dir / "acme.yaml"
+    config.write_text(config.read_text().replace("America/New_York", "America"))
+    tick = tick_delivery_sensor(defs, instance, "acme")
+    assert not tick.run_requests
+    assert "acme.yaml: timezone: 'America' is not an IANA timezone" in tick.skip_message, tick.skip_message
+
 
 def test_two_thousand_school_config_builds_marts(platform, instance: DagsterInstance):
     start = build_calendar(2026).start
