@@ -201,7 +201,12 @@ def printable(value: Any, limit: int = 60) -> str:
 
 def load_config_mapping(path: Path) -> dict:
     """Bytes → text → YAML → a mapping, or ConfigFileError."""
-    data = parse_config_yaml(decode_config_text(read_config_bytes(path)))
+    return parse_config_mapping(read_config_bytes(path))
+
+
+def parse_config_mapping(raw: bytes) -> dict:
+    """A file's bytes → text → YAML → a mapping, or ConfigFileError."""
+    data = parse_config_yaml(decode_config_text(raw))
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise ConfigFileError("(top level)", f"must be a mapping of keys to values, got {kind}: "

@@ -9,8 +9,11 @@ fix; other customers still load. Reading and YAML limits: ``config_yaml.py``; me
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,9 +35,10 @@ from kinvolved_assets.config_messages import SCHOOL_YEAR_HINT, pydantic_messages
 from kinvolved_assets.config_yaml import (
     MAX_CONFIG_BYTES,
     ConfigFileError,
-    load_config_mapping,
+    parse_config_mapping,
     printable,
     printable_text,
+    read_config_bytes,
 )
 from kinvolved_assets.cron import check_cron
 from kinvolved_assets.landing_rules import landing_conflicts
@@ -285,15 +289,40 @@ def validate_customer_config(path: Path) -> tuple[CustomerConfig | None, list[Co
                                   "compare it with the example in docs/onboarding.md")]
 
 
+# file bytes (sha256) -> parsed config or (key, message) problems: sensors and runs load every config
+# on each tick/run, and parsing a 2,000-school file costs seconds in pure-Python YAML
+_PARSED: OrderedDict[str, CustomerConfig | list[tuple[str, str]]] = OrderedDict()
+_PARSED_MAX = 256
+_PARSED_LOCK = threading.Lock()
+
+
+def _parse_bytes(raw: bytes) -> CustomerConfig | list[tuple[str, str]]:
+    digest = hashlib.sha256(raw).hexdigest()
+    with _PARSED_LOCK:
+        if digest in _PARSED:
+            _PARSED.move_to_end(digest)
+            return _PARSED[digest]
+    try:
+        result: CustomerConfig | list[tuple[str, str]] = CustomerConfig.model_validate(parse_config_mapping(raw))
+    except ConfigFileError as exc:
+        result = [(exc.key, exc.message)]
+    except ValidationError as exc:
+        result = pydantic_messages(exc.errors())
+    with _PARSED_LOCK:
+        _PARSED[digest] = result
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return result
+
+
 def _validate(path: Path, name: str) -> tuple[CustomerConfig | None, list[ConfigError]]:
     try:
-        data = load_config_mapping(path)
+        parsed = _parse_bytes(read_config_bytes(path))
     except ConfigFileError as exc:
         return None, [ConfigError(name, exc.key, exc.message)]
-    try:
-        config = CustomerConfig.model_validate(data)
-    except ValidationError as exc:
-        return None, [ConfigError(name, key, msg) for key, msg in pydantic_messages(exc.errors())]
+    if isinstance(parsed, list):
+        return None, [ConfigError(name, key, msg) for key, msg in parsed]
+    config = parsed
     if path.stem != config.customer_id:
         return None, [ConfigError(name, "customer_id", f"{config.customer_id!r} must match the file name "
                                   f"{printable_text(path.stem, 60)!r}: rename the file or fix customer_id")]
