@@ -24,7 +24,7 @@ from kinvolved_assets.delivery import (
 )
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import Finding
-from kinvolved_assets.oneroster.spec import ENTITIES
+from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)

@@ -25,7 +25,7 @@ from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.ingest import CheckOutcome, DeliveryOutcome, EntityOutcome, ingest_delivery
-from kinvolved_assets.oneroster.spec import ENTITIES
+from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 
 CHECK_NAMES = ("contract",)
 
