@@ -120,6 +120,8 @@ REFERENCE_SEVERITY: dict[tuple[str, ...], str] = {
     ("attendance", "classSourcedId"): ERROR,    # blank = daily attendance, not checked
     ("attendance", "absenceCode"): ERROR,       # sourcedId or title of an absence code
     ("attendance", "userSourcedId", "roles"): ERROR,   # 1.2: a user with a student role
+    ("roles", "userSourcedId"): ERROR,          # 1.2: a user's roles make its role and orgs
+    ("roles", "orgSourcedId"): ERROR,
 }
 # References that are not a ``Column.references`` of the contract.
 EXTRA_REFERENCES: tuple[tuple[str, str, str], ...] = (("attendance", "absenceCode", "absence_codes"),)

@@ -259,10 +259,8 @@ IGNORED_ONEROSTER_FILES = (
 # orgs are rows of roles.csv. Vocabularies may be extended with ``ext:`` values.
 
 ROLE_TYPES = ("primary", "secondary")
-ROLES_12 = (
-    "aide", "counselor", "districtAdministrator", "guardian", "parent", "principal", "proctor", "relative",
-    "siteAdministrator", "student", "systemAdministrator", "teacher",
-)
+ROLES_12 = ("aide", "counselor", "districtAdministrator", "guardian", "parent", "principal", "proctor", "relative",
+            "siteAdministrator", "student", "systemAdministrator", "teacher")
 # A value of an extensible column outside its vocabulary: ``ext:`` and 1..250 more characters, no comma.
 EXT_PREFIX = "ext:"
 EXT_MAX_LENGTH = 254
@@ -329,10 +327,8 @@ ENTITIES_12: tuple[Entity, ...] = (
     DEMOGRAPHICS_12, ABSENCE_CODES, ATTENDANCE,
 )
 # 1.2 files we recognise but do not ingest (info), on top of the 1.1 ones.
-IGNORED_ONEROSTER_12_FILES = (
-    "userResources", "scoreScales", "lineItemScoreScales", "resultScoreScales", "lineItemLearningObjectiveIds",
-    "resultLearningObjectiveIds",
-)
+IGNORED_ONEROSTER_12_FILES = ("userResources", "scoreScales", "lineItemScoreScales", "resultScoreScales",
+                              "lineItemLearningObjectiveIds", "resultLearningObjectiveIds")
 
 
 @dataclass(frozen=True)
@@ -358,8 +354,8 @@ ONEROSTER_11 = Contract("1.1", ENTITIES, IGNORED_ONEROSTER_FILES)
 ONEROSTER_12 = Contract("1.2", ENTITIES_12, IGNORED_ONEROSTER_FILES + IGNORED_ONEROSTER_12_FILES)
 CONTRACTS = {c.version: c for c in (ONEROSTER_11, ONEROSTER_12)}
 # Files only a OneRoster 1.2 drop has (their presence reads the drop as 1.2).
-ONEROSTER_12_ONLY_FILES = tuple(e.file_stem for e in ENTITIES_12 if e.name not in ONEROSTER_11.entity_names) \
-    + IGNORED_ONEROSTER_12_FILES
+ONEROSTER_12_ONLY_FILES = (*(e.file_stem for e in ENTITIES_12 if e.name not in ONEROSTER_11.entity_names),
+                           *IGNORED_ONEROSTER_12_FILES)
 # users.csv columns that only one version has (its header tells the version).
 USERS_11_ONLY_COLUMNS = tuple(c for c in USERS.column_names if c not in USERS_12.column_names)
 USERS_12_ONLY_COLUMNS = tuple(c for c in USERS_12.column_names if c not in USERS.column_names)
@@ -393,8 +389,7 @@ def _raw_entities() -> tuple[Entity, ...]:
 RAW_ENTITIES: tuple[Entity, ...] = _raw_entities()
 ENTITIES_BY_NAME = {e.name: e for e in RAW_ENTITIES}
 
-# Manifest (manifest.csv: propertyName,value).
-MANIFEST_FILE = "manifest.csv"
+MANIFEST_FILE = "manifest.csv"   # propertyName,value
 MANIFEST_COLUMNS = ("propertyName", "value")
 ACCEPTED_VERSIONS = tuple(CONTRACTS)
 

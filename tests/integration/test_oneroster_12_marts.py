@@ -76,3 +76,26 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
     withdrawn = q.execute(f"select count(*) from read_parquet('{raw}/enrollments/*/*.parquet') "
                           "where _mode = 'delta' and endDate is not null").fetchone()[0]
     assert moved > 0 and coach > 0 and deleted > 0 and withdrawn > 0, (moved, coach, deleted, withdrawn)
+
+
+def test_validate_and_onboard_a_12_drop(platform, capsys):
+    import json
+
+    from kinvolved_assets.cli import main
+    from kinvolved_assets.generator import generate
+
+    platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
+    gen = generate("newdistrict", "small", 3, dt.date(2025, 8, 25), 1, platform.home.parent / "incoming",
+                   school_year=2026, oneroster="1.2")
+    drop = str(gen.drops[0].path)
+    assert main(["validate", drop, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    said = [f["message"] for f in report["findings"] if f["rule"] == "drop.version"]
+    assert said and said[0].startswith("read as OneRoster 1.2 because manifest oneroster.version is 1.2")
+    assert {f["entity"] for f in report["files"]} >= {"users", "roles"}
+    assert all(e["passed"] for e in report["expectations"]), report["expectations"]
+    assert main(["onboard", "newdistrict", drop]) == 0
+    out = capsys.readouterr().out
+    assert "Schools found (5):" in out and "licensed_schools:" in out and "AE" in out
+    raw = platform.warehouse("newdistrict") / "raw"
+    assert sorted(p.name for p in raw.iterdir() if not p.name.startswith("_")) == ["absence_codes", "orgs"]

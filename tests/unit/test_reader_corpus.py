@@ -282,3 +282,41 @@ def test_zip_inside_zip_is_unknown(tmp_path):
     rep = validate_drop(_zip(tmp_path, _valid_members() + [("more.zip", inner.getvalue())]))
     assert any(f.rule == "drop.unknown_file" and f.file == "more.zip" for f in rep.findings)
     assert not rep.fatal
+
+
+def test_oneroster_12_expectations_check_roles_and_ext_values(tmp_path):
+    from kinvolved_assets.expectations.rules import Params, rules_for
+
+    p12 = Params(oneroster_version="1.2")
+    users = {r.id for r in rules_for("users", p12)}
+    assert "users.role.not_null" not in users and "users.primaryOrgSourcedId.references_orgs" in users
+    roles = {r.id: r for r in rules_for("roles", p12)}
+    assert {"roles.userSourcedId.references_users", "roles.orgSourcedId.references_orgs", "roles.role.in_set"} <= set(roles)
+    assert roles["roles.userSourcedId.references_users"].severity == roles["roles.orgSourcedId.references_orgs"].severity == "ERROR"
+    ref = next(r for r in rules_for("attendance", p12) if r.id == "attendance.userSourcedId.references_roles")
+    assert ref.severity == "ERROR" and ref.params["filter"] == ("role", "student") and ref.params["keys"] == ("userSourcedId",)
+    assert next(r for r in rules_for("attendance", p12) if r.id == "attendance.userSourcedId.references_users").params["filter"] is None
+    # ext: values pass the suites; attendance of a user whose only role is not student is blocking
+    ok = validate_drop(write_drop(tmp_path, {"roles.csv": roles_plus("r4,,,u2,secondary,ext:coach,,,s1,"),
+                                              "classes.csv": VALID["classes.csv"].replace("homeroom", "ext:advisory")},
+                                  base=VALID_12, name="ok"))
+    assert ok.ok and {e["entity"] for e in ok.expectations} >= {"users", "roles", "user_profiles"}, ok.expectations
+    att = VALID["attendance.csv"] + "a4,,,,s1,u2,2024-03-05,AE,,,\n"
+    bad = validate_drop(write_drop(tmp_path, {"attendance.csv": att}, base=VALID_12, name="bad"))
+    failed = {e["entity"]: e for e in bad.expectations if not e["passed"]}
+    assert list(failed) == ["attendance"] and failed["attendance"]["blocking"]
+    counts = failed["attendance"]["metadata"]["unexpected_counts"]
+    assert counts["attendance.userSourcedId.references_roles"] == 1 and counts["attendance.userSourcedId.references_users"] == 0
+
+
+def test_published_doc_lists_both_versions():
+    from kinvolved_assets.oneroster import spec
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "oneroster-plus.md").read_text()
+    assert "OneRoster 1.1 and 1.2 side by side" in doc and "not accepted yet" not in doc
+    for ent in spec.ONEROSTER_12.entities:
+        assert ent.file_name in doc
+        for col in ent.columns:
+            assert f"`{col.name}`" in doc, (ent.name, col.name)
+    for name in spec.IGNORED_ONEROSTER_12_FILES:
+        assert f"`{name}`" in doc, name
