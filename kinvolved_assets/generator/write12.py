@@ -2,8 +2,8 @@
 
 Both files are projections of the 1.1 users projection (``Renderer.users``), so a 1.2 export holds
 exactly the people, schools and roles of the 1.1 one: each user has one primary role at its school
-(role sourcedId ``rol-<user>``); every fourth teacher also has a secondary ``ext:coach`` role at the
-same school (an extension value that never outranks the primary role).
+(role sourcedId ``rol-<user>``); a teacher on every fourth line of users.csv also has a secondary
+``ext:coach`` role at the same school (an extension value that never outranks the primary role).
 """
 
 from __future__ import annotations
