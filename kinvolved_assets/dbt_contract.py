@@ -36,7 +36,7 @@ FILES_COLUMNS = (
 def columns_csv_rows() -> list[tuple[str, str, str, int]]:
     """(entity, column, duckdb_type, ordinal) for every raw entity, loader columns last, then ``_files``."""
     rows: list[tuple[str, str, str, int]] = []
-    for entity in spec.ENTITIES:
+    for entity in spec.RAW_ENTITIES:
         ordinal = 0
         for column in entity.columns:
             ordinal += 1

@@ -24,7 +24,7 @@ from kinvolved_assets.delivery import (
 )
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import Finding
-from kinvolved_assets.oneroster.spec import ENTITIES
+from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
@@ -71,6 +71,9 @@ class DeliveryOutcome:
     promoted: bool
     seconds: float
     report_path: Path | None = None
+    # entities asked for that the drop's OneRoster version does not have (a 1.1 drop: roles,
+    # user_profiles): not part of the delivery, reported as absent
+    other_version_entities: list[str] = field(default_factory=list)
 
     @property
     def blocked(self) -> bool:
@@ -236,10 +239,14 @@ def ingest_delivery(
     _remove_abandoned_staging(staging_root.parent, keep=run_id)
     staging_root.mkdir(parents=True)
     outcomes: dict[str, EntityOutcome] = {}
+    other_version: list[str] = []
     try:
         with open_drop(drop_path, limits or DropLimits()) as drop:
             drop_findings = list(drop.findings)
             for name, result in drop.load_many(list(entities), staging_root, delivery_date).items():
+                if name not in drop.contract.entity_names and not result.present:
+                    other_version.append(name)
+                    continue
                 outcome = EntityOutcome(name, result)
                 outcome.checks.append(contract_check(name, result, drop_findings if drop.fatal else ()))
                 outcomes[name] = outcome
@@ -269,6 +276,7 @@ def ingest_delivery(
             entities=outcomes,
             promoted=not blocked,
             seconds=time.perf_counter() - started,
+            other_version_entities=other_version,
         )
         if reporter is not None:
             outcome.report_path = reporter(outcome, context)

@@ -14,10 +14,10 @@ CUMULATIVE_COLUMNS = "student_sourced_id, school_sourced_id, days_enrolled, days
 
 def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str = "tiny", seed: int = 7,
                  school_year: int = 2026, start: dt.date | None = None, days: int = 5, fmt: str = "zip",
-                 quirks: bool = False, generate_drops: bool = True, **overrides):
+                 quirks: bool = False, generate_drops: bool = True, oneroster: str = "1.1", **overrides):
     """Write ``customer_configs/<id>.yaml`` (the generator's suggested config + ``overrides``) and,
-    unless told not to, the customer's drops into its landing folder and its truth under
-    ``home/truth/<id>``. Returns the generator's result (None without drops)."""
+    unless told not to, the customer's drops (a ``oneroster`` 1.1 or 1.2 export) into its landing
+    folder and its truth under ``home/truth/<id>``. Returns the generator's result (None without drops)."""
     from kinvolved_assets.generator import generate, suggested_config
     from kinvolved_assets.generator.calendar import build_calendar
     from kinvolved_assets.paths import CustomerPaths
@@ -29,7 +29,8 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
         return None
     start = start or build_calendar(school_year).start
     return generate(customer_id, scale, seed, start, days, CustomerPaths.for_customer(customer_id, home).landing,
-                    fmt=fmt, truth=home / "truth" / customer_id, quirks=quirks, school_year=school_year)
+                    fmt=fmt, truth=home / "truth" / customer_id, quirks=quirks, school_year=school_year,
+                    oneroster=oneroster)
 
 
 def latest_cumulative(marts: duckdb.DuckDBPyConnection, home: Path, customer_id: str) -> tuple[list, list]:

@@ -71,8 +71,8 @@
 {% macro oneroster_source(entity) %}
     {#- register lineage to the raw source(s); _files is written alongside every entity -#}
     {%- if entity == '_files' -%}
-        {%- for table in ['orgs', 'academic_sessions', 'courses', 'classes', 'users', 'enrollments',
-                          'demographics', 'absence_codes', 'attendance'] -%}
+        {%- for table in ['orgs', 'academic_sessions', 'courses', 'classes', 'users', 'roles', 'user_profiles',
+                          'enrollments', 'demographics', 'absence_codes', 'attendance'] -%}
             {%- set _lineage = source('oneroster', table) -%}
         {%- endfor -%}
     {%- else -%}

@@ -25,7 +25,8 @@ from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.ingest import CheckOutcome, DeliveryOutcome, EntityOutcome, ingest_delivery
-from kinvolved_assets.oneroster.spec import ENTITIES
+from kinvolved_assets.oneroster.load import LoadResult
+from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 
 CHECK_NAMES = ("contract",)
 
@@ -82,7 +83,8 @@ def delivery_results(delivery: DeliveryOutcome, check_names: tuple[str, ...]):
     (asset_key, metadata) when the delivery was promoted, then a ``"check"`` for every check name (one
     the delivery did not run passes as WARN, marked skipped). Shared by the delivery asset (results)
     and the backlog job (events of the delivery's partition)."""
-    for name, outcome in delivery.entities.items():
+    absent = {n: EntityOutcome(n, LoadResult(entity=n, present=False)) for n in delivery.other_version_entities}
+    for name, outcome in {**delivery.entities, **absent}.items():
         if delivery.promoted:
             yield "materialization", dict(asset_key=raw_asset_key(name), metadata=entity_metadata(outcome, delivery))
         for check in outcome.checks:

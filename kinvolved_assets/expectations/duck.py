@@ -51,6 +51,8 @@ def violation(rule: Rule, value: str | None = None) -> str:
     p = rule.params
     if rule.kind == "not_null":
         return f"{c} IS NULL"
+    if rule.kind == "in_set" and p.get("regex"):   # an extensible vocabulary (OneRoster 1.2 ext: values)
+        return f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(lit(v) for v in p['values'])}) AND {not_matching(c, p['regex'])}"
     if rule.kind == "in_set":
         return f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(lit(v) for v in p['values'])})"
     if rule.kind == "guid_format":

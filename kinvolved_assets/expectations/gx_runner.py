@@ -64,6 +64,8 @@ def expectation_for(rule: Rule, gxe):
         return gxe.ExpectColumnToExist(column=rule.column, meta=meta)
     if rule.kind == "not_null":
         return gxe.ExpectColumnValuesToNotBeNull(column=rule.column, meta=meta)
+    if rule.kind == "in_set" and p.get("regex"):   # an extensible vocabulary (OneRoster 1.2 ext: values)
+        return gxe.ExpectColumnValuesToMatchRegex(column=rule.column, regex=p["regex"], meta=meta)
     if rule.kind == "in_set":
         return gxe.ExpectColumnValuesToBeInSet(column=rule.column, value_set=list(p["values"]), meta=meta)
     if rule.kind == "guid_format":

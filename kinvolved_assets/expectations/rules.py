@@ -38,7 +38,8 @@ Severity: ``ERROR`` blocks the delivery (nothing is promoted, the marts are not 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kinvolved_assets.oneroster import spec
@@ -61,6 +62,7 @@ class Params:
     school_year: int | None = None          # ending year: 2026 = 2025-07-01 .. 2026-06-30
     delivery_date: dt.date | None = None    # attendance may not be dated after it
     volume_change_fraction: float = 0.50
+    oneroster_version: str = "1.1"          # the version the delivery's files were read as
 
     @property
     def school_year_bounds(self) -> tuple[dt.date, dt.date] | None:
@@ -106,7 +108,7 @@ class Rule:
 # Cross-file references: (entity, column) -> severity. The issue's core joins are blocking; the
 # other references of the contract are recorded as warnings (their targets are often not sent by
 # a SIS, e.g. the state org or guardians).
-REFERENCE_SEVERITY: dict[tuple[str, str], str] = {
+REFERENCE_SEVERITY: dict[tuple[str, ...], str] = {
     ("enrollments", "classSourcedId"): ERROR,
     ("enrollments", "userSourcedId"): ERROR,
     ("enrollments", "schoolSourcedId"): ERROR,
@@ -117,13 +119,35 @@ REFERENCE_SEVERITY: dict[tuple[str, str], str] = {
     ("attendance", "schoolSourcedId"): ERROR,
     ("attendance", "classSourcedId"): ERROR,    # blank = daily attendance, not checked
     ("attendance", "absenceCode"): ERROR,       # sourcedId or title of an absence code
+    ("attendance", "userSourcedId", "roles"): ERROR,   # 1.2: a user with a student role
+    ("roles", "userSourcedId"): ERROR,          # 1.2: a user's roles make its role and orgs
+    ("roles", "orgSourcedId"): ERROR,
 }
 # References that are not a ``Column.references`` of the contract.
 EXTRA_REFERENCES: tuple[tuple[str, str, str], ...] = (("attendance", "absenceCode", "absence_codes"),)
+# OneRoster 1.2: a user's role is a row of roles.csv, so "a user with role student" is checked there
+# (users.csv has no role column; the users reference then checks the sourcedId alone).
+EXTRA_REFERENCES_12: tuple[tuple[str, str, str], ...] = (("attendance", "userSourcedId", "roles"),)
 # A reference whose target must also satisfy a condition on the target's columns.
 REFERENCE_TARGET_FILTER: dict[tuple[str, str], tuple[str, str]] = {
     ("attendance", "userSourcedId"): ("role", "student"),
 }
+# The target columns a reference resolves against, when not the target's sourcedId.
+REFERENCE_KEYS: dict[tuple[str, str, str], tuple[str, ...]] = {
+    ("attendance", "absenceCode", "absence_codes"): ("sourcedId", "title"),
+    ("attendance", "userSourcedId", "roles"): ("userSourcedId",),
+}
+
+
+def contract_entity(entity: str, p: Params) -> spec.Entity:
+    """The entity as the delivery's OneRoster version has it."""
+    return spec.contract(p.oneroster_version).entity(entity)
+
+
+def extensible_regex(values: tuple[str, ...]) -> str:
+    """A value of the vocabulary or an ``ext:`` value (OneRoster 1.2 extensible vocabularies)."""
+    known = "|".join(re.escape(v) for v in values)
+    return f"^(?:{known}|{spec.EXT_PREFIX}[^,]{{1,{spec.EXT_MAX_LENGTH - len(spec.EXT_PREFIX)}}})$"
 
 
 def _extra_rules(entity: str, p: Params) -> list[Rule]:
@@ -153,18 +177,19 @@ def _extra_rules(entity: str, p: Params) -> list[Rule]:
     return out
 
 
-def _references(entity: str) -> list[tuple[str, str, str]]:
+def _references(entity: str, p: Params) -> list[tuple[str, str, str]]:
     """(column, column type, target entity) of the references of one entity."""
-    ent = spec.entity(entity)
+    ent = contract_entity(entity, p)
+    extra = EXTRA_REFERENCES + (EXTRA_REFERENCES_12 if p.oneroster_version == "1.2" else ())
     out = [(c.name, c.type, c.references) for c in ent.columns if c.references]
-    out += [(col, ent.column(col).type, target) for e, col, target in EXTRA_REFERENCES if e == entity]
+    out += [(col, ent.column(col).type, target) for e, col, target in extra if e == entity]
     return out
 
 
 def rules_for(entity: str, p: Params | None = None) -> list[Rule]:
     """Every rule of one entity, in a stable order."""
     p = p or Params()
-    ent = spec.entity(entity)
+    ent = contract_entity(entity, p)
     out: list[Rule] = []
     for c in ent.columns:
         if c.required:
@@ -178,8 +203,10 @@ def rules_for(entity: str, p: Params | None = None) -> list[Rule]:
                     "sourcedId is unique within the delivery"))
     for c in ent.columns:
         if c.type == "enum":
+            ext = {"regex": extensible_regex(c.enum)} if c.extensible else {}
             out.append(Rule(f"{entity}.{c.name}.in_set", entity, "in_set", c.name, ERROR,
-                            f"{c.name} in {{{', '.join(c.enum)}}}", params={"values": tuple(c.enum)}))
+                            f"{c.name} in {{{', '.join(c.enum)}}}" + (" or an ext: value" if ext else ""),
+                            params={"values": tuple(c.enum), **ext}))
         elif c.type == "enum_list":
             out.append(Rule(f"{entity}.{c.name}.in_set", entity, "list_in_set", c.name, ERROR,
                             f"every {c.name} element in the {len(c.enum)} allowed values",
@@ -196,16 +223,18 @@ def rules_for(entity: str, p: Params | None = None) -> list[Rule]:
                             f"{MIN_PLAUSIBLE_DATE} .. {MAX_PLAUSIBLE_DATE}",
                             params={"min": MIN_PLAUSIBLE_DATE, "max": MAX_PLAUSIBLE_DATE}))
     out.extend(_extra_rules(entity, p))
-    for col, ctype, target in _references(entity):
-        sev = REFERENCE_SEVERITY.get((entity, col), WARN)
+    for col, ctype, target in _references(entity, p):
+        sev = REFERENCE_SEVERITY.get((entity, col, target), REFERENCE_SEVERITY.get((entity, col), WARN))
         flt = REFERENCE_TARGET_FILTER.get((entity, col))
-        what = f"{spec.entity(target).file_name} sourcedId" + (" or title" if col == "absenceCode" else "")
+        if flt and flt[0] not in contract_entity(target, p).column_names:
+            flt = None   # 1.2 users.csv has no role: the roles reference checks it
+        keys = REFERENCE_KEYS.get((entity, col, target), ("sourcedId",))
+        what = f"{spec.entity(target).file_name} {' or '.join(keys)}"
         if flt:
             what += f" with {flt[0]} = {flt[1]}"
         out.append(Rule(f"{entity}.{col}.references_{target}", entity, "reference", col, sev,
                         f"{col} resolves to a {what} (this delivery + current state)",
-                        params={"target": target, "list": ctype == "guid_list", "filter": flt,
-                                "keys": ("sourcedId", "title") if col == "absenceCode" else ("sourcedId",)}))
+                        params={"target": target, "list": ctype == "guid_list", "filter": flt, "keys": keys}))
     out.append(Rule(f"{entity}.rows.volume_change", entity, "volume", None, WARN,
                     f"row count changes by at most {p.volume_change_fraction:.0%} against the previous "
                     "delivery of the same mode", params={"fraction": p.volume_change_fraction}))
@@ -213,5 +242,13 @@ def rules_for(entity: str, p: Params | None = None) -> list[Rule]:
 
 
 def rules_table(p: Params | None = None) -> list[dict]:
-    """All rules of all entities as plain rows (docs, report appendix)."""
-    return [r.to_dict() for e in spec.ENTITIES for r in rules_for(e.name, p)]
+    """All rules of all entities of every OneRoster version as plain rows (docs, report appendix);
+    a rule both versions have is listed once."""
+    p = p or Params()
+    out: dict[str, dict] = {}
+    for contract in spec.CONTRACTS.values():
+        vp = replace(p, oneroster_version=contract.version)
+        for e in contract.entities:
+            for r in rules_for(e.name, vp):
+                out.setdefault(r.id, r.to_dict())
+    return list(out.values())

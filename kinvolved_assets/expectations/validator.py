@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -71,6 +72,7 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     started = time.perf_counter()
+    params = replace(params, oneroster_version=getattr(result, "oneroster_version", None) or "1.1")
     rules = rules_for(entity, params)
     parquet = getattr(result, "parquet_path", None)
     rows = int(getattr(result, "rows", 0) or 0)

@@ -22,6 +22,7 @@ from kinvolved_assets.generator.calendar import build_calendar, day_number, from
 from kinvolved_assets.generator.simulate import SCALES, District
 from kinvolved_assets.generator.truth import TRUTH_SQL, TruthBuilder
 from kinvolved_assets.generator.write import FILE_ORDER, DropWriter, Renderer, Style, member_name, pack_zip
+from kinvolved_assets.generator.write12 import roles_12, users_12
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import check_slug
 
@@ -94,11 +95,14 @@ def config_yaml(config: dict, header: str = "") -> str:
 
 def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int, out: Path,
              fmt: str = "zip", truth: Path | None = None, quirks: bool = False,
-             school_year: int | None = None, progress=None) -> GenerateResult:
+             school_year: int | None = None, progress=None, oneroster: str = "1.1") -> GenerateResult:
+    """``oneroster``: the OneRoster version of the export (1.1 or 1.2; the same district either way)."""
     t0 = time.perf_counter()
     check_slug(customer_id)
     if fmt not in ("zip", "loose"):
         raise ValueError("fmt must be 'zip' or 'loose'")
+    if oneroster not in spec.CONTRACTS:
+        raise ValueError(f"oneroster must be one of {', '.join(spec.CONTRACTS)}")
     if days < 1:
         raise ValueError("days must be >= 1")
     year = school_year or infer_school_year(start)
@@ -138,7 +142,8 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
             prev_month = (date.year, date.month)
             changed = {k: np.unique(np.concatenate(v)) if v else np.zeros(0, np.int64) for k, v in changes_since.items()}
             changes_since = {k: [] for k in keys}
-            drop = _write_delivery(writer, renderer, district, out, index, date, bulk, changed, fmt, quirks)
+            drop = _write_delivery(writer, renderer, district, out, index, date, bulk, changed, fmt, quirks,
+                                   spec.contract(oneroster))
             result.drops.append(drop)
             for k, v in drop.rows.items():
                 result.counts[k] = result.counts.get(k, 0) + v
@@ -170,7 +175,8 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
 
 
 def _write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, index: int, date: dt.date,
-                    bulk: bool, changed: dict[str, np.ndarray], fmt: str, quirks: bool) -> Drop:
+                    bulk: bool, changed: dict[str, np.ndarray], fmt: str, quirks: bool,
+                    contract: spec.Contract = spec.ONEROSTER_11) -> Drop:
     name = f"{d.customer_id}_{date:%Y%m%d}"
     loose = fmt == "loose"
     folder = out / name if loose else out / f".{name}.tmp"
@@ -203,6 +209,13 @@ def _write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, ind
         rows[entity], content = writer.render_rows(r.rows_table(spec.entity(entity), data), spill_to(member))
         contents[entity] = (member, content)
 
+    def put_users(sql_table) -> None:
+        if contract.version == "1.2":   # the same people: users.csv without role/orgs, plus roles.csv
+            put("users", users_12(sql_table, quirks))
+            put("roles", roles_12(sql_table))
+        else:
+            put("users", sql_table)
+
     ev = d.events
     r.bulk = bulk
     if bulk:
@@ -210,14 +223,14 @@ def _write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, ind
         put_rows("academic_sessions", r.sessions_rows())
         put("courses", r.courses())
         put("classes", r.classes())
-        put("users", r.users(None, None, True))
+        put_users(r.users(None, None, True))
         put("enrollments", r.enrollments(None, True))
         put("demographics", r.demographics(None))
         put_rows("absence_codes", r.absence_code_rows())
         att = np.nonzero(~ev["deleted"] & (ev["date"] <= day))[0]
     else:
         if len(changed["students"]) or len(changed["guardians"]):
-            put("users", r.users(changed["students"], changed["guardians"], False))
+            put_users(r.users(changed["students"], changed["guardians"], False))
         if len(changed["stints"]):
             put("enrollments", r.enrollments(changed["stints"], False))
         if len(changed["new_students"]):
@@ -229,7 +242,7 @@ def _write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, ind
     manifest = not (quirks and not bulk and index % 3 == 2)
     members: list[tuple[str, bytes | Path]] = []
     if manifest:
-        members.append((spec.MANIFEST_FILE, writer.manifest(modes)))
+        members.append((spec.MANIFEST_FILE, writer.manifest(modes, contract)))
     members += [contents[e] for e in FILE_ORDER if e in contents]
     if loose:
         for member, content in members:

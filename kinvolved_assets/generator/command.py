@@ -48,6 +48,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quirks", action="store_true",
                    help="BOM, CRLF, quoted fields, file name variants, missing manifests, metadata.* columns, TRUE/FALSE")
     p.add_argument("--school-year", type=int, default=None, help="ending year of the school year (default: from --start)")
+    p.add_argument("--oneroster", choices=("1.1", "1.2"), default="1.1",
+                   help="OneRoster version of the export (1.2: users.csv without role/orgSourcedIds, plus roles.csv)")
     p.set_defaults(func=run, fmt="zip")
     return p
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = generate(args.customer, args.scale, args.seed, args.start, args.days, args.out,
                           fmt=args.fmt or "zip", truth=args.truth, quirks=args.quirks,
-                          school_year=args.school_year)
+                          school_year=args.school_year, oneroster=args.oneroster)
     except (UnsafePathError, ValueError) as exc:
         print(f"kinvolved generate: {exc}", file=sys.stderr)
         return 2

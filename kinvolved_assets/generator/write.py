@@ -374,7 +374,7 @@ class Renderer:
 
 
 # ---- file output -------------------------------------------------------------------------------
-FILE_ORDER = ("manifest", "orgs", "academic_sessions", "courses", "classes", "users", "enrollments",
+FILE_ORDER = ("manifest", "orgs", "academic_sessions", "courses", "classes", "users", "roles", "enrollments",
               "demographics", "absence_codes", "attendance")
 
 
@@ -440,11 +440,13 @@ class DropWriter:
         w.writerows(rows)
         return buf.getvalue().encode("utf-8")
 
-    def manifest(self, modes: dict[str, str]) -> bytes:
-        lines = ["propertyName,value", "manifest.version,1.0", "oneroster.version,1.1",
+    def manifest(self, modes: dict[str, str], contract: spec.Contract = spec.ONEROSTER_11) -> bytes:
+        lines = ["propertyName,value", "manifest.version,1.0", f"oneroster.version,{contract.version}",
                  "source.systemName,Kinvolved Synthetic SIS"]
-        for e in spec.ENTITIES:
+        for e in contract.entities:
             lines.append(f"file.{e.file_stem},{modes.get(e.name, 'absent')}")
+        if contract.version == "1.2":
+            lines += [f"file.{n},absent" for n in spec.IGNORED_ONEROSTER_12_FILES]
         data = ("\n".join(lines) + "\n").encode("utf-8")
         if self.quirks:
             data = b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")

@@ -61,37 +61,35 @@ def _norm(text: str) -> str:
 
 def _entity_keys() -> dict[str, str]:
     keys: dict[str, str] = {}
-    for ent in spec.ENTITIES:
+    for ent in spec.RAW_ENTITIES:
         for k in (ent.file_stem, ent.name, *ent.aliases):
             keys[_norm(k)] = ent.name
     return keys
 
 
 ENTITY_KEYS = _entity_keys()
-IGNORED_KEYS = {_norm(n): n for n in spec.IGNORED_ONEROSTER_FILES}
-V12_KEYS = {_norm(n): n for n in spec.ONEROSTER_12_ONLY_FILES}
+# files of any version that are recognised and not ingested (1.2-only ones tell a 1.2 drop)
+IGNORED_KEYS = {_norm(n): n for c in spec.CONTRACTS.values() for n in c.ignored_files}
 MANIFEST_KEY = "manifest"
 
 
 def classify(stem: str) -> tuple[str, set[str]]:
-    """('entity'|'ignored'|'v12'|'manifest'|'unknown', matched names) for a file stem."""
+    """('entity'|'ignored'|'manifest'|'unknown', matched names) for a file stem (entities of every version)."""
     toks = _tokens(stem)
     spans = {"".join(toks[i:j]) for i in range(len(toks)) for j in range(i + 1, len(toks) + 1)}
     # exact whole-stem match wins over affix matches (``classes`` vs ``classResources``)
     whole = "".join(toks)
-    for table, kind in ((ENTITY_KEYS, "entity"), (V12_KEYS, "v12"), (IGNORED_KEYS, "ignored")):
+    for table, kind in ((ENTITY_KEYS, "entity"), (IGNORED_KEYS, "ignored")):
         if whole in table:
             return kind, {table[whole]}
     if whole == MANIFEST_KEY:
         return "manifest", {"manifest"}
     ents = {ENTITY_KEYS[s] for s in spans if s in ENTITY_KEYS}
-    # a longer ignored/1.2 name that contains an entity name (classResources ⊃ classes? no; userProfiles ⊃ users? no)
     if ents:
         return "entity", ents
-    for table, kind in ((V12_KEYS, "v12"), (IGNORED_KEYS, "ignored")):
-        hit = {table[s] for s in spans if s in table}
-        if hit:
-            return kind, hit
+    hit = {IGNORED_KEYS[s] for s in spans if s in IGNORED_KEYS}
+    if hit:
+        return "ignored", hit
     if MANIFEST_KEY in spans:
         return "manifest", {"manifest"}
     return "unknown", set()

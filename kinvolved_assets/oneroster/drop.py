@@ -16,7 +16,6 @@ from pathlib import Path, PurePosixPath
 
 from ..paths import check_date
 from . import scratch, spec
-from .decode import read_header
 from .discover import (
     Discovery,
     DropFile,
@@ -30,10 +29,10 @@ from .discover import (
 )
 from .findings import Finding, finding
 from .load import LARGE_FILE_BYTES, LoadResult, load_file
+from .roles import primary_role_findings
+from .version import detect
 
 __all__ = ["Drop", "DropFile", "DropLimits", "DropReport", "FileSummary", "LoadResult", "open_drop", "validate_drop"]
-
-V12_USER_COLUMNS = {"primaryorg", "usermasteridentifier", "preferredgivenname", "preferredfamilyname", "pronouns", "resourcesourcedids"}
 
 
 class Drop:
@@ -46,6 +45,7 @@ class Drop:
         self.manifest: dict[str, str] = {}
         self.fatal = False
         self.unknown_files: list[str] = []
+        self.contract: spec.Contract = spec.ONEROSTER_11   # the version the drop is read as
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._opened = False
 
@@ -94,7 +94,7 @@ class Drop:
             return
         candidates: dict[str, list[tuple[str, Path]]] = {}
         manifest_entry: tuple[str, Path] | None = None
-        v12: list[str] = []
+        ignored: list[str] = []
         for sent, rel, local in strip_single_top_folder(disc.members):
             pp = PurePosixPath(rel)
             if len(pp.parts) > 1:
@@ -116,9 +116,8 @@ class Drop:
                     self.findings.append(finding("drop.ambiguous_file", f"{sent!r} matches several files ({', '.join(sorted(names))}); rename it.", file=sent))
                     continue
                 candidates.setdefault(next(iter(names)), []).append((sent, local))
-            elif kind == "v12":
-                v12.append(sent)
             elif kind == "ignored":
+                ignored.extend(names)
                 self.findings.append(finding("drop.ignored_file", f"{sent!r} is a OneRoster file we do not ingest; it is ignored.", file=sent))
             else:
                 self.unknown_files.append(sent)
@@ -128,33 +127,18 @@ class Drop:
             self.findings.extend(mf)
         declared = self._declared_modes(manifest_entry[0] if manifest_entry else None)
 
-        # OneRoster 1.2: one clear finding instead of a cascade of column errors
-        version = self.manifest.get("oneroster.version", "").strip()
-        users_v12 = False
-        if "users" in candidates and len(candidates["users"]) == 1:
-            hdr, _ = read_header(candidates["users"][0][1], candidates["users"][0][0])
-            if hdr is not None:
-                cols = {h.lower() for h in hdr.names}
-                users_v12 = "role" not in cols and bool(cols & V12_USER_COLUMNS)
-        if version.startswith("1.2") or v12 or users_v12:
-            why = []
-            if version.startswith("1.2"):
-                why.append("manifest oneroster.version is 1.2")
-            if v12:
-                why.append(f"1.2-only files present ({', '.join(sorted(v12))[:120]})")
-            if users_v12:
-                why.append("users.csv has no role column (1.2 layout)")
-            self.findings.append(finding("drop.oneroster_12", f"this is a OneRoster 1.2 drop ({'; '.join(why)}); 1.2 is not accepted yet. Export OneRoster 1.1 CSV (with the Kinvolved extension files).", file=manifest_entry[0] if manifest_entry else None))
+        detected = detect(self.manifest, manifest_entry[0] if manifest_entry else None, candidates, ignored)
+        self.findings.extend(detected.findings)
+        if detected.contract is None:
             self.fatal = True
             return
-        if version and version not in spec.ACCEPTED_VERSIONS:
-            self.findings.append(finding("manifest.version", f"manifest oneroster.version {version[:20]!r} is not 1.0/1.1; reading as 1.1.", file=manifest_entry[0] if manifest_entry else None))
+        self.contract = detected.contract
 
         for ent_name, cands in candidates.items():
             if len(cands) > 1:
                 names = ", ".join(repr(c[0]) for c in cands)[:200]
                 for sent, _ in cands:
-                    self.findings.append(finding("drop.ambiguous_file", f"several files match {spec.entity(ent_name).file_name} ({names}); none is loaded. Send exactly one.", file=sent))
+                    self.findings.append(finding("drop.ambiguous_file", f"several files match {self.contract.entity(ent_name).file_name} ({names}); none is loaded. Send exactly one.", file=sent))
                 continue
             sent, local = cands[0]
             n, digest = disc.file_hashes.get(sent, (None, None))
@@ -162,9 +146,9 @@ class Drop:
                 n, digest = file_sha256(local)
             mode = declared.get(ent_name)
             if mode == "absent":
-                self.findings.append(finding("manifest.declared_absent", f"manifest.csv says {spec.entity(ent_name).file_name} is absent but {sent!r} is in the drop; it is loaded.", file=sent))
+                self.findings.append(finding("manifest.declared_absent", f"manifest.csv says {self.contract.entity(ent_name).file_name} is absent but {sent!r} is in the drop; it is loaded.", file=sent))
             self.files[ent_name] = DropFile(ent_name, sent, local, n, digest, mode)
-        for ent in spec.ENTITIES:
+        for ent in self.contract.entities:
             if ent.name in self.files or ent.name in candidates:
                 continue
             mode = declared.get(ent.name)
@@ -193,14 +177,21 @@ class Drop:
 
     # -- loading
     def load(self, entity_name: str, out_root: Path, delivery_date: str) -> LoadResult:
-        ent = spec.entity(entity_name)
+        """One entity of the drop, read through the contract of the drop's version (an entity the
+        version does not have is never in ``files``)."""
+        name = spec.entity(entity_name).name
         check_date(delivery_date)
-        df = self.files.get(ent.name)
+        df = self.files.get(name)
         if df is None:
-            return LoadResult(entity=ent.name, present=False, failed=self.fatal)
+            return LoadResult(entity=name, present=False, failed=self.fatal, oneroster_version=self.contract.version)
         if self.fatal:
-            return LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256, failed=True)
-        return load_file(ent, df, Path(out_root), delivery_date, self.limits)
+            return LoadResult(entity=name, file_name=df.member_name, sha256=df.sha256, failed=True,
+                              oneroster_version=self.contract.version)
+        res = load_file(self.contract.entity(name), df, Path(out_root), delivery_date, self.limits)
+        res.oneroster_version = self.contract.version
+        if name == "roles" and not res.failed:
+            res.findings.extend(primary_role_findings(res, self.limits))
+        return res
 
     def load_many(self, entity_names: list[str] | tuple[str, ...], out_root: Path, delivery_date: str) -> dict[str, LoadResult]:
         """``load`` for several entities, in their order. Files below ``LARGE_FILE_BYTES`` load side by
@@ -314,13 +305,13 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
         report.findings.extend(drop.findings)
         if drop.fatal:
             return report
-        results = drop.load_many([e.name for e in spec.ENTITIES if e.name in drop.files], Path(tmp), delivery_date)
+        results = drop.load_many([e.name for e in drop.contract.entities if e.name in drop.files], Path(tmp), delivery_date)
         for ent_name, res in results.items():
             report.findings.extend(res.findings)
             report.files.append(FileSummary(res.file_name, ent_name, res.mode, res.rows, res.rejected_rows, res.failed,
                                             res.sha256, res.min_date, res.max_date))
         try:
-            report.findings.extend(check_references(results, Path(tmp), limits))
+            report.findings.extend(check_references(results, Path(tmp), limits, drop.contract))
         except Exception as exc:  # noqa: BLE001
             report.findings.append(finding("file.internal_error", f"reference checks could not run ({type(exc).__name__})."))
         if expectations and results:

@@ -60,6 +60,7 @@ class LoadResult:
     failed: bool = False
     present: bool = True
     files_path: Path | None = None
+    oneroster_version: str = "1.1"   # the contract version the file was read under
 
     @property
     def errors(self) -> list[Finding]:
@@ -137,10 +138,14 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
 
 # ---------------------------------------------------------------- SQL per column type
 
-def _enum_case(expr: str, values: tuple[str, ...], aliases: dict[str, str] | None = None) -> str:
+def _enum_case(expr: str, values: tuple[str, ...], aliases: dict[str, str] | None = None,
+               extensible: bool = False) -> str:
     whens = [f"WHEN {_lit(v.lower())} THEN {_lit(v)}" for v in values]
     for alias, target in (aliases or {}).items():
         whens.append(f"WHEN {_lit(alias)} THEN {_lit(target)}")
+    if extensible:   # OneRoster 1.2: an ``ext:`` value is kept as sent
+        whens.append(f"ELSE CASE WHEN starts_with({expr}, {_lit(spec.EXT_PREFIX)}) AND length({expr}) BETWEEN "
+                     f"{len(spec.EXT_PREFIX) + 1} AND {spec.EXT_MAX_LENGTH} AND NOT contains({expr}, ',') THEN {expr} END")
     return f"CASE lower({expr}) {' '.join(whens)} END"
 
 
@@ -209,7 +214,7 @@ def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
         checks.append((f"({v} IS NOT NULL AND {k} IS NULL)", "row.bad_boolean"))
     elif t == "enum":
         aliases = spec.STATUS_ALIASES if col.name == "status" else None
-        typed = _enum_case(v, col.enum, aliases)
+        typed = _enum_case(v, col.enum, aliases, col.extensible)
         checks.append((f"({v} IS NOT NULL AND {k} IS NULL)", "row.bad_enum"))
     elif t in ("guid_list", "list", "enum_list"):
         lst = _list_expr(v)

@@ -17,10 +17,10 @@ from .load import LoadResult, _lit, _q
 from .scratch import scratch_cursor
 
 
-def _refs() -> list[tuple[str, str, str, str]]:
-    """(entity, column, column type, target entity)."""
+def _refs(contract: spec.Contract) -> list[tuple[str, str, str, str]]:
+    """(entity, column, column type, target entity) of one version's contract."""
     out = []
-    for ent in spec.ENTITIES:
+    for ent in contract.entities:
         for col in ent.columns:
             if col.references:
                 out.append((ent.name, col.name, col.type, col.references))
@@ -28,12 +28,13 @@ def _refs() -> list[tuple[str, str, str, str]]:
     return out
 
 
-def check_references(results: dict[str, LoadResult], root: Path, limits: DropLimits) -> list[Finding]:
+def check_references(results: dict[str, LoadResult], root: Path, limits: DropLimits,
+                     contract: spec.Contract = spec.ONEROSTER_11) -> list[Finding]:
     ok = {k: r for k, r in results.items() if not r.failed and r.parquet_path is not None}
     out: list[Finding] = []
     con = scratch_cursor(limits.threads, limits.memory_limit)
     try:
-        for ent_name, col, ctype, target in _refs():
+        for ent_name, col, ctype, target in _refs(contract):
             src = ok.get(ent_name)
             if src is None or src.rows == 0:
                 continue

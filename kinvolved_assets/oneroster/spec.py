@@ -1,5 +1,10 @@
 """The OneRoster+ contract: every accepted file, its columns, types and enumerations.
 
+One contract per OneRoster version (``ONEROSTER_11``, ``ONEROSTER_12``; ``contract(version)``): the
+reader reads a drop through the contract of its version. ``ENTITIES`` are the OneRoster 1.1 files;
+``RAW_ENTITIES`` the raw entities (one asset each) over both versions, an entity's columns there
+being the union of its versions' columns (the raw Parquet layout dbt reads).
+
 This module is the single place the format is written down. The reader, the Great Expectations
 suites, the generator, the dbt empty-relation fallbacks and ``docs/oneroster-plus.md`` all derive
 from it. No Dagster imports here.
@@ -7,7 +12,7 @@ from it. No Dagster imports here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Column types of the contract (see docs/oneroster-plus.md):
 #   guid        [0-9a-zA-Z._-/@], < 256 chars
@@ -82,6 +87,7 @@ class Column:
     enum: tuple[str, ...] = ()
     pii: bool = False               # personal data: never printed, never in metadata or reports
     references: str | None = None   # "entity" whose sourcedId this column (or list) points to
+    extensible: bool = False        # OneRoster 1.2 vocabulary: ``ext:<name>`` values are accepted and kept
 
     def __post_init__(self) -> None:
         if self.type not in COLUMN_TYPES:
@@ -98,7 +104,7 @@ class Entity:
     file_stem: str                    # canonical file name without .csv, e.g. "academicSessions"
     columns: tuple[Column, ...]
     optional_file: bool = False       # a delivery may leave it out entirely
-    extension: bool = False           # Kinvolved extension file, not OneRoster 1.1
+    extension: bool = False           # Kinvolved extension file, not OneRoster
     aliases: tuple[str, ...] = field(default=())   # extra normalized stems accepted by discovery
 
     @property
@@ -242,22 +248,154 @@ ATTENDANCE = Entity("attendance", "attendance", _base(
 ENTITIES: tuple[Entity, ...] = (
     ORGS, ACADEMIC_SESSIONS, COURSES, CLASSES, USERS, ENROLLMENTS, DEMOGRAPHICS, ABSENCE_CODES, ATTENDANCE,
 )
-ENTITIES_BY_NAME = {e.name: e for e in ENTITIES}
 
 # OneRoster 1.1 files we recognise but do not ingest (reported as info, never an error).
 IGNORED_ONEROSTER_FILES = (
     "categories", "classResources", "courseResources", "lineItems", "resources", "results",
 )
-# Files that only a OneRoster 1.2 drop has.
-ONEROSTER_12_ONLY_FILES = ("roles", "userProfiles", "userResources", "scoreScales")
 
-# Manifest (manifest.csv: propertyName,value).
-MANIFEST_FILE = "manifest.csv"
+# ---------------------------------------------------------------- OneRoster 1.2
+# (1EdTech OneRoster 1.2 CSV binding.) users.csv loses role and orgSourcedIds: a user's roles and
+# orgs are rows of roles.csv. Vocabularies may be extended with ``ext:`` values.
+
+ROLE_TYPES = ("primary", "secondary")
+ROLES_12 = ("aide", "counselor", "districtAdministrator", "guardian", "parent", "principal", "proctor", "relative",
+            "siteAdministrator", "student", "systemAdministrator", "teacher")
+# A value of an extensible column outside its vocabulary: ``ext:`` and 1..250 more characters, no comma.
+EXT_PREFIX = "ext:"
+EXT_MAX_LENGTH = 254
+
+
+def _extensible(ent: Entity, *names: str) -> Entity:
+    """``ent`` with the vocabulary of ``names`` open to ``ext:`` values (OneRoster 1.2)."""
+    cols = tuple(replace(c, extensible=True) if c.name in names else c for c in ent.columns)
+    return replace(ent, columns=cols)
+
+
+ORGS_12 = _extensible(ORGS, "type")
+ACADEMIC_SESSIONS_12 = _extensible(ACADEMIC_SESSIONS, "type")
+CLASSES_12 = _extensible(CLASSES, "classType")
+ENROLLMENTS_12 = _extensible(ENROLLMENTS, "role")
+DEMOGRAPHICS_12 = _extensible(DEMOGRAPHICS, "sex")
+
+USERS_12 = Entity("users", "users", _base(
+    Column("enabledUser", "boolean", required=True),
+    Column("username", "string", required=True, pii=True),
+    Column("userIds", "list"),
+    Column("givenName", "string", required=True, pii=True),
+    Column("familyName", "string", required=True, pii=True),
+    Column("middleName", "string", pii=True),
+    Column("identifier", "string"),
+    Column("email", "string", pii=True),
+    Column("sms", "string", pii=True),
+    Column("phone", "string", pii=True),
+    Column("agentSourcedIds", "guid_list", references="users"),
+    Column("grades", "enum_list", enum=GRADES),
+    Column("password", "string", pii=True),
+    Column("userMasterIdentifier", "string", pii=True),      # a person-level identifier (state id...)
+    Column("resourceSourcedIds", "guid_list"),
+    Column("preferredGivenName", "string", pii=True),
+    Column("preferredMiddleName", "string", pii=True),
+    Column("preferredFamilyName", "string", pii=True),
+    Column("primaryOrgSourcedId", "guid", references="orgs"),
+    Column("pronouns", "string", pii=True),
+))
+
+ROLES = Entity("roles", "roles", _base(
+    Column("userSourcedId", "guid", required=True, references="users"),
+    Column("roleType", "enum", required=True, enum=ROLE_TYPES),
+    Column("role", "enum", required=True, enum=ROLES_12, extensible=True),
+    Column("beginDate", "date"),
+    Column("endDate", "date"),
+    Column("orgSourcedId", "guid", required=True, references="orgs"),
+    Column("userProfileSourcedId", "guid", references="user_profiles"),
+))
+
+USER_PROFILES = Entity("user_profiles", "userProfiles", _base(
+    Column("userSourcedId", "guid", required=True, references="users"),
+    Column("profileType", "string", required=True),
+    Column("vendorId", "string", required=True),
+    Column("applicationId", "string"),
+    Column("description", "string"),
+    Column("credentialType", "string", required=True),
+    Column("username", "string", required=True, pii=True),
+    Column("password", "string", pii=True),
+), optional_file=True)
+
+ENTITIES_12: tuple[Entity, ...] = (
+    ORGS_12, ACADEMIC_SESSIONS_12, COURSES, CLASSES_12, USERS_12, ROLES, USER_PROFILES, ENROLLMENTS_12,
+    DEMOGRAPHICS_12, ABSENCE_CODES, ATTENDANCE,
+)
+# 1.2 files we recognise but do not ingest (info), on top of the 1.1 ones.
+IGNORED_ONEROSTER_12_FILES = ("userResources", "scoreScales", "lineItemScoreScales", "resultScoreScales",
+                              "lineItemLearningObjectiveIds", "resultLearningObjectiveIds")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The files of one OneRoster version, as a drop of that version is read."""
+
+    version: str
+    entities: tuple[Entity, ...]
+    ignored_files: tuple[str, ...]
+
+    def entity(self, name: str) -> Entity:
+        for e in self.entities:
+            if e.name == name:
+                return e
+        raise KeyError(f"OneRoster {self.version} has no entity {name!r}")
+
+    @property
+    def entity_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.entities)
+
+
+ONEROSTER_11 = Contract("1.1", ENTITIES, IGNORED_ONEROSTER_FILES)
+ONEROSTER_12 = Contract("1.2", ENTITIES_12, IGNORED_ONEROSTER_FILES + IGNORED_ONEROSTER_12_FILES)
+CONTRACTS = {c.version: c for c in (ONEROSTER_11, ONEROSTER_12)}
+# Files only a OneRoster 1.2 drop has (their presence reads the drop as 1.2).
+ONEROSTER_12_ONLY_FILES = (*(e.file_stem for e in ENTITIES_12 if e.name not in ONEROSTER_11.entity_names),
+                           *IGNORED_ONEROSTER_12_FILES)
+# users.csv columns that only one version has (its header tells the version).
+USERS_11_ONLY_COLUMNS = tuple(c for c in USERS.column_names if c not in USERS_12.column_names)
+USERS_12_ONLY_COLUMNS = tuple(c for c in USERS_12.column_names if c not in USERS.column_names)
+
+
+def contract(version: str) -> Contract:
+    try:
+        return CONTRACTS[version]
+    except KeyError as exc:
+        raise KeyError(f"unknown OneRoster version {version!r}; known: {sorted(CONTRACTS)}") from exc
+
+
+def _raw_entities() -> tuple[Entity, ...]:
+    """One raw entity per name over every version: 1.1 order, then the 1.2-only entities before
+    the extensions; columns = the 1.1 columns, then the other versions' extra ones (none required)."""
+    out: dict[str, Entity] = {}
+    for ver in (ONEROSTER_11, ONEROSTER_12):
+        for e in ver.entities:
+            if e.name not in out:
+                out[e.name] = e
+                continue
+            have = out[e.name].column_names
+            extra = tuple(replace(c, required=False) for c in e.columns if c.name not in have)
+            merged = tuple(replace(c, extensible=c.extensible or e.column(c.name).extensible)
+                           if c.name in e.column_names else replace(c, required=False) for c in out[e.name].columns)
+            out[e.name] = replace(out[e.name], columns=merged + extra)
+    order = [e.name for e in ENTITIES_12 if not e.extension] + [e.name for e in ENTITIES_12 if e.extension]
+    return tuple(out[n] for n in order)
+
+
+RAW_ENTITIES: tuple[Entity, ...] = _raw_entities()
+ENTITIES_BY_NAME = {e.name: e for e in RAW_ENTITIES}
+
+MANIFEST_FILE = "manifest.csv"   # propertyName,value
 MANIFEST_COLUMNS = ("propertyName", "value")
-ACCEPTED_VERSIONS = ("1.0", "1.1")
+ACCEPTED_VERSIONS = tuple(CONTRACTS)
 
 
 def entity(name: str) -> Entity:
+    """The raw entity ``name`` (all versions' columns); a drop reads through ``contract(v).entity``."""
     try:
         return ENTITIES_BY_NAME[name]
     except KeyError as exc:

@@ -323,3 +323,32 @@ def test_cli_generate(tmp_path, capsys):
     assert _cli(["generate", "--customer", "demo", "--start", "2025-09-02", "--days", "1", "--loose",
                  "--out", str(tmp_path / "l")]) == 0
     assert (tmp_path / "l" / "demo_20250902" / "users.csv").is_file()
+
+
+def test_oneroster_12_export_is_the_same_district(tmp_path):
+    kw = dict(fmt="loose", truth=None, school_year=2026)
+    g11 = generate("twin", "tiny", 5, dt.date(2025, 9, 29), 4, tmp_path / "11", **kw)
+    g12 = generate("twin", "tiny", 5, dt.date(2025, 9, 29), 4, tmp_path / "12", oneroster="1.2", **kw)
+    assert [d.mode for d in g12.drops] == [d.mode for d in g11.drops] == ["bulk", "delta", "bulk", "delta"]
+    for d11, d12 in zip(g11.drops, g12.drops, strict=True):
+        f11, f12 = _read_drop(d11.path), _read_drop(d12.path)
+        assert set(f12) - set(f11) == {"roles.csv"} or "users.csv" not in f12
+        for name in set(f11) - {"users.csv", "manifest.csv"}:
+            assert f11[name] == f12[name], name            # every other file byte for byte
+        props = {r["propertyName"]: r["value"] for r in _rows(f12["manifest.csv"])[1]}
+        assert props["oneroster.version"] == "1.2" and props["file.userResources"] == "absent"
+        assert props["file.roles"] == (d12.mode if "roles.csv" in f12 else "absent")
+        if "users.csv" not in f12:
+            continue
+        h11, users11 = _rows(f11["users.csv"])
+        h12, users12 = _rows(f12["users.csv"])
+        assert tuple(h12) == spec.USERS_12.column_names
+        hr, roles = _rows(f12["roles.csv"])
+        assert tuple(hr) == spec.ROLES.column_names
+        # the same people; each one's primary role and org are its 1.1 role and orgSourcedIds
+        assert [u["sourcedId"] for u in users12] == [u["sourcedId"] for u in users11]
+        primary = {r["userSourcedId"]: (r["role"], r["orgSourcedId"]) for r in roles if r["roleType"] == "primary"}
+        assert len(primary) == sum(r["roleType"] == "primary" for r in roles)
+        assert primary == {u["sourcedId"]: (u["role"], u["orgSourcedIds"]) for u in users11}
+        assert {r["role"] for r in roles if r["roleType"] == "secondary"} <= {"ext:coach"}
+        assert all(u["primaryOrgSourcedId"] == primary[u["sourcedId"]][1] for u in users12)

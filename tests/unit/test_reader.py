@@ -142,7 +142,8 @@ def test_filename_classification():
     assert classify("ACADEMICSESSIONS") == ("entity", {"academic_sessions"})
     assert classify("absence-codes-2024") == ("entity", {"absence_codes"})
     assert classify("classResources")[0] == "ignored"
-    assert classify("roles")[0] == "v12"
+    assert classify("roles") == ("entity", {"roles"})
+    assert classify("userResources")[0] == "ignored"
     assert classify("manifest")[0] == "manifest"
     assert classify("readme")[0] == "unknown"
 

@@ -7,6 +7,7 @@
     ('courses', 'course_sourced_id'),
     ('classes', 'class_sourced_id'),
     ('users', 'user_sourced_id'),
+    ('roles', 'role_sourced_id'),
     ('enrollments', 'enrollment_sourced_id'),
     ('demographics', 'user_sourced_id'),
     ('absence_codes', 'absence_code_sourced_id'),

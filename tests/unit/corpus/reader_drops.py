@@ -98,3 +98,36 @@ def quote_all(text: str) -> str:
         row = next(csv.reader(io.StringIO(line)))
         out.append(",".join('"' + c.replace('"', '""') + '"' for c in row))
     return "\n".join(out) + "\n"
+
+
+# The same district as a OneRoster 1.2 export: users.csv without role/orgSourcedIds (1.2 columns
+# instead, personal ones marked), roles.csv, a userProfiles.csv and a 1.2 manifest.
+USERS_12_HEAD = ("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,"
+                 "identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,resourceSourcedIds,"
+                 "preferredGivenName,preferredMiddleName,preferredFamilyName,primaryOrgSourcedId,pronouns")
+ROLES_HEAD = "sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,userProfileSourcedId"
+VALID_12: dict[str, str] = {
+    **VALID,
+    "manifest.csv": "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\n",
+    "users.csv": (
+        USERS_12_HEAD + "\n"
+        f"u1,,,true,{PII_MARK}.user,,{PII_MARK}Given,{PII_MARK}Family,,1001,{PII_MARK}@x.org,,,,09,,"
+        f"{PII_MARK}M1,,{PII_MARK}Pref,,,s1,{PII_MARK}they\n"
+        f"u2,,,true,{PII_MARK}.teach,,{PII_MARK}G,{PII_MARK}F,,2001,,,,,,,,,,,,s1,\n"
+    ),
+    "roles.csv": (
+        ROLES_HEAD + "\n"
+        "r1,,,u1,primary,student,2023-08-01,,s1,p1\n"
+        "r2,,,u2,primary,teacher,,,s1,\n"
+        "r3,,,u2,secondary,counselor,,,d1,\n"
+    ),
+    "userProfiles.csv": (
+        "sourcedId,status,dateLastModified,userSourcedId,profileType,vendorId,applicationId,description,"
+        "credentialType,username,password\n"
+        f"p1,,,u1,lms,v1,,,password,{PII_MARK}.lms,{PII_MARK}secret\n"
+    ),
+}
+
+
+def roles_plus(*rows: str) -> str:
+    return VALID_12["roles.csv"] + "".join(r + "\n" for r in rows)
