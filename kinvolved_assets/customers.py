@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kinvolved_assets.paths import SLUG_RE, CustomerPaths, UnsafePathError, ensure_within, kinvolved_home
+from kinvolved_assets.rest.config import RestConfig
 
 MAX_CONFIG_BYTES = 256 * 1024
 SIS_VALUES = ("PowerSchool", "Infinite Campus", "Skyward", "Aeries", "Synergy", "other")
@@ -99,6 +100,7 @@ class CustomerConfig(_Strict):
     landing: str | None = None
     attendance: AttendanceRules = Field(default_factory=AttendanceRules)
     validation: ValidationRules = Field(default_factory=ValidationRules)
+    rest: RestConfig | None = None   # flow oneroster_rest: the district's OneRoster API (docs/onboarding.md)
 
     @field_validator("customer_id")
     @classmethod
@@ -125,6 +127,12 @@ class CustomerConfig(_Strict):
         if bad:
             raise ValueError(f"{len(bad)} entries are not OneRoster sourcedIds/identifiers, e.g. {bad[0]!r}")
         return value
+
+    @model_validator(mode="after")
+    def _rest_block(self) -> CustomerConfig:
+        if (self.flow == "oneroster_rest") != (self.rest is not None):
+            raise ValueError("flow oneroster_rest needs a rest: block, and a rest: block needs flow oneroster_rest")
+        return self
 
     @model_validator(mode="after")
     def _landing_inside_home(self) -> CustomerConfig:
