@@ -43,6 +43,7 @@ class Faults:
     modify_between_pages: str | None = None  # entity: after its first page, one record is re-saved
     modify_times: int = 1                    # ... on this many pulls of the entity
     reject_tokens: bool = False              # every API request answers 401 (a revoked client)
+    link_header: bool = True                 # False: no Link header, the client pages by X-Total-Count
     fired: dict = field(default_factory=dict)
 
     def fire(self, name: str) -> None:
@@ -202,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         page = rows[offset: offset + limit]
         base = f"http://{self.headers.get('Host', '127.0.0.1')}{binding.PREFIX[version]}"
         headers = {"X-Total-Count": str(len(rows))}
-        if offset + limit < len(rows):
+        if offset + limit < len(rows) and self.provider.faults.link_header:
             headers["Link"] = f'<{base}/{binding.ENDPOINTS[entity]}?{urlencode({**query, "offset": offset + limit, "limit": limit})}>; rel="next"'
         body = {binding.collection_key(entity): [binding.to_json(entity, r, version, base) for r in page]}
         self._send(200, body, headers)

@@ -214,3 +214,44 @@ def test_a_record_count_that_keeps_changing_fails_clearly(site):
     server.provider.faults.modify_between_pages, server.provider.faults.modify_times = "users", 5
     with pytest.raises(PullError, match=r"record count of users changed while paging \(\d+ -> \d+"):
         _delta_users(site, server, customer)
+
+
+def test_paging_by_total_count_without_link_headers_and_the_request_rate(site):
+    with_links = site.pull(site.customer(site.serve(), page_size=100))
+    server = site.serve()
+    server.provider.faults.link_header = False
+    customer = site.customer(server, page_size=100, max_requests_per_second=20)
+    result = site.pull(customer, force_full=True)
+    assert result.rows == with_links.rows and result.pages == with_links.pages > 20
+    gets = [r for r in _log(result) if r["method"] == "GET"]
+    assert any(r["query"].get("offset") == 200 for r in gets if r["path"].endswith("/users"))
+    assert result.seconds >= (len(gets) - 1) / 20
+
+
+def test_the_commands_serve_and_pull_for_real(site, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kinvolved = os.path.join(os.path.dirname(sys.executable), "kinvolved")
+    env = {**os.environ, "ONEROSTER_CLIENT_ID": CLIENT_ID, "ONEROSTER_CLIENT_SECRET": SECRET}
+    server = subprocess.Popen([kinvolved, "serve-oneroster", "--district", str(site.district), "--port", str(port),
+                               "--as-of", "2025-09-29", "--seconds", "60"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        banner = server.stdout.readline()
+        assert f"on http://127.0.0.1:{port}" in banner and "as of 2025-09-29" in banner, banner
+        from types import SimpleNamespace
+
+        site.customer(SimpleNamespace(url=f"http://127.0.0.1:{port}"))
+        done = subprocess.run([kinvolved, "pull", "restco", "--full"], env=dict(os.environ), capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("full pull ") and "users" in done.stdout and SECRET not in done.stdout + done.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert len(_visible_drops(site.home)) == 1
