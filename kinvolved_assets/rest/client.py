@@ -159,7 +159,7 @@ class OneRosterClient:
             self.requests_made += 1
             try:
                 response = self.session().get(url, params=params, timeout=self.rest.timeout_s, stream=True,
-                                              headers={"Accept": "application/json"})
+                                              headers={"Accept": "application/json"}, allow_redirects=False)
             except TokenExpiredError:      # the token's expires_in passed: a new one, not a refusal
                 self.refresh()
                 continue
@@ -201,5 +201,6 @@ class OneRosterClient:
                                     "the pull was not promoted and the next tick tries again")
                 self._sleep(self._retry_after(response, attempt) if status == 429 else self._backoff(attempt))
                 continue
-            raise PullError(f"customer {self.customer_id}: {path} answered {status}; check rest.base_url and "
-                            "rest.version")
+            raise PullError(f"customer {self.customer_id}: {path} answered {status}"
+                            + (" (redirects are not followed)" if 300 <= status < 400 else "")
+                            + "; check rest.base_url and rest.version")
