@@ -98,8 +98,8 @@ def _pull_entity(client: OneRosterClient, archive: PullArchive, customer, entity
                 if urlparse(link)[:2] != origin:
                     raise PullError(f"customer {customer.customer_id}: a Link header of {entity} leaves rest.base_url")
                 next_url, next_params = link, None
-            elif totals[-1] is not None and got < totals[-1]:
-                next_params = {"limit": rest.page_size, "offset": offset, **params}
+            elif (got < totals[-1]) if totals[-1] is not None else count >= rest.page_size:
+                next_params = {"limit": rest.page_size, "offset": offset, **params}   # no Link: by offset
             else:
                 next_url = None
         known = {t for t in totals if t is not None}

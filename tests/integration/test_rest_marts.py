@@ -130,7 +130,7 @@ def _attendance_only(drop_path, target_dir):
 
 def test_hybrid_roster_over_rest_and_attendance_as_csv_drops(tmp_path, monkeypatch):
     district = tmp_path / "district"
-    gen = generate_district(district, CID, days=5, truth=tmp_path / "truth" / CID)      # Fri bulk, Mon + Tue deltas
+    gen = generate_district(district, CID, days=4, truth=tmp_path / "truth" / CID)      # Fri bulk, Mon delta
     home, configs = _site(tmp_path, "hybrid")
     monkeypatch.setenv("KINVOLVED_HOME", str(home))
     set_credentials(monkeypatch)
