@@ -61,6 +61,8 @@ class DistrictState:
         self.records: dict[str, dict[str, dict[str, str]]] = {e.name: {} for e in spec.ENTITIES}
         self.as_of: dt.date | None = None
         self.lock = threading.RLock()
+        self.version = 0                       # bumped by every change; keys the query cache
+        self._cache: dict = {}
 
     def advance(self, to: dt.date) -> int:
         """Apply every drop dated on or before ``to`` not applied yet; returns how many were applied."""
@@ -74,6 +76,7 @@ class DistrictState:
         return applied
 
     def _apply(self, day: dt.date, path: Path) -> None:
+        self.version += 1
         members = _members(path)
         modes = {}
         if spec.MANIFEST_FILE in members:
@@ -131,9 +134,18 @@ class DistrictState:
         low, high, schools = min(dates), max(dates), {r["schoolSourcedId"] for r in rows}
         return lambda row: low <= row.get("date", "") <= high and row.get("schoolSourcedId") in schools
 
-    def select(self, entity: str, predicate) -> list[dict[str, str]]:
+    def select(self, entity: str, predicate, cache_key: str | None = None) -> list[dict[str, str]]:
+        """Records matching ``predicate`` in sourcedId order; with ``cache_key`` (the filter text) the
+        result is kept until the next change, so paging through a large entity sorts it once."""
         with self.lock:
-            return [row for _, row in sorted(self.records[entity].items()) if predicate(row)]
+            key = (entity, cache_key, self.version)
+            if cache_key is not None and key in self._cache:
+                return self._cache[key]
+            rows = [row for _, row in sorted(self.records[entity].items()) if predicate(row)]
+            if cache_key is not None:
+                self._cache = {k: v for k, v in self._cache.items() if k[2] == self.version}
+                self._cache[key] = rows
+            return rows
 
     def touch(self, entity: str, sourced_id: str) -> None:
         """Re-save a record unchanged: only its dateLastModified moves past every other record's."""
@@ -141,6 +153,7 @@ class DistrictState:
             latest = max((r.get("dateLastModified", "") for rows in self.records.values() for r in rows.values()),
                          default="")
             moment = _parse_ts(latest) + dt.timedelta(seconds=1) if latest else dt.datetime.now(dt.UTC)
+            self.version += 1
             row = self.records[entity][sourced_id]
             self.records[entity][sourced_id] = {**row, "dateLastModified": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
 

@@ -199,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             predicate = parse_filter(query.get("filter"))
         except (ValueError, FilterError) as exc:
             return self._send(400, {"imsx_codeMajor": "failure", "imsx_description": str(exc)[:200]})
-        rows = self.provider.state.select(entity, predicate)
+        rows = self.provider.state.select(entity, predicate, cache_key=query.get("filter", ""))
         page = rows[offset: offset + limit]
         base = f"http://{self.headers.get('Host', '127.0.0.1')}{binding.PREFIX[version]}"
         headers = {"X-Total-Count": str(len(rows))}
