@@ -255,3 +255,12 @@ def test_the_commands_serve_and_pull_for_real(site, tmp_path):
         server.terminate()
         server.wait(timeout=20)
     assert len(_visible_drops(site.home)) == 1
+
+
+def test_a_token_past_its_expires_in_is_renewed_before_the_request(site):
+    server = site.serve(token_seconds=1)
+    server.provider.faults.slow, server.provider.faults.slow_seconds = 3, 0.6
+    result = site.pull(site.customer(server))
+    assert len(server.provider.issued) >= 2
+    assert [r["outcome"] for r in _log(result)].count("token") == len(server.provider.issued)
+    assert len(_visible_drops(site.home)) == 1
