@@ -1,6 +1,6 @@
 """One path downstream: the generated district pulled over REST (initial full pull, nightly deltas
 with corrections and deletions, a monthly full pull) gives marts identical to ingesting its CSV
-drops, and equal to the truth; the hybrid (roster over REST, attendance as CSV drops) too. Real
+drops, and equal to the truth, also after replaying the archived pulls (one backlog run); the hybrid (roster over REST, attendance as CSV drops) too. Real
 provider over HTTP, real Dagster runs (sensor -> ingest -> dbt) on an on-disk instance, then a scan
 of everything written for the client secret and every token issued."""
 
@@ -26,7 +26,8 @@ from rest_support import (
 )
 
 from kinvolved_assets.definitions import build_definitions
-from kinvolved_assets.local_runner import process_landing, run_marts
+from kinvolved_assets.defs.keys import BACKLOG_OP
+from kinvolved_assets.local_runner import process_landing, run_backlog, run_marts
 from kinvolved_assets.marts_reader import content_digest, open_marts
 from kinvolved_assets.rest.config import ROSTER_ENTITIES
 from kinvolved_assets.rest.pull import pull_customer
@@ -92,6 +93,12 @@ def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monk
             assert result.delivery_date == drop.delivery_date.isoformat()
             _ingest(defs, instance)
         assert run_marts(defs, instance, CID).success
+        first_build = content_digest(rest_home / "warehouse" / CID / "marts.duckdb")
+        # replay: the pulled deliveries were archived like drops; one backlog run re-ingests them all
+        dates = [d.delivery_date.isoformat() for d in gen.drops]
+        assert run_backlog(defs, instance, CID, run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}}).success
+        assert run_marts(defs, instance, CID).success
+        assert content_digest(rest_home / "warehouse" / CID / "marts.duckdb") == first_build
         _no_secrets(tmp_path, server)
     assert modes == ["full", "delta", "delta", "full", "delta"], modes
     assert rows[1] < rows[0] / 3 and rows[4] < rows[3] / 3, rows
