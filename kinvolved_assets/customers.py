@@ -50,6 +50,7 @@ from kinvolved_assets.paths import (
     ensure_within,
     kinvolved_home,
 )
+from kinvolved_assets.rest.config import RestConfig
 
 SIS_VALUES = ("PowerSchool", "Infinite Campus", "Skyward", "Aeries", "Synergy", "other")
 FLOWS = ("oneroster_csv", "oneroster_rest")
@@ -136,6 +137,7 @@ class CustomerConfig(_Strict):
     landing: str | None = None
     attendance: AttendanceRules = Field(default_factory=AttendanceRules)
     validation: ValidationRules = Field(default_factory=ValidationRules)
+    rest: RestConfig | None = None   # flow oneroster_rest: the district's OneRoster API (docs/onboarding.md)
 
     @field_validator("customer_id")
     @classmethod
@@ -171,6 +173,12 @@ class CustomerConfig(_Strict):
     @classmethod
     def _schools(cls, value: list[str]) -> list[str]:
         return _check_ids(value, "entries")
+
+    @model_validator(mode="after")
+    def _rest_block(self) -> CustomerConfig:
+        if (self.flow == "oneroster_rest") != (self.rest is not None):
+            raise ValueError("flow oneroster_rest needs a rest: block, and a rest: block needs flow oneroster_rest")
+        return self
 
     @model_validator(mode="after")
     def _landing_inside_home(self) -> CustomerConfig:

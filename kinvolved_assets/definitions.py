@@ -21,6 +21,7 @@ from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
 from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions, earliest_start
 from kinvolved_assets.defs.raw_assets import build_raw_assets
 from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.defs.rest_pull import build_rest_pulls
 from kinvolved_assets.defs.schedules import build_schedules
 from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery_sensor, build_marts_trigger
 from kinvolved_assets.paths import kinvolved_home
@@ -63,15 +64,16 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
                                      backlog_job=backlog_job, backlog_min_deliveries=backlog_min_deliveries)
                for c in customer_ids]
     sensors.append(build_marts_trigger(marts_job))
+    pull_jobs, pull_schedules, pull_sensors = build_rest_pulls(loaded.customers)
 
     return Definitions(
         # every run is one step (the delivery multi-asset or the dbt build): run it in the run worker
         # instead of spawning a second Python process per run
         executor=in_process_executor,
         assets=[raw_assets, marts_assets, *config_error_assets(loaded.errors)],
-        jobs=[ingest_job, marts_job, onboard_job, backlog_job],
-        sensors=sensors,
-        schedules=_schedules(loaded.customers, marts_job),
+        jobs=[ingest_job, marts_job, onboard_job, backlog_job, *pull_jobs],
+        sensors=sensors + pull_sensors,
+        schedules=_schedules(loaded.customers, marts_job) + pull_schedules,
         resources={
             "platform": PlatformResource(home=str(home), config_dir=str(directory)),
             "dbt": dbt_resource(),

@@ -8,7 +8,9 @@ Target population of a reference ``entity.column -> target``:
 * when that file is a non-empty **bulk**, nothing else: a bulk replaces the whole state of its entity
   (an empty bulk deletes nothing, so the current state still counts);
 * otherwise (delta, or not in the drop) also the **current state**: the sourcedIds of
-  ``raw/<target>/delivery_date=*/`` delivered before this delivery and since the target's last bulk,
+  ``raw/<target>/delivery_date=*/`` delivered before this delivery and since the target's last bulk
+  (a target not in the drop also counts an earlier delivery of the same date: a roster pulled over
+  REST and an attendance drop of the same day),
   keeping per sourcedId its latest record (by delivery date, then line) unless that record is
   ``tobedeleted``. This is the dbt current-state rule without the attendance date-range scopes
   (targets are never attendance).
@@ -46,16 +48,20 @@ def _delivered_ids(con, result, keys, flt) -> list[str]:
     return parts
 
 
-def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, only: str | None = None) -> list[str]:
+def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, only: str | None = None,
+               same_day: bool = False) -> list[str]:
     """``only``: SQL listing the ids looked for; when the key is sourcedId, the state is computed for
-    those ids alone (a nightly file references thousands of ids; the state holds millions)."""
+    those ids alone (a nightly file references thousands of ids; the state holds millions).
+    ``same_day``: the target is not in this drop, so its partition of this date is an earlier delivery."""
     files = sorted((raw_root / target).glob("delivery_date=*/part-0.parquet"))
-    files = [f for f in files if f.parent.name.split("=", 1)[1] < delivery_date]
+    files = [f for f in files if f.parent.name.split("=", 1)[1] < delivery_date
+             or (same_day and f.parent.name.split("=", 1)[1] == delivery_date)]
     if not files:
         return []
     since = None
     meta = sorted((raw_root / "_files" / target).glob("delivery_date=*/part-0.parquet"))
-    meta = [f for f in meta if f.parent.name.split("=", 1)[1] < delivery_date]
+    meta = [f for f in meta if f.parent.name.split("=", 1)[1] < delivery_date
+            or (same_day and f.parent.name.split("=", 1)[1] == delivery_date)]
     if meta:
         row = con.execute(
             f"SELECT max(CAST(delivery_date AS DATE)) FROM read_parquet([{', '.join(lit(str(m)) for m in meta)}], "
@@ -101,7 +107,7 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
         parts = _delivered_ids(con, tgt, keys, flt) if delivered else []
         if not bulk and state_known:
             parts += _state_ids(con, raw_root, target, delivery_date, keys, flt,
-                                only=f"SELECT CAST({value} AS VARCHAR) FROM {src}")
+                                only=f"SELECT CAST({value} AS VARCHAR) FROM {src}", same_day=not delivered)
         if not bulk and not state_known:
             rr.severity_override = WARN
             rr.detail["checked_against"] = "this drop only (no current state)"
