@@ -39,6 +39,11 @@ FIELD_HINTS = {
     "validation.volume_change_fraction": "a share above 0, e.g. 0.50",
 }
 FREE_TEXT = {"name"}          # values never quoted back
+NEVER_QUOTED_PREFIXES = ("rest",)   # URLs and credential names may carry a secret pasted by mistake
+
+
+def _never_quoted(field: str) -> bool:
+    return field in FREE_TEXT or field.split(".")[0] in NEVER_QUOTED_PREFIXES
 MAX_ERRORS_PER_FILE = 10
 
 
@@ -94,9 +99,9 @@ def pydantic_message(error: dict) -> str:
         shown = f"{printable(value)} is not a school year" if kind.startswith(("greater", "less")) \
             else f"{message} (got {printable(value)})"
         return f"{shown}: give {hint}"
-    shown = "" if field in FREE_TEXT or isinstance(value, (dict, list)) or value is None \
+    shown = "" if _never_quoted(field) or isinstance(value, (dict, list)) or value is None \
         or printable(value, 40) in message else f" (got {printable(value)})"
-    if kind == "string_too_long" or field in FREE_TEXT:
+    if kind == "string_too_long" or _never_quoted(field):
         shown = f" (got {len(value)} characters)" if isinstance(value, str) else ""
     fix = f": {hint}" if hint and hint not in message and kind not in ("value_error", "assertion_error") else ""
     return f"{message}{shown}{fix}"

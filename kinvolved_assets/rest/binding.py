@@ -175,7 +175,7 @@ def to_row(entity: str, record: Any, version: str, where: str) -> dict[str, str]
         record = _users_12(record, where)
     fields = FIELDS.get(entity, {})
     row: dict[str, str] = {}
-    for column in spec.entity(entity).column_names:
+    for column in spec.ONEROSTER_11.entity(entity).column_names:
         key, kind = fields.get(column, (column, "plain"))
         value = record.get(key)
         at = f"{where}.{key}"

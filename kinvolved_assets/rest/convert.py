@@ -33,7 +33,7 @@ def _latest(stamp: str, current: str | None) -> str | None:
 
 def write_entity_csv(entity: str, pages: list, version: str, mode: str, target: Path) -> tuple[int, str | None]:
     """Write one entity's CSV from its pages (PageSinks); returns (rows written, latest dateLastModified)."""
-    ent = spec.entity(entity)
+    ent = spec.ONEROSTER_11.entity(entity)
     key = binding.collection_key(entity)
     last: dict[str, tuple[int, int]] = {}
     for p, page in enumerate(pages):

@@ -116,7 +116,7 @@ def _write_delivery(customer, landing: Path, pull_id: str, pages: dict, mode: st
     work.mkdir(parents=True)
     rows, files, marks, modes = {}, {}, {}, {}
     for entity, entity_pages in pages.items():
-        target = work / spec.entity(entity).file_name
+        target = work / spec.ONEROSTER_11.entity(entity).file_name
         rows[entity], latest = write_entity_csv(entity, entity_pages, customer.rest.version,
                                                 "bulk" if mode == "full" else "delta", target)
         files[entity] = sha256_of(target)
