@@ -42,7 +42,7 @@ test: $(DEPLOY_STAMP) test-services
 	$(BIN)/kinvolved prepare-dbt
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
 
-test-fast: $(STAMP)
+test-fast: $(DEPLOY_STAMP)
 	$(BIN)/python -m pytest -q -m "not integration and not reliability and not bench"
 
 ## Start the Dagster UI on http://127.0.0.1:3000 with workspace.yaml.
