@@ -208,7 +208,8 @@ def _throughput(per_worker: dict[str, list[dict]]) -> str:
         busy = sum(a["end"] - a["picked"] for a in done)
         ingest = [a["end"] - a["picked"] for a in done if a["step"] != MARTS_STEP]
         marts = [a["end"] - a["picked"] for a in done if a["step"] == MARTS_STEP]
+        means = ", ".join(f"{label} mean {sum(v) / len(v):.1f}s" for label, v in (("ingest", ingest), ("dbt build", marts))
+                          if v)
         parts.append(f"{worker}: {len(done)} steps in {busy:.0f}s busy = {3600 * len(done) / max(busy, 1):.0f} "
-                     f"runs/h (ingest mean {sum(ingest) / max(len(ingest), 1):.1f}s, dbt build mean "
-                     f"{sum(marts) / max(len(marts), 1):.1f}s)")
+                     f"runs/h ({means})")
     return "; ".join(parts)
