@@ -14,8 +14,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pool_services import Postgres, Redis, free_port
 from reliability_support import BIN, LAUNCH_RUN, REPO, START_SENSOR, Site, graphql, kill_group, wait_for
-from services import Postgres, Redis, free_port
 
 DEPLOY = REPO / "deploy"
 INGEST_STEP, MARTS_STEP = "oneroster_delivery", "customer_marts"

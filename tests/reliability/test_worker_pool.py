@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+from pool_services import Postgres, Redis
 from pool_support import (
     INGEST_STEP,
     MARTS_STEP,
@@ -26,7 +27,6 @@ from pool_support import (
     step_attempts,
 )
 from reliability_support import Site, copy_site, record_fault, wait_for
-from services import Postgres, Redis
 
 from kinvolved_assets.marts_reader import content_digest
 
