@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEPLOY_STAMP := $(VENV)/.installed-deploy
 export PATH := $(abspath $(BIN)):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 SCALE ?= small
 
-.PHONY: demo test test-fast ui bench venv lint clean
+.PHONY: demo test test-fast test-services ui bench venv lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,16 +19,30 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# the production shape's packages (PostgreSQL instance, Celery worker pool): tests only, not the demo
+$(DEPLOY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,deploy]'
+	touch $(DEPLOY_STAMP)
+
+# the deployment tests start a real Redis and PostgreSQL 15; installed from Debian when missing (as root)
+test-services:
+	@for pair in redis-server:redis-server initdb:postgresql; do bin=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$bin >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/$$bin >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; } || exit 1; \
+	  else echo "missing $$bin: run 'sudo apt-get install -y $$pkg' (the deployment tests need it)"; fi; \
+	done
+
 ## Run the main job end to end on the embedded default (generated demo district, DuckDB).
 demo: $(STAMP)
 	$(BIN)/kinvolved demo
 
 ## Run the whole test suite (unit, integration, reliability, benchmark smoke).
-test: $(STAMP)
+test: $(DEPLOY_STAMP) test-services
 	$(BIN)/kinvolved prepare-dbt
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
 
-test-fast: $(STAMP)
+test-fast: $(DEPLOY_STAMP)
 	$(BIN)/python -m pytest -q -m "not integration and not reliability and not bench"
 
 ## Start the Dagster UI on http://127.0.0.1:3000 with workspace.yaml.

@@ -11,11 +11,12 @@ import logging
 import os
 from pathlib import Path
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from kinvolved_assets.customers import config_dir, load_customer_configs
 from kinvolved_assets.defs.backlog import DEFAULT_BACKLOG_MIN_DELIVERIES, build_backlog_job
 from kinvolved_assets.defs.config_errors import config_error_assets
+from kinvolved_assets.defs.executor import run_executor
 from kinvolved_assets.defs.jobs import build_jobs
 from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
 from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions, earliest_start
@@ -68,8 +69,8 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
 
     return Definitions(
         # every run is one step (the delivery multi-asset or the dbt build): run it in the run worker
-        # instead of spawning a second Python process per run
-        executor=in_process_executor,
+        # instead of spawning a second Python process per run (KINVOLVED_EXECUTOR=celery: on the pool)
+        executor=run_executor(),
         assets=[raw_assets, marts_assets, *config_error_assets(loaded.errors)],
         jobs=[ingest_job, marts_job, onboard_job, backlog_job, *pull_jobs],
         sensors=sensors + pull_sensors,
