@@ -124,6 +124,8 @@ def incomplete_reason(drop: LandedDrop) -> str | None:
             with zipfile.ZipFile(drop.paths[0]) as archive:
                 if not archive.namelist():
                     return "empty: the ZIP has no members"
+        except UnicodeDecodeError:   # complete, but a member name is not UTF-8: the reader reports it
+            return None
         except (zipfile.BadZipFile, OSError, EOFError, ValueError):
             return "partial: the ZIP does not open yet (upload still in progress or truncated)"
     return None
@@ -135,7 +137,7 @@ def drop_sha256(drop: LandedDrop) -> str:
         return file_sha256(drop.paths[0])
     digest = hashlib.sha256()
     for path in sorted(drop.paths):
-        digest.update(_relative(drop, path).as_posix().encode())
+        digest.update(os.fsencode(_relative(drop, path).as_posix()))   # a name's bytes, valid UTF-8 or not
         digest.update(b"\0")
         digest.update(file_sha256(path).encode())
         digest.update(b"\n")

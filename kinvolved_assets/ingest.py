@@ -23,7 +23,7 @@ from kinvolved_assets.delivery import (
     incomplete_reason,
 )
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
-from kinvolved_assets.oneroster.findings import Finding
+from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import ENTITIES
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
 
@@ -201,7 +201,9 @@ def contract_check(entity: str, result: LoadResult, drop_findings: Iterable[Find
     for f in findings:
         rules[f"{f.severity}:{f.rule}"] = rules.get(f"{f.severity}:{f.rule}", 0) + 1
     fatal_drop = [f for f in drop_findings if f.severity == "error"]
-    failed = bool(result.failed) or bool(fatal_drop)
+    # a file-level error blocks even when the file was read (most rows rejected)
+    file_errors = [f for f in errors if RULES.get(f.rule, ("", "row"))[1] == "file"]
+    failed = bool(result.failed) or bool(fatal_drop) or bool(file_errors)
     return CheckOutcome(
         name="contract",
         passed=not failed,

@@ -18,6 +18,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     # drop level
     "drop.not_found": ("error", "drop", "The path does not exist or is neither a ZIP, a folder nor a CSV file."),
     "drop.bad_zip": ("error", "drop", "The ZIP is truncated or corrupt; send the file again."),
+    "drop.bad_member_name": ("error", "drop", "A ZIP member name is flagged UTF-8 but is not valid UTF-8; re-create the ZIP."),
+    "drop.bad_file_name": ("warning", "drop", "A file name is not valid UTF-8 (shown escaped); the file is ignored. Rename it."),
     "drop.too_many_members": ("error", "drop", "The ZIP has more members than the limit."),
     "drop.too_large": ("error", "drop", "Uncompressed size exceeds the limit."),
     "drop.compression_ratio": ("error", "drop", "A member or the ZIP is compressed beyond the ratio limit (zip bomb)."),
@@ -44,6 +46,10 @@ RULES: dict[str, tuple[str, str, str]] = {
     "file.not_csv": ("error", "file", "The file is binary (e.g. a spreadsheet or ZIP), not CSV text."),
     "file.undecodable": ("error", "file", "The file cannot be decoded as text."),
     "file.encoding_fallback": ("warning", "file", "Not valid UTF-8; decoded as Windows-1252/Latin-1. Send UTF-8."),
+    "file.encoding_repaired": ("warning", "file", "UTF-8 except some lines; those lines were read as Windows-1252. Check them."),
+    "file.header_too_long": ("error", "file", "The header line is longer than the limit (64 KiB); nothing is loaded."),
+    "file.record_too_long": ("error", "file", "A line is longer than the limit (10 MB); nothing is loaded."),
+    "file.most_rows_rejected": ("error", "file", "More than half of the file's rows were rejected; the delivery is blocked."),
     "file.wrong_delimiter": ("error", "file", "The header is not comma separated (';', tab or '|' found). Use commas."),
     "file.no_rows": ("warning", "file", "The file has a header but no data rows."),
     "file.read_error": ("error", "file", "The CSV could not be parsed at all (quoting broken from the start)."),
@@ -90,6 +96,10 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"bad severity {self.severity!r}")
+        for name in ("file", "column", "message"):   # names from a drop may hold escapes or bad bytes
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, printable(str(value)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +113,25 @@ def finding(rule: str, message: str, *, file: str | None = None, line: int | Non
             column: str | None = None, severity: str | None = None) -> Finding:
     sev = severity or RULES.get(rule, ("error",))[0]
     return Finding(sev, file, line, column, rule, message)
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print: control and format characters (ANSI escapes, line breaks) and bytes that
+    were not valid UTF-8 (``surrogateescape``) are shown as ``\\xNN`` / ``\\uNNNN``."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:          # an undecodable byte of a file name
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
 
 
 def quote_value(value: object, *, pii: bool) -> str:

@@ -30,14 +30,13 @@ import re
 import shutil
 import tempfile
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from . import spec
-from .decode import Header, read_header, transcode_to_utf8
+from .decode import MAX_LINE_BYTES, Header, Transcoded, read_header, scan_lines, transcode_to_utf8
 from .discover import DropFile, DropLimits
 from .findings import RULES, Finding, finding, quote_value
 from .scratch import private_database, scratch_cursor
@@ -167,7 +166,7 @@ def datetime_utc(v: str) -> str:
     return f"CASE WHEN {plain_utc} THEN TRY_CAST({v} AS TIMESTAMP) ELSE {aware} END"
 
 # Files from this size on take the paths that pay off on large files only (reference ids checked per
-# distinct value, line counting on a second thread); nightly files are far below it.
+# distinct value); nightly files are far below it.
 LARGE_FILE_BYTES = 8 << 20
 
 # Raw Parquet options: snappy, dictionary encoding for strings whose dictionary page stays under 64 KiB
@@ -255,21 +254,6 @@ def _line_map(path: Path, encoding: str) -> list[int]:
     return starts
 
 
-def _count_lines(path: Path) -> int:
-    n = 0
-    last = b""
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                break
-            n += chunk.count(b"\n")
-            last = chunk[-1:]
-    if last and last != b"\n":
-        n += 1
-    return n
-
-
 # ---------------------------------------------------------------- atomic partition swap
 
 def _stage(final_dir: Path) -> Path:
@@ -344,11 +328,19 @@ def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str
             return res
 
 
+def _transcoded(member: str, stats: Transcoded) -> Finding:
+    """What decoding a file that is not all valid UTF-8 did, by the evidence of its lines."""
+    if stats.mixed:
+        lines = ", ".join(str(n) for n in stats.bad_lines[:5]) + (f" and {stats.n_bad - 5} more" if stats.n_bad > 5 else "")
+        return finding("file.encoding_repaired", f"the file is UTF-8 except {stats.n_bad} line(s) ({lines}); those lines were read as Windows-1252, the rest as UTF-8. Check them and save the file as UTF-8.", file=member, line=stats.bad_lines[0] if stats.bad_lines else None)
+    return finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member)
+
+
 def _csv_scan(path: Path, ncols: int) -> str:
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     return (f"read_csv({_lit(str(path))}, columns = {cols}, header = true, delim = ',', quote = '\"', escape = '\"', "
             "auto_detect = false, strict_mode = true, store_rejects = true, rejects_table = 'rj', rejects_scan = 'rs', "
-            "max_line_size = 10000000)")
+            f"max_line_size = {MAX_LINE_BYTES})")
 
 
 def _sample_stats(ent: spec.Entity, cmap: ColumnMap, hdr: Header) -> tuple[int, int, int, int, dict[str, int]]:
@@ -463,26 +455,24 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 con.execute(f"""CREATE TEMP TABLE t AS SELECT {kcols}, {ok_expr} AS _ok
                                 FROM (SELECT *, {typed_inner} FROM {_csv_scan(p, ncols)})""")
 
+            # the limits, before DuckDB reads anything: a line over MAX_LINE_BYTES may vanish in DuckDB
+            n_lines, too_long = scan_lines(df.path)
+            if too_long is not None:
+                shutil.rmtree(raw_tmp, ignore_errors=True)
+                res.failed = True
+                res.findings.append(finding("file.record_too_long", f"line {too_long} is longer than {MAX_LINE_BYTES:,} bytes, the limit for one line; nothing was loaded. Check the line breaks (a file with none?) and quoting.", file=member, line=too_long))
+                return res
             if hdr.encoding != "utf-8":
                 path = tmpdir / "utf8.csv"
-                transcode_to_utf8(df.path, path)
-                res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
-            # the physical line count (to tell multi-line records) runs alongside the DuckDB scan
-            if big:
-                lines_pool = ThreadPoolExecutor(max_workers=1)
-                lines_of = {path: lines_pool.submit(_count_lines, path)}
-                lines_pool.shutdown(wait=False)
-            else:
-                lines_of = {}
+                res.findings.append(_transcoded(member, transcode_to_utf8(df.path, path)))
             try:
                 pass1(path)
                 rj_rows = con.execute("SELECT DISTINCT line, error_type = 'INVALID ENCODING' FROM rj").fetchall()
                 if any(enc for _, enc in rj_rows) and path == df.path:
                     path = tmpdir / "utf8.csv"
-                    transcode_to_utf8(df.path, path)
+                    res.findings.append(_transcoded(member, transcode_to_utf8(df.path, path)))
                     pass1(path, again=True)
                     rj_rows = con.execute("SELECT DISTINCT line, false FROM rj").fetchall()
-                    res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
             except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
                 shutil.rmtree(raw_tmp, ignore_errors=True)
                 res.failed = True
@@ -537,7 +527,6 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 n_dupkeys = con.execute("SELECT count(*) FROM dup").fetchone()[0]
 
             # ---- anything else to do? (bad rows, parser rejects, multi-line records)
-            n_lines = lines_of[path].result() if path in lines_of else _count_lines(path)
             clean = not rj_lines and not n_dupkeys and n_all == n_good and n_lines == n_good + 1
             n_bad = n_dup_rows = 0
             line_map: list[int] | None = None
@@ -638,6 +627,9 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 con.execute(f"COPY ({' UNION ALL BY NAME '.join(parts)} ORDER BY _line) TO {_lit(str(rej_path))} (FORMAT parquet)")
                 res.rejects_path = rej_final / "rejects.parquet"
             res.rejected_rows = n_rej
+            n_records = res.rows + n_rej
+            if n_rej and n_rej > limits.max_rejected_fraction * n_records:
+                res.findings.append(finding("file.most_rows_rejected", f"{n_rej} of the file's {n_records} rows were rejected (more than {limits.max_rejected_fraction:.0%}); the delivery is blocked. Fix the rows named below and send the file again.", file=member))
 
             # ---- _files row
             if ent.name == "attendance" and res.rows:
