@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+from kinvolved_assets.permissions import private_dir, secure_tree
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".uploading")
 DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
@@ -166,7 +167,8 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
     Returns the archived drop (a ZIP file or a folder) to read from.
     """
     day_dir = paths.archive_partition(check_date(drop.delivery_date))
-    day_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.archive)
+    private_dir(day_dir)
     existing = find_archived(paths, drop.delivery_date, sha256)
     if existing is not None:
         return existing
@@ -186,7 +188,8 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
             dest.parent.mkdir(parents=True, exist_ok=True)
             _copy_atomic(src, dest)
         os.replace(staging, target)
-    (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n")
+    (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n", errors="surrogateescape")
+    secure_tree(day_dir)
     return target
 
 

@@ -26,6 +26,7 @@ from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import ENTITIES
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+from kinvolved_assets.permissions import private_dir, secure_tree
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
 
@@ -235,8 +236,9 @@ def ingest_delivery(
     started = time.perf_counter()
     drop_path, sha = locate_drop(config, paths, delivery_date, drop_hint)
     staging_root = paths.warehouse / "staging" / run_id
+    private_dir(paths.warehouse)
     _remove_abandoned_staging(staging_root.parent, keep=run_id)
-    staging_root.mkdir(parents=True)
+    staging_root.mkdir(parents=True, mode=0o700)
     outcomes: dict[str, EntityOutcome] = {}
     try:
         with open_drop(drop_path, limits or DropLimits()) as drop:
@@ -276,4 +278,6 @@ def ingest_delivery(
             outcome.report_path = reporter(outcome, context)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
+        for tree in (paths.raw, paths.rejects, paths.quarantine, paths.reports, staging_root.parent):
+            secure_tree(tree)
     return outcome

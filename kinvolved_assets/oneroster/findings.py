@@ -1,7 +1,9 @@
 """Structured findings: every problem the reader reports is one of these.
 
 A finding never carries the value of a personal-data column: only counts, line numbers, column
-names, sourcedIds and short non-personal values (see ``quote_value``).
+names, sourcedIds and short non-personal values (see ``quote_value``). A file that holds personal
+data (an entity with a personal column) may have shifted rows or no header, so any cell or header
+value of it is quoted only when proven harmless; otherwise it is described (``safe_value``).
 """
 
 from __future__ import annotations
@@ -145,6 +147,34 @@ def quote_value(value: object, *, pii: bool) -> str:
     if len(text) > MAX_QUOTED:
         text = text[: MAX_QUOTED - 3] + "..."
     return repr(text)
+
+
+def describe_value(value: object) -> str:
+    """A harmless description of a value that may be personal data: its length and character classes."""
+    if value is None:
+        return "(blank)"
+    text = str(value)
+    classes = []
+    for name, test in (("upper-case letters", str.isupper), ("lower-case letters", str.islower),
+                       ("digits", str.isdigit), ("spaces", str.isspace)):
+        if any(test(ch) for ch in text):
+            classes.append(name)
+    if any(not (ch.isalnum() or ch.isspace()) for ch in text):
+        classes.append("punctuation")
+    if any(ord(ch) > 127 for ch in text):
+        classes.append("non-ASCII")
+    return f"(a value of {len(text)} characters: {', '.join(classes) or 'none'}; not shown)"
+
+
+def safe_value(value: object, *, pii_file: bool, harmless: bool = False) -> str:
+    """``value`` quoted only when it cannot be personal data: the file holds none, or the value is
+    proven harmless (``harmless``: an enumeration member, a date in a non-personal date column of a
+    file whose header is intact); otherwise only its description."""
+    if value is None:
+        return "(blank)"
+    if not pii_file or harmless:
+        return quote_value(value, pii=False)
+    return describe_value(value)
 
 
 def has_errors(findings: list[Finding]) -> bool:

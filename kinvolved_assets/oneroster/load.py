@@ -38,7 +38,7 @@ import duckdb
 from . import spec
 from .decode import MAX_LINE_BYTES, Header, Transcoded, read_header, scan_lines, transcode_to_utf8
 from .discover import DropFile, DropLimits
-from .findings import RULES, Finding, finding, quote_value
+from .findings import RULES, Finding, describe_value, finding, quote_value, safe_value
 from .scratch import private_database, scratch_cursor
 from .scratch import sql_string as _lit
 
@@ -94,6 +94,7 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
     sources: dict[str, int] = {}
     metadata: dict[str, int] = {}
     file_names: list[str] = []
+    unknown: list[tuple[int, str]] = []
     fatal = False
     for i, raw in enumerate(names):
         if raw == "":
@@ -110,7 +111,7 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
             continue
         target = raw if raw in ent.column_names else by_norm.get(_norm(raw))
         if target is None:
-            out.append(finding("header.unknown_column", f"column {raw[:80]!r} is not in the {ent.file_name} contract; it is ignored.", file=member, line=1, column=raw[:80]))
+            unknown.append((i, raw))
             file_names.append(raw if raw not in file_names else f"{raw}_{i + 1}")
             continue
         if target != raw:
@@ -122,6 +123,8 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
             continue
         sources[target] = i
         file_names.append(target)
+    intact = all(col in sources for col in ent.required_columns)
+    out.extend(_unknown_columns(ent, unknown, member, quote=intact or not ent.pii_columns))
     for col in ent.required_columns:
         if col not in sources:
             out.append(finding("header.missing_required_column", f"required column {col!r} is missing from the header of {ent.file_name}.", file=member, line=1, column=col))
@@ -132,6 +135,18 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
     if fatal:
         return None, out
     return ColumnMap(sources, metadata, file_names), out
+
+
+def _unknown_columns(ent: spec.Entity, unknown: list[tuple[int, str]], member: str, quote: bool) -> list[Finding]:
+    """Unknown header cells, by name only when the header is intact (or the file holds no personal
+    data): a file sent without its header has a data row there (names, usernames)."""
+    out = []
+    for i, raw in unknown:
+        if quote:
+            out.append(finding("header.unknown_column", f"column {raw[:80]!r} is not in the {ent.file_name} contract; it is ignored.", file=member, line=1, column=raw[:80]))
+        else:
+            out.append(finding("header.unknown_column", f"header cell {i + 1} {describe_value(raw)} is not a {ent.file_name} column name; it is ignored. Is the header line missing?", file=member, line=1, column=f"_column{i + 1}"))
+    return out
 
 
 # ---------------------------------------------------------------- SQL per column type
@@ -664,6 +679,19 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
         con.close()
 
 
+DATE_CHARS = set("0123456789-/:.TZ +")
+
+
+def _harmless(col: spec.Column, value: object) -> bool:
+    """A refused value that cannot be personal data: a date-like value of a non-personal date column
+    (the header is intact: the file loaded) or an enumeration member."""
+    if col.pii or value is None:
+        return False
+    if col.type in ("date", "datetime", "year"):   # only digits and date/time separators: never a name
+        return len(str(value)) <= 35 and set(str(value)) <= DATE_CHARS
+    return bool(col.enum) and str(value).lower() in {v.lower() for v in col.enum}
+
+
 def _row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: int, rj_lines: list[int], line_expr: str,
                   joins: str, limits: DropLimits) -> list[Finding]:
     out: list[Finding] = []
@@ -698,8 +726,10 @@ def _row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: in
             msg = f"line {line}: {col} is required but blank; the row was rejected."
         elif rule == "row.duplicate_sourced_id":
             msg = f"line {line}: sourcedId {quote_value(val, pii=False)} was already used on an earlier line; this row was rejected."
+        elif col in pii:
+            msg = f"line {line}: {col} {quote_value(val, pii=True)} - {desc} The row was rejected."
         else:
-            msg = f"line {line}: {col} {quote_value(val, pii=col in pii)} - {desc} The row was rejected."
+            msg = f"line {line}: {col} {safe_value(val, pii_file=bool(pii), harmless=_harmless(ent.column(col), val))} - {desc} The row was rejected."
         out.append(finding(rule, msg, file=member, line=int(line), column=col))
     for rule_col, cnt in counts:
         if cnt > cap:
