@@ -194,11 +194,12 @@ def cmd_backfill(args) -> int:
 def cmd_onboard(args) -> int:
     import duckdb
 
-    from kinvolved_assets.customers import load_customer_configs
+    from kinvolved_assets.customers import load_customer_configs, yaml_string
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.defs.keys import ONBOARD_JOB
     from kinvolved_assets.defs.partitions import delivery_key
     from kinvolved_assets.delivery import find_drops
+    from kinvolved_assets.oneroster.findings import printable
 
     home = _home()
     loaded = load_customer_configs()
@@ -251,10 +252,12 @@ def cmd_onboard(args) -> int:
         "from read_parquet(?) order by title, sourcedId", [str(codes_file)],
     ).fetchall() if codes_file.exists() else []
     print(f"Onboarding {customer.customer_id} from {source.name} (delivery {drop.delivery_date})\n")
-    print(f"Schools found ({sum(1 for s in schools if s[3] == 'school')}):")
-    print(f"  {'sourcedId':<24} {'identifier':<14} {'type':<9} name")
-    for sid, ident, name, kind in schools:
-        print(f"  {sid:<24} {ident:<14} {kind:<9} {name}")
+    for title, kinds in (("Schools found", ("school",)), ("District (not a school, never licensed)", ("district",))):
+        rows = [s for s in schools if s[3] in kinds]
+        print(f"{title} ({len(rows)}):")
+        print(f"  {'sourcedId':<24} {'identifier':<14} {'type':<9} name")
+        for sid, ident, name, kind in rows:
+            print(printable(f"  {sid:<24} {ident:<14} {kind:<9} {name}"))
     print(f"\nAbsence codes ({len(codes)}):")
     print(f"  {'code':<8} {'sourcedId':<20} {'absent':<7} {'excused':<8} {'fraction':<9} {'category':<18} school")
     for title, sid, absent, excused, school, category, fraction in codes:
@@ -263,7 +266,7 @@ def cmd_onboard(args) -> int:
     print("licensed_schools:")
     for sid, ident, name, kind in schools:
         if kind == "school":
-            print(f"  - {sid}  # {ident} {name}".rstrip())
+            print(printable(f"  - {yaml_string(sid)}  # {ident} {name}".rstrip()))
     return 0
 
 
