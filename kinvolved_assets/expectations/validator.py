@@ -24,6 +24,7 @@ from kinvolved_assets.oneroster.scratch import private_database, scratch_cursor
 
 from . import duck
 from .gx_runner import run_gx_rules
+from .quarantine import quarantine_rows
 from .references import run_reference
 from .results import RuleResult, failures_markdown, short_error
 from .rules import ERROR, WARN, Params, rules_for
@@ -65,8 +66,11 @@ def params_for(customer=None, delivery_date: str | None = None) -> Params:
 
 def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_root: Path | None,
                     delivery_date: str | None, engine: str = "auto", gx_max_rows: int = DEFAULT_GX_MAX_ROWS,
-                    chunk_rows: int = DEFAULT_CHUNK_ROWS, report_path: Path | None = None) -> CheckOutcome:
-    """Run every rule of one entity on its staged Parquet; return the ``expectations`` check."""
+                    chunk_rows: int = DEFAULT_CHUNK_ROWS, report_path: Path | None = None,
+                    customer=None) -> CheckOutcome:
+    """Run every rule of one entity on its staged Parquet; return the ``expectations`` check. Rows
+    breaking a row-level rule are first moved to the staged rejects (``quarantine.py``) unless the
+    customer's config makes that rule block."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     started = time.perf_counter()
@@ -82,6 +86,9 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
             out = [RuleResult(r, evaluated=False, skipped="no staged file") for r in rules]
         else:
             parquet = Path(parquet)
+            out += quarantine_rows(con, entity, result, results, params, customer, raw_root=raw_root,
+                                   delivery_date=delivery_date)
+            rows = int(getattr(result, "rows", 0) or 0)
             present = duck.schema(con, parquet)
             row_rules = [r for r in rules if r.engine == "gx"]
             use_gx = engine == "gx" or (engine == "auto" and 0 < gx_max_rows and rows <= gx_max_rows)
@@ -166,7 +173,8 @@ def expectations_validator(engine: str = DEFAULT_ENGINE, gx_max_rows: int = DEFA
             chosen = "duckdb"
         return [evaluate_entity(entity, result, ctx.results, params_for(ctx.customer, ctx.delivery_date),
                                 raw_root=ctx.paths.raw, delivery_date=ctx.delivery_date, engine=chosen,
-                                gx_max_rows=gx_max_rows, chunk_rows=chunk_rows, report_path=report)]
+                                gx_max_rows=gx_max_rows, chunk_rows=chunk_rows, report_path=report,
+                                customer=ctx.customer)]
 
     validate.__name__ = "expectations_validator"
     return validate
@@ -199,7 +207,8 @@ def validate_loaded_drop(results: dict, customer=None, delivery_date: str | None
         if not getattr(result, "present", True) or getattr(result, "failed", False):
             continue
         check = evaluate_entity(entity, result, results, params, raw_root=raw_root,
-                                delivery_date=date if raw_root is not None else None, engine=engine)
+                                delivery_date=date if raw_root is not None else None, engine=engine,
+                                customer=customer)
         out.append({"entity": entity, "name": check.name, "passed": check.passed, "blocking": check.blocking,
                     "description": check.description, "metadata": check.metadata})
     return out
