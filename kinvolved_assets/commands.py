@@ -262,12 +262,30 @@ def cmd_onboard(args) -> int:
     print(f"  {'code':<8} {'sourcedId':<20} {'absent':<7} {'excused':<8} {'fraction':<9} {'category':<18} school")
     for title, sid, absent, excused, school, category, fraction in codes:
         print(f"  {title:<8} {sid:<20} {str(absent).lower():<7} {str(excused).lower():<8} {fraction:<9} {category:<18} {school}")
+    print("\n" + _school_year_line(target, customer))
     print(f"\nPaste into customer_configs/{customer.customer_id}.yaml (remove the schools that are not licensed):")
     print("licensed_schools:")
     for sid, ident, name, kind in schools:
         if kind == "school":
             print(printable(f"  - {yaml_string(sid)}  # {ident} {name}".rstrip()))
     return 0
+
+
+def _school_year_line(drop_path: Path, customer) -> str:
+    """The configured school year resolved by the drop's academic sessions (docs/oneroster-plus.md)."""
+    import tempfile
+
+    from kinvolved_assets.oneroster.drop import open_drop, school_year_findings
+
+    with open_drop(drop_path) as drop, tempfile.TemporaryDirectory(prefix="kv-onboard-") as tmp:
+        if "academic_sessions" not in drop.files:
+            return f"School year {customer.school_year}: the drop has no academicSessions.csv to check it against."
+        results = {"academic_sessions": drop.load("academic_sessions", Path(tmp), "2000-01-01")}
+        found = school_year_findings(results, customer)
+    if not found:
+        return f"School year {customer.school_year}: matches the drop's schoolYear session."
+    f = found[0]
+    return f"School year {customer.school_year}: {f.severity.upper()} {f.rule}: {f.message}"
 
 
 def cmd_demo(args) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from kinvolved_assets.ingest import CheckOutcome, DeliveryContext
+from kinvolved_assets.oneroster.school_year import describe, resolve, sessions_from_parquet, window
 from kinvolved_assets.oneroster.scratch import private_database, scratch_cursor
 
 from . import duck
@@ -27,7 +28,7 @@ from .gx_runner import run_gx_rules
 from .quarantine import quarantine_rows
 from .references import run_reference
 from .results import RuleResult, failures_markdown, short_error
-from .rules import ERROR, WARN, Params, rules_for
+from .rules import ERROR, WARN, Params, Rule, rules_for
 from .volume import run_volume
 
 CHECK_NAME = "expectations"
@@ -106,6 +107,8 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
                     out.append(run_reference(con, parquet, r, present, results, raw_root, delivery_date))
                 elif r.kind == "volume":
                     out.append(run_volume(con, r, result, raw_root, delivery_date))
+            if entity == "academic_sessions" and getattr(result, "mode", None) == "bulk":
+                out += school_year_results(con, parquet, customer)
     except Exception as exc:  # noqa: BLE001 - never let a validation crash pass as green
         done = {r.rule.id for r in out}
         for r in rules:
@@ -119,6 +122,29 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
     out.sort(key=lambda r: order.get(r.rule.id, 1 << 30))
     return to_outcome(entity, out, rows=rows, engine=used, seconds=time.perf_counter() - started,
                       report_path=report_path)
+
+
+def school_year_results(con, parquet: Path, customer) -> list[RuleResult]:
+    """The configured school year resolved by the dates of a bulk academicSessions file: an ERROR when
+    no session matches (the marts would be empty), a WARN when the label differs or only terms match."""
+    year = getattr(customer, "school_year", None)
+    if year is None:
+        return []
+    found = sessions_from_parquet(con, str(parquet))
+    sy = resolve(found, int(year))
+    said = describe(sy, found)
+    rule = Rule("academic_sessions.schoolYear.matches_configured_year", "academic_sessions", "school_year",
+                "schoolYear", ERROR, f"a session lies mostly inside the configured school year {year} "
+                f"({window(int(year))[0]} .. {window(int(year))[1]}), whatever its label")
+    rr = RuleResult(rule, success=said is None or said[0] != "error", unexpected_count=0 if sy.resolved else 1,
+                    element_count=len(found), engine="duckdb")
+    if said is not None:
+        rr.detail["school_year"] = said[1]
+        if said[0] == "warning":
+            rr.success, rr.severity_override = False, WARN
+    if sy.resolved:
+        rr.detail["resolved"] = f"{sy.start} .. {sy.end}"
+    return [rr]
 
 
 def to_outcome(entity: str, results: list[RuleResult], *, rows: int, engine: str, seconds: float,

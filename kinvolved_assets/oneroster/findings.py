@@ -80,6 +80,10 @@ RULES: dict[str, tuple[str, str, str]] = {
     "row.status_inactive": ("warning", "file", "Deprecated status 'inactive' read as 'tobedeleted'."),
     "row.noncanonical_value": ("warning", "file", "Booleans/enumerations in non-canonical case (e.g. TRUE) were normalised."),
     "rows.truncated": ("info", "file", "More rows broke the same rule than are listed; see the count and rejects."),
+    # the school year (oneroster/school_year.py)
+    "session.school_year_relabelled": ("warning", "file", "The schoolYear session of the configured year carries another label; it is used by its dates."),
+    "session.school_year_from_terms": ("warning", "file", "No schoolYear session for the configured year; its terms/semesters define it."),
+    "session.no_school_year": ("error", "file", "No academic session lies mostly inside the configured school year; set school_year to the year sent."),
     # cross-file references
     "ref.dangling": ("error", "reference", "A reference points to a sourcedId not in the drop (warning for a delta target)."),
     "ref.target_absent": ("info", "reference", "The referenced file is not in the drop; references were not checked."),

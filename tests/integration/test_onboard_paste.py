@@ -46,6 +46,9 @@ def test_onboard_block_pastes_into_a_valid_config(platform, capsys):
     assert not loaded.errors, loaded.errors
     assert loaded.customers["numdistrict"].licensed_schools == ["2", "3", "sch-4"]
 
+    # the drop's schoolYear session (2023-08-01 .. 2024-06-30) is not the configured 2026: said, with the fix
+    assert "School year 2026: ERROR session.no_school_year: " in out and "set school_year: 2024" in out
+
     # a hand-typed block without quotes is accepted too
     cfg_path.write_text(yaml.safe_dump(config, sort_keys=False) + "licensed_schools:\n  - 2\n  - 3\n")
     loaded = load_customer_configs(platform.config_dir)
