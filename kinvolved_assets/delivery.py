@@ -89,7 +89,7 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
             continue
         if date is not None and date_from_name(entry.name) not in (None, date):
             continue
-        if entry.is_symlink() or not _visible(entry):
+        if entry.is_symlink() or not _visible(entry) or not _utf8_name(entry.name):
             continue
         if entry.is_dir():
             files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.is_symlink()
@@ -114,6 +114,23 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
     if date is not None:
         drops = [d for d in drops if d.delivery_date == date]
     return drops
+
+
+def _utf8_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:   # undecodable bytes arrive as lone surrogates
+        return False
+    return True
+
+
+def unreadable_names(landing: Path) -> list[str]:
+    """Landing entries whose names are not valid UTF-8 (never ingested), shown escaped."""
+    from kinvolved_assets.oneroster.findings import printable
+
+    if not landing.is_dir():
+        return []
+    return sorted(printable(e.name) for e in landing.iterdir() if not _utf8_name(e.name))
 
 
 def incomplete_reason(drop: LandedDrop) -> str | None:

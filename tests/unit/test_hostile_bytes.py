@@ -80,6 +80,16 @@ def test_folder_drop_with_a_non_utf8_file_name_still_ingests_with_a_finding(tmp_
     assert (os.fsencode(archived) + b"/notes_caf\xe9.csv") in [os.fsencode(p) for p in archived.iterdir()]
 
 
+def test_landing_entry_with_a_non_utf8_name_is_reported_and_skipped(tmp_path):
+    _, landing = _landing(tmp_path)
+    write_drop(landing, {}, as_zip=True, name="export_2025-09-03")
+    bad = write_drop(landing, {}, as_zip=True, name="tmp")
+    os.rename(bad, os.path.join(os.fsencode(landing), b"export_\xff_2025-09-02.zip"))
+    requests, logs, _ = evaluate_landing(CUSTOMER, landing, {}, 0.0)
+    assert [r["drop"] for r in requests] == ["export_2025-09-03.zip"]
+    assert logs == ["skipped export_\\xff_2025-09-02.zip: the name is not valid UTF-8; rename it"]
+
+
 # ------------------------------------------------------------------ 8: ZIP member flagged UTF-8, not UTF-8
 
 def _zip_with_bad_utf8_name(path: Path) -> Path:
@@ -110,21 +120,22 @@ def test_zip_member_flagged_utf8_but_not_is_refused_not_partial(tmp_path):
 # ------------------------------------------------------------------ 9: the size limits
 
 def test_one_huge_record_without_newline_is_refused_early(tmp_path):
-    """A header and one 1 GB record with no line break: the file fails at once, naming the limit."""
+    """A header and one huge record with no line break (256 MiB here; the issue saw 1 GB vanish): the
+    file fails at once, naming the limit, after reading 10 MB of it."""
     folder = write_drop(tmp_path, {"users.csv": None})
     users = folder / "users.csv"
     with open(users, "wb") as fh:
         fh.write(VALID["users.csv"].splitlines()[0].encode() + b"\n" + b"u1," + b"x" * 100_000)
-        fh.truncate(1 << 30)               # sparse: 1 GiB on paper, written in no time
+        fh.truncate(1 << 28)               # sparse: 256 MiB on paper (25x the limit), written in no time
         fh.seek(0, os.SEEK_END)
         fh.write(b"x")
-    started = time.perf_counter()
-    with open_drop(folder) as drop:
+    with open_drop(folder) as drop:          # hashes the whole file once (as for any drop)
+        started = time.perf_counter()
         res = drop.load("users", tmp_path / "wh", D)
-    took = time.perf_counter() - started
+        took = time.perf_counter() - started
     (f,) = by_rule(res.findings, "file.record_too_long")
     assert res.failed and f.line == 2 and f"{MAX_LINE_BYTES:,} bytes" in f.message and res.rows == 0
-    assert took < 10, took                  # stops at the limit instead of reading the whole record
+    assert took < 5, took                   # stops at the limit instead of reading the whole record
     assert not list((tmp_path / "wh").rglob("*.parquet"))
 
 
