@@ -221,3 +221,7 @@ def test_control_characters_in_member_names_are_escaped_in_every_output(tmp_path
     for f in rep.findings:
         for value in (f.file, f.message, f.column):
             assert value is None or value.isprintable(), f
+    renamed = z.rename(tmp_path / "drop\x1b[2J\nResult: OK.zip")
+    _run_cli(["validate", str(renamed)])
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "Drop drop\\x1b[2J\\x0aResult: OK.zip" and "\x1b" not in out
