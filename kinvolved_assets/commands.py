@@ -210,11 +210,12 @@ def cmd_backfill(args) -> int:
 def cmd_onboard(args) -> int:
     import duckdb
 
-    from kinvolved_assets.customers import load_customer_configs
+    from kinvolved_assets.customers import load_customer_configs, yaml_string
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.defs.keys import ONBOARD_JOB
     from kinvolved_assets.defs.partitions import delivery_key
     from kinvolved_assets.delivery import find_drops
+    from kinvolved_assets.oneroster.findings import printable
 
     home = _home()
     loaded = load_customer_configs()
@@ -267,20 +268,40 @@ def cmd_onboard(args) -> int:
         "from read_parquet(?) order by title, sourcedId", [str(codes_file)],
     ).fetchall() if codes_file.exists() else []
     print(f"Onboarding {customer.customer_id} from {source.name} (delivery {drop.delivery_date})\n")
-    print(f"Schools found ({sum(1 for s in schools if s[3] == 'school')}):")
-    print(f"  {'sourcedId':<24} {'identifier':<14} {'type':<9} name")
-    for sid, ident, name, kind in schools:
-        print(f"  {sid:<24} {ident:<14} {kind:<9} {name}")
+    for title, kinds in (("Schools found", ("school",)), ("District (not a school, never licensed)", ("district",))):
+        rows = [s for s in schools if s[3] in kinds]
+        print(f"{title} ({len(rows)}):")
+        print(f"  {'sourcedId':<24} {'identifier':<14} {'type':<9} name")
+        for sid, ident, name, kind in rows:
+            print(printable(f"  {sid:<24} {ident:<14} {kind:<9} {name}"))
     print(f"\nAbsence codes ({len(codes)}):")
     print(f"  {'code':<8} {'sourcedId':<20} {'absent':<7} {'excused':<8} {'fraction':<9} {'category':<18} school")
     for title, sid, absent, excused, school, category, fraction in codes:
         print(f"  {title:<8} {sid:<20} {str(absent).lower():<7} {str(excused).lower():<8} {fraction:<9} {category:<18} {school}")
+    print("\n" + _school_year_line(target, customer))
     print(f"\nPaste into customer_configs/{customer.customer_id}.yaml (remove the schools that are not licensed):")
     print("licensed_schools:")
     for sid, ident, name, kind in schools:
         if kind == "school":
-            print(f"  - {sid}  # {ident} {name}".rstrip())
+            print(printable(f"  - {yaml_string(sid)}  # {ident} {name}".rstrip()))
     return 0
+
+
+def _school_year_line(drop_path: Path, customer) -> str:
+    """The configured school year resolved by the drop's academic sessions (docs/oneroster-plus.md)."""
+    import tempfile
+
+    from kinvolved_assets.oneroster.drop import open_drop, school_year_findings
+
+    with open_drop(drop_path) as drop, tempfile.TemporaryDirectory(prefix="kv-onboard-") as tmp:
+        if "academic_sessions" not in drop.files:
+            return f"School year {customer.school_year}: the drop has no academicSessions.csv to check it against."
+        results = {"academic_sessions": drop.load("academic_sessions", Path(tmp), "2000-01-01")}
+        found = school_year_findings(results, customer)
+    if not found:
+        return f"School year {customer.school_year}: matches the drop's schoolYear session."
+    f = found[0]
+    return f"School year {customer.school_year}: {f.severity.upper()} {f.rule}: {f.message}"
 
 
 def cmd_demo(args) -> int:

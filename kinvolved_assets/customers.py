@@ -57,6 +57,20 @@ FLOWS = ("oneroster_csv", "oneroster_rest")
 PRODUCTS = ("attendance", "family_engagement", "analytics", "messaging")
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "customer_configs"
 
+def yaml_string(value: str) -> str:
+    """``value`` as a YAML scalar that reads back as this string: quoted when plain YAML would read
+    it as something else (a number such as ``2`` or ``0012``, true, null, a date)."""
+    import json
+
+    import yaml
+
+    try:
+        plain = yaml.safe_load(value) == value
+    except yaml.YAMLError:
+        plain = False
+    return value if plain and value.strip() == value and "#" not in value else json.dumps(value)
+
+
 class _Strict(BaseModel):
     # strict: no silent coercion (``true`` is not 1, ``"2026"`` is not a year); dates are parsed by IsoDate
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -111,10 +125,13 @@ class AttendanceRules(_Strict):
     min_enrolled_days: int = Field(10, ge=0, le=400)
     enrollment_end_inclusive: bool = False
     mass_deletion_fraction: float = Field(0.20, gt=0, le=1)
+    mass_deletion_min_records: int = Field(5, ge=1)   # the guard trips only from this many deletions on
 
 
 class ValidationRules(_Strict):
     volume_change_fraction: float = Field(0.50, gt=0, allow_inf_nan=False)
+    strict: bool = False        # true: a row-level rule failure blocks the delivery instead of quarantining rows
+    rule_severity: dict[str, Literal["quarantine", "block"]] = Field(default_factory=dict)   # per row-level rule
 
 
 @lru_cache(maxsize=1)
@@ -167,6 +184,14 @@ class CustomerConfig(_Strict):
         year = info.data.get("school_year")
         if value is not None and year is not None and value > year:
             raise ValueError(f"{value} is later than school_year {year}: give {SCHOOL_YEAR_HINT}, at most {year}")
+        return value
+
+    @field_validator("licensed_schools", mode="before")
+    @classmethod
+    def _numeric_ids(cls, value: Any) -> Any:
+        """YAML reads an unquoted id (`- 2`, `- 0012`) as a number: take it as the id it spells."""
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
         return value
 
     @field_validator("licensed_schools")
@@ -234,6 +259,7 @@ class CustomerConfig(_Strict):
             "min_enrolled_days": self.attendance.min_enrolled_days,
             "enrollment_end_inclusive": self.attendance.enrollment_end_inclusive,
             "mass_deletion_fraction": self.attendance.mass_deletion_fraction,
+            "mass_deletion_min_records": self.attendance.mass_deletion_min_records,
         }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+from kinvolved_assets.permissions import private_dir, secure_tree
 
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".uploading")
 DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
@@ -88,7 +89,7 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
             continue
         if date is not None and date_from_name(entry.name) not in (None, date):
             continue
-        if entry.is_symlink() or not _visible(entry):
+        if entry.is_symlink() or not _visible(entry) or not _utf8_name(entry.name):
             continue
         if entry.is_dir():
             files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.is_symlink()
@@ -115,6 +116,23 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
     return drops
 
 
+def _utf8_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:   # undecodable bytes arrive as lone surrogates
+        return False
+    return True
+
+
+def unreadable_names(landing: Path) -> list[str]:
+    """Landing entries whose names are not valid UTF-8 (never ingested), shown escaped."""
+    from kinvolved_assets.oneroster.findings import printable
+
+    if not landing.is_dir():
+        return []
+    return sorted(printable(e.name) for e in landing.iterdir() if not _utf8_name(e.name))
+
+
 def incomplete_reason(drop: LandedDrop) -> str | None:
     """Why a drop is not ready to ingest yet (or never will be), or None when it looks complete."""
     if drop.size == 0 or not drop.paths:
@@ -124,6 +142,8 @@ def incomplete_reason(drop: LandedDrop) -> str | None:
             with zipfile.ZipFile(drop.paths[0]) as archive:
                 if not archive.namelist():
                     return "empty: the ZIP has no members"
+        except UnicodeDecodeError:   # complete, but a member name is not UTF-8: the reader reports it
+            return None
         except (zipfile.BadZipFile, OSError, EOFError, ValueError):
             return "partial: the ZIP does not open yet (upload still in progress or truncated)"
     return None
@@ -135,7 +155,7 @@ def drop_sha256(drop: LandedDrop) -> str:
         return file_sha256(drop.paths[0])
     digest = hashlib.sha256()
     for path in sorted(drop.paths):
-        digest.update(_relative(drop, path).as_posix().encode())
+        digest.update(os.fsencode(_relative(drop, path).as_posix()))   # a name's bytes, valid UTF-8 or not
         digest.update(b"\0")
         digest.update(file_sha256(path).encode())
         digest.update(b"\n")
@@ -164,7 +184,8 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
     Returns the archived drop (a ZIP file or a folder) to read from.
     """
     day_dir = paths.archive_partition(check_date(drop.delivery_date))
-    day_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.archive)
+    private_dir(day_dir)
     existing = find_archived(paths, drop.delivery_date, sha256)
     if existing is not None:
         return existing
@@ -184,7 +205,8 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
             dest.parent.mkdir(parents=True, exist_ok=True)
             _copy_atomic(src, dest)
         os.replace(staging, target)
-    (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n")
+    (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n", errors="surrogateescape")
+    secure_tree(day_dir)
     return target
 
 

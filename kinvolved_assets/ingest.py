@@ -23,9 +23,10 @@ from kinvolved_assets.delivery import (
     incomplete_reason,
 )
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
-from kinvolved_assets.oneroster.findings import Finding
+from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+from kinvolved_assets.permissions import private_dir, secure_tree
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
 
@@ -204,7 +205,9 @@ def contract_check(entity: str, result: LoadResult, drop_findings: Iterable[Find
     for f in findings:
         rules[f"{f.severity}:{f.rule}"] = rules.get(f"{f.severity}:{f.rule}", 0) + 1
     fatal_drop = [f for f in drop_findings if f.severity == "error"]
-    failed = bool(result.failed) or bool(fatal_drop)
+    # a file-level error blocks even when the file was read (most rows rejected)
+    file_errors = [f for f in errors if RULES.get(f.rule, ("", "row"))[1] == "file"]
+    failed = bool(result.failed) or bool(fatal_drop) or bool(file_errors)
     return CheckOutcome(
         name="contract",
         passed=not failed,
@@ -236,8 +239,9 @@ def ingest_delivery(
     started = time.perf_counter()
     drop_path, sha = locate_drop(config, paths, delivery_date, drop_hint)
     staging_root = paths.warehouse / "staging" / run_id
+    private_dir(paths.warehouse)
     _remove_abandoned_staging(staging_root.parent, keep=run_id)
-    staging_root.mkdir(parents=True)
+    staging_root.mkdir(parents=True, mode=0o700)
     outcomes: dict[str, EntityOutcome] = {}
     other_version: list[str] = []
     try:
@@ -282,4 +286,6 @@ def ingest_delivery(
             outcome.report_path = reporter(outcome, context)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
+        for tree in (paths.raw, paths.rejects, paths.quarantine, paths.reports, staging_root.parent):
+            secure_tree(tree)
     return outcome

@@ -1,5 +1,6 @@
 -- Blocking guard: the latest bulk of an entity may not delete more than mass_deletion_fraction of
--- the records active just before it, unless the run sets force_mass_deletion: true.
+-- the records active just before it AND at least mass_deletion_min_records of them (a school-scoped
+-- bulk replacing 2 of 2 events passes), unless the run sets force_mass_deletion: true.
 -- Failing rows carry counts only (no record values). When the guard trips it also logs one line per
 -- entity with the counts and how to force the build (run stdout / compute logs of the marts run).
 {{ config(severity='error') }}
@@ -9,6 +10,7 @@ select entity, cast(delivery_date as varchar), would_delete, active_before
 from {{ ref('int_oneroster__mass_deletion_audit') }}
 where active_before > 0
   and would_delete > {{ var('mass_deletion_fraction') | float }} * active_before
+  and would_delete >= {{ var('mass_deletion_min_records', 5) | int }}
 order by entity
 {% endset %}
 
@@ -21,7 +23,8 @@ order by entity
                                ~ " of active_before=" ~ row[3]) %}
         {% endfor %}
         {% do log("Mass deletion blocked (assert_no_mass_deletion): a bulk delivery would remove more than "
-                   ~ (var('mass_deletion_fraction') | float * 100) | round(1) ~ "% of the active records of "
+                   ~ (var('mass_deletion_fraction') | float * 100) | round(1) ~ "% (and at least "
+                   ~ var('mass_deletion_min_records', 5) ~ ") of the active records of "
                    ~ (lines | join("; "))
                    ~ ". The published marts are not replaced. If the deletion is real, re-run build_marts for"
                    ~ " this customer with run config ops: customer_marts: config: force_mass_deletion: true"
@@ -38,3 +41,4 @@ from {{ ref('int_oneroster__mass_deletion_audit') }}
 where not {{ bool_var('force_mass_deletion') }}
   and active_before > 0
   and would_delete > {{ var('mass_deletion_fraction') | float }} * active_before
+  and would_delete >= {{ var('mass_deletion_min_records', 5) | int }}

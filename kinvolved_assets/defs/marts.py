@@ -132,7 +132,7 @@ def publish_atomically(build_file: Path, published: Path) -> None:
     os.replace(build_file, published)
 
 
-def mass_deletions(build_file: Path, fraction: float) -> list[dict]:
+def mass_deletions(build_file: Path, fraction: float, min_records: int = 1) -> list[dict]:
     """Bulks over the mass-deletion limit, read from a (failed) build's audit table: counts only."""
     if not build_file.exists():
         return []
@@ -143,7 +143,8 @@ def mass_deletions(build_file: Path, fraction: float) -> list[dict]:
             rows = con.execute(
                 "select entity, cast(delivery_date as varchar), would_delete, active_before "
                 "from intermediate.int_oneroster__mass_deletion_audit "
-                "where active_before > 0 and would_delete > ? * active_before order by entity", [fraction],
+                "where active_before > 0 and would_delete > ? * active_before and would_delete >= ? "
+                "order by entity", [fraction, min_records],
             ).fetchall()
     except duckdb.Error:
         return []
@@ -186,7 +187,8 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
                                                  "mass_deletion_forced": bool(config.force_mass_deletion)})
                 yield event
         if not invocation.is_successful():
-            blocked = mass_deletions(build_file, customer.attendance.mass_deletion_fraction)
+            blocked = mass_deletions(build_file, customer.attendance.mass_deletion_fraction,
+                                     customer.attendance.mass_deletion_min_records)
             shutil.rmtree(build_dir, ignore_errors=True)
             if blocked and not config.force_mass_deletion:
                 raise Failure(

@@ -21,7 +21,7 @@ from dagster import (
 from kinvolved_assets.customers import before_history_message, load_customer_configs
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import DATE_DIM, date_start, delivery_key
-from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason
+from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason, unreadable_names
 
 DEFAULT_SETTLE_SECONDS = 60
 
@@ -44,6 +44,7 @@ def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now
     pending: dict = dict(cursor.get("pending", {}))
     requests, logs = [], []
     drops = find_drops(landing, customer.tz)
+    logs += [f"skipped {name}: the name is not valid UTF-8; rename it" for name in unreadable_names(landing)]
     for drop in drops:
         key, sig = drop.key, drop.signature
         if done.get(key, {}).get("sig") == sig:

@@ -12,7 +12,8 @@ Target population of a reference ``entity.column -> target``:
   (a target not in the drop also counts an earlier delivery of the same date: a roster pulled over
   REST and an attendance drop of the same day),
   keeping per sourcedId its latest record (by delivery date, then line) unless that record is
-  ``tobedeleted``. This is the dbt current-state rule without the attendance date-range scopes
+  ``tobedeleted``; plus the same state over every other delivery, later ones included (when an
+  old delivery is re-run, an id that became known since resolves: its quarantined rows come back). This is the dbt current-state rule without the attendance date-range scopes
   (targets are never attendance).
 
 Without a current state (``kinvolved validate`` without a customer), a reference to a target that
@@ -49,19 +50,23 @@ def _delivered_ids(con, result, keys, flt) -> list[str]:
 
 
 def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, only: str | None = None,
-               same_day: bool = False) -> list[str]:
+               later: bool = False, same_day: bool = False) -> list[str]:
     """``only``: SQL listing the ids looked for; when the key is sourcedId, the state is computed for
     those ids alone (a nightly file references thousands of ids; the state holds millions).
+    ``later``: the state from every other delivery, also later ones (a re-run of an old delivery
+    resolves what is known by now; it never refuses what the state before it accepted).
     ``same_day``: the target is not in this drop, so its partition of this date is an earlier delivery."""
-    files = sorted((raw_root / target).glob("delivery_date=*/part-0.parquet"))
-    files = [f for f in files if f.parent.name.split("=", 1)[1] < delivery_date
-             or (same_day and f.parent.name.split("=", 1)[1] == delivery_date)]
+    def keep(f: Path) -> bool:
+        day = f.parent.name.split("=", 1)[1]
+        if same_day and day == delivery_date:
+            return True
+        return day != delivery_date if later else day < delivery_date
+
+    files = [f for f in sorted((raw_root / target).glob("delivery_date=*/part-0.parquet")) if keep(f)]
     if not files:
         return []
     since = None
-    meta = sorted((raw_root / "_files" / target).glob("delivery_date=*/part-0.parquet"))
-    meta = [f for f in meta if f.parent.name.split("=", 1)[1] < delivery_date
-            or (same_day and f.parent.name.split("=", 1)[1] == delivery_date)]
+    meta = [f for f in sorted((raw_root / "_files" / target).glob("delivery_date=*/part-0.parquet")) if keep(f)]
     if meta:
         row = con.execute(
             f"SELECT max(CAST(delivery_date AS DATE)) FROM read_parquet([{', '.join(lit(str(m)) for m in meta)}], "
@@ -85,11 +90,46 @@ def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, 
     return [f"SELECT CAST({q(k)} AS VARCHAR) FROM ({latest})" for k in keys if k in cols]
 
 
+def _ids_sql(con, src: str, value: str, rule: Rule, tgt, delivered: bool, bulk: bool, state_known: bool,
+             raw_root: Path | None, delivery_date: str | None) -> str:
+    """SQL listing the ids a reference may resolve to (the population described above)."""
+    keys, flt = rule.params["keys"], rule.params.get("filter")
+    parts = _delivered_ids(con, tgt, keys, flt) if delivered else []
+    if not bulk and state_known:
+        for later in (False, True):
+            parts += _state_ids(con, raw_root, rule.params["target"], delivery_date, keys, flt,
+                                only=f"SELECT CAST({value} AS VARCHAR) FROM {src}", later=later,
+                                same_day=not delivered)
+    return " UNION ALL ".join(parts) if parts else "SELECT CAST(NULL AS VARCHAR) AS id WHERE false"
+
+
+def unresolved_lines(con, parquet: Path, rule: Rule, present: dict[str, str], results: dict,
+                     raw_root: Path | None, delivery_date: str | None) -> list[int] | None:
+    """The ``_line`` of every row whose reference does not resolve, or None when the rule could only
+    warn (no current state and no bulk target) or cannot be evaluated."""
+    col, target = rule.column, rule.params["target"]
+    if col not in present or "_line" not in present:
+        return None
+    tgt = results.get(target)
+    delivered = _usable(tgt)
+    bulk = delivered and getattr(tgt, "mode", None) == "bulk" and int(getattr(tgt, "rows", 0) or 0) > 0
+    state_known = raw_root is not None and delivery_date is not None
+    if not bulk and not state_known:
+        return None
+    src = f"read_parquet({lit(str(parquet))})"
+    value = f"unnest({q(col)})" if rule.params.get("list") else q(col)
+    ids = _ids_sql(con, src, value, rule, tgt, delivered, bulk, state_known, raw_root, delivery_date)
+    rows = con.execute(f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "
+                       f"vals AS (SELECT _line, CAST({value} AS VARCHAR) AS value FROM {src}) "
+                       f"SELECT DISTINCT vals._line FROM vals ANTI JOIN ids ON vals.value = ids.id "
+                       f"WHERE vals.value IS NOT NULL").fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], results: dict,
                   raw_root: Path | None, delivery_date: str | None) -> RuleResult:
     rr = RuleResult(rule, engine="duckdb")
     col, target = rule.column, rule.params["target"]
-    keys, flt = rule.params["keys"], rule.params.get("filter")
     if col not in present:
         rr.evaluated, rr.skipped = False, f"column {col} not in the file"
         return rr
@@ -104,14 +144,10 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
     try:
         src = f"read_parquet({lit(str(parquet))})"
         value = f"unnest({q(col)})" if rule.params.get("list") else q(col)
-        parts = _delivered_ids(con, tgt, keys, flt) if delivered else []
-        if not bulk and state_known:
-            parts += _state_ids(con, raw_root, target, delivery_date, keys, flt,
-                                only=f"SELECT CAST({value} AS VARCHAR) FROM {src}", same_day=not delivered)
+        ids = _ids_sql(con, src, value, rule, tgt, delivered, bulk, state_known, raw_root, delivery_date)
         if not bulk and not state_known:
             rr.severity_override = WARN
             rr.detail["checked_against"] = "this drop only (no current state)"
-        ids = " UNION ALL ".join(parts) if parts else "SELECT CAST(NULL AS VARCHAR) AS id WHERE false"
         line = "_line" if "_line" in present else "NULL::BIGINT AS _line"
         sid = "sourcedId" if "sourcedId" in present else "NULL::VARCHAR AS sourcedId"
         unresolved = (f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "

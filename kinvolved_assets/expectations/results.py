@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinvolved_assets.oneroster.findings import quote_value
+from kinvolved_assets.oneroster import spec
+from kinvolved_assets.oneroster.findings import quote_value, safe_value
 
 from .rules import ERROR, Rule
 
@@ -114,8 +115,20 @@ def safe_example(rule: Rule, row: dict) -> dict:
         value = _plain(row["value"])
         if rule.is_date and rule.kind in ("date_format", "between", "date_order"):
             value = _as_date(value)
-        out["value"] = quote_value(value, pii=False)
+        out["value"] = safe_value(value, pii_file=bool(spec.entity(rule.entity).pii_columns),
+                                  harmless=_harmless(rule, value))
     return out
+
+
+def _harmless(rule: Rule, value: Any) -> bool:
+    """A value that cannot be personal data even in a file that holds some: a date of a non-personal
+    date column (the file loaded, so its header is intact) or a member of the column's enumeration."""
+    if rule.is_date:
+        return True
+    ent = spec.entity(rule.entity)
+    if rule.column in ent.column_names and ent.column(rule.column).enum and value is not None:
+        return str(value).lower() in {v.lower() for v in ent.column(rule.column).enum}
+    return False
 
 
 def short_error(exc_or_text: Any) -> str:
@@ -124,8 +137,24 @@ def short_error(exc_or_text: Any) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
+MD_SPECIAL = set("\\`*_[]!|~")   # inside a table cell: emphasis, code, links/images, cell breaks
+
+
 def _md_cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text from a file as inert markdown: HTML, links, images, emphasis and table breaks escaped."""
+    out = []
+    for ch in " ".join(str(text).split()):
+        if ch == "<":
+            out.append("&lt;")
+        elif ch == ">":
+            out.append("&gt;")
+        elif ch == "&":
+            out.append("&amp;")
+        elif ch in MD_SPECIAL:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def failures_markdown(results: list[RuleResult]) -> str:
@@ -147,5 +176,5 @@ def failures_markdown(results: list[RuleResult]) -> str:
                 ex = (ex + " " if ex else "") + "(personal data: values not shown)"
             if r.detail:
                 ex = (ex + " " if ex else "") + ", ".join(f"{k}={v}" for k, v in r.detail.items())
-        lines.append(f"| `{_md_cell(r.rule.id)}` | {r.severity} | {r.unexpected_count} | {_md_cell(ex)} |")
+        lines.append(f"| `{r.rule.id}` | {r.severity} | {r.unexpected_count} | {_md_cell(ex)} |")
     return "\n".join(lines)

@@ -21,13 +21,15 @@ from pathlib import Path
 import duckdb
 
 from kinvolved_assets.ingest import CheckOutcome, DeliveryContext
+from kinvolved_assets.oneroster.school_year import describe, resolve, sessions_from_parquet, window
 from kinvolved_assets.oneroster.scratch import private_database, scratch_cursor
 
 from . import duck
 from .gx_runner import run_gx_rules
+from .quarantine import quarantine_rows
 from .references import run_reference
 from .results import RuleResult, failures_markdown, short_error
-from .rules import ERROR, WARN, Params, rules_for
+from .rules import ERROR, WARN, Params, Rule, rules_for
 from .volume import run_volume
 
 CHECK_NAME = "expectations"
@@ -67,8 +69,11 @@ def params_for(customer=None, delivery_date: str | None = None) -> Params:
 
 def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_root: Path | None,
                     delivery_date: str | None, engine: str = "auto", gx_max_rows: int = DEFAULT_GX_MAX_ROWS,
-                    chunk_rows: int = DEFAULT_CHUNK_ROWS, report_path: Path | None = None) -> CheckOutcome:
-    """Run every rule of one entity on its staged Parquet; return the ``expectations`` check."""
+                    chunk_rows: int = DEFAULT_CHUNK_ROWS, report_path: Path | None = None,
+                    customer=None) -> CheckOutcome:
+    """Run every rule of one entity on its staged Parquet; return the ``expectations`` check. Rows
+    breaking a row-level rule are first moved to the staged rejects (``quarantine.py``) unless the
+    customer's config makes that rule block."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     started = time.perf_counter()
@@ -85,6 +90,9 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
             out = [RuleResult(r, evaluated=False, skipped="no staged file") for r in rules]
         else:
             parquet = Path(parquet)
+            out += quarantine_rows(con, entity, result, results, params, customer, raw_root=raw_root,
+                                   delivery_date=delivery_date)
+            rows = int(getattr(result, "rows", 0) or 0)
             present = duck.schema(con, parquet)
             row_rules = [r for r in rules if r.engine == "gx"]
             use_gx = engine == "gx" or (engine == "auto" and 0 < gx_max_rows and rows <= gx_max_rows)
@@ -102,6 +110,8 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
                     out.append(run_reference(con, parquet, r, present, results, raw_root, delivery_date))
                 elif r.kind == "volume":
                     out.append(run_volume(con, r, result, raw_root, delivery_date))
+            if entity == "academic_sessions" and getattr(result, "mode", None) == "bulk":
+                out += school_year_results(con, parquet, customer)
     except Exception as exc:  # noqa: BLE001 - never let a validation crash pass as green
         done = {r.rule.id for r in out}
         for r in rules:
@@ -115,6 +125,29 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
     out.sort(key=lambda r: order.get(r.rule.id, 1 << 30))
     return to_outcome(entity, out, rows=rows, engine=used, seconds=time.perf_counter() - started,
                       report_path=report_path)
+
+
+def school_year_results(con, parquet: Path, customer) -> list[RuleResult]:
+    """The configured school year resolved by the dates of a bulk academicSessions file: an ERROR when
+    no session matches (the marts would be empty), a WARN when the label differs or only terms match."""
+    year = getattr(customer, "school_year", None)
+    if year is None:
+        return []
+    found = sessions_from_parquet(con, str(parquet))
+    sy = resolve(found, int(year))
+    said = describe(sy, found)
+    rule = Rule("academic_sessions.schoolYear.matches_configured_year", "academic_sessions", "school_year",
+                "schoolYear", ERROR, f"a session lies mostly inside the configured school year {year} "
+                f"({window(int(year))[0]} .. {window(int(year))[1]}), whatever its label")
+    rr = RuleResult(rule, success=said is None or said[0] != "error", unexpected_count=0 if sy.resolved else 1,
+                    element_count=len(found), engine="duckdb")
+    if said is not None:
+        rr.detail["school_year"] = said[1]
+        if said[0] == "warning":
+            rr.success, rr.severity_override = False, WARN
+    if sy.resolved:
+        rr.detail["resolved"] = f"{sy.start} .. {sy.end}"
+    return [rr]
 
 
 def to_outcome(entity: str, results: list[RuleResult], *, rows: int, engine: str, seconds: float,
@@ -169,7 +202,8 @@ def expectations_validator(engine: str = DEFAULT_ENGINE, gx_max_rows: int = DEFA
             chosen = "duckdb"
         return [evaluate_entity(entity, result, ctx.results, params_for(ctx.customer, ctx.delivery_date),
                                 raw_root=ctx.paths.raw, delivery_date=ctx.delivery_date, engine=chosen,
-                                gx_max_rows=gx_max_rows, chunk_rows=chunk_rows, report_path=report)]
+                                gx_max_rows=gx_max_rows, chunk_rows=chunk_rows, report_path=report,
+                                customer=ctx.customer)]
 
     validate.__name__ = "expectations_validator"
     return validate
@@ -202,7 +236,8 @@ def validate_loaded_drop(results: dict, customer=None, delivery_date: str | None
         if not getattr(result, "present", True) or getattr(result, "failed", False):
             continue
         check = evaluate_entity(entity, result, results, params, raw_root=raw_root,
-                                delivery_date=date if raw_root is not None else None, engine=engine)
+                                delivery_date=date if raw_root is not None else None, engine=engine,
+                                customer=customer)
         out.append({"entity": entity, "name": check.name, "passed": check.passed, "blocking": check.blocking,
                     "description": check.description, "metadata": check.metadata})
     return out

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import spec
-from .findings import Finding, finding
+from .findings import Finding, finding, printable
 
 CHUNK = 1 << 20
 
@@ -39,6 +39,7 @@ class DropLimits:
     load_memory_floor: int = 160 * 1024**2
     threads: int = 2
     max_findings_per_rule: int = 50                     # per file, rule and column
+    max_rejected_fraction: float = 0.5                  # more rejected rows than this blocks the file
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,10 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
     disc.sha256 = file_sha256(zpath)[1]
     try:
         zf = zipfile.ZipFile(zpath)
+    except UnicodeDecodeError:
+        disc.findings.append(finding("drop.bad_member_name", f"{name} has a member name flagged UTF-8 that is not valid UTF-8; re-create the ZIP with UTF-8 names.", file=name))
+        disc.fatal = True
+        return disc
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         disc.findings.append(finding("drop.bad_zip", f"{name} is not a readable ZIP (truncated or corrupt); send it again.", file=name))
         disc.fatal = True
@@ -211,7 +216,7 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
                 disc.findings.append(finding("drop.compression_ratio", f"member {info.filename[:120]!r} expands {n / max(info.compress_size, 1):.0f}x (zip bomb?).", file=name))
                 disc.fatal = True
                 return disc
-            member = "/".join(parts)
+            member = printable("/".join(parts))   # control characters shown escaped everywhere
             disc.members.append((member, local))
             disc.file_hashes[member] = (n, digest)
     return disc
@@ -234,10 +239,14 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
             if f.startswith("."):
                 continue
             p = Path(dirpath) / f
+            if not _utf8(rel):
+                disc.findings.append(finding("drop.bad_file_name", f"the file name {printable(rel)!r} is not valid UTF-8; the file is ignored. Rename it.", file=printable(rel)))
+                continue
             if p.is_symlink() or not p.is_file():
                 disc.findings.append(finding("drop.symlink", f"{rel!r} is a symbolic link or special file; it is not read.", file=rel))
                 continue
             entries.append((rel, p))
+    entries = [(printable(rel), p) for rel, p in entries]
     if len(entries) > limits.max_members:
         disc.findings.append(finding("drop.too_many_members", f"the folder has {len(entries)} files; the limit is {limits.max_members}.", file=folder.name))
         disc.fatal = True
@@ -255,6 +264,14 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
     disc.sha256 = h.hexdigest()
     disc.members = sorted(entries)
     return disc
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:   # os.walk gives undecodable bytes as lone surrogates
+        return False
+    return True
 
 
 def strip_single_top_folder(members: list[tuple[str, Path]]) -> list[tuple[str, str, Path]]:

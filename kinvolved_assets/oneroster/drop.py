@@ -292,6 +292,31 @@ class DropReport:
         }
 
 
+def school_year_findings(results: dict, customer) -> list[Finding]:
+    """The configured school year resolved by the dates of the drop's academic sessions (a customer
+    config or id needed; nothing without one, or without academicSessions.csv)."""
+    from .school_year import describe, resolve, sessions_from_parquet
+
+    if isinstance(customer, str):
+        from kinvolved_assets.customers import load_customer_configs
+
+        customer = load_customer_configs().customers.get(customer)
+    sessions = results.get("academic_sessions")
+    year = getattr(customer, "school_year", None)
+    if year is None or sessions is None or sessions.failed or sessions.parquet_path is None:
+        return []
+    import duckdb
+
+    with duckdb.connect() as con:
+        found = sessions_from_parquet(con, str(sessions.parquet_path))
+    said = describe(resolve(found, int(year)), found)
+    if said is None:
+        return []
+    rule = {"error": "session.no_school_year"}.get(said[0]) or (
+        "session.school_year_from_terms" if "term/semester" in said[1] else "session.school_year_relabelled")
+    return [finding(rule, said[1], file=sessions.file_name, column="schoolYear")]
+
+
 def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: str = "2000-01-01",
                   customer=None, expectations: bool = True) -> DropReport:
     """Load every file into a temp folder, check cross-file references and, with ``expectations``,
@@ -314,6 +339,7 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
             report.findings.extend(check_references(results, Path(tmp), limits, drop.contract))
         except Exception as exc:  # noqa: BLE001
             report.findings.append(finding("file.internal_error", f"reference checks could not run ({type(exc).__name__})."))
+        report.findings.extend(school_year_findings(results, customer))
         if expectations and results:
             from kinvolved_assets.delivery import date_from_name
             from kinvolved_assets.expectations import validate_loaded_drop

@@ -1,7 +1,9 @@
 """Structured findings: every problem the reader reports is one of these.
 
 A finding never carries the value of a personal-data column: only counts, line numbers, column
-names, sourcedIds and short non-personal values (see ``quote_value``).
+names, sourcedIds and short non-personal values (see ``quote_value``). A file that holds personal
+data (an entity with a personal column) may have shifted rows or no header, so any cell or header
+value of it is quoted only when proven harmless; otherwise it is described (``safe_value``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     # drop level
     "drop.not_found": ("error", "drop", "The path does not exist or is neither a ZIP, a folder nor a CSV file."),
     "drop.bad_zip": ("error", "drop", "The ZIP is truncated or corrupt; send the file again."),
+    "drop.bad_member_name": ("error", "drop", "A ZIP member name is flagged UTF-8 but is not valid UTF-8; re-create the ZIP."),
+    "drop.bad_file_name": ("warning", "drop", "A file name is not valid UTF-8 (shown escaped); the file is ignored. Rename it."),
     "drop.too_many_members": ("error", "drop", "The ZIP has more members than the limit."),
     "drop.too_large": ("error", "drop", "Uncompressed size exceeds the limit."),
     "drop.compression_ratio": ("error", "drop", "A member or the ZIP is compressed beyond the ratio limit (zip bomb)."),
@@ -46,6 +50,10 @@ RULES: dict[str, tuple[str, str, str]] = {
     "file.not_csv": ("error", "file", "The file is binary (e.g. a spreadsheet or ZIP), not CSV text."),
     "file.undecodable": ("error", "file", "The file cannot be decoded as text."),
     "file.encoding_fallback": ("warning", "file", "Not valid UTF-8; decoded as Windows-1252/Latin-1. Send UTF-8."),
+    "file.encoding_repaired": ("warning", "file", "UTF-8 except some lines; those lines were read as Windows-1252. Check them."),
+    "file.header_too_long": ("error", "file", "The header line is longer than the limit (64 KiB); nothing is loaded."),
+    "file.record_too_long": ("error", "file", "A line is longer than the limit (10 MB); nothing is loaded."),
+    "file.most_rows_rejected": ("error", "file", "More than half of the file's rows were rejected; the delivery is blocked."),
     "file.wrong_delimiter": ("error", "file", "The header is not comma separated (';', tab or '|' found). Use commas."),
     "file.no_rows": ("warning", "file", "The file has a header but no data rows."),
     "file.read_error": ("error", "file", "The CSV could not be parsed at all (quoting broken from the start)."),
@@ -76,6 +84,10 @@ RULES: dict[str, tuple[str, str, str]] = {
     "rows.truncated": ("info", "file", "More rows broke the same rule than are listed; see the count and rejects."),
     "roles.no_primary": ("warning", "file", "OneRoster 1.2: a user in a bulk roles.csv has no primary role; the role rule picks one."),
     "roles.several_primary": ("warning", "file", "OneRoster 1.2: a user in a bulk roles.csv has several primary roles; the role rule picks one."),
+    # the school year (oneroster/school_year.py)
+    "session.school_year_relabelled": ("warning", "file", "The schoolYear session of the configured year carries another label; it is used by its dates."),
+    "session.school_year_from_terms": ("warning", "file", "No schoolYear session for the configured year; its terms/semesters define it."),
+    "session.no_school_year": ("error", "file", "No academic session lies mostly inside the configured school year; set school_year to the year sent."),
     # cross-file references
     "ref.dangling": ("error", "reference", "A reference points to a sourcedId not in the drop (warning for a delta target)."),
     "ref.target_absent": ("info", "reference", "The referenced file is not in the drop; references were not checked."),
@@ -94,6 +106,10 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"bad severity {self.severity!r}")
+        for name in ("file", "column", "message"):   # names from a drop may hold escapes or bad bytes
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, printable(str(value)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +125,25 @@ def finding(rule: str, message: str, *, file: str | None = None, line: int | Non
     return Finding(sev, file, line, column, rule, message)
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print: control and format characters (ANSI escapes, line breaks) and bytes that
+    were not valid UTF-8 (``surrogateescape``) are shown as ``\\xNN`` / ``\\uNNNN``."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:          # an undecodable byte of a file name
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
 def quote_value(value: object, *, pii: bool) -> str:
     """A short, printable rendering of a non-personal value; personal values are never rendered."""
     if pii:
@@ -120,6 +155,34 @@ def quote_value(value: object, *, pii: bool) -> str:
     if len(text) > MAX_QUOTED:
         text = text[: MAX_QUOTED - 3] + "..."
     return repr(text)
+
+
+def describe_value(value: object) -> str:
+    """A harmless description of a value that may be personal data: its length and character classes."""
+    if value is None:
+        return "(blank)"
+    text = str(value)
+    classes = []
+    for name, test in (("upper-case letters", str.isupper), ("lower-case letters", str.islower),
+                       ("digits", str.isdigit), ("spaces", str.isspace)):
+        if any(test(ch) for ch in text):
+            classes.append(name)
+    if any(not (ch.isalnum() or ch.isspace()) for ch in text):
+        classes.append("punctuation")
+    if any(ord(ch) > 127 for ch in text):
+        classes.append("non-ASCII")
+    return f"(a value of {len(text)} characters: {', '.join(classes) or 'none'}; not shown)"
+
+
+def safe_value(value: object, *, pii_file: bool, harmless: bool = False) -> str:
+    """``value`` quoted only when it cannot be personal data: the file holds none, or the value is
+    proven harmless (``harmless``: an enumeration member, a date in a non-personal date column of a
+    file whose header is intact); otherwise only its description."""
+    if value is None:
+        return "(blank)"
+    if not pii_file or harmless:
+        return quote_value(value, pii=False)
+    return describe_value(value)
 
 
 def has_errors(findings: list[Finding]) -> bool:

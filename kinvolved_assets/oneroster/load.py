@@ -30,16 +30,15 @@ import re
 import shutil
 import tempfile
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from . import spec
-from .decode import Header, read_header, transcode_to_utf8
+from .decode import MAX_LINE_BYTES, Header, Transcoded, read_header, scan_lines, transcode_to_utf8
 from .discover import DropFile, DropLimits
-from .findings import RULES, Finding, finding, quote_value
+from .findings import RULES, Finding, describe_value, finding, quote_value, safe_value
 from .scratch import private_database, scratch_cursor
 from .scratch import sql_string as _lit
 
@@ -96,6 +95,7 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
     sources: dict[str, int] = {}
     metadata: dict[str, int] = {}
     file_names: list[str] = []
+    unknown: list[tuple[int, str]] = []
     fatal = False
     for i, raw in enumerate(names):
         if raw == "":
@@ -112,7 +112,7 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
             continue
         target = raw if raw in ent.column_names else by_norm.get(_norm(raw))
         if target is None:
-            out.append(finding("header.unknown_column", f"column {raw[:80]!r} is not in the {ent.file_name} contract; it is ignored.", file=member, line=1, column=raw[:80]))
+            unknown.append((i, raw))
             file_names.append(raw if raw not in file_names else f"{raw}_{i + 1}")
             continue
         if target != raw:
@@ -124,6 +124,8 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
             continue
         sources[target] = i
         file_names.append(target)
+    intact = all(col in sources for col in ent.required_columns)
+    out.extend(_unknown_columns(ent, unknown, member, quote=intact or not ent.pii_columns))
     for col in ent.required_columns:
         if col not in sources:
             out.append(finding("header.missing_required_column", f"required column {col!r} is missing from the header of {ent.file_name}.", file=member, line=1, column=col))
@@ -134,6 +136,18 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
     if fatal:
         return None, out
     return ColumnMap(sources, metadata, file_names), out
+
+
+def _unknown_columns(ent: spec.Entity, unknown: list[tuple[int, str]], member: str, quote: bool) -> list[Finding]:
+    """Unknown header cells, by name only when the header is intact (or the file holds no personal
+    data): a file sent without its header has a data row there (names, usernames)."""
+    out = []
+    for i, raw in unknown:
+        if quote:
+            out.append(finding("header.unknown_column", f"column {raw[:80]!r} is not in the {ent.file_name} contract; it is ignored.", file=member, line=1, column=raw[:80]))
+        else:
+            out.append(finding("header.unknown_column", f"header cell {i + 1} {describe_value(raw)} is not a {ent.file_name} column name; it is ignored. Is the header line missing?", file=member, line=1, column=f"_column{i + 1}"))
+    return out
 
 
 # ---------------------------------------------------------------- SQL per column type
@@ -172,7 +186,7 @@ def datetime_utc(v: str) -> str:
     return f"CASE WHEN {plain_utc} THEN TRY_CAST({v} AS TIMESTAMP) ELSE {aware} END"
 
 # Files from this size on take the paths that pay off on large files only (reference ids checked per
-# distinct value, line counting on a second thread); nightly files are far below it.
+# distinct value); nightly files are far below it.
 LARGE_FILE_BYTES = 8 << 20
 
 # Raw Parquet options: snappy, dictionary encoding for strings whose dictionary page stays under 64 KiB
@@ -260,21 +274,6 @@ def _line_map(path: Path, encoding: str) -> list[int]:
     return starts
 
 
-def _count_lines(path: Path) -> int:
-    n = 0
-    last = b""
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                break
-            n += chunk.count(b"\n")
-            last = chunk[-1:]
-    if last and last != b"\n":
-        n += 1
-    return n
-
-
 # ---------------------------------------------------------------- atomic partition swap
 
 def _stage(final_dir: Path) -> Path:
@@ -349,11 +348,19 @@ def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str
             return res
 
 
+def _transcoded(member: str, stats: Transcoded) -> Finding:
+    """What decoding a file that is not all valid UTF-8 did, by the evidence of its lines."""
+    if stats.mixed:
+        lines = ", ".join(str(n) for n in stats.bad_lines[:5]) + (f" and {stats.n_bad - 5} more" if stats.n_bad > 5 else "")
+        return finding("file.encoding_repaired", f"the file is UTF-8 except {stats.n_bad} line(s) ({lines}); those lines were read as Windows-1252, the rest as UTF-8. Check them and save the file as UTF-8.", file=member, line=stats.bad_lines[0] if stats.bad_lines else None)
+    return finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member)
+
+
 def _csv_scan(path: Path, ncols: int) -> str:
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     return (f"read_csv({_lit(str(path))}, columns = {cols}, header = true, delim = ',', quote = '\"', escape = '\"', "
             "auto_detect = false, strict_mode = true, store_rejects = true, rejects_table = 'rj', rejects_scan = 'rs', "
-            "max_line_size = 10000000)")
+            f"max_line_size = {MAX_LINE_BYTES})")
 
 
 def _sample_stats(ent: spec.Entity, cmap: ColumnMap, hdr: Header) -> tuple[int, int, int, int, dict[str, int]]:
@@ -468,26 +475,24 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 con.execute(f"""CREATE TEMP TABLE t AS SELECT {kcols}, {ok_expr} AS _ok
                                 FROM (SELECT *, {typed_inner} FROM {_csv_scan(p, ncols)})""")
 
+            # the limits, before DuckDB reads anything: a line over MAX_LINE_BYTES may vanish in DuckDB
+            n_lines, too_long = scan_lines(df.path)
+            if too_long is not None:
+                shutil.rmtree(raw_tmp, ignore_errors=True)
+                res.failed = True
+                res.findings.append(finding("file.record_too_long", f"line {too_long} is longer than {MAX_LINE_BYTES:,} bytes, the limit for one line; nothing was loaded. Check the line breaks (a file with none?) and quoting.", file=member, line=too_long))
+                return res
             if hdr.encoding != "utf-8":
                 path = tmpdir / "utf8.csv"
-                transcode_to_utf8(df.path, path)
-                res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
-            # the physical line count (to tell multi-line records) runs alongside the DuckDB scan
-            if big:
-                lines_pool = ThreadPoolExecutor(max_workers=1)
-                lines_of = {path: lines_pool.submit(_count_lines, path)}
-                lines_pool.shutdown(wait=False)
-            else:
-                lines_of = {}
+                res.findings.append(_transcoded(member, transcode_to_utf8(df.path, path)))
             try:
                 pass1(path)
                 rj_rows = con.execute("SELECT DISTINCT line, error_type = 'INVALID ENCODING' FROM rj").fetchall()
                 if any(enc for _, enc in rj_rows) and path == df.path:
                     path = tmpdir / "utf8.csv"
-                    transcode_to_utf8(df.path, path)
+                    res.findings.append(_transcoded(member, transcode_to_utf8(df.path, path)))
                     pass1(path, again=True)
                     rj_rows = con.execute("SELECT DISTINCT line, false FROM rj").fetchall()
-                    res.findings.append(finding("file.encoding_fallback", "the file is not valid UTF-8; it was read as Windows-1252. Save it as UTF-8.", file=member))
             except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
                 shutil.rmtree(raw_tmp, ignore_errors=True)
                 res.failed = True
@@ -542,7 +547,6 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 n_dupkeys = con.execute("SELECT count(*) FROM dup").fetchone()[0]
 
             # ---- anything else to do? (bad rows, parser rejects, multi-line records)
-            n_lines = lines_of[path].result() if path in lines_of else _count_lines(path)
             clean = not rj_lines and not n_dupkeys and n_all == n_good and n_lines == n_good + 1
             n_bad = n_dup_rows = 0
             line_map: list[int] | None = None
@@ -643,6 +647,9 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                 con.execute(f"COPY ({' UNION ALL BY NAME '.join(parts)} ORDER BY _line) TO {_lit(str(rej_path))} (FORMAT parquet)")
                 res.rejects_path = rej_final / "rejects.parquet"
             res.rejected_rows = n_rej
+            n_records = res.rows + n_rej
+            if n_rej and n_rej > limits.max_rejected_fraction * n_records:
+                res.findings.append(finding("file.most_rows_rejected", f"{n_rej} of the file's {n_records} rows were rejected (more than {limits.max_rejected_fraction:.0%}); the delivery is blocked. Fix the rows named below and send the file again.", file=member))
 
             # ---- _files row
             if ent.name == "attendance" and res.rows:
@@ -675,6 +682,19 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
         return res
     finally:
         con.close()
+
+
+DATE_CHARS = set("0123456789-/:.TZ +")
+
+
+def _harmless(col: spec.Column, value: object) -> bool:
+    """A refused value that cannot be personal data: a date-like value of a non-personal date column
+    (the header is intact: the file loaded) or an enumeration member."""
+    if col.pii or value is None:
+        return False
+    if col.type in ("date", "datetime", "year"):   # only digits and date/time separators: never a name
+        return len(str(value)) <= 35 and set(str(value)) <= DATE_CHARS
+    return bool(col.enum) and str(value).lower() in {v.lower() for v in col.enum}
 
 
 def _row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: int, rj_lines: list[int], line_expr: str,
@@ -711,8 +731,10 @@ def _row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: in
             msg = f"line {line}: {col} is required but blank; the row was rejected."
         elif rule == "row.duplicate_sourced_id":
             msg = f"line {line}: sourcedId {quote_value(val, pii=False)} was already used on an earlier line; this row was rejected."
+        elif col in pii:
+            msg = f"line {line}: {col} {quote_value(val, pii=True)} - {desc} The row was rejected."
         else:
-            msg = f"line {line}: {col} {quote_value(val, pii=col in pii)} - {desc} The row was rejected."
+            msg = f"line {line}: {col} {safe_value(val, pii_file=bool(pii), harmless=_harmless(ent.column(col), val))} - {desc} The row was rejected."
         out.append(finding(rule, msg, file=member, line=int(line), column=col))
     for rule_col, cnt in counts:
         if cnt > cap:

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 
 from .drop import DropReport
-from .findings import RULES
+from .findings import RULES, printable
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -22,7 +22,7 @@ def to_json(report: DropReport, customer: str | None = None) -> str:
 
 def to_text(report: DropReport, customer: str | None = None, first_n: int = 5) -> str:
     lines: list[str] = []
-    head = f"Drop {report.path}"
+    head = f"Drop {printable(report.path)}"
     if customer:
         head += f" (customer {customer})"
     lines.append(head)

@@ -16,8 +16,10 @@ from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.paths import CustomerPaths
 
 DATE = "2025-09-05"
+# strict: every failed ERROR rule blocks, row-level ones included (the suites as such are tested
+# here; quarantining rows instead is tests/unit/test_row_quarantine.py)
 CUSTOMER = CustomerConfig(customer_id="acme", name="Acme", sis="other", timezone="America/New_York",
-                          products=["attendance"], school_year=2026)
+                          products=["attendance"], school_year=2026, validation={"strict": True})
 
 # Personal values that must never appear in any check metadata or report.
 PII = {

@@ -1,11 +1,29 @@
 -- The configured school year and the as-of date certified by attendance deliveries.
-with school_year_sessions as (
+-- Resolved by dates, not by the schoolYear label (SIS write the starting or the ending year): the
+-- schoolYear sessions lying mostly (more than half their days) inside the configured year Y's window
+-- Y-1-07-01 .. Y-06-30, whatever their label; without any, the term/semester/gradingPeriod sessions
+-- that do. Same rule as kinvolved_assets/oneroster/school_year.py; no match is a failed test
+-- (tests/assert_school_year_resolved.sql), never empty marts.
+{% set sy = var('school_year') | int %}
+with candidates as (
+    select
+        start_date,
+        end_date,
+        case when session_type = 'schoolYear' then 0 else 1 end as type_rank
+    from {{ ref('int_oneroster__academic_sessions_current') }}
+    where session_type in ('schoolYear', 'term', 'semester', 'gradingPeriod')
+      and start_date is not null and end_date >= start_date
+      and 2 * (date_diff('day', greatest(start_date, make_date({{ sy - 1 }}, 7, 1)),
+                         least(end_date, make_date({{ sy }}, 6, 30))) + 1)
+          > date_diff('day', start_date, end_date) + 1
+),
+
+school_year_sessions as (
     select
         min(start_date) as start_date,
         max(end_date) as end_date           -- exclusive
-    from {{ ref('int_oneroster__academic_sessions_current') }}
-    where session_type = 'schoolYear'
-      and school_year = {{ var('school_year') | int }}
+    from candidates
+    where type_rank = (select min(type_rank) from candidates)
 ),
 
 attendance_files as (

@@ -69,8 +69,12 @@ effective as (
     where ranked.role_rank = 1
 )
 
+-- Personal columns stay in raw/ only: this table is stored in the marts file.
 select
-    users.* replace (
+    users.* exclude (username, given_name, family_name, middle_name, email, sms, phone, password,
+                     user_master_identifier, preferred_given_name, preferred_middle_name,
+                     preferred_family_name, pronouns)
+        replace (
         coalesce(users.role, effective.role) as role,
         coalesce(users.org_sourced_ids, effective.org_sourced_ids) as org_sourced_ids
     )
