@@ -15,12 +15,14 @@ from dagster import Definitions, in_process_executor
 from kinvolved_assets.customers import config_dir, load_customer_configs
 from kinvolved_assets.defs.backlog import DEFAULT_BACKLOG_MIN_DELIVERIES, build_backlog_job
 from kinvolved_assets.defs.jobs import build_jobs
+from kinvolved_assets.defs.mart_checks import build_mart_checks
 from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
 from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions
 from kinvolved_assets.defs.raw_assets import build_raw_assets
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.defs.schedules import build_schedules
 from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery_sensor, build_marts_trigger
+from kinvolved_assets.marts_plausibility import DEFAULT_ZERO_ABSENCE_DAYS
 from kinvolved_assets.paths import kinvolved_home
 
 log = logging.getLogger("kinvolved")
@@ -55,6 +57,7 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
         # instead of spawning a second Python process per run
         executor=in_process_executor,
         assets=[raw_assets, marts_assets],
+        asset_checks=[build_mart_checks(int(os.environ.get("KINVOLVED_ZERO_ABSENCE_DAYS", DEFAULT_ZERO_ABSENCE_DAYS)))],
         jobs=[ingest_job, marts_job, onboard_job, backlog_job],
         sensors=sensors,
         schedules=build_schedules(loaded.customers, marts_job),
