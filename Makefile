@@ -35,7 +35,7 @@ ui: $(STAMP)
 	$(BIN)/kinvolved prepare-dbt
 	mkdir -p $${KINVOLVED_HOME:-data}/dagster_home
 	cp -n dagster.yaml $${KINVOLVED_HOME:-data}/dagster_home/dagster.yaml 2>/dev/null || true
-	DAGSTER_HOME=$(abspath $${KINVOLVED_HOME:-data})/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(abspath $${KINVOLVED_HOME:-data})/dagster_home $(BIN)/python -W ignore::FutureWarning -m dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --scale $(SCALE)

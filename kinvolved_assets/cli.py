@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    from kinvolved_assets.quiet import quiet_dagster_notices
+
+    quiet_dagster_notices()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

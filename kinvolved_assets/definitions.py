@@ -24,8 +24,10 @@ from kinvolved_assets.defs.schedules import build_schedules
 from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery_sensor, build_marts_trigger
 from kinvolved_assets.marts_plausibility import DEFAULT_ZERO_ABSENCE_DAYS
 from kinvolved_assets.paths import kinvolved_home
+from kinvolved_assets.quiet import quiet_dagster_notices
 
 log = logging.getLogger("kinvolved")
+quiet_dagster_notices()   # the code location the UI loads
 
 
 def build_definitions(config_directory: Path | None = None, home: Path | None = None,

@@ -132,7 +132,7 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
             raw_asset_key(e.name),
             group_name=RAW_GROUP,
             description=f"`{e.file_name}` of each delivery as typed, immutable Parquet "
-            f"(warehouse/<customer>/raw/{e.name}/delivery_date=<date>/).",
+            f"(`warehouse/<customer>/raw/{e.name}/delivery_date=<date>/`).",
             kinds={"parquet", "duckdb"},
             tags={"kinvolved/entity": e.name},
             metadata={"oneroster_file": e.file_name, "extension": e.extension, "optional_file": e.optional_file},
