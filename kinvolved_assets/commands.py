@@ -325,6 +325,11 @@ def cmd_demo(args) -> int:
 
         print("      plausibility checks of the marts:")
         print("\n".join(plausibility_lines(instance, report.marts_run[0])))
+    from kinvolved_assets.report import write_attendance_report
+
+    written = write_attendance_report(paths.marts_db, paths.reports, customer.customer_id, None,
+                                      customer.attendance.chronic_threshold, customer.attendance.min_enrolled_days)
+    print(f"      district attendance report: {written.html_path}")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
     failed = any(not s for *_, s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
     return 1 if failed else 0

@@ -29,6 +29,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from kinvolved_assets.defs.report_asset import mart_chart_metadata
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.marts_figures import ATTENDANCE_MARTS, read_figures
 from kinvolved_assets.marts_plausibility import RULES, PlausibilityResult, check_marts
@@ -67,7 +68,8 @@ def _figures_metadata(build_file: Path, models: list[str], manifest_path: Path) 
     return out
 
 
-def with_mart_figures(context, events: Iterable, build_file: Path | None, manifest_path: Path) -> Iterator:
+def with_mart_figures(context, events: Iterable, build_file: Path | None, manifest_path: Path,
+                      customer=None) -> Iterator:
     """The dbt events of a finished build, each ``marts/*`` Output enriched with the figures of
     ``build_file`` (None: a failed build, events unchanged)."""
     events = list(events)
@@ -81,6 +83,9 @@ def with_mart_figures(context, events: Iterable, build_file: Path | None, manife
     if build_file is not None and keys:
         try:
             figures = _figures_metadata(build_file, sorted(set(keys.values())), manifest_path)
+            if customer is not None:
+                for mart, chart in mart_chart_metadata(build_file, customer, set(figures)).items():
+                    figures[mart].update(chart)
         except Exception as exc:  # noqa: BLE001 - figures are information, never a reason to fail a build
             context.log.warning(f"mart figures could not be read ({type(exc).__name__}: {exc})")
     for event in events:

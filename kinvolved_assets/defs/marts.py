@@ -181,7 +181,7 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
                                  target_path=build_dir / "target", raise_on_error=False)
             events = list(invocation.stream())   # figures are read once dbt has let go of the file
         built = build_file if invocation.is_successful() else None
-        for event in with_mart_figures(context, events, built, MANIFEST_PATH):
+        for event in with_mart_figures(context, events, built, MANIFEST_PATH, customer):
             if isinstance(event, Output):
                 event = event.with_metadata({**event.metadata, "customer": customer_id,
                                              "mass_deletion_forced": bool(config.force_mass_deletion)})
