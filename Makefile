@@ -9,7 +9,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 SCALE ?= small
 
-.PHONY: demo test test-fast ui bench venv lint clean
+.PHONY: demo test test-fast ui docs bench venv lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ ui: $(STAMP)
 	mkdir -p $${KINVOLVED_HOME:-data}/dagster_home
 	cp -n dagster.yaml $${KINVOLVED_HOME:-data}/dagster_home/dagster.yaml 2>/dev/null || true
 	DAGSTER_HOME=$(abspath $${KINVOLVED_HOME:-data})/dagster_home $(BIN)/python -W ignore::FutureWarning -m dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## dbt docs generated against a customer's published marts (default demo), served on 127.0.0.1:8080.
+CUSTOMER ?= demo
+DOCS_PORT ?= 8080
+docs: $(STAMP)
+	$(BIN)/kinvolved prepare-dbt
+	$(BIN)/kinvolved docs --customer $(CUSTOMER) --serve --port $(DOCS_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --scale $(SCALE)

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "kinvolved_assets.oneroster.command",       # validate
     "kinvolved_assets.commands",                # demo, onboard, ingest, prepare-dbt, configs
     "kinvolved_assets.report.command",          # report
+    "kinvolved_assets.dbt_docs",                # docs
 )
 
 
