@@ -9,7 +9,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 SCALE ?= small
 
-.PHONY: demo test test-fast ui docs bench venv lint clean
+.PHONY: demo test test-fast ui docs browser-deps bench venv lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ demo: $(STAMP)
 	$(BIN)/kinvolved demo
 
 ## Run the whole test suite (unit, integration, reliability, benchmark smoke).
-test: $(STAMP)
+## Debian packages the tests need (the browser tests drive headless Chromium); CI runs as root.
+browser-deps:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+test: $(STAMP) browser-deps
 	$(BIN)/kinvolved prepare-dbt
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
 
