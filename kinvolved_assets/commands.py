@@ -325,9 +325,9 @@ def cmd_demo(args) -> int:
 
         print("      plausibility checks of the marts:")
         print("\n".join(plausibility_lines(instance, report.marts_run[0])))
-    from kinvolved_assets.report import write_attendance_report
+    from kinvolved_assets.report import report_root, write_attendance_report
 
-    written = write_attendance_report(paths.marts_db, paths.reports, customer.customer_id, None,
+    written = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, None,
                                       customer.attendance.chronic_threshold, customer.attendance.min_enrolled_days)
     print(f"      district attendance report: {written.html_path}")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")

@@ -2,7 +2,6 @@
 (built by the same ``build_marts`` run once the marts are published), and the charts shown on
 the mart materializations themselves (Markdown images with data URIs, which the UI renders)."""
 
-import base64
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
@@ -20,8 +19,10 @@ MART_CHARTS = {
 
 
 def chart_markdown(charts: dict[str, bytes], names: list[str]) -> str:
-    return "\n\n".join(f"![{name.removesuffix('.png').replace('_', ' ')}]"
-                       f"(data:image/png;base64,{base64.b64encode(charts[name]).decode()})" for name in names)
+    from kinvolved_assets.report.charts import png_data_uri
+
+    return "\n\n".join(f"![{name.removesuffix('.png').replace('_', ' ')}]({png_data_uri(charts[name])})"
+                       for name in names)
 
 
 def mart_chart_metadata(marts_db: Path, customer, marts: set[str]) -> dict[str, dict]:
@@ -47,17 +48,17 @@ def build_report_asset(customer_partitions):
                                                "msr_student_attendance_bands", "dim_schools")],
         kinds={"html", "matplotlib"},
         description="District attendance report per customer and as-of date: one self-contained HTML "
-        "(`warehouse/<customer>/reports/attendance/<as_of>/attendance.html`) plus the charts as PNG. "
+        "(`warehouse/<customer>/attendance_reports/<as_of>/attendance.html`) plus the charts as PNG. "
         "Counts and rates only. Also: `kinvolved report CUSTOMER`.",
         op_tags={"kinvolved/stage": "marts"},
     )
     def attendance_report(context: AssetExecutionContext, platform: PlatformResource):
-        from kinvolved_assets.report import write_attendance_report
+        from kinvolved_assets.report import report_root, write_attendance_report
 
         customer = platform.customer(context.partition_key)
         paths = platform.paths(customer.customer_id)
         rules = customer.attendance
-        result = write_attendance_report(paths.marts_db, paths.reports, customer.customer_id, None,
+        result = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, None,
                                          rules.chronic_threshold, rules.min_enrolled_days)
         data = result.data
         charts = {p.name: p.read_bytes() for p in result.pngs}

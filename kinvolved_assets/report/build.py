@@ -1,16 +1,15 @@
-"""Write the district attendance report: ``reports/attendance/<as_of>/attendance.html`` (self-contained:
-the charts are embedded as data URIs, no server, no network) plus each chart as a PNG."""
+"""Write the district attendance report: ``warehouse/<customer>/attendance_reports/<as_of>/attendance.html``
+(self-contained: the charts are embedded as data URIs, no server, no network) plus each chart as a PNG."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kinvolved_assets.report.charts import BAND_LABELS, render_all
+from kinvolved_assets.report.charts import BAND_LABELS, png_data_uri, render_all
 from kinvolved_assets.report.data import BANDS, ReportData, read_report_data
 
 REPORT_FILE = "attendance.html"
@@ -47,7 +46,7 @@ def _table(headers: list[str], rows: list[list], numeric: set[int]) -> str:
 
 
 def _img(name: str, png: bytes, alt: str) -> str:
-    return f"<p><img alt='{_e(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
+    return f"<p><img alt='{_e(alt)}' src='{png_data_uri(png)}'></p>"
 
 
 def render_html(data: ReportData, charts: dict[str, bytes]) -> str:
@@ -93,10 +92,15 @@ def _write(path: Path, payload: bytes) -> None:
     os.replace(tmp, path)
 
 
+def report_root(paths) -> Path:
+    """Where a customer's district reports live (one folder per as-of date)."""
+    return paths.warehouse / "attendance_reports"
+
+
 def write_attendance_report(marts_db: Path, reports_dir: Path, customer_id: str, as_of: str | None = None,
                             chronic_threshold: float = 0.10, min_enrolled_days: int = 10) -> ReportResult:
     data = read_report_data(marts_db, customer_id, as_of, chronic_threshold, min_enrolled_days)
-    folder = reports_dir / "attendance" / data.as_of_date
+    folder = reports_dir / data.as_of_date
     folder.mkdir(parents=True, exist_ok=True)
     charts = render_all(data)
     pngs = []

@@ -111,5 +111,11 @@ CHARTS = {
 }
 
 
+def png_data_uri(png: bytes) -> str:
+    """A PNG as a percent-encoded data URI (``data:image/png,%89%50...``): every byte as ``%XX``, so
+    the stored text never holds a run of letters longer than two (base64 would hold arbitrary words)."""
+    return "data:image/png," + "".join(f"%{b:02X}" for b in png)
+
+
 def render_all(data: ReportData) -> dict[str, bytes]:
     return {name: render(data) for name, render in CHARTS.items()}

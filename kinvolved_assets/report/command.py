@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from kinvolved_assets.customers import load_customer_configs
     from kinvolved_assets.paths import UnsafePathError, check_date, kinvolved_home
-    from kinvolved_assets.report import write_attendance_report
+    from kinvolved_assets.report import report_root, write_attendance_report
 
     customer = load_customer_configs().customers.get(args.customer)
     if customer is None:
@@ -39,7 +39,7 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{customer.customer_id}` first", file=sys.stderr)
         return 1
     rules = customer.attendance
-    result = write_attendance_report(paths.marts_db, paths.reports, customer.customer_id, args.as_of,
+    result = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, args.as_of,
                                      rules.chronic_threshold, rules.min_enrolled_days)
     data = result.data
     rate = "-" if data.attendance_rate is None else f"{data.attendance_rate:.2%}"

@@ -124,7 +124,7 @@ def test_mart_page_with_figures_and_chart(site):
     deadline = time.monotonic() + 30
     loaded = 0
     while time.monotonic() < deadline and not loaded:
-        loaded = browser.eval("[...document.querySelectorAll('img')].filter(i => i.src.startsWith('data:image/png')"
+        loaded = browser.eval("[...document.querySelectorAll('img')].filter(i => i.src.startsWith('data:image/png,')"
                               " && i.complete && i.naturalWidth > 300).length")
         time.sleep(0.5)
     assert loaded >= 1, "the chart image did not render in the UI"
@@ -132,7 +132,7 @@ def test_mart_page_with_figures_and_chart(site):
 
 
 def test_district_report(site):
-    report = sorted((site["home"] / "warehouse" / "demo" / "reports" / "attendance").glob("*/attendance.html"))[-1]
+    report = sorted((site["home"] / "warehouse" / "demo" / "attendance_reports").glob("*/attendance.html"))[-1]
     browser = site["browser"]
     text = _open(site, report.as_uri(), "District attendance report", "Chronic absence by grade")
     assert "attendance rate" in text and "severe chronic" in text
