@@ -10,7 +10,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 SCALE ?= small
 
-.PHONY: demo test test-fast test-services ui bench venv lint clean
+.PHONY: demo test test-fast test-services ui docs browser-deps bench venv lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,11 @@ demo: $(STAMP)
 	$(BIN)/kinvolved demo
 
 ## Run the whole test suite (unit, integration, reliability, benchmark smoke).
-test: $(DEPLOY_STAMP) test-services
+## Debian packages the tests need (the browser tests drive headless Chromium); CI runs as root.
+browser-deps:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+test: $(DEPLOY_STAMP) test-services browser-deps
 	$(BIN)/kinvolved prepare-dbt
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
 
@@ -50,7 +54,14 @@ ui: $(STAMP)
 	$(BIN)/kinvolved prepare-dbt
 	mkdir -p $${KINVOLVED_HOME:-data}/dagster_home
 	cp -n dagster.yaml $${KINVOLVED_HOME:-data}/dagster_home/dagster.yaml 2>/dev/null || true
-	DAGSTER_HOME=$(abspath $${KINVOLVED_HOME:-data})/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(abspath $${KINVOLVED_HOME:-data})/dagster_home $(BIN)/python -W ignore::FutureWarning -m dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## dbt docs generated against a customer's published marts (default demo), served on 127.0.0.1:8080.
+CUSTOMER ?= demo
+DOCS_PORT ?= 8080
+docs: $(STAMP)
+	$(BIN)/kinvolved prepare-dbt
+	$(BIN)/kinvolved docs --customer $(CUSTOMER) --serve --port $(DOCS_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --scale $(SCALE)

@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "kinvolved_assets.oneroster.command",       # validate
     "kinvolved_assets.commands",                # demo, onboard, ingest, prepare-dbt, configs
     "kinvolved_assets.rest.command",            # pull, serve-oneroster
+    "kinvolved_assets.report.command",          # report
+    "kinvolved_assets.dbt_docs",                # docs
 )
 
 
@@ -31,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    from kinvolved_assets.quiet import quiet_dagster_notices
+
+    quiet_dagster_notices()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -126,13 +126,17 @@ def cmd_ingest(args) -> int:
         print(refused, file=sys.stderr)
         return 2
     defs = build_definitions(home=home, settle_seconds=0)
+    instance = instance_for(home)
     with quiet_runs(home) as log:
-        report = process_landing(defs, instance_for(home), args.customer, build_marts=not args.no_marts)
+        report = process_landing(defs, instance, args.customer, build_marts=not args.no_marts)
     print(f"run output: {log}")
     for date, run_id, ok in report.ingest_runs:
         print(f"{date}  {'ok     ' if ok else 'BLOCKED'}  run {run_id}")
     if report.marts_run:
+        from kinvolved_assets.defs.mart_checks import plausibility_lines
+
         print(f"marts   {'ok' if report.marts_run[1] else 'FAILED'}  run {report.marts_run[0]}")
+        print("\n".join(plausibility_lines(instance, report.marts_run[0])))
     if not report.ingest_runs:
         print("no new drops: " + "; ".join(report.sensor_logs))
     failed = any(not ok for _, _, ok in report.ingest_runs) or (report.marts_run and not report.marts_run[1])
@@ -353,6 +357,16 @@ def cmd_demo(args) -> int:
         "count(distinct student_sourced_id), max(as_of_date) from msr_student_cumulative_attendance"
     ).fetchone()
     print(f"      as of {as_of}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent")
+    if report.marts_run:
+        from kinvolved_assets.defs.mart_checks import plausibility_lines
+
+        print("      plausibility checks of the marts:")
+        print("\n".join(plausibility_lines(instance, report.marts_run[0])))
+    from kinvolved_assets.report import report_root, write_attendance_report
+
+    written = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, None,
+                                      customer.attendance.chronic_threshold, customer.attendance.min_enrolled_days)
+    print(f"      district attendance report: {written.html_path}")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
     failed = any(not s for *_, s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
     return 1 if failed else 0

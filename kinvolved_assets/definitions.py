@@ -18,16 +18,21 @@ from kinvolved_assets.defs.backlog import DEFAULT_BACKLOG_MIN_DELIVERIES, build_
 from kinvolved_assets.defs.config_errors import config_error_assets
 from kinvolved_assets.defs.executor import run_executor
 from kinvolved_assets.defs.jobs import build_jobs
+from kinvolved_assets.defs.mart_checks import build_mart_checks
 from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
 from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions, earliest_start
 from kinvolved_assets.defs.raw_assets import build_raw_assets
+from kinvolved_assets.defs.report_asset import build_report_asset
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.defs.rest_pull import build_rest_pulls
 from kinvolved_assets.defs.schedules import build_schedules
 from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery_sensor, build_marts_trigger
+from kinvolved_assets.marts_plausibility import DEFAULT_ZERO_ABSENCE_DAYS
 from kinvolved_assets.paths import kinvolved_home
+from kinvolved_assets.quiet import quiet_dagster_notices
 
 log = logging.getLogger("kinvolved")
+quiet_dagster_notices()   # the code location the UI loads
 
 
 def _schedules(customers, marts_job) -> list:
@@ -57,7 +62,8 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
 
     raw_assets = build_raw_assets(deliveries)
     marts_assets = build_marts_assets(customers)
-    ingest_job, marts_job, onboard_job = build_jobs(deliveries, customers, marts_assets)
+    report_asset = build_report_asset(customers)
+    ingest_job, marts_job, onboard_job = build_jobs(deliveries, customers, marts_assets, report_asset)
     backlog_job = build_backlog_job(customers)
     if backlog_min_deliveries is None:
         backlog_min_deliveries = int(os.environ.get("KINVOLVED_BACKLOG_MIN_DELIVERIES", DEFAULT_BACKLOG_MIN_DELIVERIES))
@@ -71,7 +77,8 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
         # every run is one step (the delivery multi-asset or the dbt build): run it in the run worker
         # instead of spawning a second Python process per run (KINVOLVED_EXECUTOR=celery: on the pool)
         executor=run_executor(),
-        assets=[raw_assets, marts_assets, *config_error_assets(loaded.errors)],
+        assets=[raw_assets, marts_assets, report_asset, *config_error_assets(loaded.errors)],
+        asset_checks=[build_mart_checks(int(os.environ.get("KINVOLVED_ZERO_ABSENCE_DAYS", DEFAULT_ZERO_ABSENCE_DAYS)))],
         jobs=[ingest_job, marts_job, onboard_job, backlog_job, *pull_jobs],
         sensors=sensors + pull_sensors,
         schedules=_schedules(loaded.customers, marts_job) + pull_schedules,

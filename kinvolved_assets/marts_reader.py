@@ -14,6 +14,7 @@ import duckdb
 MART_TABLES = (
     "dim_schools", "dim_classes", "fct_enrollments", "fct_student_daily_attendance",
     "fct_student_class_attendance", "msr_student_cumulative_attendance", "msr_school_daily_attendance",
+    "msr_student_attendance_bands",
 )
 
 

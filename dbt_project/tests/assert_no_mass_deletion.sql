@@ -14,7 +14,9 @@ where active_before > 0
 order by entity
 {% endset %}
 
-{% if execute and not bool_var('force_mass_deletion') %}
+{#- compiled without a build (dbt docs generate, dbt compile) the audit table may not exist yet -#}
+{% if execute and not bool_var('force_mass_deletion')
+      and load_relation(ref('int_oneroster__mass_deletion_audit')) is not none %}
     {% set found = run_query(violations_sql) %}
     {% if found.rows | length > 0 %}
         {% set lines = [] %}

@@ -14,14 +14,14 @@ from kinvolved_assets.defs.keys import (
 )
 
 
-def build_jobs(delivery_partitions, customer_partitions, marts_assets):
+def build_jobs(delivery_partitions, customer_partitions, marts_assets, *downstream):
     raw = AssetSelection.groups(RAW_GROUP)
     ingest = define_asset_job(
         INGEST_JOB, selection=raw, partitions_def=delivery_partitions,
         description="Archive, read, validate and promote one delivery (customer x date) to raw Parquet.",
     )
     marts = define_asset_job(
-        MARTS_JOB, selection=AssetSelection.assets(marts_assets), partitions_def=customer_partitions,
+        MARTS_JOB, selection=AssetSelection.assets(marts_assets, *downstream), partitions_def=customer_partitions,
         description="dbt build of one customer's marts into a fresh file, published atomically when green.",
     )
     onboard = define_asset_job(

@@ -31,6 +31,7 @@ from pydantic import Field
 
 from kinvolved_assets.dbt_settings import write_dbt_settings
 from kinvolved_assets.defs.keys import RAW_GROUP, RAW_PREFIX
+from kinvolved_assets.defs.mart_checks import with_mart_figures
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM
 from kinvolved_assets.defs.resources import PlatformResource
 
@@ -181,11 +182,13 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
         with _env(env):
             invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
                                  target_path=build_dir / "target", raise_on_error=False)
-            for event in invocation.stream():
-                if isinstance(event, Output):
-                    event = event.with_metadata({**event.metadata, "customer": customer_id,
-                                                 "mass_deletion_forced": bool(config.force_mass_deletion)})
-                yield event
+            events = list(invocation.stream())   # figures are read once dbt has let go of the file
+        built = build_file if invocation.is_successful() else None
+        for event in with_mart_figures(context, events, built, MANIFEST_PATH, customer):
+            if isinstance(event, Output):
+                event = event.with_metadata({**event.metadata, "customer": customer_id,
+                                             "mass_deletion_forced": bool(config.force_mass_deletion)})
+            yield event
         if not invocation.is_successful():
             blocked = mass_deletions(build_file, customer.attendance.mass_deletion_fraction,
                                      customer.attendance.mass_deletion_min_records)

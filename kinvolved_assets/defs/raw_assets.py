@@ -11,6 +11,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetObservation,
     AssetSpec,
     Config,
     Failure,
@@ -21,6 +22,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
@@ -132,7 +134,7 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
             raw_asset_key(e.name),
             group_name=RAW_GROUP,
             description=f"`{e.file_name}` of each delivery as typed, immutable Parquet "
-            f"(warehouse/<customer>/raw/{e.name}/delivery_date=<date>/).",
+            f"(`warehouse/<customer>/raw/{e.name}/delivery_date=<date>/`).",
             kinds={"parquet", "duckdb"},
             tags={"kinvolved/entity": e.name},
             metadata={"oneroster_file": e.file_name, "extension": e.extension, "optional_file": e.optional_file},
@@ -169,8 +171,15 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
             f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"
         )
         for kind, fields in delivery_results(delivery, check_names):
-            yield MaterializeResult(**fields) if kind == "materialization" else AssetCheckResult(**fields)
+            if kind == "materialization":
+                yield MaterializeResult(**fields)
+            else:
+                yield AssetCheckResult(**annotate_check(fields, delivery, paths))
         if not delivery.promoted:
+            failed = {n: [c.name for c in o.checks if not c.passed] for n, o in delivery.entities.items()}
+            for obs in blocked_observations(delivery, paths, failed):
+                yield AssetObservation(asset_key=raw_asset_key(obs["entity"]), partition=context.partition_key,
+                                       description=obs["description"], metadata=obs["metadata"])
             raise Failure(
                 description=blocked_description(customer_id, delivery_date, delivery),
                 metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary()},

@@ -166,14 +166,30 @@ def render_html(data: dict) -> str:
             out.append(_table(["expectation", "severity", "rows checked", "description"],
                               [[x["rule"], x["severity"], x["element_count"], x["description"]] for x in passed], {2}))
             out.append("</details>")
+    if data.get("marts_checks"):
+        out.extend(_marts_checks_html(data["marts_checks"]))
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _marts_checks_html(checks: dict) -> list[str]:
+    """The plausibility checks of the marts build that followed this delivery (added afterwards)."""
+    rows = [[r["mart"], r["name"], ("passed", "passed") if r["passed"] else
+             (r["severity"].upper(), "ERROR" if r["severity"] == "error" else "WARN"), r["description"]]
+            for r in checks.get("results", [])]
+    return ["<h2>Marts built after this delivery</h2>",
+            f"<p class='muted'>Plausibility checks of marts run <code>{_e(checks.get('run_id'))}</code> "
+            "(non-blocking: the marts are published; a failure says the figures are not believable).</p>",
+            _table(["mart", "check", "result", "detail"], rows)]
 
 
 def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+write_text_atomically = _write
 
 
 def write_report(outcome, ctx=None, out_dir: Path | None = None) -> Path:

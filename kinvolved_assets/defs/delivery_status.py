@@ -1,0 +1,81 @@
+"""Which delivery a check result belongs to, and what is live when it fails.
+
+A blocked delivery never reaches ``raw/``: the data of an earlier delivery stays published. Every
+check result of a delivery names the delivery (date, drop, drop sha256, promoted or not); the
+results of a blocked one also name what stays live for the entity (the delivery of the same date
+promoted before, else the entity's latest promoted delivery), and each entity gets an observation
+in its partition saying so, so the asset's event list shows the failure next to the live data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from kinvolved_assets.paths import CustomerPaths
+
+
+def _files_row(part: Path) -> tuple[str, int] | None:
+    file = part / "part-0.parquet"
+    if not file.exists():
+        return None
+    with duckdb.connect() as con:
+        row = con.execute("select sha256, rows from read_parquet(?) limit 1", [str(file)]).fetchone()
+    return (str(row[0] or ""), int(row[1] or 0)) if row else None
+
+
+def live_state(paths: CustomerPaths, entity: str, delivery_date: str) -> dict:
+    """What raw/ serves for one entity: the promoted delivery of that date, else the latest one."""
+    same = _files_row(paths.files_partition(entity, delivery_date))
+    if same is not None:
+        return {"live_delivery_date": delivery_date, "live_file_sha256": same[0], "live_rows": same[1]}
+    root = paths.raw / "_files" / entity
+    dates = sorted(p.name.split("=", 1)[1] for p in root.glob("delivery_date=*")) if root.is_dir() else []
+    earlier = [d for d in dates if d < delivery_date] or dates
+    if not earlier:
+        return {"live_delivery_date": "none"}
+    latest = _files_row(paths.files_partition(entity, earlier[-1])) or ("", 0)
+    return {"live_delivery_date": earlier[-1], "live_file_sha256": latest[0], "live_rows": latest[1]}
+
+
+def live_text(live: dict) -> str:
+    if live.get("live_delivery_date") in (None, "none"):
+        return "nothing of this entity is live yet"
+    return (f"live: the delivery of {live['live_delivery_date']} ({live.get('live_rows', 0):,} rows, "
+            f"file sha256 {str(live.get('live_file_sha256', ''))[:12]}) stays published")
+
+
+def delivery_fields(delivery) -> dict:
+    return {"delivery_date": delivery.delivery_date, "drop": delivery.drop_path.name,
+            "drop_sha256": delivery.drop_sha256, "promoted": bool(delivery.promoted)}
+
+
+def annotate_check(fields: dict, delivery, paths: CustomerPaths) -> dict:
+    """A check result's fields with its delivery named (and, when blocked, what is live)."""
+    entity = fields["asset_key"].path[-1]
+    meta = {**delivery_fields(delivery), **fields.get("metadata", {})}
+    who = f"delivery {delivery.delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]})"
+    text = fields.get("description") or ""
+    if not delivery.promoted:
+        live = live_state(paths, entity, delivery.delivery_date)
+        meta.update(live)
+        state = "passed" if fields["passed"] else "FAILED"
+        text = f"{who}: {state}, delivery BLOCKED (not promoted); {live_text(live)}. {text}".strip()
+    else:
+        text = f"{who}: {text}".strip(": ")
+    return {**fields, "description": text, "metadata": meta}
+
+
+def blocked_observations(delivery, paths: CustomerPaths, failed_by_entity: dict[str, list[str]]) -> list[dict]:
+    """(entity, metadata, description) of the observations a blocked delivery leaves on each entity."""
+    out = []
+    for entity in delivery.entities:
+        live = live_state(paths, entity, delivery.delivery_date)
+        failed = failed_by_entity.get(entity, [])
+        meta = {**delivery_fields(delivery), "failed_checks": ", ".join(failed) or "none (another file failed)",
+                "blocked_by": delivery.blocking_summary(), **live}
+        out.append({"entity": entity, "metadata": meta,
+                    "description": f"delivery {delivery.delivery_date} BLOCKED by {delivery.blocking_summary()}; "
+                                   f"{live_text(live)}"})
+    return out
