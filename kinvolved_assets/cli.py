@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "kinvolved_assets.generator.command",       # generate
     "kinvolved_assets.oneroster.command",       # validate
     "kinvolved_assets.commands",                # demo, onboard, ingest, prepare-dbt, configs
+    "kinvolved_assets.ledger_commands",         # deliveries, reingest, supersede
 )
 
 

@@ -29,6 +29,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
+from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.defs.keys import RAW_GROUP, RAW_PREFIX
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM
 from kinvolved_assets.defs.resources import PlatformResource
@@ -162,6 +163,13 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
     )
     def customer_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource,
                        config: MartsConfig):
+        # one writer per customer: an ingest or another build of this customer waits (build/ is ours)
+        with customer_lock(platform.paths(context.partition_key), f"marts build run {context.run_id}",
+                           on_wait=context.log.info):
+            yield from _build_marts(context, dbt, platform, config)
+
+    def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource,
+                     config: MartsConfig):
         customer_id = context.partition_key
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
