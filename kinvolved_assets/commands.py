@@ -123,16 +123,27 @@ def cmd_ingest(args) -> int:
     except CustomerBusy as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except Exception as exc:
+        from kinvolved_assets.diskspace import disk_full_message, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        print(disk_full_message(home / "warehouse" / args.customer, None, f"ingest {args.customer}"), file=sys.stderr)
+        return 1
     print(f"run output: {log}")
     for line in report.sensor_logs if report.ingest_runs else ():
         print(line)
     for line in report.skipped:
         print(f"skipped: {line}")
     for date, run_id, ok in report.ingest_runs:
-        print(f"{date}  {'ok     ' if ok else 'BLOCKED'}  run {run_id}")
+        why = report.failures.get(run_id, "")
+        state = "ok     " if ok else "BLOCKED" if " blocked by failed checks" in why else "FAILED "
+        print(f"{date}  {state}  run {run_id}" + (f": {why}" if why and state == "FAILED " else ""))
     if report.marts_run:
-        print(f"marts   {'ok' if report.marts_run[1] else 'FAILED'}  run {report.marts_run[0]}")
-    if not report.ingest_runs:
+        why = report.failures.get(report.marts_run[0])
+        print(f"marts   {'ok' if report.marts_run[1] else 'FAILED'}  run {report.marts_run[0]}"
+              + (f": {why}" if why else ""))
+    if not report.ingest_runs and not report.marts_run:
         print("no new drops: " + "; ".join(report.sensor_logs))
     failed = any(not ok for _, _, ok in report.ingest_runs) or (report.marts_run and not report.marts_run[1])
     return 1 if failed else 0

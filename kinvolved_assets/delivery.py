@@ -162,10 +162,14 @@ def file_sha256(path: Path) -> str:
 
 def _copy_atomic(src: Path, dest: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, dest)
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)   # a full disk or a kill: no partial copy left behind
+        raise
 
 
 def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
@@ -189,11 +193,15 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
         staging = day_dir / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-        for src in drop.paths:
-            dest = staging / _relative(drop, src)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            _copy_atomic(src, dest)
-        os.replace(staging, target)
+        try:
+            for src in drop.paths:
+                dest = staging / _relative(drop, src)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _copy_atomic(src, dest)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n")
     return target
 

@@ -25,6 +25,7 @@ from kinvolved_assets.delivery import (
     find_drops,
     incomplete_reason,
 )
+from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
 from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import Finding
@@ -276,7 +277,21 @@ def ingest_delivery(
     superseded (``AlreadyIngested``). A run killed half-way leaves the delivery ``ingesting``; the next
     writer marks it ``failed`` and removes what the run left (``recovery.recover_customer``).
     """
-    say = log or (lambda _line: None)
+    try:
+        return _ingest_as_writer(config, paths, delivery_date, run_id=run_id, drop_hint=drop_hint,
+                                 entities=entities, validators=validators, reporter=reporter, limits=limits,
+                                 sha256=sha256, only_new=only_new, log=log or (lambda _line: None))
+    except DiskFull:
+        raise
+    except Exception as exc:
+        if is_disk_full(exc):   # one clear operator message, never a finding against the file
+            raise DiskFull(disk_full_message(paths.warehouse, None, f"ingest the delivery of {delivery_date}")) from None
+        raise
+
+
+def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entities, validators, reporter, limits,
+                      sha256, only_new, log) -> DeliveryOutcome:
+    say = log
     with customer_lock(paths, f"run {run_id} (delivery {delivery_date})", on_wait=say), process_tmp(paths.home):
         recovered = recover_customer(paths)
         if recovered.summary():
@@ -286,12 +301,14 @@ def ingest_delivery(
             entry = ledger.register(located.sha256, located.name, delivery_date, located.date_source or "partition")
             if only_new and entry.state in SETTLED:
                 raise AlreadyIngested(entry)
+            preflight(paths.warehouse, located.path, f"ingest {located.name}")
             ledger.start(located.sha256, run_id)
             try:
                 outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
                                           validators=validators, reporter=reporter, limits=limits)
             except BaseException as exc:
-                ledger.finish(located.sha256, "failed", note=f"{type(exc).__name__}: {str(exc)[:300]}")
+                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__}: {str(exc)[:300]}"
+                ledger.finish(located.sha256, "failed", note=why)
                 raise
             outcome.notes.extend(delivery_notes(outcome, entry))
             for note in outcome.notes:

@@ -122,7 +122,8 @@ class Ledger:
         try:
             yield self._con
         except BaseException:
-            self._con.execute("rollback")
+            if self._con.in_transaction:   # SQLite has already rolled back on a full disk
+                self._con.execute("rollback")
             raise
         self._con.execute("commit")
 

@@ -13,23 +13,20 @@ from pathlib import Path
 
 from dagster import (
     DagsterInstance,
-    DagsterRunStatus,
     Definitions,
     MultiPartitionKey,
-    RunsFilter,
     build_sensor_context,
 )
 
 from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
-from kinvolved_assets.defs.sensors import LAST_TICK_LOGS
-from kinvolved_assets.ledger import SETTLED, Ledger, pid_alive
+from kinvolved_assets.defs.sensors import LAST_TICK_LOGS, PID_TAG, fail_dead_runs
+from kinvolved_assets.ledger import SETTLED, Ledger
 from kinvolved_assets.paths import CustomerPaths, kinvolved_home
 from kinvolved_assets.recovery import recover_customer
 
 RUN_KEY_TAG = "kinvolved/run_key"
-PID_TAG = "kinvolved/pid"     # in-process runs: the process running them (a dead one's runs are failed)
 
 
 @dataclass
@@ -38,6 +35,7 @@ class LocalRunReport:
     marts_run: tuple[str, bool] | None = None
     sensor_logs: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)     # requested deliveries the ledger shows settled
+    failures: dict[str, str] = field(default_factory=dict)   # run id -> why it failed (one line)
 
 
 def tick_delivery_sensor(defs: Definitions, instance: DagsterInstance, customer_id: str):
@@ -106,6 +104,21 @@ def _settled(paths: CustomerPaths, request) -> str | None:
     return None
 
 
+def failure_message(result) -> str:
+    """The first step failure of an in-process run as one line (a Failure's description)."""
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        data = event.event_specific_data
+        described = getattr(getattr(data, "user_failure_data", None), "description", None)
+        if described:
+            return described.splitlines()[0]
+        error = getattr(data, "error", None)
+        if error is not None:
+            return (error.message or "").strip().splitlines()[0][:500]
+    return "the run failed (see its logs)"
+
+
 def marts_stale(paths: CustomerPaths) -> str | None:
     """Why the published marts miss an ingested delivery (a marts build killed or failed after it), or None."""
     with Ledger(paths) as ledger:
@@ -119,21 +132,6 @@ def marts_stale(paths: CustomerPaths) -> str | None:
     if latest > published:
         return "the published marts are older than the last ingested delivery: building them"
     return None
-
-
-def fail_dead_runs(instance: DagsterInstance, customer_id: str) -> list[str]:
-    """Runs of the customer left STARTED by a process that is gone (an in-process run whose process was
-    killed carries its pid) are marked failed, so the UI and the next tick stop waiting for them."""
-    failed = []
-    records = instance.get_run_records(filters=RunsFilter(tags={CUSTOMER_TAG: customer_id},
-                                                          statuses=[DagsterRunStatus.STARTED]), limit=100)
-    for record in records:
-        pid = record.dagster_run.tags.get(PID_TAG, "")
-        if pid.isdigit() and not pid_alive(int(pid)):
-            instance.report_run_failed(record.dagster_run,
-                                       message=f"the process running it (pid {pid}) stopped before the run finished")
-            failed.append(record.dagster_run.run_id)
-    return failed
 
 
 def split_run_requests(run_requests) -> tuple[list, list]:
@@ -152,7 +150,7 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
     report = LocalRunReport()
     paths = customer_paths(defs, customer_id)
     with customer_lock(paths, f"`kinvolved ingest {customer_id}` (pid {os.getpid()})", on_wait=on_wait):
-        for run_id in fail_dead_runs(instance, customer_id):
+        for run_id in fail_dead_runs(instance, paths):
             report.sensor_logs.append(f"run {run_id} of a killed process marked failed")
         recovered = recover_customer(paths)
         if recovered.summary():
@@ -171,6 +169,8 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
                                   tags={**request.tags, **tags, RUN_KEY_TAG: request.run_key})
             report.ingest_runs.append((request.tags.get("kinvolved/backlog_range", "backlog"), outcome.run_id,
                                        outcome.success))
+            if not outcome.success:
+                report.failures[outcome.run_id] = failure_message(outcome)
         for request in requests:
             key = request.partition_key
             assert key.keys_by_dimension[CUSTOMER_DIM] == customer_id
@@ -180,12 +180,16 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
             outcome = run_ingest(defs, instance, key, run_config=request.run_config,
                                  tags={**request.tags, **tags, RUN_KEY_TAG: request.run_key})
             report.ingest_runs.append((key.keys_by_dimension[DATE_DIM], outcome.run_id, outcome.success))
+            if not outcome.success:
+                report.failures[outcome.run_id] = failure_message(outcome)
         stale = marts_stale(paths)
         if stale and not report.ingest_runs:
             report.sensor_logs.append(stale)
         if build_marts and (any(ok for _, _, ok in report.ingest_runs) or stale):
             outcome = run_marts(defs, instance, customer_id, tags={PID_TAG: str(os.getpid())})
             report.marts_run = (outcome.run_id, outcome.success)
+            if not outcome.success:
+                report.failures[outcome.run_id] = failure_message(outcome)
     return report
 
 

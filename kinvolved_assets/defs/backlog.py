@@ -36,6 +36,7 @@ from kinvolved_assets.defs.raw_assets import (
 )
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.delivery import delivery_dates_between
+from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.ingest import AlreadyIngested, DeliveryNotFound, ingest_delivery
 from kinvolved_assets.ledger import Ledger
 
@@ -107,7 +108,7 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
             except AlreadyIngested as exc:
                 context.log.info(f"{i + 1}/{len(items)} {delivery_date}: skipped, {exc}")
                 continue
-            except (CustomerBusy, DeliveryNotFound) as exc:
+            except (CustomerBusy, DeliveryNotFound, DiskFull) as exc:
                 raise Failure(description=str(exc)) from None
             done += 1
             partition = delivery_key(customer_id, delivery_date)

@@ -33,6 +33,7 @@ from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.defs.keys import RAW_GROUP, RAW_PREFIX
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM
 from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.diskspace import disk_full_message, is_disk_full
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -193,7 +194,11 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
                 yield event
         if not invocation.is_successful():
             blocked = mass_deletions(build_file, customer.attendance.mass_deletion_fraction)
+            full = _disk_was_full(build_dir / "target" / "run_results.json")
             shutil.rmtree(build_dir, ignore_errors=True)
+            if full:
+                raise Failure(description=f"{customer_id}: " + disk_full_message(
+                    paths.warehouse, None, "build the marts") + " (the published marts are unchanged)")
             if blocked and not config.force_mass_deletion:
                 raise Failure(
                     description=f"{customer_id}: mass deletion blocked, the published marts are unchanged. "
@@ -211,6 +216,14 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
                          f"{' (mass deletion forced)' if config.force_mass_deletion else ''}")
 
     return customer_marts
+
+
+def _disk_was_full(run_results: Path) -> bool:
+    try:
+        results = json.loads(run_results.read_text()).get("results", [])
+    except (OSError, ValueError):
+        return False
+    return any(is_disk_full(OSError(str(r.get("message") or ""))) for r in results)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -25,6 +25,7 @@ from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.ingest import (
     AlreadyIngested,
     CheckOutcome,
@@ -176,7 +177,7 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
                 entities=selected, validators=validators, reporter=reporter, sha256=config.sha256,
                 only_new=config.only_new, log=context.log.info,
             )
-        except (AlreadyIngested, CustomerBusy, DeliveryNotFound) as exc:
+        except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull) as exc:
             raise Failure(description=str(exc)) from None
         context.log.info(
             f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]}): "

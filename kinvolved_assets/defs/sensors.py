@@ -27,6 +27,7 @@ from kinvolved_assets.ledger import MAX_ATTEMPTS, PENDING, SETTLED, Ledger, pid_
 
 DEFAULT_SETTLE_SECONDS = 60
 DELIVERY_SHA_TAG = "kinvolved/drop_sha256"
+PID_TAG = "kinvolved/pid"     # in-process runs: the process running them (a dead one's runs are failed)
 # a run that started this recently may not have taken the customer's writer lock yet
 STARTING_GRACE_SECONDS = 120
 # the last tick's log lines per customer, for in-process callers (`kinvolved ingest` prints them)
@@ -116,6 +117,12 @@ def _new_request(customer, drop, sha: str, ledger, is_active, logs: list[str]) -
     if entry is not None and (entry.state == "ingesting" or (is_active and is_active(entry))):
         logs.append(f"waiting for {drop.name}: run {entry.run_id or '(queued)'} is on it")
         return None
+    if entry is not None and entry.attempts >= MAX_ATTEMPTS:
+        logs.append(f"skipped {drop.name}: {entry.state} after {entry.attempts} attempts ({entry.note}); "
+                    f"`kinvolved reingest {customer.customer_id} {entry.seq}` tries again")
+        return None
+    if entry is not None and entry.attempts:
+        logs.append(f"retrying {drop.name} ({entry.state}{': ' + entry.note if entry.note else ''})")
     entry = entry or ledger.register(sha, drop.name, drop.delivery_date, drop.date_source, drop.mtime)
     return _request(customer, drop, sha, entry.attempts)
 
@@ -162,6 +169,28 @@ def active_runs(instance, paths):
     return is_active
 
 
+def fail_dead_runs(instance, paths) -> list[str]:
+    """Runs of the customer left STARTED by a process that is gone are marked failed, so the UI and the
+    next tick stop waiting for them: in-process runs carry their pid (``kinvolved/pid``); a daemon run
+    is dead when the ledger found its delivery interrupted (its pid gone)."""
+    with Ledger(paths) as ledger:
+        interrupted = {d.run_id.rsplit("-", 1)[0] if d.run_id.count("-") == 5 else d.run_id
+                       for d in ledger.deliveries()
+                       if d.state == "failed" and (d.note or "").startswith("interrupted") and d.run_id}
+    failed = []
+    records = instance.get_run_records(filters=RunsFilter(tags={CUSTOMER_TAG: paths.customer_id},
+                                                          statuses=[DagsterRunStatus.STARTED]), limit=100)
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG, "")
+        dead = (pid.isdigit() and not pid_alive(int(pid))) or (not pid and run.run_id in interrupted)
+        if dead:
+            instance.report_run_failed(run, message=f"the process running it ({'pid ' + pid if pid else 'a run worker'}) "
+                                       "stopped before the run finished")
+            failed.append(run.run_id)
+    return failed
+
+
 def backlog_request(customer_id: str, requests: list[dict]) -> RunRequest:
     """One backlog run for many new drops of a customer (dates in order, each with its drop)."""
     ordered = sorted(requests, key=lambda r: r["partition_key"].keys_by_dimension[DATE_DIM])
@@ -200,6 +229,11 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
         landing = customer.landing_dir(Path(platform_home))
         cursor = json.loads(context.cursor) if context.cursor else {}
         paths = customer.paths(Path(platform_home))
+        with Ledger(paths) as ledger:   # deliveries of dead runs become failed, so this tick retries them
+            for gone in ledger.fail_interrupted():
+                context.log.info(f"{gone.file_name}: run {gone.run_id} stopped (pid {gone.pid} is gone)")
+        for run_id in fail_dead_runs(context.instance, paths):
+            context.log.info(f"run {run_id} of a process that is gone marked failed")
         with Ledger(paths) as ledger:
             requests, logs, new_cursor = evaluate_landing(customer, landing, cursor, settle_seconds, ledger=ledger,
                                                           is_active=active_runs(context.instance, paths))

@@ -255,3 +255,52 @@ def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
     with customer_lock(paths, "third", wait_seconds=5), customer_lock(paths, "re-entered"):
         assert not is_locked(paths)
     assert time.monotonic() - started < 1, "a killed holder's lock is free at once"
+
+
+def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
+    from districts import add_customer
+
+    from kinvolved_assets.cli import main
+
+    home, configs = tmp_path / "home", tmp_path / "configs"
+    configs.mkdir()
+    monkeypatch.setenv("KINVOLVED_HOME", str(home))
+    monkeypatch.setenv("KINVOLVED_CONFIG_DIR", str(configs))
+    add_customer(home, configs, "acme", generate_drops=False)
+    paths = CustomerPaths.for_customer("acme", home)
+    with Ledger(paths) as ledger:
+        ledger.register("a" * 64, "acme_20250902.zip", "2025-09-02", "name")
+        ledger.start("a" * 64, "run-1")
+        ledger.finish("a" * 64, "blocked", rows=5, errors=1, warnings=0)
+        ledger.register("b" * 64, "acme_20250902_fixed.zip", "2025-09-02", "name")
+        ledger.start("b" * 64, "run-2")
+        ledger.finish("b" * 64, "ingested", rows=5, errors=0, warnings=0)
+    assert main(["deliveries", "acme"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:5] == ["2025-09-02", "1", "blocked", "name", "a" * 12]
+    assert out[2].split()[:3] == ["2025-09-02", "2", "ingested"] and out[-1] == "2 deliveries of acme"
+    assert main(["supersede", "acme", "2"]) == 1, "an ingested delivery cannot be superseded"
+    assert "cannot be superseded" in capsys.readouterr().err
+    assert main(["supersede", "acme", "1", "--by", "acme_20250902_fixed.zip"]) == 0
+    with Ledger(paths) as ledger:
+        entry = ledger.get("a" * 64)
+    assert entry.state == "superseded" and entry.note == "superseded by #2 acme_20250902_fixed.zip"
+    assert main(["reingest", "acme", "99"]) == 2
+    assert "no delivery '99'" in capsys.readouterr().err
+
+
+def test_attendance_ending_long_before_the_delivery_date_is_warned(tmp_path):
+    from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome, delivery_notes
+    from kinvolved_assets.oneroster.load import LoadResult
+
+    def outcome(last):
+        result = LoadResult(entity="attendance", rows=3, min_date="2025-08-25", max_date=last)
+        return DeliveryOutcome("acme", "2025-10-01", tmp_path, "c" * 64, [],
+                               {"attendance": EntityOutcome("attendance", result)}, True, 0.1)
+
+    with Ledger(CustomerPaths.for_customer("acme", tmp_path)) as ledger:
+        entry = ledger.register("c" * 64, "export.zip", "2025-10-01", "arrival")
+    assert delivery_notes(outcome("2025-09-01"), entry) == [
+        "attendance in export.zip ends 2025-09-01, 30 days before its delivery date 2025-10-01 "
+        "(date from the arrival); check the delivery date"]
+    assert delivery_notes(outcome("2025-09-30"), entry) == []
