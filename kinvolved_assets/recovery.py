@@ -75,17 +75,6 @@ def remove_dead_process_tmp(home: Path, found: Recovered | None = None) -> None:
             _remove(entry, home, found)
 
 
-def remove_unpublished_builds(paths: CustomerPaths, keep: str | None = None) -> list[str]:
-    """Marts build files of dead builds (the caller holds the lock, so no build is running)."""
-    removed = []
-    if paths.build_dir.is_dir():
-        for entry in paths.build_dir.iterdir():
-            if entry.name != keep:
-                removed.append(entry.name)
-                _remove(entry, paths.home, None)
-    return removed
-
-
 def _remove(path: Path, home: Path, found: Recovered | None) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
