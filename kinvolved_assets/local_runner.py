@@ -182,8 +182,9 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
             report.ingest_runs.append((key.keys_by_dimension[DATE_DIM], outcome.run_id, outcome.success))
             if not outcome.success:
                 report.failures[outcome.run_id] = failure_message(outcome)
-        stale = marts_stale(paths)
-        if stale and not report.ingest_runs:
+        # nothing ran now, but an earlier marts build was killed or failed after its delivery was promoted
+        stale = marts_stale(paths) if not report.ingest_runs else None
+        if stale:
             report.sensor_logs.append(stale)
         if build_marts and (any(ok for _, _, ok in report.ingest_runs) or stale):
             outcome = run_marts(defs, instance, customer_id, tags={PID_TAG: str(os.getpid())})
