@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "kinvolved_assets.rest.command",            # pull, serve-oneroster
     "kinvolved_assets.report.command",          # report
     "kinvolved_assets.dbt_docs",                # docs
+    "kinvolved_assets.ledger_commands",         # deliveries, reingest, supersede
 )
 
 

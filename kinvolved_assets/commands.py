@@ -64,6 +64,11 @@ def quiet_runs(home: Path):
         yield path
 
 
+def _tell(line: str) -> None:
+    """A line for the operator while the runs' own output goes to the log file."""
+    print(line, file=sys.__stderr__, flush=True)
+
+
 def instance_for(home: Path):
     """A persistent Dagster instance under KINVOLVED_HOME (the UI started with `make ui` shows its runs)."""
     from dagster import DagsterInstance
@@ -117,6 +122,7 @@ def _config_problems(customer_id: str, home: Path) -> str | None:
 
 
 def cmd_ingest(args) -> int:
+    from kinvolved_assets.customer_lock import CustomerBusy
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.local_runner import process_landing
 
@@ -127,17 +133,37 @@ def cmd_ingest(args) -> int:
         return 2
     defs = build_definitions(home=home, settle_seconds=0)
     instance = instance_for(home)
-    with quiet_runs(home) as log:
-        report = process_landing(defs, instance, args.customer, build_marts=not args.no_marts)
+    try:
+        with quiet_runs(home) as log:
+            report = process_landing(defs, instance, args.customer, build_marts=not args.no_marts,
+                                     on_wait=_tell)
+    except CustomerBusy as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from kinvolved_assets.diskspace import disk_full_message, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        print(disk_full_message(home / "warehouse" / args.customer, None, f"ingest {args.customer}"), file=sys.stderr)
+        return 1
     print(f"run output: {log}")
+    for line in report.sensor_logs if report.ingest_runs else ():
+        print(line)
+    for line in report.skipped:
+        print(f"skipped: {line}")
     for date, run_id, ok in report.ingest_runs:
-        print(f"{date}  {'ok     ' if ok else 'BLOCKED'}  run {run_id}")
+        why = report.failures.get(run_id, "")
+        state = "ok     " if ok else "BLOCKED" if " blocked by failed checks" in why else "FAILED "
+        print(f"{date}  {state}  run {run_id}" + (f": {why}" if why and state == "FAILED " else ""))
     if report.marts_run:
         from kinvolved_assets.defs.mart_checks import plausibility_lines
 
-        print(f"marts   {'ok' if report.marts_run[1] else 'FAILED'}  run {report.marts_run[0]}")
+        why = report.failures.get(report.marts_run[0])
+        print(f"marts   {'ok' if report.marts_run[1] else 'FAILED'}  run {report.marts_run[0]}"
+              + (f": {why}" if why else ""))
         print("\n".join(plausibility_lines(instance, report.marts_run[0])))
-    if not report.ingest_runs:
+    if not report.ingest_runs and not report.marts_run:
         print("no new drops: " + "; ".join(report.sensor_logs))
     failed = any(not ok for _, _, ok in report.ingest_runs) or (report.marts_run and not report.marts_run[1])
     return 1 if failed else 0
@@ -191,21 +217,28 @@ def cmd_backfill(args) -> int:
                "--tags", json.dumps({CUSTOMER_TAG: customer.customer_id}), "--noprompt"]
         print(f"submitting a backfill of {len(keys)} partitions ({dates[0]} .. {dates[-1]}) to the run queue")
         return subprocess.call(cmd, cwd=DAGSTER_YAML.parent)
+    from kinvolved_assets.customer_lock import customer_lock
     from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.defs.backlog import BacklogConfig, backlog_items
     from kinvolved_assets.defs.partitions import delivery_key
-    from kinvolved_assets.local_runner import run_ingest, run_marts
+    from kinvolved_assets.local_runner import PID_TAG, run_ingest, run_marts
 
     defs = build_definitions(home=home, settle_seconds=0)
     instance = instance_for(home)
     failed = 0
-    for date in dates:
-        with quiet_runs(home):
-            result = run_ingest(defs, instance, delivery_key(customer.customer_id, date),
-                                tags={CUSTOMER_TAG: customer.customer_id, "kinvolved/backfill": "cli"})
-        failed += not result.success
-        print(f"{date}  {'ok     ' if result.success else 'BLOCKED'}  run {result.run_id}", flush=True)
-    with quiet_runs(home) as log:
-        marts = run_marts(defs, instance, customer.customer_id)
+    tags = {CUSTOMER_TAG: customer.customer_id, "kinvolved/backfill": "cli", PID_TAG: str(os.getpid())}
+    with customer_lock(customer.paths(home), f"`kinvolved backfill` (pid {os.getpid()})", on_wait=_tell):
+        # the ledger's accepted deliveries of the range in (date, seq) order, plus dates it does not know
+        items = backlog_items(BacklogConfig(start=args.start, end=args.end), customer, customer.paths(home), home)
+        for date, _, sha in items:
+            config = {"ops": {"oneroster_delivery": {"config": {"sha256": sha}}}} if sha else None
+            with quiet_runs(home):
+                result = run_ingest(defs, instance, delivery_key(customer.customer_id, date), run_config=config,
+                                    tags=tags)
+            failed += not result.success
+            print(f"{date}  {'ok     ' if result.success else 'BLOCKED'}  run {result.run_id}", flush=True)
+        with quiet_runs(home) as log:
+            marts = run_marts(defs, instance, customer.customer_id, tags={PID_TAG: str(os.getpid())})
     print(f"run output: {log}")
     print(f"marts   {'ok' if marts.success else 'FAILED'}  run {marts.run_id}")
     return 1 if failed or not marts.success else 0

@@ -40,6 +40,7 @@ class LandedDrop:
     size: int                    # total bytes
     mtime: float                 # newest modification time
     root: Path | None = None     # folder drops: the folder; loose drops: the landing folder
+    date_source: str = "name"    # where delivery_date came from: "name" | "arrival" (modification time)
 
     @property
     def signature(self) -> str:
@@ -66,6 +67,12 @@ def _local_date(timestamp: float, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).astimezone(tz).date().isoformat()
 
 
+def _dated(name: str, mtime: float, tz: ZoneInfo) -> tuple[str, str]:
+    """(delivery date, its source): the date in the name, else the arrival (modification) time's date."""
+    named = date_from_name(name)
+    return (named, "name") if named else (_local_date(mtime, tz), "arrival")
+
+
 def _visible(path: Path) -> bool:
     name = path.name
     return not (name.startswith(".") or name.startswith("~") or name == "__MACOSX"
@@ -84,6 +91,7 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
         return []
     drops: list[LandedDrop] = []
     loose: dict[str, list[Path]] = {}
+    loose_sources: dict[str, set[str]] = {}
     for entry in sorted(landing.iterdir()):
         if names is not None and entry.name not in names:
             continue
@@ -96,21 +104,23 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
                            and all(_visible(Path(part)) for part in p.relative_to(entry).parts))
             stats = [p.stat() for p in files]
             mtime = max([s.st_mtime for s in stats] + [entry.stat().st_mtime])
-            day = date_from_name(entry.name) or _local_date(mtime, tz)
+            day, source = _dated(entry.name, mtime, tz)
             drops.append(LandedDrop("folder", entry.name, tuple(files), day,
-                                    sum(s.st_size for s in stats), mtime, root=entry))
+                                    sum(s.st_size for s in stats), mtime, root=entry, date_source=source))
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             st = entry.stat()
-            day = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
-            drops.append(LandedDrop("zip", entry.name, (entry,), day, st.st_size, st.st_mtime))
+            day, source = _dated(entry.name, st.st_mtime, tz)
+            drops.append(LandedDrop("zip", entry.name, (entry,), day, st.st_size, st.st_mtime, date_source=source))
         elif entry.is_file() and entry.suffix.lower() == ".csv":
             st = entry.stat()
-            day = date_from_name(entry.name) or _local_date(st.st_mtime, tz)
+            day, source = _dated(entry.name, st.st_mtime, tz)
             loose.setdefault(day, []).append(entry)
+            loose_sources.setdefault(day, set()).add(source)
     for day, files in sorted(loose.items()):
         stats = [p.stat() for p in files]
-        drops.append(LandedDrop("loose", f"loose_{day}", tuple(files), day,
-                                sum(s.st_size for s in stats), max(s.st_mtime for s in stats), root=landing))
+        source = "name" if loose_sources[day] == {"name"} else "arrival"
+        drops.append(LandedDrop("loose", f"loose_{day}", tuple(files), day, sum(s.st_size for s in stats),
+                                max(s.st_mtime for s in stats), root=landing, date_source=source))
     if date is not None:
         drops = [d for d in drops if d.delivery_date == date]
     return drops
@@ -172,10 +182,14 @@ def file_sha256(path: Path) -> str:
 
 def _copy_atomic(src: Path, dest: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, dest)
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)   # a full disk or a kill: no partial copy left behind
+        raise
 
 
 def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
@@ -200,11 +214,15 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
         staging = day_dir / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-        for src in drop.paths:
-            dest = staging / _relative(drop, src)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            _copy_atomic(src, dest)
-        os.replace(staging, target)
+        try:
+            for src in drop.paths:
+                dest = staging / _relative(drop, src)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _copy_atomic(src, dest)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n", errors="surrogateescape")
     secure_tree(day_dir)
     return target

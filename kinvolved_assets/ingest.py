@@ -6,13 +6,16 @@ Pure Python (no Dagster): the Dagster asset, the CLI and the benchmarks all call
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.delivery import (
     LandedDrop,
@@ -22,17 +25,40 @@ from kinvolved_assets.delivery import (
     find_drops,
     incomplete_reason,
 )
+from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
+from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
 from kinvolved_assets.permissions import private_dir, secure_tree
+from kinvolved_assets.recovery import process_tmp, recover_customer
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
+# a delivery whose attendance ends more than this many days before its delivery date gets a warning
+ATTENDANCE_GAP_DAYS = 14
 
 
 class DeliveryNotFound(FileNotFoundError):
     pass
+
+
+class AlreadyIngested(RuntimeError):
+    """An automatic path (sensor run, `kinvolved ingest`) found its delivery already settled."""
+
+    def __init__(self, delivery: Delivery):
+        self.delivery = delivery
+        super().__init__(
+            f"delivery {delivery.file_name} (sha256 {delivery.sha256[:12]}, {delivery.delivery_date} "
+            f"#{delivery.seq}) is already {delivery.state} by run {delivery.run_id}; nothing was done "
+            f"(`kinvolved reingest CUSTOMER {delivery.seq}` ingests it again)")
+
+
+class Located(NamedTuple):
+    path: Path                 # the archived drop to read
+    sha256: str
+    name: str                  # the drop's name as delivered
+    date_source: str | None    # name | arrival; None when only the archive knows it
 
 
 @dataclass
@@ -75,6 +101,8 @@ class DeliveryOutcome:
     # entities asked for that the drop's OneRoster version does not have (a 1.1 drop: roles,
     # user_profiles): not part of the delivery, reported as absent
     other_version_entities: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)     # operator warnings (no cell values)
+    ledger: Delivery | None = None                     # the ledger's row after this run
 
     @property
     def blocked(self) -> bool:
@@ -109,34 +137,34 @@ Reporter = Callable[["DeliveryOutcome", DeliveryContext], Path]
 
 
 def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str,
-                drop_hint: str | None = None) -> tuple[Path, str]:
+                drop_hint: str | None = None, sha256: str | None = None) -> Located:
     """Find the drop of a delivery, archiving it first if it is still only in landing.
 
-    Order: an explicit landing path (``drop_hint``), else the archive for that date, else the
-    landing folder's drops dated that day (exactly one must match).
+    Order: the delivery of those bytes (``sha256``, the ledger's choice), else an explicit landing path
+    (``drop_hint``), else the ledger's latest accepted delivery of that date, else the archive for that
+    date, else the landing folder's drops dated that day (exactly one must match).
     """
     check_date(delivery_date)
     landing = config.landing_dir(paths.home)
+    if sha256:
+        archived = find_archived(paths, delivery_date, sha256)
+        if archived is not None:
+            return Located(archived, sha256, archived.name, None)
+        for drop in find_drops(landing, config.tz, date=delivery_date):
+            if not incomplete_reason(drop) and drop_sha256(drop) == sha256:
+                return _archive(drop, paths)
+        raise DeliveryNotFound(f"delivery {sha256[:12]} of {delivery_date} is neither archived nor in {landing}")
     if drop_hint:
-        hinted = ensure_within(Path(drop_hint) if os.path.isabs(drop_hint) else landing / drop_hint, paths.home)
-        try:
-            first = hinted.relative_to(landing).parts[0]
-        except (ValueError, IndexError):
-            first = None
-        # a folder or ZIP drop is one entry of the landing folder; loose CSVs of a day form one drop
-        own_entry = first is not None and ((landing / first).is_dir() or first.lower().endswith(".zip"))
-        near = find_drops(landing, config.tz, names={first} if own_entry else None)
-        matches = [d for d in near if hinted in (d.root, *d.paths)
-                   or (d.kind == "loose" and hinted == landing / d.name)]
-        if not matches:
-            archived = ensure_within(hinted, paths.archive) if str(hinted).startswith(str(paths.archive)) else None
-            if archived and archived.exists():
-                return archived, _sha_from_marker(archived)
-            raise DeliveryNotFound(f"drop {drop_hint!r} is not in {landing}")
-        return _archive(matches[0], paths)
+        return _locate_hint(config, paths, landing, drop_hint)
+    with Ledger(paths) as ledger:
+        accepted = [d for d in ledger.same_date(delivery_date) if d.state == "ingested"]
+    for delivery in reversed(accepted):
+        archived = find_archived(paths, delivery_date, delivery.sha256)
+        if archived is not None:
+            return Located(archived, delivery.sha256, delivery.file_name, delivery.date_source)
     archived = find_archived(paths, delivery_date)
     if archived is not None:
-        return archived, _sha_from_marker(archived)
+        return Located(archived, _sha_from_marker(archived), archived.name, None)
     dated = find_drops(landing, config.tz, date=delivery_date)
     if not dated:
         raise DeliveryNotFound(
@@ -150,27 +178,36 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
     return _archive(dated[0], paths)
 
 
-def _archive(drop: LandedDrop, paths: CustomerPaths) -> tuple[Path, str]:
+def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, drop_hint: str) -> Located:
+    hinted = ensure_within(Path(drop_hint) if os.path.isabs(drop_hint) else landing / drop_hint, paths.home)
+    try:
+        first = hinted.relative_to(landing).parts[0]
+    except (ValueError, IndexError):
+        first = None
+    # a folder or ZIP drop is one entry of the landing folder; loose CSVs of a day form one drop
+    own_entry = first is not None and ((landing / first).is_dir() or first.lower().endswith(".zip"))
+    near = find_drops(landing, config.tz, names={first} if own_entry else None)
+    matches = [d for d in near if hinted in (d.root, *d.paths)
+               or (d.kind == "loose" and hinted == landing / d.name)]
+    if not matches:
+        archived = ensure_within(hinted, paths.archive) if str(hinted).startswith(str(paths.archive)) else None
+        if archived and archived.exists():
+            return Located(archived, _sha_from_marker(archived), archived.name, None)
+        raise DeliveryNotFound(f"drop {drop_hint!r} is not in {landing}")
+    return _archive(matches[0], paths)
+
+
+def _archive(drop: LandedDrop, paths: CustomerPaths) -> Located:
     reason = incomplete_reason(drop)
     if reason:
         raise DeliveryNotFound(f"drop {drop.name} is not ready: {reason}")
     sha = drop_sha256(drop)
-    return archive_drop(drop, paths, sha), sha
+    return Located(archive_drop(drop, paths, sha), sha, drop.name, drop.date_source)
 
 
 def _sha_from_marker(archived: Path) -> str:
     marker = archived.with_name(archived.name + ".sha256")
     return marker.read_text().split()[0]
-
-
-def _remove_abandoned_staging(staging: Path, keep: str) -> None:
-    """Staging folders of killed runs hold personal data outside raw/: drop them. A customer's
-    ingest runs are serialized (dagster.yaml), so any other staging folder belongs to a dead run."""
-    if staging.is_dir():
-        for leftover in staging.iterdir():
-            if leftover.name != keep:
-                shutil.rmtree(leftover, ignore_errors=True)
-    shutil.rmtree(staging / keep, ignore_errors=True)
 
 
 def _partition_dirs(root: Path, entity: str, delivery_date: str) -> list[Path]:
@@ -235,12 +272,96 @@ def ingest_delivery(
     validators: Sequence[Validator] = (),
     reporter: Reporter | None = None,
     limits: DropLimits | None = None,
+    sha256: str | None = None,
+    only_new: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> DeliveryOutcome:
+    """Ingest one delivery as the customer's only writer, recorded in the customer's ledger.
+
+    ``sha256`` picks the delivery by its bytes (the ledger's choice); ``only_new`` (automatic paths:
+    sensor runs, `kinvolved ingest`) refuses a delivery the ledger already shows ingested, blocked or
+    superseded (``AlreadyIngested``). A run killed half-way leaves the delivery ``ingesting``; the next
+    writer marks it ``failed`` and removes what the run left (``recovery.recover_customer``).
+    """
+    try:
+        return _ingest_as_writer(config, paths, delivery_date, run_id=run_id, drop_hint=drop_hint,
+                                 entities=entities, validators=validators, reporter=reporter, limits=limits,
+                                 sha256=sha256, only_new=only_new, log=log or (lambda _line: None))
+    except DiskFull:
+        raise
+    except Exception as exc:
+        if is_disk_full(exc):   # one clear operator message, never a finding against the file
+            raise DiskFull(disk_full_message(paths.warehouse, None, f"ingest the delivery of {delivery_date}")) from None
+        raise
+
+
+def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entities, validators, reporter, limits,
+                      sha256, only_new, log) -> DeliveryOutcome:
+    say = log
+    with customer_lock(paths, f"run {run_id} (delivery {delivery_date})", on_wait=say), process_tmp(paths.home):
+        recovered = recover_customer(paths)
+        if recovered.summary():
+            say(recovered.summary())
+        located = locate_drop(config, paths, delivery_date, drop_hint, sha256)
+        with Ledger(paths) as ledger:
+            entry = ledger.register(located.sha256, located.name, delivery_date, located.date_source or "partition")
+            if only_new and entry.state in SETTLED:
+                raise AlreadyIngested(entry)
+            preflight(paths.warehouse, located.path, f"ingest {located.name}")
+            ledger.start(located.sha256, run_id)
+            try:
+                outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
+                                          validators=validators, reporter=reporter, limits=limits)
+            except BaseException as exc:
+                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__}: {str(exc)[:300]}"
+                ledger.finish(located.sha256, "failed", note=why)
+                raise
+            outcome.notes.extend(delivery_notes(outcome, entry))
+            for note in outcome.notes:
+                say(note)
+            outcome.ledger = ledger.finish(located.sha256, "ingested" if outcome.promoted else "blocked",
+                                           **outcome_counts(outcome), note="; ".join(outcome.notes) or None)
+    return outcome
+
+
+def outcome_counts(outcome: DeliveryOutcome) -> dict:
+    findings = list(outcome.drop_findings) + [f for o in outcome.entities.values() for f in o.result.findings]
+    return {"rows": sum(int(o.result.rows or 0) for o in outcome.entities.values() if o.present),
+            "errors": sum(1 for f in findings if f.severity == "error"),
+            "warnings": sum(1 for f in findings if f.severity == "warning")}
+
+
+def delivery_notes(outcome: DeliveryOutcome, entry: Delivery) -> list[str]:
+    """Operator warnings: attendance that ends long before the delivery's date (a date from the
+    arrival time is only a guess; an old export copied late looks like a new one)."""
+    attendance = outcome.entities.get("attendance")
+    last = getattr(attendance.result, "max_date", None) if attendance and attendance.present else None
+    if not last:
+        return []
+    gap = (dt.date.fromisoformat(outcome.delivery_date) - dt.date.fromisoformat(str(last)[:10])).days
+    if gap <= ATTENDANCE_GAP_DAYS:
+        return []
+    return [f"attendance in {entry.file_name} ends {str(last)[:10]}, {gap} days before its delivery date "
+            f"{outcome.delivery_date} (date from the {entry.date_source}); check the delivery date"]
+
+
+def _ingest_located(
+    config: CustomerConfig,
+    paths: CustomerPaths,
+    delivery_date: str,
+    located: Located,
+    *,
+    run_id: str,
+    entities: Sequence[str],
+    validators: Sequence[Validator],
+    reporter: Reporter | None,
+    limits: DropLimits | None,
 ) -> DeliveryOutcome:
     started = time.perf_counter()
-    drop_path, sha = locate_drop(config, paths, delivery_date, drop_hint)
+    drop_path, sha = located.path, located.sha256
     staging_root = paths.warehouse / "staging" / run_id
     private_dir(paths.warehouse)
-    _remove_abandoned_staging(staging_root.parent, keep=run_id)
+    shutil.rmtree(staging_root, ignore_errors=True)
     staging_root.mkdir(parents=True, mode=0o700)
     outcomes: dict[str, EntityOutcome] = {}
     other_version: list[str] = []

@@ -25,6 +25,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP
 from kinvolved_assets.defs.partitions import delivery_key
 from kinvolved_assets.defs.raw_assets import (
@@ -35,7 +36,9 @@ from kinvolved_assets.defs.raw_assets import (
 )
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.delivery import delivery_dates_between
-from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.diskspace import DiskFull
+from kinvolved_assets.ingest import AlreadyIngested, DeliveryNotFound, ingest_delivery
+from kinvolved_assets.ledger import Ledger
 
 # a sensor tick that finds this many new drops of a customer requests one backlog run instead
 DEFAULT_BACKLOG_MIN_DELIVERIES = 30
@@ -46,11 +49,43 @@ class BacklogConfig(Config):
                              "(run in date order). Empty: every archived or landed delivery in start..end.")
     drops: list[str] = Field(default_factory=list, description="Optional: the landing drop of each date "
                              "(same length as dates), when a date has several drops.")
+    deliveries: list[str] = Field(default_factory=list, description="Optional: the sha256 of each date's "
+                                  "delivery (same length as dates; the ledger's choice, set by the sensor).")
+    only_new: bool = Field(default=False, description="Skip deliveries the ledger already shows ingested, "
+                           "blocked or superseded (the sensor's backlog runs); a backfill replays them.")
     start: str = Field(default="2000-01-01", description="First delivery date when dates is empty.")
     end: str = Field(default="9999-12-31", description="Last delivery date when dates is empty.")
     expectations_engine: str = Field(default="duckdb", description="Engine of the expectation suites: "
                                      "duckdb (default for a backlog: same rules, no GX start-up per delivery), "
                                      "auto or gx.")
+
+
+def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[str, str | None, str | None]]:
+    """(date, landing drop or None, sha256 or None) in application order: (delivery date, arrival seq).
+
+    Without explicit dates: the ledger's accepted deliveries of start..end (a blocked or superseded
+    delivery is not replayed), plus the archived or landed dates the ledger does not know yet."""
+    if config.drops and len(config.drops) != len(config.dates):
+        raise Failure(description=f"config drops has {len(config.drops)} entries for {len(config.dates)} dates")
+    if config.deliveries and len(config.deliveries) != len(config.dates):
+        raise Failure(description=f"config deliveries has {len(config.deliveries)} entries for "
+                      f"{len(config.dates)} dates")
+    with Ledger(paths) as ledger:
+        known = ledger.deliveries()
+        seq = {d.sha256: d.seq for d in known}
+        if config.deliveries:
+            drops = config.drops or [None] * len(config.dates)
+            items = list(zip(config.dates, drops, config.deliveries, strict=True))
+        elif config.dates:
+            hints = dict(zip(config.dates, config.drops, strict=True)) if config.drops else {}
+            items = [(d, hints.get(d), None) for d in sorted(set(config.dates))]
+        else:
+            accepted = ledger.accepted_between(config.start, config.end)
+            ledger_dates = {d.delivery_date for d in known}
+            items = [(d.delivery_date, None, d.sha256) for d in accepted] + [
+                (d, None, None) for d in delivery_dates_between(customer, home, config.start, config.end)
+                if d not in ledger_dates]
+    return sorted(items, key=lambda item: (item[0], seq.get(item[2] or "", 0)))
 
 
 def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
@@ -59,31 +94,37 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
         customer_id = context.partition_key
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
-        if config.drops and len(config.drops) != len(config.dates):
-            raise Failure(description=f"config drops has {len(config.drops)} entries for {len(config.dates)} dates")
-        hints = dict(zip(config.dates, config.drops, strict=True)) if config.drops else {}
-        dates = sorted(set(config.dates)) or delivery_dates_between(customer, platform.home_path, config.start, config.end)
+        items = backlog_items(config, customer, paths, platform.home_path)
         validators, reporter, extra = default_validation(config.expectations_engine)
         check_names = CHECK_NAMES + extra
-        context.log.info(f"backlog of {customer_id}: {len(dates)} deliveries "
-                         f"({dates[0] if dates else '-'} .. {dates[-1] if dates else '-'})")
-        for i, delivery_date in enumerate(dates):
-            delivery = ingest_delivery(customer, paths, delivery_date, run_id=f"{context.run_id}-{i:04d}",
-                                       drop_hint=hints.get(delivery_date), validators=validators, reporter=reporter)
+        context.log.info(f"backlog of {customer_id}: {len(items)} deliveries "
+                         f"({items[0][0] if items else '-'} .. {items[-1][0] if items else '-'})")
+        done = 0
+        for i, (delivery_date, hint, sha) in enumerate(items):
+            try:
+                delivery = ingest_delivery(customer, paths, delivery_date, run_id=f"{context.run_id}-{i:04d}",
+                                           drop_hint=hint, sha256=sha, only_new=config.only_new,
+                                           validators=validators, reporter=reporter, log=context.log.info)
+            except AlreadyIngested as exc:
+                context.log.info(f"{i + 1}/{len(items)} {delivery_date}: skipped, {exc}")
+                continue
+            except (CustomerBusy, DeliveryNotFound, DiskFull) as exc:
+                raise Failure(description=str(exc)) from None
+            done += 1
             partition = delivery_key(customer_id, delivery_date)
             for kind, fields in delivery_results(delivery, check_names):
                 event = AssetMaterialization if kind == "materialization" else AssetCheckEvaluation
                 context.log_event(event(**fields, partition=partition))
-            context.log.info(f"{i + 1}/{len(dates)} {delivery_date} ({delivery.drop_path.name}): "
+            context.log.info(f"{i + 1}/{len(items)} {delivery_date} ({delivery.drop_path.name}): "
                              f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s")
             if not delivery.promoted:
                 raise Failure(
                     description=blocked_description(customer_id, delivery_date, delivery)
-                    + f"; {i} earlier deliveries of this backlog were promoted, {len(dates) - i - 1} later ones not run",
+                    + f"; {i} earlier deliveries of this backlog were promoted, {len(items) - i - 1} later ones not run",
                     metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary(),
-                              "promoted": i, "not_run": len(dates) - i - 1},
+                              "promoted": i, "not_run": len(items) - i - 1},
                 )
-        return len(dates)
+        return done
 
     @job(name=BACKLOG_JOB, partitions_def=customer_partitions,
          description="Ingest many deliveries of one customer (partition) in date order in one run: an "

@@ -29,11 +29,13 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
+from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.dbt_settings import write_dbt_settings
 from kinvolved_assets.defs.keys import RAW_GROUP, RAW_PREFIX
 from kinvolved_assets.defs.mart_checks import with_mart_figures
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM
 from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.diskspace import disk_full_message, is_disk_full
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -165,6 +167,13 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
     )
     def customer_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource,
                        config: MartsConfig):
+        # one writer per customer: an ingest or another build of this customer waits (build/ is ours)
+        with customer_lock(platform.paths(context.partition_key), f"marts build run {context.run_id}",
+                           on_wait=context.log.info):
+            yield from _build_marts(context, dbt, platform, config)
+
+    def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource,
+                     config: MartsConfig):
         customer_id = context.partition_key
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
@@ -192,7 +201,11 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
         if not invocation.is_successful():
             blocked = mass_deletions(build_file, customer.attendance.mass_deletion_fraction,
                                      customer.attendance.mass_deletion_min_records)
+            full = _disk_was_full(build_dir / "target" / "run_results.json")
             shutil.rmtree(build_dir, ignore_errors=True)
+            if full:
+                raise Failure(description=f"{customer_id}: " + disk_full_message(
+                    paths.warehouse, None, "build the marts") + " (the published marts are unchanged)")
             if blocked and not config.force_mass_deletion:
                 raise Failure(
                     description=f"{customer_id}: mass deletion blocked, the published marts are unchanged. "
@@ -210,6 +223,14 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
                          f"{' (mass deletion forced)' if config.force_mass_deletion else ''}")
 
     return customer_marts
+
+
+def _disk_was_full(run_results: Path) -> bool:
+    try:
+        results = json.loads(run_results.read_text()).get("results", [])
+    except (OSError, ValueError):
+        return False
+    return any(is_disk_full(OSError(str(r.get("message") or ""))) for r in results)
 
 
 def dbt_resource() -> DbtCliResource:

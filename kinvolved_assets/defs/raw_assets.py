@@ -22,11 +22,20 @@ from dagster import (
 )
 from pydantic import Field
 
+from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.ingest import CheckOutcome, DeliveryOutcome, EntityOutcome, ingest_delivery
+from kinvolved_assets.diskspace import DiskFull
+from kinvolved_assets.ingest import (
+    AlreadyIngested,
+    CheckOutcome,
+    DeliveryNotFound,
+    DeliveryOutcome,
+    EntityOutcome,
+    ingest_delivery,
+)
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 
@@ -39,6 +48,10 @@ class DeliveryConfig(Config):
         description="The drop to ingest (path in the customer's landing folder). Empty: the archived "
         "drop of the partition's date, else the single landing drop dated that day.",
     )
+    sha256: str | None = Field(default=None, description="The delivery to ingest, by the sha256 of its bytes "
+                               "(the ledger's `kinvolved deliveries`); wins over `drop`.")
+    only_new: bool = Field(default=False, description="Refuse a delivery the customer's ledger already shows "
+                           "ingested, blocked or superseded (set by the delivery sensor).")
 
 
 def entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
@@ -162,10 +175,14 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
         selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
-        delivery = ingest_delivery(
-            customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
-            entities=selected, validators=validators, reporter=reporter,
-        )
+        try:
+            delivery = ingest_delivery(
+                customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
+                entities=selected, validators=validators, reporter=reporter, sha256=config.sha256,
+                only_new=config.only_new, log=context.log.info,
+            )
+        except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull) as exc:
+            raise Failure(description=str(exc)) from None
         context.log.info(
             f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]}): "
             f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"

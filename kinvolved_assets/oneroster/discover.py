@@ -19,6 +19,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..diskspace import is_disk_full
 from . import spec
 from .findings import Finding, finding, printable
 
@@ -207,7 +208,9 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
                 disc.findings.append(finding("drop.too_large", f"member {info.filename[:120]!r} expands beyond the size limit (zip bomb?).", file=name))
                 disc.fatal = True
                 return disc
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+                if is_disk_full(exc):   # our disk, not the district's file
+                    raise
                 disc.findings.append(finding("drop.bad_zip", f"member {info.filename[:120]!r} cannot be extracted (truncated or corrupt ZIP).", file=name))
                 disc.fatal = True
                 return disc

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ..diskspace import is_disk_full
 from ..paths import check_date
 from . import scratch, spec
 from .discover import (
@@ -57,6 +58,8 @@ class Drop:
         try:
             self._open()
         except Exception as exc:  # noqa: BLE001 - a drop never raises on bad data
+            if is_disk_full(exc):   # our disk, not the district's file
+                raise
             self.fatal = True
             self.findings.append(finding("drop.bad_zip", f"the drop could not be opened ({type(exc).__name__}).", file=self.path.name))
         return self

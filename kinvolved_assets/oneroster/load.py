@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..diskspace import is_disk_full
 from . import spec
 from .decode import MAX_LINE_BYTES, Header, Transcoded, read_header, scan_lines, transcode_to_utf8
 from .discover import DropFile, DropLimits
@@ -343,6 +344,8 @@ def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str
         try:
             return _load(ent, df, hdr, cmap, out_root, delivery_date, limits, res, Path(tmpdir))
         except Exception as exc:  # noqa: BLE001 - never let a data problem escape as an exception
+            if is_disk_full(exc):   # our disk, not the district's file
+                raise
             res.failed = True
             res.findings.append(finding("file.internal_error", f"{member} could not be loaded ({type(exc).__name__}); nothing was written.", file=member))
             return res

@@ -6,10 +6,13 @@ Usage (env: KINVOLVED_HOME, KINVOLVED_CONFIG_DIR, DAGSTER_HOME)::
     python driver.py ingest <customer> <date>[,<date>...] [--drop NAME] [--marts]
     python driver.py process <customer> [--no-marts]
     python driver.py marts <customer> [--force]
+    python driver.py sensor-runs <customer> [--marts]   the daemon's way: its own sensor cursor, each
+                                                       request run with the daemon's dagster/run_key tag
 
 Fault injection (test-only, patched in this process): ``RELIABILITY_FAILPOINT=<name>`` makes the
 process SIGKILL itself (and its process group, so a dbt child dies too) at that point:
 
+    extract        the drop's ZIP is extracted to the temp folder, nothing loaded yet
     raw_write      after the first delivered entity is written to the staging Parquet folder (others not yet)
     checks         at the start of the expectation checks (all staged, nothing promoted)
     promote        after the first entity of the delivery was promoted into raw/ (promotion half done)
@@ -57,7 +60,22 @@ def install_failpoints() -> None:
     import kinvolved_assets.expectations as expectations
     import kinvolved_assets.ingest as ingest
 
-    if FAILPOINT == "raw_write":
+    if FAILPOINT == "extract":
+        real_open_drop = ingest.open_drop
+
+        class _Extracted:
+            def __init__(self, cm):
+                self._cm = cm
+
+            def __enter__(self):
+                self._cm.__enter__()
+                _die("extract")
+
+            def __exit__(self, *exc):
+                return self._cm.__exit__(*exc)
+
+        ingest.open_drop = lambda *a, **k: _Extracted(real_open_drop(*a, **k))
+    elif FAILPOINT == "raw_write":
         real_open = ingest.open_drop
 
         class _Drop:
@@ -133,6 +151,31 @@ def _failure_messages(instance, run_id: str) -> list[str]:
     return out
 
 
+def _daemon_like_tick(defs, instance, customer: str) -> list:
+    """One tick of the delivery sensor with a cursor of its own (the daemon keeps its own, not the
+    CLI's), its requests run in process tagged as the daemon tags them (``dagster/run_key``)."""
+    from dagster import build_sensor_context
+
+    from kinvolved_assets.local_runner import run_backlog, run_ingest
+
+    key = f"daemon_like_cursor__{customer}"
+    stored = instance.run_storage.get_cursor_values({key}).get(key)
+    sensor_def = defs.resolve_sensor_def(f"deliveries__{customer}")
+    result = sensor_def.evaluate_tick(build_sensor_context(instance=instance, cursor=stored, definitions=defs))
+    if result.cursor is not None:
+        instance.run_storage.set_cursor_values({key: result.cursor})
+    runs = []
+    for request in result.run_requests or []:
+        tags = {**request.tags, "dagster/run_key": request.run_key}
+        if request.job_name == "ingest_backlog":
+            outcome = run_backlog(defs, instance, customer, run_config=request.run_config, tags=tags)
+            runs.append(("backlog", outcome.run_id, outcome.success))
+        else:
+            outcome = run_ingest(defs, instance, request.partition_key, run_config=request.run_config, tags=tags)
+            runs.append((request.partition_key.keys_by_dimension["date"], outcome.run_id, outcome.success))
+    return runs
+
+
 def main(argv: list[str]) -> int:
     install_failpoints()
     from dagster import DagsterInstance
@@ -164,6 +207,14 @@ def main(argv: list[str]) -> int:
         report = process_landing(defs, instance, customer, build_marts="--no-marts" not in argv)
         summary.update(ingest_runs=report.ingest_runs, marts_run=report.marts_run)
         ok = all(s for *_, s in report.ingest_runs) and (report.marts_run is None or report.marts_run[1])
+    elif command == "sensor-runs":
+        runs = _daemon_like_tick(defs, instance, customer)
+        summary.update(ingest_runs=runs)
+        ok = all(s for *_, s in runs)
+        if ok and "--marts" in argv:
+            result = run_marts(defs, instance, customer)
+            summary.update(marts_run=(result.run_id, result.success))
+            ok = result.success
     elif command == "marts":
         result = run_marts(defs, instance, customer, force_mass_deletion="--force" in argv)
         summary.update(success=result.success, run_id=result.run_id)

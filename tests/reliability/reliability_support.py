@@ -74,14 +74,16 @@ class Site(CustomerFolders):
         return self.warehouse(customer_id) / "marts.duckdb"
 
     # ---- child processes -------------------------------------------------------------------------
-    def start(self, *args: str, failpoint: str | None = None) -> subprocess.Popen:
+    def start(self, *args: str, failpoint: str | None = None, env: dict | None = None) -> subprocess.Popen:
         extra = {"RELIABILITY_FAILPOINT": failpoint} if failpoint else {}
+        extra.update(env or {})
         return subprocess.Popen([PYTHON, str(DRIVER), *args], env=self.env(**extra), cwd=str(self.root),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
 
-    def run(self, *args: str, failpoint: str | None = None, timeout: float = 240, expect_ok: bool | None = True):
-        proc = self.start(*args, failpoint=failpoint)
+    def run(self, *args: str, failpoint: str | None = None, timeout: float = 240, expect_ok: bool | None = True,
+            env: dict | None = None):
+        proc = self.start(*args, failpoint=failpoint, env=env)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from kinvolved_assets.customer_lock import CustomerBusy, customer_lock, is_locked
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.defs.sensors import evaluate_landing
 from kinvolved_assets.delivery import (
@@ -20,6 +24,7 @@ from kinvolved_assets.delivery import (
     find_drops,
     incomplete_reason,
 )
+from kinvolved_assets.ledger import Ledger
 from kinvolved_assets.paths import CustomerPaths
 
 CUSTOMER = CustomerConfig(customer_id="acme", name="Acme", sis="other", timezone="America/New_York",
@@ -148,3 +153,154 @@ def test_archive_is_idempotent_and_never_overwrites(tmp_path):
     assert second != first and first.exists() and second.exists()
     assert find_archived(paths, "2025-09-12", sha) == first
     assert (first.parent / (first.name + ".sha256")).read_text().startswith(sha)
+
+
+# ---- the delivery ledger: one answer for every path ------------------------------------------------
+
+def ledger_tick(landing, paths, cursor, is_active=None):
+    with Ledger(paths) as ledger:
+        requests, logs, new_cursor = evaluate_landing(CUSTOMER, landing, cursor, 0.0, ledger=ledger,
+                                                      is_active=is_active)
+    return requests, logs, json.loads(json.dumps(new_cursor))
+
+
+def test_ledger_records_arrival_order_states_and_date_source(tmp_path):
+    paths = CustomerPaths.for_customer("acme", tmp_path)
+    with Ledger(paths) as ledger:
+        b = ledger.register("b" * 64, "acme_20250902.zip", "2025-09-02", "name")
+        a = ledger.register("a" * 64, "export.zip", "2025-09-01", "arrival")
+        assert ledger.register("b" * 64, "copy.zip", "2025-09-09", "name") == b, "same bytes, same delivery"
+        assert (b.seq, a.seq, b.state, b.attempts) == (1, 2, "landed", 0)
+        assert [d.file_name for d in ledger.deliveries()] == ["export.zip", "acme_20250902.zip"]
+        started = ledger.start(a.sha256, "run-1")
+        assert (started.state, started.run_id, started.pid, started.attempts) == ("ingesting", "run-1", os.getpid(), 1)
+        done = ledger.finish(a.sha256, "ingested", rows=10, errors=0, warnings=2)
+        assert (done.state, done.rows, done.warnings, done.pid) == ("ingested", 10, 2, None)
+        assert [d.seq for d in ledger.find("2")] == [2]
+        assert [d.seq for d in ledger.find("export.zip")] == [2]
+        assert [d.seq for d in ledger.find("aaaaaaaa")] == [2]
+        assert ledger.find("zz") == []
+        assert [d.seq for d in ledger.accepted_between("2025-09-01", "2025-09-30")] == [2]
+
+
+def test_ledger_marks_deliveries_of_dead_processes_failed(tmp_path):
+    paths = CustomerPaths.for_customer("acme", tmp_path)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()   # a pid that is gone
+    with Ledger(paths) as ledger:
+        ledger.register("c" * 64, "x_20250903.zip", "2025-09-03", "name")
+        ledger.start("c" * 64, "run-dead")
+        ledger._con.execute("update deliveries set pid = ?", (child.pid,))
+        assert [d.run_id for d in ledger.fail_interrupted()] == ["run-dead"]
+        entry = ledger.get("c" * 64)
+        assert entry.state == "failed" and "interrupted" in entry.note
+
+
+def test_sensor_skips_recopied_bytes_naming_them_and_retries_failed(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    paths = CustomerPaths.for_customer("acme", tmp_path)
+    make_zip(landing / "acme_20250902.zip", {"orgs.csv": "sourcedId\n1\n"})
+    requests, _, cursor = ledger_tick(landing, paths, {})
+    sha = requests[0]["sha"]
+    assert requests[0]["run_key"] == f"acme:{sha}" and requests[0]["date_source"] == "name"
+    assert ledger_tick(landing, paths, cursor)[0] == [], "requested moments ago by this live process"
+    with Ledger(paths) as ledger:
+        ledger.start(sha, "run-1")
+        ledger.finish(sha, "failed", note="OSError: boom")
+    retry, logs, cursor = ledger_tick(landing, paths, cursor)
+    assert [r["run_key"] for r in retry] == [f"acme:{sha}:retry-1"]
+    assert logs == ["retrying acme_20250902.zip (failed: OSError: boom)"]
+    assert ledger_tick(landing, paths, cursor, is_active=lambda d: True)[0] == [], "its run is queued"
+    with Ledger(paths) as ledger:
+        ledger.start(sha, "run-2")
+        ledger.finish(sha, "ingested")
+    assert ledger_tick(landing, paths, cursor)[0] == []
+    shutil.copyfile(landing / "acme_20250902.zip", landing / "resent.zip")
+    requests, logs, _ = ledger_tick(landing, paths, cursor)
+    assert requests == []
+    assert logs == ["skipped resent.zip: the same bytes were delivered before as acme_20250902.zip "
+                    "(2025-09-02 #1, ingested)"]
+
+
+def test_delivery_date_source_is_the_name_or_the_arrival(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    make_zip(landing / "acme_20250902.zip", {"orgs.csv": "a\n"})
+    make_zip(landing / "export.zip", {"orgs.csv": "b\n"})
+    found = {d.name: d.date_source for d in find_drops(landing, CUSTOMER.tz)}
+    assert found == {"acme_20250902.zip": "name", "export.zip": "arrival"}
+
+
+def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
+    paths = CustomerPaths.for_customer("acme", tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from kinvolved_assets.customer_lock import customer_lock\n"
+         "from pathlib import Path\nfrom kinvolved_assets.paths import CustomerPaths\n"
+         f"with customer_lock(CustomerPaths.for_customer('acme', Path({str(tmp_path)!r})), 'run r-1'):\n"
+         "    print('held', flush=True)\n    time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert is_locked(paths)
+        told = []
+        with pytest.raises(CustomerBusy, match=r"customer acme is being ingested by pid \d+: run r-1"):
+            with customer_lock(paths, "second", wait_seconds=0.5, on_wait=told.append):
+                pass
+        assert told and "waiting for it to finish" in told[0]
+    finally:
+        holder.kill()
+        holder.wait()
+    started = time.monotonic()
+    with customer_lock(paths, "third", wait_seconds=5), customer_lock(paths, "re-entered"):
+        assert not is_locked(paths)
+    assert time.monotonic() - started < 1, "a killed holder's lock is free at once"
+
+
+def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
+    from districts import add_customer
+
+    from kinvolved_assets.cli import main
+
+    home, configs = tmp_path / "home", tmp_path / "configs"
+    configs.mkdir()
+    monkeypatch.setenv("KINVOLVED_HOME", str(home))
+    monkeypatch.setenv("KINVOLVED_CONFIG_DIR", str(configs))
+    add_customer(home, configs, "acme", generate_drops=False)
+    paths = CustomerPaths.for_customer("acme", home)
+    with Ledger(paths) as ledger:
+        ledger.register("a" * 64, "acme_20250902.zip", "2025-09-02", "name")
+        ledger.start("a" * 64, "run-1")
+        ledger.finish("a" * 64, "blocked", rows=5, errors=1, warnings=0)
+        ledger.register("b" * 64, "acme_20250902_fixed.zip", "2025-09-02", "name")
+        ledger.start("b" * 64, "run-2")
+        ledger.finish("b" * 64, "ingested", rows=5, errors=0, warnings=0)
+    assert main(["deliveries", "acme"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:5] == ["2025-09-02", "1", "blocked", "name", "a" * 12]
+    assert out[2].split()[:3] == ["2025-09-02", "2", "ingested"] and out[-1] == "2 deliveries of acme"
+    assert main(["supersede", "acme", "2"]) == 1, "an ingested delivery cannot be superseded"
+    assert "cannot be superseded" in capsys.readouterr().err
+    assert main(["supersede", "acme", "1", "--by", "acme_20250902_fixed.zip"]) == 0
+    with Ledger(paths) as ledger:
+        entry = ledger.get("a" * 64)
+    assert entry.state == "superseded" and entry.note == "superseded by #2 acme_20250902_fixed.zip"
+    assert main(["reingest", "acme", "99"]) == 2
+    assert "no delivery '99'" in capsys.readouterr().err
+
+
+def test_attendance_ending_long_before_the_delivery_date_is_warned(tmp_path):
+    from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome, delivery_notes
+    from kinvolved_assets.oneroster.load import LoadResult
+
+    def outcome(last):
+        result = LoadResult(entity="attendance", rows=3, min_date="2025-08-25", max_date=last)
+        return DeliveryOutcome("acme", "2025-10-01", tmp_path, "c" * 64, [],
+                               {"attendance": EntityOutcome("attendance", result)}, True, 0.1)
+
+    with Ledger(CustomerPaths.for_customer("acme", tmp_path)) as ledger:
+        entry = ledger.register("c" * 64, "export.zip", "2025-10-01", "arrival")
+    assert delivery_notes(outcome("2025-09-01"), entry) == [
+        "attendance in export.zip ends 2025-09-01, 30 days before its delivery date 2025-10-01 "
+        "(date from the arrival); check the delivery date"]
+    assert delivery_notes(outcome("2025-09-30"), entry) == []
