@@ -112,7 +112,7 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
                 elif r.kind == "volume":
                     out.append(run_volume(con, r, result, raw_root, delivery_date))
             if entity == "academic_sessions" and getattr(result, "mode", None) == "bulk":
-                out += school_year_results(con, parquet, customer)
+                out += school_year_results(con, parquet, customer, params.school_year)
     except Exception as exc:  # noqa: BLE001 - never let a validation crash pass as green
         if is_disk_full(exc):   # our disk, not the district's file
             raise
@@ -130,10 +130,11 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
                       report_path=report_path)
 
 
-def school_year_results(con, parquet: Path, customer) -> list[RuleResult]:
-    """The configured school year resolved by the dates of a bulk academicSessions file: an ERROR when
-    no session matches (the marts would be empty), a WARN when the label differs or only terms match."""
-    year = getattr(customer, "school_year", None)
+def school_year_results(con, parquet: Path, customer, year: int | None = None) -> list[RuleResult]:
+    """The delivery's school year (the configured one, or the earlier year a history delivery falls
+    in) resolved by the dates of a bulk academicSessions file: an ERROR when no session matches (the
+    marts would be empty), a WARN when the label differs or only terms match."""
+    year = year if year is not None else getattr(customer, "school_year", None)
     if year is None:
         return []
     found = sessions_from_parquet(con, str(parquet))
