@@ -10,7 +10,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 SCALE ?= small
 
-.PHONY: demo test test-fast test-services ui docs browser-deps bench venv lint clean
+.PHONY: demo test test-deployment test-fast test-services ui docs browser-deps bench venv lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,14 +37,19 @@ test-services:
 demo: $(STAMP)
 	$(BIN)/kinvolved demo
 
-## Run the whole test suite (unit, integration, reliability, benchmark smoke).
 ## Debian packages the tests need (the browser tests drive headless Chromium); CI runs as root.
 browser-deps:
 	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-test: $(DEPLOY_STAMP) test-services browser-deps
+## Run the whole test suite (unit, integration, reliability, browser, benchmark smoke).
+test: $(DEPLOY_STAMP) browser-deps
 	$(BIN)/kinvolved prepare-dbt
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12 -m "not deployment"
+
+## The production shape (PostgreSQL instance, Redis, two Celery workers): run by .ci/run after `make test`.
+test-deployment: $(DEPLOY_STAMP) test-services
+	$(BIN)/kinvolved prepare-dbt
+	$(BIN)/python -m pytest -q -m deployment --durations=5
 
 test-fast: $(DEPLOY_STAMP)
 	$(BIN)/python -m pytest -q -m "not integration and not reliability and not bench"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.permissions import private_dir
 
 STATES = ("landed", "ingesting", "ingested", "blocked", "failed", "superseded")
 # never ingested again unless an operator asks for that delivery explicitly
@@ -107,7 +108,9 @@ class Ledger:
         self.file = paths.warehouse / "ledger.sqlite"
 
     def __enter__(self) -> Ledger:
-        self.file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.file.parent)
+        # the file first, private (0600); SQLite gives its journal the database file's permissions
+        os.close(os.open(self.file, os.O_RDWR | os.O_CREAT, 0o600))
         self._con = sqlite3.connect(self.file, timeout=60, isolation_level=None)
         self._con.execute("pragma busy_timeout = 60000")
         self._con.execute(_SCHEMA)

@@ -30,7 +30,8 @@ from reliability_support import Site, copy_site, record_fault, wait_for
 
 from kinvolved_assets.marts_reader import content_digest
 
-pytestmark = pytest.mark.reliability
+# the production shape: run by .ci/run (`make test-deployment`), kept out of `make test`'s 20 minutes
+pytestmark = [pytest.mark.reliability, pytest.mark.deployment]
 
 CUSTOMERS = {"north": 21, "south": 22, "east": 23}
 # the longest step here (a dbt build) took up to 66 s on 2 cores shared with other builds; an attempt
