@@ -46,7 +46,12 @@ def _examples(result: dict) -> str:
 def _files_lines(report: DropReport) -> list[str]:
     rows = [[printable(str(f.name)), f.entity, f.mode or "-", f"{f.rows:,}", f"{f.rejected:,}", "FAILED" if f.failed else "ok"]
             for f in report.files]
-    return ["", "Files"] + text_table(["file", "entity", "mode", "rows", "rejected", "status"], rows, {3, 4})
+    if not any(f.quarantined for f in report.files):
+        return ["", "Files"] + text_table(["file", "entity", "mode", "rows", "rejected", "status"], rows, {3, 4})
+    for row, f in zip(rows, report.files, strict=True):   # `validate --customer`: what ingest would do
+        row.insert(5, f"{f.quarantined:,}")
+    return ["", "Files (rows = what ingest would load)"] + text_table(
+        ["file", "entity", "mode", "rows", "rejected", "quarantined", "status"], rows, {3, 4, 5})
 
 
 def _findings_lines(report: DropReport, first_n: int) -> list[str]:
