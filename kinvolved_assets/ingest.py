@@ -314,7 +314,8 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
                 outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
                                           validators=validators, reporter=reporter, limits=limits)
             except BaseException as exc:
-                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__}: {str(exc)[:300]}"
+                # an engine's message may quote a cell value: the ledger keeps the exception's type only
+                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__} (see the run's logs)"
                 ledger.finish(located.sha256, "failed", note=why)
                 raise
             outcome.notes.extend(delivery_notes(outcome, entry))

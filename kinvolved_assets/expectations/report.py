@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from .results import engine_error_text
 from .validator import CHECK_NAME, REPORT_FILE, REPORT_JSON
 
 MAX_FINDINGS_PER_ENTITY = 50
@@ -96,7 +97,7 @@ def report_data(outcome, ctx=None) -> dict:
 
 def _examples_text(ex: dict) -> str:
     if ex.get("error"):
-        return f"engine error: {ex['error']}"
+        return engine_error_text(ex["error"], ex.get("column"), ex.get("description", ""))
     parts = []
     for e in ex.get("examples", []):
         bits = [f"line {e['line']}" if "line" in e else None, e.get("sourcedId"), e.get("value")]

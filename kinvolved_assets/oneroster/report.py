@@ -34,7 +34,9 @@ def text_table(headers: list[str], rows: list[list], right: set[int] = frozenset
 
 def _examples(result: dict) -> str:
     if result.get("error"):
-        return f"engine error: {result['error']}"
+        # the stored error is already harmless (the exception's type, never its message)
+        where = f"column {result['column']}, " if result.get("column") else ""
+        return f"engine error: {result['error']}; {where}expected: {result.get('description', '')}"[:200]
     parts = [" / ".join(str(b) for b in (f"line {e['line']}" if "line" in e else None, e.get("sourcedId"),
                                           e.get("value")) if b is not None) for e in result.get("examples", [])]
     text = "; ".join(parts)
