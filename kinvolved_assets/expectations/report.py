@@ -11,8 +11,9 @@ import datetime as dt
 import html
 import json
 import logging
-import os
 from pathlib import Path
+
+from kinvolved_assets.permissions import write_private
 
 from .results import engine_error_text
 from .validator import CHECK_NAME, REPORT_FILE, REPORT_JSON
@@ -185,9 +186,7 @@ def _marts_checks_html(checks: dict) -> list[str]:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_private(path, text)   # 0600 in a 0700 folder, like the rest of the customer's tree
 
 
 write_text_atomically = _write

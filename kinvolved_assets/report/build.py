@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kinvolved_assets.permissions import write_private
 from kinvolved_assets.report.charts import BAND_LABELS, png_data_uri, render_all
 from kinvolved_assets.report.data import BANDS, ReportData, read_report_data
 
@@ -87,9 +87,7 @@ def render_html(data: ReportData, charts: dict[str, bytes]) -> str:
 
 
 def _write(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    write_private(path, payload)   # 0600 in a 0700 folder, like the rest of the customer's tree
 
 
 def report_root(paths) -> Path:
