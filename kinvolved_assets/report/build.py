@@ -8,7 +8,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from kinvolved_assets.permissions import write_private
+from kinvolved_assets.permissions import private_dir, write_private
 from kinvolved_assets.report.charts import BAND_LABELS, png_data_uri, render_all
 from kinvolved_assets.report.data import BANDS, ReportData, read_report_data
 
@@ -99,7 +99,8 @@ def write_attendance_report(marts_db: Path, reports_dir: Path, customer_id: str,
                             chronic_threshold: float = 0.10, min_enrolled_days: int = 10) -> ReportResult:
     data = read_report_data(marts_db, customer_id, as_of, chronic_threshold, min_enrolled_days)
     folder = reports_dir / data.as_of_date
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(reports_dir)   # 0700 like the rest of the customer's tree
+    private_dir(folder)
     charts = render_all(data)
     pngs = []
     for name, png in charts.items():
