@@ -374,7 +374,7 @@ def _ingest_located(
             # another district's export in this landing folder blocks the delivery as a whole
             foreign = [] if drop.fatal else wrong_customer_findings(loaded, config, paths.raw)
             drop_findings += foreign
-            fatal = drop.fatal or bool(foreign)
+            fatal = drop.fatal or any(f.severity == "error" for f in foreign)
             for name, result in loaded.items():
                 if name not in drop.contract.entity_names and not result.present:
                     other_version.append(name)
@@ -410,6 +410,8 @@ def _ingest_located(
             seconds=time.perf_counter() - started,
             other_version_entities=other_version,
         )
+        # a first delivery naming none of the licensed schools: the operator hears it (ledger note, CLI)
+        outcome.notes.extend(f"{f.file}: {f.message}" for f in foreign if f.severity == "warning")
         if reporter is not None:
             outcome.report_path = reporter(outcome, context)
     finally:

@@ -7,8 +7,10 @@ role's ``orgSourcedId`` (1.2). The customer's organisations are its configured `
 (sourcedIds or identifiers) plus every organisation delivered to it before (``raw/orgs``). When the
 delivery names organisations and not one of them is the customer's, the drop is another district's
 export copied into the wrong landing folder: it is blocked as a whole (``drop.wrong_customer``),
-nothing of it is promoted. Without licensed schools and without an earlier orgs delivery (a new
-customer's first drop) the rule cannot tell and says nothing.
+nothing of it is promoted. Before the customer's first orgs delivery only its config can disagree,
+and a config can be wrong (an onboarding typo: a licensed school then has no students, which the
+marts' plausibility checks also report), so it is a warning; without licensed schools either the
+rule cannot tell and says nothing.
 
 The finding names counts, the files and the fix, never an organisation id from the drop (an id
 column of a shifted row may hold a name).
@@ -84,8 +86,10 @@ def known_org_sql(con, raw_root: Path | None) -> list[str]:
 
 
 def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> list[Finding]:
-    """One ``drop.wrong_customer`` error when the delivery names organisations and none is the
-    customer's; nothing when it names none or the customer has no organisations to compare with."""
+    """``drop.wrong_customer`` when the delivery names organisations and none is the customer's: an
+    error once the customer has an orgs delivery (its history cannot be a typo), a warning when only
+    its ``licensed_schools`` disagree (a first delivery: the config may be the one that is wrong);
+    nothing when the delivery names none or the customer has nothing to compare with."""
     if customer is None:
         return []
     licensed = [str(s) for s in getattr(customer, "licensed_schools", []) or []]
@@ -94,26 +98,33 @@ def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> l
         delivered, files = delivered_org_sql(con, results)
         if not delivered:
             return []
-        known = known_org_sql(con, raw_root)
+        history = known_org_sql(con, raw_root)
         con.execute("CREATE TEMP TABLE _licensed(id VARCHAR)")
         if licensed:
             con.executemany("INSERT INTO _licensed VALUES (?)", [(s,) for s in licensed])
-        known.append("SELECT id FROM _licensed")
-        n_known, = con.execute(f"SELECT count(DISTINCT id) FROM ({' UNION ALL '.join(known)}) WHERE id IS NOT NULL").fetchone()
+        known = " UNION ALL ".join([*history, "SELECT id FROM _licensed"])
+        n_history, n_known = con.execute(
+            f"SELECT (SELECT count(DISTINCT id) FROM ({' UNION ALL '.join(history) or 'SELECT NULL AS id'}) "
+            f"WHERE id IS NOT NULL), (SELECT count(DISTINCT id) FROM ({known}) WHERE id IS NOT NULL)").fetchone()
         if not n_known:
             return []
         n_delivered, n_common = con.execute(
             f"WITH d AS (SELECT DISTINCT id FROM ({' UNION ALL '.join(delivered)}) WHERE id IS NOT NULL), "
-            f"k AS (SELECT DISTINCT id FROM ({' UNION ALL '.join(known)}) WHERE id IS NOT NULL) "
+            f"k AS (SELECT DISTINCT id FROM ({known}) WHERE id IS NOT NULL) "
             f"SELECT count(*), count(k.id) FROM d LEFT JOIN k USING (id)").fetchone()
     finally:
         con.close()
     if not n_delivered or n_common:
         return []
     cid = getattr(customer, "customer_id", "the customer")
-    before = "" if raw_root is None else " or delivered to it before"
+    names = f"none of the {n_delivered} organisations this delivery names ({', '.join(files)})"
+    if not n_history:   # only the config to go by: it may be the one that is wrong
+        return [finding(RULE, (
+            f"{names} is one of the {len(licensed)} licensed_schools of {cid}, and no delivery of {cid} "
+            f"named its organisations before. Check that this is {cid}'s export, and that licensed_schools "
+            f"in {cid}.yaml holds its schools' sourcedIds or identifiers."), file=files[0], severity="warning")]
     return [finding(RULE, (
-        f"none of the {n_delivered} organisations this delivery names ({', '.join(files)}) is a licensed "
-        f"school of {cid}{before} ({n_known} known): it looks like another district's export. Nothing "
-        f"was loaded. Move it to its own customer's landing folder, or, if {cid}'s ids changed (a new "
-        f"SIS), update licensed_schools in {cid}.yaml and deliver it again."), file=files[0])]
+        f"{names} is a licensed school of {cid} or an organisation delivered to it before ({n_known} known): "
+        f"it looks like another district's export. Nothing was loaded. Move it to its own customer's "
+        f"landing folder, or, if {cid}'s ids changed (a new SIS), update licensed_schools in {cid}.yaml "
+        "and deliver it again."), file=files[0])]

@@ -1,8 +1,8 @@
 """Wrong customer (issue item 5, delivery-level): another district's export in a customer's landing
 folder is blocked as a whole, with a finding naming the file and the fix, in `validate --customer`
 and at ingest; nothing already loaded changes. A customer's own deltas (a new school under its
-district, an attendance-only night) still load, and a new customer without licensed schools or
-history is not judged."""
+district, an attendance-only night) still load, and a new customer whose first delivery names none
+of its licensed schools is warned (its config may be the wrong part)."""
 
 from __future__ import annotations
 
@@ -75,11 +75,22 @@ def test_another_districts_export_is_blocked_and_changes_nothing(tmp_path, monke
 def test_own_deltas_and_a_new_customer_still_load(tmp_path):
     paths = CustomerPaths.for_customer("acme", tmp_path)
     paths.landing.mkdir(parents=True)
-    # a new customer: no licensed schools, no history, nothing to compare with
-    assert _deliver(paths, _config(licensed=()), D1, {}, base=FOREIGN).promoted
+    # a new customer whose first delivery names none of its licensed schools: the config may be the
+    # one that is wrong (the marts' plausibility checks report the empty school), so a warning only
+    first = _deliver(paths, _config(licensed=("s1",)), D1, {}, base=FOREIGN)
+    assert first.promoted
+    assert [(f.rule, f.severity) for f in first.drop_findings if f.rule == "drop.wrong_customer"] == [
+        ("drop.wrong_customer", "warning")]
+    assert any("licensed_schools in acme.yaml" in n for n in first.notes), first.notes
     # its own delta: a new school (unknown id) under its known district, and its attendance
     orgs = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
             "s9,active,2024-03-06T00:00:00Z,New School,school,S9,other-d1\n")
     out = _deliver(paths, _config(licensed=("s1",)), D2, {"orgs.csv": orgs,
                                                          "attendance.csv": FOREIGN["attendance.csv"]}, base={})
     assert out.promoted, out.drop_findings
+    assert "drop.wrong_customer" not in {f.rule for f in out.drop_findings}
+    # a customer without licensed schools nor history: nothing to compare with
+    other = CustomerPaths.for_customer("newco", tmp_path)
+    other.landing.mkdir(parents=True)
+    out = _deliver(other, _config(licensed=()).model_copy(update={"customer_id": "newco"}), D1, {}, base=FOREIGN)
+    assert out.promoted and "drop.wrong_customer" not in {f.rule for f in out.drop_findings}
