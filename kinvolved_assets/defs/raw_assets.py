@@ -23,7 +23,7 @@ from dagster import (
 from pydantic import Field
 
 from kinvolved_assets.customer_lock import CustomerBusy
-from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations
+from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations, report_link
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
@@ -70,6 +70,7 @@ def entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
     }
     if delivery.report_path is not None:
         meta["validation_report"] = MetadataValue.path(str(delivery.report_path))
+        meta.update(report_link(delivery.report_path))
     if getattr(result, "min_date", None):
         meta["min_date"] = str(result.min_date)
         meta["max_date"] = str(result.max_date)
@@ -155,8 +156,10 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         for e in ENTITIES
     ]
     check_names = CHECK_NAMES + tuple(extra_checks or ())
+    # checks per delivery partition: a blocked re-delivery's FAILED result is the partition's latest
+    # execution (the Checks tab shows it against the data that stays live, not "Not evaluated")
     check_specs = [
-        AssetCheckSpec(name, asset=raw_asset_key(e.name), blocking=True,
+        AssetCheckSpec(name, asset=raw_asset_key(e.name), blocking=True, partitions_def=partitions_def,
                        description=f"{name} validation of {e.file_name}")
         for e in ENTITIES for name in check_names
     ]
