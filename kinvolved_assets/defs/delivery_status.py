@@ -86,8 +86,10 @@ def blocked_observations(delivery, paths: CustomerPaths, failed_by_entity: dict[
     for entity in delivery.entities:
         live = live_state(paths, entity, delivery.delivery_date)
         failed = failed_by_entity.get(entity, [])
-        meta = {**delivery_fields(delivery), "failed_checks": ", ".join(failed) or "none (another file failed)",
-                "blocked_by": delivery.blocking_summary(), **live}
+        # keys of their own: the partition's pane shows them beside the live materialization's drop
+        blocked = {f"blocked_{k}": v for k, v in delivery_fields(delivery).items() if k != "promoted"}
+        meta = {**blocked, "failed_checks": ", ".join(failed) or "none (another file failed)",
+                "blocked_by": delivery.blocking_summary(), **live, **report_link(delivery.report_path)}
         out.append({"entity": entity, "metadata": meta,
                     "description": f"delivery {delivery.delivery_date} BLOCKED by {delivery.blocking_summary()}; "
                                    f"{live_text(live)}"})

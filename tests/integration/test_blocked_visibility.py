@@ -57,6 +57,8 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     attendance = by_entity["attendance"]
     assert attendance.partition == f"acme|{date}"
     assert attendance.metadata["failed_checks"].value == "contract"
+    assert attendance.metadata["blocked_drop"].value == bad.name
+    assert attendance.metadata["validation_report_url"].value.endswith(f"/acme/reports/{date}/validation.html")
     assert attendance.metadata["live_delivery_date"].value == date
     assert "BLOCKED by attendance: contract" in attendance.description
     # the data of the good delivery is what the asset still serves
