@@ -51,6 +51,9 @@ def cmd_report(args: argparse.Namespace) -> int:
           f"{data.chronically_absent} of {data.students} students chronically absent")
     print(f"report: {result.html_path}")
     print(f"charts: {', '.join(p.name for p in result.pngs)} (same folder)")
+    from kinvolved_assets.report.serve import report_url
+
+    print(f"served: {report_url(result.html_path)} (while make ui or kinvolved serve-reports runs)")
     if args.open:
         import webbrowser
 
