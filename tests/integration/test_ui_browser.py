@@ -108,7 +108,7 @@ def test_asset_lineage(site):
     assert site["browser"].screenshot(site["shots"] / "01_asset_lineage.png").stat().st_size > 20_000
     log = (site["home"] / "logs" / "dagster_dev.log").read_text()    # what `make ui` prints
     assert "Serving dagster-webserver" in log
-    for noise in ("BetaWarning", "SupersessionWarning", "PreviewWarning", "dg dev"):
+    for noise in ("BetaWarning", "SupersessionWarning", "PreviewWarning", "dg dev", "in the current folder"):
         assert noise not in log, noise
 
 
