@@ -40,6 +40,8 @@ from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 
 CHECK_NAMES = ("contract",)
+# the partitions view of a raw asset filtered to the dates a delivery ran for (the UI's `status` filter)
+DELIVERED_ONLY = "/assets/oneroster/{entity}?view=partitions&status=FAILED,MATERIALIZED,MATERIALIZING"
 
 
 class DeliveryConfig(Config):
@@ -148,7 +150,9 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
             raw_asset_key(e.name),
             group_name=RAW_GROUP,
             description=f"`{e.file_name}` of each delivery as typed, immutable Parquet "
-            f"(`warehouse/<customer>/raw/{e.name}/delivery_date=<date>/`).",
+            f"(`warehouse/<customer>/raw/{e.name}/delivery_date=<date>/`).\n\n"
+            f"[The delivered dates only]({DELIVERED_ONLY.format(entity=e.name)}) (partitions view without "
+            "the dates nothing was delivered for).",
             kinds={"parquet", "duckdb"},
             tags={"kinvolved/entity": e.name},
             metadata={"oneroster_file": e.file_name, "extension": e.extension, "optional_file": e.optional_file},

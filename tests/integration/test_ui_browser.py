@@ -68,7 +68,8 @@ def site(tmp_path_factory):
         graphql(dev.base, "mutation { setNuxSeen }")     # the "Join the Dagster community" modal
         browser = Browser(root / "chromium-profile")
         yield {"dev": dev, "browser": browser, "home": home, "date": date, "bad": bad.name,
-               "promoted": len(good.ingest_runs), "shots": home / "screenshots",
+               "promoted": len(good.ingest_runs), "dates": [d for d, *_ in good.ingest_runs],
+               "shots": home / "screenshots",
                "reports": f"http://127.0.0.1:{reports_port}"}
     finally:
         if browser is not None:
@@ -125,6 +126,14 @@ def test_raw_asset_partitions(site):
     assert "Latest materialization" in text and site["bad"] in text and "failed_checks" in text
     assert f"demo_{site['date'].replace('-', '')}.zip" in text        # the drop that stays live
     site["browser"].screenshot(site["shots"] / "02b_blocked_partition.png")
+    # the description's link: the partitions view with the delivered dates only, newest first
+    _open(site, "/assets/oneroster/attendance", "The delivered dates only")
+    href = site["browser"].eval("[...document.querySelectorAll('a')].find(a => a.innerText.trim() === "
+                                "'The delivered dates only').getAttribute('href')")
+    text = _open(site, href, "Partitions Selected", "Materialized (")
+    listed = re.findall(r"^(\d{4}-\d{2}-\d{2})$", text.split("Partitions Selected", 1)[1], re.M)
+    assert set(listed) == set(site["dates"]) and listed[0] == max(site["dates"]), listed
+    site["browser"].screenshot(site["shots"] / "02c_delivered_dates.png")
 
 
 def test_blocked_delivery_checks(site):
