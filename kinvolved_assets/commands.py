@@ -400,6 +400,10 @@ def cmd_demo(args) -> int:
     written = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, None,
                                       customer.attendance.chronic_threshold, customer.attendance.min_enrolled_days)
     print(f"      district attendance report: {written.html_path}")
+    from kinvolved_assets.report.serve import report_url
+
+    print(f"      in the UI: asset reports/attendance, link report_url ({report_url(written.html_path)} "
+          "while make ui runs)")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
     failed = any(not s for *_, s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
     return 1 if failed else 0
