@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from kinvolved_assets.checks import CheckOutcome, DeliveryContext, Validator
 from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.delivery import (
@@ -62,17 +63,6 @@ class Located(NamedTuple):
 
 
 @dataclass
-class CheckOutcome:
-    """Result of one validation (contract or expectation suite) for one entity."""
-
-    name: str
-    passed: bool
-    blocking: bool                      # a failure stops the delivery from being promoted
-    metadata: dict = field(default_factory=dict)
-    description: str = ""
-
-
-@dataclass
 class EntityOutcome:
     entity: str
     result: LoadResult
@@ -117,21 +107,6 @@ class DeliveryOutcome:
         return "; ".join(parts)
 
 
-@dataclass
-class DeliveryContext:
-    """What a validator sees: the delivery staged (not yet promoted) next to the current state."""
-
-    customer: CustomerConfig
-    paths: CustomerPaths          # the customer's folders; ``paths.raw`` holds the current state
-    delivery_date: str
-    staging_root: Path            # this delivery's raw/_files/rejects, same layout as the warehouse
-    results: dict[str, LoadResult]   # every entity of the delivery (present or not)
-    run_id: str
-
-
-# A validator receives (entity, LoadResult, DeliveryContext) after every entity of the delivery
-# has been loaded, and returns check outcomes for that entity.
-Validator = Callable[[str, LoadResult, DeliveryContext], Sequence[CheckOutcome]]
 # A reporter writes the human-readable validation report of a delivery and returns its path.
 Reporter = Callable[["DeliveryOutcome", DeliveryContext], Path]
 

@@ -20,9 +20,10 @@ from kinvolved_assets.defs.sensors import evaluate_landing  # noqa: E402
 from kinvolved_assets.delivery import find_drops, incomplete_reason  # noqa: E402
 from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
 from kinvolved_assets.oneroster.decode import HEAD_BYTES, MAX_LINE_BYTES  # noqa: E402
-from kinvolved_assets.oneroster.drop import open_drop, validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.report import to_json, to_text  # noqa: E402
+from kinvolved_assets.oneroster.drop import open_drop  # noqa: E402
 from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.validate import validate_drop  # noqa: E402
+from kinvolved_assets.validate_report import to_json, to_text  # noqa: E402
 
 D = "2025-09-02"
 CUSTOMER = CustomerConfig(customer_id="acme", name="Acme", sis="other", timezone="America/New_York",

@@ -15,7 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from reader_drops import PII_MARK, VALID, VALID_12, roles_plus, write_drop  # noqa: E402
 
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop, validate_drop  # noqa: E402
+from kinvolved_assets.oneroster.drop import DropLimits, open_drop  # noqa: E402
+from kinvolved_assets.validate import validate_drop  # noqa: E402
 
 ATT_HEAD = VALID["attendance.csv"].splitlines()[0]
 ORGS_HEAD = VALID["orgs.csv"].splitlines()[0]

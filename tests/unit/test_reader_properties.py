@@ -13,9 +13,9 @@ from reader_drops import VALID  # noqa: E402
 
 from kinvolved_assets.oneroster import spec  # noqa: E402
 from kinvolved_assets.oneroster.discover import DropFile, DropLimits  # noqa: E402
-from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
 from kinvolved_assets.oneroster.findings import RULES, SEVERITIES  # noqa: E402
 from kinvolved_assets.oneroster.load import load_file  # noqa: E402
+from kinvolved_assets.validate import validate_drop  # noqa: E402
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -13,9 +13,9 @@ from reader_drops import VALID, write_drop  # noqa: E402
 from kinvolved_assets.customers import CustomerConfig  # noqa: E402
 from kinvolved_assets.expectations import expectations_validator  # noqa: E402
 from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
 from kinvolved_assets.oneroster.school_year import Session, resolve  # noqa: E402
 from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.validate import validate_drop  # noqa: E402
 
 HEAD = VALID["academicSessions.csv"].splitlines()[0] + "\n"
 STARTING_LABEL = HEAD + "y18,,,2018-19,schoolYear,2018-09-05,2019-06-22,,2018\nt1,,,Fall,term,2018-09-05,2019-01-25,y18,2018\n"
