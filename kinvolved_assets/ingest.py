@@ -31,7 +31,7 @@ from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
-from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within, partition_dirs
 from kinvolved_assets.permissions import private_dir, secure_tree
 from kinvolved_assets.recovery import process_tmp, recover_customer
 
@@ -185,12 +185,6 @@ def _sha_from_marker(archived: Path) -> str:
     return marker.read_text().split()[0]
 
 
-def _partition_dirs(root: Path, entity: str, delivery_date: str) -> list[Path]:
-    """The three partition folders of one entity delivery below a warehouse (or staging) root."""
-    part = f"delivery_date={check_date(delivery_date)}"
-    return [root / "raw" / entity / part, root / "raw" / "_files" / entity / part, root / "rejects" / entity / part]
-
-
 def _replace_dir(src: Path | None, dest: Path) -> None:
     """Make ``dest`` become ``src`` (or disappear when src is None) with renames only."""
     trash = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.monotonic_ns()}")
@@ -203,8 +197,8 @@ def _replace_dir(src: Path | None, dest: Path) -> None:
 
 
 def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str) -> None:
-    for staged, final in zip(_partition_dirs(staging_root, entity, delivery_date),
-                             _partition_dirs(warehouse, entity, delivery_date), strict=True):
+    for staged, final in zip(partition_dirs(staging_root, entity, delivery_date),
+                             partition_dirs(warehouse, entity, delivery_date), strict=True):
         _replace_dir(staged if staged.exists() else None, final)
 
 

@@ -26,8 +26,6 @@ from kinvolved_assets.generator.write12 import roles_12, users_12
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import check_slug
 
-ROSTER_ENTITIES = ("orgs", "academic_sessions", "courses", "classes", "users", "enrollments", "demographics",
-                   "absence_codes")
 TRUTH_EVERY_DELIVERY_SCALES = ("tiny", "small")
 
 
