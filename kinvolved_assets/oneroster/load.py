@@ -37,12 +37,13 @@ import duckdb
 
 from ..diskspace import is_disk_full
 from ..paths import partition_dirs
+from ..sql import ident as _q
+from ..sql import string as _lit
 from . import spec
 from .decode import MAX_LINE_BYTES, Header, Transcoded, read_header, scan_lines, transcode_to_utf8
 from .discover import DropFile, DropLimits
 from .findings import RULES, Finding, describe_value, finding, quote_value, safe_value
 from .scratch import private_database, scratch_cursor
-from .scratch import sql_string as _lit
 
 
 @dataclass
@@ -66,10 +67,6 @@ class LoadResult:
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _norm(name: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 PACKAGE = "kinvolved_assets"
 ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 CONTRACT = f"{PACKAGE}.oneroster"
-GROUND = {f"{PACKAGE}.paths", f"{PACKAGE}.diskspace"}
+GROUND = {f"{PACKAGE}.paths", f"{PACKAGE}.diskspace", f"{PACKAGE}.sql"}
 
 
 def _modules() -> dict[str, Path]:
