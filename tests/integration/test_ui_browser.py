@@ -11,9 +11,9 @@ import time
 import zipfile
 
 import pytest
-from browser import Browser, DagsterDev, chromium_path, graphql
 
 from kinvolved_assets.local_runner import process_landing
+from tests.browser import Browser, DagsterDev, chromium_path, graphql
 
 pytestmark = pytest.mark.integration
 ERROR_BANNERS = ("Something went wrong", "Unexpected GraphQL error", "Python Error", "An error occurred")
@@ -25,10 +25,9 @@ def site(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed: apt-get install chromium")
-    from districts import add_customer
-
     from kinvolved_assets.commands import instance_for
     from kinvolved_assets.definitions import build_definitions
+    from tests.districts import add_customer
 
     root = tmp_path_factory.mktemp("ui")
     home, config_dir = root / "home", root / "customer_configs"

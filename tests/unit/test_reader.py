@@ -11,16 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import PII_MARK, VALID, crlf, quote_all, write_drop  # noqa: E402
-
-from kinvolved_assets.oneroster import drop as drop_module  # noqa: E402
-from kinvolved_assets.oneroster import load, scratch, spec  # noqa: E402
-from kinvolved_assets.oneroster.discover import classify  # noqa: E402
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop  # noqa: E402
-from kinvolved_assets.oneroster.findings import RULES, Finding  # noqa: E402
-from kinvolved_assets.validate import validate_drop  # noqa: E402
-from kinvolved_assets.validate_report import to_json, to_text  # noqa: E402
+from kinvolved_assets.oneroster import drop as drop_module
+from kinvolved_assets.oneroster import load, scratch, spec
+from kinvolved_assets.oneroster.discover import classify
+from kinvolved_assets.oneroster.drop import DropLimits, open_drop
+from kinvolved_assets.oneroster.findings import RULES, Finding
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
+from tests.unit.corpus.reader_drops import PII_MARK, VALID, crlf, quote_all, write_drop
 
 D = "2024-03-05"
 
