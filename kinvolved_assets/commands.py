@@ -291,14 +291,13 @@ def cmd_onboard(args) -> int:
               file=sys.stderr)
         return 1
     paths = customer.paths(home)
-    part = f"delivery_date={drop.delivery_date}"
     con = duckdb.connect()
     schools = con.execute(
         "select sourcedId, coalesce(identifier, ''), name, type from read_parquet(?) "
         "where status is distinct from 'tobedeleted' and type in ('school', 'district') order by type, sourcedId",
-        [str(paths.raw / "orgs" / part / "part-0.parquet")],
+        [str(paths.raw_partition("orgs", drop.delivery_date) / "part-0.parquet")],
     ).fetchall()
-    codes_file = paths.raw / "absence_codes" / part / "part-0.parquet"
+    codes_file = paths.raw_partition("absence_codes", drop.delivery_date) / "part-0.parquet"
     codes = con.execute(
         "select title, sourcedId, absent, excused, coalesce(schoolSourcedId, '(district)'), "
         "coalesce(category, ''), coalesce(dayFraction, case when absent then 1 else 0 end) "

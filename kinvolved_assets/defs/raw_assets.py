@@ -22,6 +22,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from kinvolved_assets.checks import CheckOutcome
 from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations, report_link
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
@@ -30,7 +31,6 @@ from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.ingest import (
     AlreadyIngested,
-    CheckOutcome,
     DeliveryNotFound,
     DeliveryOutcome,
     EntityOutcome,

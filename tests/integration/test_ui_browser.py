@@ -14,9 +14,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser import Browser, DagsterDev, chromium_path, free_port, graphql
 
 from kinvolved_assets.local_runner import process_landing
+from tests.browser import Browser, DagsterDev, chromium_path, free_port, graphql
 
 pytestmark = pytest.mark.integration
 ERROR_BANNERS = ("Something went wrong", "Unexpected GraphQL error", "Python Error", "An error occurred")
@@ -28,10 +28,9 @@ def site(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed: apt-get install chromium")
-    from districts import add_customer
-
     from kinvolved_assets.commands import instance_for
     from kinvolved_assets.definitions import build_definitions
+    from tests.districts import add_customer
 
     root = tmp_path_factory.mktemp("ui")
     home, config_dir = root / "home", root / "customer_configs"

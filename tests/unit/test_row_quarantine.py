@@ -5,19 +5,14 @@ quarantined for a code that arrives later are admitted when the delivery is re-r
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import duckdb
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID, write_drop  # noqa: E402
-
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
-from kinvolved_assets.expectations import expectations_validator  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.expectations import expectations_validator
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.paths import CustomerPaths
+from tests.unit.corpus.reader_drops import VALID, write_drop
 
 D = "2024-03-05"
 ATT_HEAD = VALID["attendance.csv"].splitlines()[0] + "\n"
