@@ -321,14 +321,13 @@ def cmd_onboard(args) -> int:
               file=sys.stderr)
         return 1
     paths = customer.paths(home)
-    part = f"delivery_date={drop.delivery_date}"
     con = duckdb.connect()
     schools = con.execute(
         "select sourcedId, coalesce(identifier, ''), name, type from read_parquet(?) "
         "where status is distinct from 'tobedeleted' and type in ('school', 'district') order by type, sourcedId",
-        [str(paths.raw / "orgs" / part / "part-0.parquet")],
+        [str(paths.raw_partition("orgs", drop.delivery_date) / "part-0.parquet")],
     ).fetchall()
-    codes_file = paths.raw / "absence_codes" / part / "part-0.parquet"
+    codes_file = paths.raw_partition("absence_codes", drop.delivery_date) / "part-0.parquet"
     codes = con.execute(
         "select title, sourcedId, absent, excused, coalesce(schoolSourcedId, '(district)'), "
         "coalesce(category, ''), coalesce(dayFraction, case when absent then 1 else 0 end) "
@@ -430,6 +429,10 @@ def cmd_demo(args) -> int:
     written = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, None,
                                       customer.attendance.chronic_threshold, customer.attendance.min_enrolled_days)
     print(f"      district attendance report: {written.html_path}")
+    from kinvolved_assets.report.serve import report_url
+
+    print(f"      in the UI: asset reports/attendance, link report_url ({report_url(written.html_path)} "
+          "while make ui runs)")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
     failed = any(not s for *_, s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
     return 1 if failed else 0

@@ -18,6 +18,9 @@ import os
 import threading
 from pathlib import Path
 
+from kinvolved_assets.sql import ident as _q
+from kinvolved_assets.sql import string as _lit
+
 from .results import RuleResult, short_error
 from .rules import GX_KINDS, Rule
 
@@ -26,10 +29,6 @@ _STATE: dict = {}
 _COUNTER = itertools.count()
 
 EPOCH = dt.date(1970, 1, 1)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _days(value: dt.date | None) -> int | None:
@@ -202,7 +201,3 @@ def _validate_chunk(batch_definition, suite, frame, result_format, out: dict[str
                         row["value"] = item[column]
                     rows.append(row)
             rr.add_examples(rows)
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

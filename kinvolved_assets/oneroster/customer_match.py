@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..sql import ident, string
 from .findings import Finding, finding
 
 RULE = "drop.wrong_customer"
@@ -36,16 +37,12 @@ ORG_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _ids_sql(source: str, columns: dict[str, str], wanted: tuple[str, ...]) -> list[str]:
     parts = []
     for col in wanted:
         if col not in columns:
             continue
-        ref = '"' + col.replace('"', '""') + '"'
+        ref = ident(col)
         if columns[col].endswith("[]"):
             parts.append(f"SELECT CAST(unnest({ref}) AS VARCHAR) AS id FROM {source}")
         else:
@@ -66,7 +63,7 @@ def delivered_org_sql(con, results: dict) -> tuple[list[str], list[str]]:
         if (res is None or not getattr(res, "present", True) or getattr(res, "failed", False)
                 or parquet is None or not Path(parquet).exists() or not int(getattr(res, "rows", 0) or 0)):
             continue
-        source = f"read_parquet({_lit(str(parquet))})"
+        source = f"read_parquet({string(str(parquet))})"
         found = _ids_sql(source, _columns(con, source), wanted)
         if found:
             parts += found
@@ -81,7 +78,7 @@ def known_org_sql(con, raw_root: Path | None) -> list[str]:
     parts = sorted((Path(raw_root) / "orgs").glob("delivery_date=*/part-0.parquet"))
     if not parts:
         return []
-    source = f"read_parquet([{', '.join(_lit(str(p)) for p in parts)}], union_by_name=true)"
+    source = f"read_parquet([{', '.join(string(str(p)) for p in parts)}], union_by_name=true)"
     return _ids_sql(source, _columns(con, source), ("sourcedId", "identifier"))
 
 

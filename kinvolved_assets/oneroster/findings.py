@@ -115,11 +115,6 @@ class Finding:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def is_error(self) -> bool:
-        return self.severity == "error"
-
-
 def finding(rule: str, message: str, *, file: str | None = None, line: int | None = None,
             column: str | None = None, severity: str | None = None) -> Finding:
     sev = severity or RULES.get(rule, ("error",))[0]
@@ -184,7 +179,3 @@ def safe_value(value: object, *, pii_file: bool, harmless: bool = False) -> str:
     if not pii_file or harmless:
         return quote_value(value, pii=False)
     return describe_value(value)
-
-
-def has_errors(findings: list[Finding]) -> bool:
-    return any(f.severity == "error" for f in findings)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from districts import add_customer
+
+from tests.districts import add_customer
 
 pytestmark = pytest.mark.reliability
 

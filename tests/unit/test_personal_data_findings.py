@@ -7,19 +7,16 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID, write_drop  # noqa: E402
-
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
-from kinvolved_assets.expectations import rules_for  # noqa: E402
-from kinvolved_assets.expectations.results import RuleResult, failures_markdown  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.report import to_json, to_text  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.expectations import rules_for
+from kinvolved_assets.expectations.results import RuleResult, failures_markdown
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
+from tests.unit.corpus.reader_drops import VALID, write_drop
 
 D = "2025-09-02"
 NAME, USERNAME, BORN, EMAIL = "Isabella Baker", "nscott1000003", "2014-04-11", "bbrown1000009@mail.example"
@@ -140,7 +137,7 @@ def test_engine_messages_never_quote_a_cell(tmp_path):
     from kinvolved_assets.expectations.report import _examples_text
     from kinvolved_assets.expectations.rules import Params
     from kinvolved_assets.expectations.validator import evaluate_entity
-    from kinvolved_assets.oneroster.drop import DropReport
+    from kinvolved_assets.validate import DropReport
 
     planted = "Marisabel Ostrowicz <b>"
     parquet = tmp_path / "attendance.parquet"   # a staged file whose date column kept the text (a reader bug)

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID, write_drop  # noqa: E402
-
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
-from kinvolved_assets.expectations import expectations_validator  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.report import to_json, to_text  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.expectations import expectations_validator
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
+from tests.unit.corpus.reader_drops import VALID, write_drop
 
 D1, D2, D3 = "2024-03-05", "2024-03-06", "2024-03-07"
 VALIDATOR = expectations_validator(engine="duckdb")

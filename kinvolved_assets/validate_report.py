@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from .drop import DropReport
-from .findings import RULES, printable
+from kinvolved_assets.oneroster.findings import RULES, printable
+from kinvolved_assets.validate import DropReport
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
