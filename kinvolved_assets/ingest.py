@@ -28,6 +28,7 @@ from kinvolved_assets.delivery import (
 )
 from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
 from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
+from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
@@ -282,7 +283,8 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
                 outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
                                           validators=validators, reporter=reporter, limits=limits)
             except BaseException as exc:
-                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__}: {str(exc)[:300]}"
+                # an engine's message may quote a cell value: the ledger keeps the exception's type only
+                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__} (see the run's logs)"
                 ledger.finish(located.sha256, "failed", note=why)
                 raise
             outcome.notes.extend(delivery_notes(outcome, entry))
@@ -337,17 +339,22 @@ def _ingest_located(
     try:
         with open_drop(drop_path, limits or DropLimits()) as drop:
             drop_findings = list(drop.findings)
-            for name, result in drop.load_many(list(entities), staging_root, delivery_date).items():
+            loaded = drop.load_many(list(entities), staging_root, delivery_date)
+            # another district's export in this landing folder blocks the delivery as a whole
+            foreign = [] if drop.fatal else wrong_customer_findings(loaded, config, paths.raw)
+            drop_findings += foreign
+            fatal = drop.fatal or any(f.severity == "error" for f in foreign)
+            for name, result in loaded.items():
                 if name not in drop.contract.entity_names and not result.present:
                     other_version.append(name)
                     continue
                 outcome = EntityOutcome(name, result)
-                outcome.checks.append(contract_check(name, result, drop_findings if drop.fatal else ()))
+                outcome.checks.append(contract_check(name, result, drop_findings if fatal else ()))
                 outcomes[name] = outcome
             context = DeliveryContext(config, paths, delivery_date, staging_root,
                                       {n: o.result for n, o in outcomes.items()}, run_id)
             for name, outcome in outcomes.items():
-                if outcome.present and not outcome.result.failed and not drop.fatal:
+                if outcome.present and not outcome.result.failed and not fatal:
                     for validator in validators:
                         outcome.checks.extend(validator(name, outcome.result, context))
         blocked = any(o.blocked for o in outcomes.values())
@@ -372,6 +379,8 @@ def _ingest_located(
             seconds=time.perf_counter() - started,
             other_version_entities=other_version,
         )
+        # a first delivery naming none of the licensed schools: the operator hears it (ledger note, CLI)
+        outcome.notes.extend(f"{f.file}: {f.message}" for f in foreign if f.severity == "warning")
         if reporter is not None:
             outcome.report_path = reporter(outcome, context)
     finally:

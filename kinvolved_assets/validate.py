@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
 from kinvolved_assets.oneroster.discover import DropLimits
 from kinvolved_assets.oneroster.drop import open_drop, school_year_findings
 from kinvolved_assets.oneroster.findings import Finding, finding
@@ -32,6 +33,7 @@ class FileSummary:
     sha256: str | None = None
     min_date: str | None = None
     max_date: str | None = None
+    quarantined: int = 0            # rows a row-level rule of the customer moved to rejects/ (`validate --customer`)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -87,21 +89,47 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
         if drop.fatal:
             return report
         results = drop.load_many([e.name for e in drop.contract.entities if e.name in drop.files], Path(tmp), delivery_date)
-        for ent_name, res in results.items():
+        for res in results.values():
             report.findings.extend(res.findings)
-            report.files.append(FileSummary(res.file_name, ent_name, res.mode, res.rows, res.rejected_rows, res.failed,
-                                            res.sha256, res.min_date, res.max_date))
+        config = _config(customer)
+        foreign = _wrong_customer(results, config)
+        report.findings.extend(foreign)
         try:
             report.findings.extend(check_references(results, Path(tmp), limits, drop.contract))
         except Exception as exc:  # noqa: BLE001
             report.findings.append(finding("file.internal_error", f"reference checks could not run ({type(exc).__name__})."))
-        report.findings.extend(school_year_findings(results, _config(customer)))
-        if expectations and results:
+        report.findings.extend(school_year_findings(results, config))
+        if expectations and results and not any(f.severity == "error" for f in foreign):
             from kinvolved_assets.delivery import date_from_name
             from kinvolved_assets.expectations import validate_loaded_drop
 
             report.expectations = validate_loaded_drop(results, customer, date_from_name(path.name))
+        # the counts after the suites: what ingest would load, reject and quarantine
+        quarantined = _quarantined_rows(report.expectations)
+        for ent_name, res in results.items():
+            report.files.append(FileSummary(res.file_name, ent_name, res.mode, res.rows,
+                                            res.rejected_rows - quarantined.get(ent_name, 0), res.failed,
+                                            res.sha256, res.min_date, res.max_date, quarantined.get(ent_name, 0)))
         return report
+
+
+def _wrong_customer(results: dict, customer) -> list[Finding]:
+    """``drop.wrong_customer`` against the customer's licensed schools and delivered orgs."""
+    if customer is None:
+        return []
+    raw = customer.paths().raw
+    return wrong_customer_findings(results, customer, raw if raw.exists() else None)
+
+
+def _quarantined_rows(expectations: list[dict]) -> dict[str, int]:
+    """Rows the suites moved to rejects/ per entity (row-level rules of a customer that quarantines)."""
+    out: dict[str, int] = {}
+    for e in expectations or []:
+        for r in e["metadata"].get("results", []):
+            n = int((r.get("detail") or {}).get("quarantined_rows", 0) or 0)
+            if n:
+                out[e["entity"]] = out.get(e["entity"], 0) + n
+    return out
 
 
 def _config(customer):

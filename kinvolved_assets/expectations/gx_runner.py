@@ -114,7 +114,8 @@ def _exception(result) -> str | None:
     candidates = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
     for c in candidates:
         if c.get("raised_exception"):
-            return short_error(str(c.get("exception_message") or "expectation raised an exception"))
+            # GX's exception_message may quote a cell value: only the fact is kept
+            return short_error("GX raised an exception evaluating the expectation (its message is not shown: it may quote a value)")
     return None
 
 

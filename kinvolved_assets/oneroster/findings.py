@@ -37,6 +37,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "drop.version_mixed": ("error", "drop", "The drop mixes OneRoster 1.1 and 1.2 (manifest, files, users.csv header); nothing is loaded."),
     "drop.version_unsupported": ("error", "drop", "manifest oneroster.version is 1.0; export OneRoster 1.1 or 1.2 CSV."),
     "drop.empty": ("error", "drop", "The drop contains no OneRoster+ files."),
+    "drop.wrong_customer": ("error", "drop", "None of the organisations the delivery names is the customer's (licensed schools, orgs delivered before): another district's export; nothing is loaded (a warning before the customer's first orgs delivery)."),
     # manifest
     "manifest.unreadable": ("warning", "drop", "manifest.csv cannot be parsed as propertyName,value; modes are inferred."),
     "manifest.bad_mode": ("warning", "drop", "A file.<name> value is not bulk, delta or absent; the mode is inferred."),
