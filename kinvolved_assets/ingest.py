@@ -30,7 +30,7 @@ from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
-from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+from kinvolved_assets.paths import CustomerPaths, check_date, delivery_part, ensure_within
 from kinvolved_assets.permissions import private_dir, secure_tree
 from kinvolved_assets.recovery import process_tmp, recover_customer
 
@@ -127,6 +127,15 @@ class DeliveryContext:
     staging_root: Path            # this delivery's raw/_files/rejects, same layout as the warehouse
     results: dict[str, LoadResult]   # every entity of the delivery (present or not)
     run_id: str
+    # the delivery's arrival sequence in the ledger (None: not in the ledger, after every delivery
+    # of its date); the current state a validator sees is every delivery before (date, seq)
+    seq: int | None = None
+    first_of_date: bool = True    # no earlier delivery of this date in the ledger
+
+    @property
+    def report_dir(self) -> Path:
+        """Where this delivery's validation report goes: one folder per delivery, never shared."""
+        return self.paths.report_dir(self.delivery_date, None if self.first_of_date else self.seq)
 
 
 # A validator receives (entity, LoadResult, DeliveryContext) after every entity of the delivery
@@ -210,10 +219,12 @@ def _sha_from_marker(archived: Path) -> str:
     return marker.read_text().split()[0]
 
 
-def _partition_dirs(root: Path, entity: str, delivery_date: str) -> list[Path]:
-    """The three partition folders of one entity delivery below a warehouse (or staging) root."""
-    part = f"delivery_date={check_date(delivery_date)}"
-    return [root / "raw" / entity / part, root / "raw" / "_files" / entity / part, root / "rejects" / entity / part]
+def _partition_dirs(root: Path, entity: str, delivery_date: str, seq: int | None = None) -> list[Path]:
+    """The three partition folders of one entity delivery below a warehouse (``seq``: the delivery's
+    own ``delivery_date=<D>/seq=<N>``) or staging root (one delivery: ``delivery_date=<D>``)."""
+    return [delivery_part(root / "raw" / entity, delivery_date, seq),
+            delivery_part(root / "raw" / "_files" / entity, delivery_date, seq),
+            delivery_part(root / "rejects" / entity, delivery_date, seq)]
 
 
 def _replace_dir(src: Path | None, dest: Path) -> None:
@@ -227,9 +238,11 @@ def _replace_dir(src: Path | None, dest: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str) -> None:
+def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str, seq: int) -> None:
+    """Move one entity of a staged delivery to its own partitions ``delivery_date=<D>/seq=<N>``: a
+    re-run of the delivery replaces them, another delivery of the same date is left alone."""
     for staged, final in zip(_partition_dirs(staging_root, entity, delivery_date),
-                             _partition_dirs(warehouse, entity, delivery_date), strict=True):
+                             _partition_dirs(warehouse, entity, delivery_date, seq), strict=True):
         _replace_dir(staged if staged.exists() else None, final)
 
 
@@ -310,8 +323,10 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
             preflight(paths.warehouse, located.path, f"ingest {located.name}")
             ledger.start(located.sha256, run_id)
             try:
+                first = min(d.seq for d in ledger.same_date(delivery_date)) == entry.seq
                 outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
-                                          validators=validators, reporter=reporter, limits=limits)
+                                          validators=validators, reporter=reporter, limits=limits,
+                                          seq=entry.seq, first_of_date=first)
             except BaseException as exc:
                 why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__}: {str(exc)[:300]}"
                 ledger.finish(located.sha256, "failed", note=why)
@@ -356,6 +371,8 @@ def _ingest_located(
     validators: Sequence[Validator],
     reporter: Reporter | None,
     limits: DropLimits | None,
+    seq: int,
+    first_of_date: bool = True,
 ) -> DeliveryOutcome:
     started = time.perf_counter()
     drop_path, sha = located.path, located.sha256
@@ -376,7 +393,7 @@ def _ingest_located(
                 outcome.checks.append(contract_check(name, result, drop_findings if drop.fatal else ()))
                 outcomes[name] = outcome
             context = DeliveryContext(config, paths, delivery_date, staging_root,
-                                      {n: o.result for n, o in outcomes.items()}, run_id)
+                                      {n: o.result for n, o in outcomes.items()}, run_id, seq, first_of_date)
             for name, outcome in outcomes.items():
                 if outcome.present and not outcome.result.failed and not drop.fatal:
                     for validator in validators:
@@ -391,7 +408,7 @@ def _ingest_located(
         else:
             for name, outcome in outcomes.items():
                 if outcome.present:
-                    promote(staging_root, paths.warehouse, name, delivery_date)
+                    promote(staging_root, paths.warehouse, name, delivery_date, seq)
         outcome = DeliveryOutcome(
             customer_id=config.customer_id,
             delivery_date=delivery_date,

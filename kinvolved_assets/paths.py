@@ -4,10 +4,15 @@ Layout under ``KINVOLVED_HOME`` (default ``./data``)::
 
     landing/<customer>/<drop>                      what the district sends (ZIP, folder or loose CSVs)
     archive/<customer>/<delivery_date>/<drop>      original bytes + .sha256, never deleted
-    warehouse/<customer>/raw/<entity>/delivery_date=<D>/part-0.parquet
-    warehouse/<customer>/raw/_files/<entity>/delivery_date=<D>/part-0.parquet   one row per delivered file
-    warehouse/<customer>/rejects/<entity>/delivery_date=<D>/rejects.parquet
-    warehouse/<customer>/reports/<delivery_date>/                                validation reports
+    warehouse/<customer>/raw/<entity>/delivery_date=<D>/seq=<N>/part-0.parquet
+    warehouse/<customer>/raw/_files/<entity>/delivery_date=<D>/seq=<N>/part-0.parquet   one row per delivered file
+    warehouse/<customer>/rejects/<entity>/delivery_date=<D>/seq=<N>/rejects.parquet
+    warehouse/<customer>/reports/<delivery_date>/[seq=<N>/]                      validation reports
+    warehouse/<customer>/ledger.sqlite                                           the delivery ledger
+
+``<N>`` is the delivery's arrival sequence in the ledger: two deliveries of one date never share a
+partition, and they apply in (date, seq) order. A partition without ``seq=`` (written before the
+sequence was part of the layout) counts as sequence 0 of its date.
     warehouse/<customer>/marts.duckdb                                            published marts
     warehouse/<customer>/build/                                                  marts being built (aside)
 """
@@ -22,6 +27,7 @@ from pathlib import Path
 # ASCII only and always used with fullmatch (``$`` would let a trailing newline through)
 SLUG_RE = re.compile(r"[a-z][a-z0-9_]{1,39}", re.ASCII)
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+SEQ_RE = re.compile(r"seq=([0-9]+)", re.ASCII)
 
 
 class UnsafePathError(ValueError):
@@ -54,6 +60,28 @@ def ensure_within(path: Path, root: Path) -> Path:
     if resolved != root_resolved and root_resolved not in resolved.parents:
         raise UnsafePathError(f"path {path} resolves outside {root_resolved}")
     return resolved
+
+
+def delivery_part(base: Path, delivery_date: str, seq: int | None = None) -> Path:
+    """The partition folder of one delivery below ``base`` (an entity folder of raw/, raw/_files/ or
+    rejects/); ``seq`` None: the date's folder (which holds every delivery of that date)."""
+    day = base / f"delivery_date={check_date(delivery_date)}"
+    return day if seq is None else day / f"seq={int(seq)}"
+
+
+def partition_files(base: Path, name: str = "part-0.parquet") -> list[tuple[str, int, Path]]:
+    """(delivery date, seq, file) of every delivery's file below ``base``, in application order."""
+    found = [(f.parent.name.split("=", 1)[1], 0, f) for f in base.glob(f"delivery_date=*/{name}")]
+    found += [(f.parent.parent.name.split("=", 1)[1], int(f.parent.name.split("=", 1)[1]), f)
+              for f in base.glob(f"delivery_date=*/seq=*/{name}") if SEQ_RE.fullmatch(f.parent.name)]
+    return sorted(found)
+
+
+def before(position: tuple[str, int], delivery_date: str, seq: int | None) -> bool:
+    """Whether a delivery at ``position`` (date, seq) applies before the delivery (delivery_date, seq);
+    ``seq`` None: a delivery not yet in the ledger, after every delivery of its date."""
+    day, n = position
+    return day < delivery_date or (day == delivery_date and (seq is None or n < seq))
 
 
 @dataclass(frozen=True)
@@ -103,17 +131,20 @@ class CustomerPaths:
     def build_dir(self) -> Path:
         return self.warehouse / "build"
 
-    def raw_partition(self, entity: str, delivery_date: str) -> Path:
-        return self.raw / entity / f"delivery_date={check_date(delivery_date)}"
+    def raw_partition(self, entity: str, delivery_date: str, seq: int | None = None) -> Path:
+        return delivery_part(self.raw / entity, delivery_date, seq)
 
-    def files_partition(self, entity: str, delivery_date: str) -> Path:
-        return self.raw / "_files" / entity / f"delivery_date={check_date(delivery_date)}"
+    def files_partition(self, entity: str, delivery_date: str, seq: int | None = None) -> Path:
+        return delivery_part(self.raw / "_files" / entity, delivery_date, seq)
 
-    def rejects_partition(self, entity: str, delivery_date: str) -> Path:
-        return self.rejects / entity / f"delivery_date={check_date(delivery_date)}"
+    def rejects_partition(self, entity: str, delivery_date: str, seq: int | None = None) -> Path:
+        return delivery_part(self.rejects / entity, delivery_date, seq)
 
     def archive_partition(self, delivery_date: str) -> Path:
         return self.archive / check_date(delivery_date)
 
-    def report_dir(self, delivery_date: str) -> Path:
-        return self.reports / check_date(delivery_date)
+    def report_dir(self, delivery_date: str, seq: int | None = None) -> Path:
+        """The first delivery of a date reports in ``reports/<date>/``; a later delivery of the same
+        date (``seq`` given) in ``reports/<date>/seq=<N>/``, so no report overwrites another."""
+        day = self.reports / check_date(delivery_date)
+        return day if seq is None else day / f"seq={int(seq)}"
