@@ -201,7 +201,8 @@ def cmd_backfill(args) -> int:
         instance = instance_for(home)
         with quiet_runs(home) as log:
             result = run_backlog(defs, instance, customer.customer_id,
-                                 run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}},
+                                 run_config={"ops": {BACKLOG_OP: {"config": {"start": args.start,
+                                                                             "end": args.end}}}},
                                  tags={"kinvolved/backfill": "cli"})
             marts = run_marts(defs, instance, customer.customer_id) if result.success else None
         print(f"run output: {log}")
