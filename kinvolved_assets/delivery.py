@@ -13,12 +13,12 @@ newest modification time in the customer's timezone; the ledger records which (`
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import os
 import re
-import csv
-import io
 import shutil
 import zipfile
 from dataclasses import dataclass

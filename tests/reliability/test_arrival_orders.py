@@ -97,7 +97,7 @@ def deliveries(tmp_path_factory):
     root = tmp_path_factory.mktemp("arrivals")
     generated = generate(CUSTOMER, "tiny", 7, dt.date(2025, 8, 25), 4, root / "drops",
                          fmt="zip", school_year=2026)
-    drops = sorted(((d.delivery_date.isoformat(), d.path) for d in generated.drops))
+    drops = sorted((d.delivery_date.isoformat(), d.path) for d in generated.drops)
     assert len(drops) == 4, drops
     day, third = drops[2]
     correction = third.with_name(third.stem + "_correction.zip")
