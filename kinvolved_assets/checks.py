@@ -38,6 +38,15 @@ class DeliveryContext:
     staging_root: Path            # this delivery's raw/_files/rejects, same layout as the warehouse
     results: dict[str, LoadResult]   # every entity of the delivery (present or not)
     run_id: str
+    # the delivery's arrival sequence in the ledger (None: not in the ledger, after every delivery
+    # of its date); the current state a validator sees is every delivery before (date, seq)
+    seq: int | None = None
+    first_of_date: bool = True    # no earlier delivery of this date in the ledger
+
+    @property
+    def report_dir(self) -> Path:
+        """Where this delivery's validation report goes: one folder per delivery, never shared."""
+        return self.paths.report_dir(self.delivery_date, None if self.first_of_date else self.seq)
 
 
 # A validator receives (entity, LoadResult, DeliveryContext) after every entity of the delivery

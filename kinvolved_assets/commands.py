@@ -231,7 +231,8 @@ def cmd_backfill(args) -> int:
         instance = instance_for(home)
         with quiet_runs(home) as log:
             result = run_backlog(defs, instance, customer.customer_id,
-                                 run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}},
+                                 run_config={"ops": {BACKLOG_OP: {"config": {"start": args.start,
+                                                                             "end": args.end}}}},
                                  tags={"kinvolved/backfill": "cli"})
             marts = run_marts(defs, instance, customer.customer_id) if result.success else None
         print(f"run output: {log}")
@@ -321,18 +322,24 @@ def cmd_onboard(args) -> int:
               file=sys.stderr)
         return 1
     paths = customer.paths(home)
+    from kinvolved_assets.paths import partition_files
+
+    def latest(entity: str) -> Path | None:   # the onboarded delivery: the latest of its date
+        found = [f for day, _, f in partition_files(paths.raw / entity) if day == drop.delivery_date]
+        return found[-1] if found else None
+
     con = duckdb.connect()
     schools = con.execute(
         "select sourcedId, coalesce(identifier, ''), name, type from read_parquet(?) "
         "where status is distinct from 'tobedeleted' and type in ('school', 'district') order by type, sourcedId",
-        [str(paths.raw_partition("orgs", drop.delivery_date) / "part-0.parquet")],
+        [str(latest("orgs"))],
     ).fetchall()
-    codes_file = paths.raw_partition("absence_codes", drop.delivery_date) / "part-0.parquet"
+    codes_file = latest("absence_codes")
     codes = con.execute(
         "select title, sourcedId, absent, excused, coalesce(schoolSourcedId, '(district)'), "
         "coalesce(category, ''), coalesce(dayFraction, case when absent then 1 else 0 end) "
         "from read_parquet(?) order by title, sourcedId", [str(codes_file)],
-    ).fetchall() if codes_file.exists() else []
+    ).fetchall() if codes_file is not None else []
     print(f"Onboarding {customer.customer_id} from {source.name} (delivery {drop.delivery_date})\n")
     for title, kinds in (("Schools found", ("school",)), ("District (not a school, never licensed)", ("district",))):
         rows = [s for s in schools if s[3] in kinds]

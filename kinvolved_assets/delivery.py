@@ -5,14 +5,18 @@ Pure Python (no Dagster). A *drop* is one of:
 - a sub-folder of CSV files;
 - loose CSV files directly in the landing folder, grouped into one drop per delivery date.
 
-The delivery date comes from a date in the name (``20250902``, ``2025-09-02``, ``2025_09_02``) or,
-failing that, from the newest modification time in the customer's timezone.
+The delivery date comes from a date in the name (``20250902``, ``2025-09-02``, ``2025_09_02``), else
+from the ``delivery.date`` row of the drop's ``manifest.csv`` (ZIP and folder drops), else from the
+newest modification time in the customer's timezone; the ledger records which (``name``,
+``manifest``, ``arrival``).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -27,6 +31,9 @@ from kinvolved_assets.permissions import private_dir, secure_tree
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".uploading")
 DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 HASH_CHUNK = 1 << 20
+# manifest.csv row naming the delivery's date when the drop's name has none (docs/oneroster-plus.md)
+MANIFEST_DATE_PROPERTY = "delivery.date"
+MANIFEST_MAX_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class LandedDrop:
     size: int                    # total bytes
     mtime: float                 # newest modification time
     root: Path | None = None     # folder drops: the folder; loose drops: the landing folder
-    date_source: str = "name"    # where delivery_date came from: "name" | "arrival" (modification time)
+    date_source: str = "name"    # where delivery_date came from: "name" | "manifest" | "arrival" (mtime)
 
     @property
     def signature(self) -> str:
@@ -67,10 +74,50 @@ def _local_date(timestamp: float, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).astimezone(tz).date().isoformat()
 
 
-def _dated(name: str, mtime: float, tz: ZoneInfo) -> tuple[str, str]:
-    """(delivery date, its source): the date in the name, else the arrival (modification) time's date."""
+def _manifest_text(entry: Path) -> str | None:
+    """The top-level manifest.csv of a folder or ZIP drop (at most MANIFEST_MAX_BYTES), else None."""
+    try:
+        if entry.is_dir():
+            found = [p for p in entry.iterdir() if p.name.lower() == "manifest.csv" and p.is_file()
+                     and not p.is_symlink()]
+            if len(found) != 1 or found[0].stat().st_size > MANIFEST_MAX_BYTES:
+                return None
+            raw = found[0].read_bytes()
+        else:
+            with zipfile.ZipFile(entry) as z:
+                found = [i for i in z.infolist() if i.filename.rsplit("/", 1)[-1].lower() == "manifest.csv"
+                         and i.filename.count("/") <= 1 and not i.is_dir()]
+                if len(found) != 1 or found[0].file_size > MANIFEST_MAX_BYTES:
+                    return None
+                raw = z.read(found[0])
+    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError):
+        return None   # unreadable or still being copied: the drop's own checks report it
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def date_from_manifest(entry: Path) -> str | None:
+    """The drop's ``delivery.date`` manifest row (YYYY-MM-DD), when it holds a valid date."""
+    text = _manifest_text(entry)
+    if not text:
+        return None
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) >= 2 and row[0].strip().lower() == MANIFEST_DATE_PROPERTY:
+            value = row[1].strip()
+            try:
+                return dt.date.fromisoformat(value).isoformat() if len(value) == 10 else None
+            except ValueError:
+                return None
+    return None
+
+
+def _dated(name: str, mtime: float, tz: ZoneInfo, entry: Path | None = None) -> tuple[str, str]:
+    """(delivery date, its source): the date in the name, else the manifest's ``delivery.date``
+    (``entry``: a folder or ZIP drop), else the arrival (modification) time's date."""
     named = date_from_name(name)
-    return (named, "name") if named else (_local_date(mtime, tz), "arrival")
+    if named:
+        return named, "name"
+    declared = date_from_manifest(entry) if entry is not None else None
+    return (declared, "manifest") if declared else (_local_date(mtime, tz), "arrival")
 
 
 def _visible(path: Path) -> bool:
@@ -104,12 +151,12 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
                            and all(_visible(Path(part)) for part in p.relative_to(entry).parts))
             stats = [p.stat() for p in files]
             mtime = max([s.st_mtime for s in stats] + [entry.stat().st_mtime])
-            day, source = _dated(entry.name, mtime, tz)
+            day, source = _dated(entry.name, mtime, tz, entry)
             drops.append(LandedDrop("folder", entry.name, tuple(files), day,
                                     sum(s.st_size for s in stats), mtime, root=entry, date_source=source))
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             st = entry.stat()
-            day, source = _dated(entry.name, st.st_mtime, tz)
+            day, source = _dated(entry.name, st.st_mtime, tz, entry)
             drops.append(LandedDrop("zip", entry.name, (entry,), day, st.st_size, st.st_mtime, date_source=source))
         elif entry.is_file() and entry.suffix.lower() == ".csv":
             st = entry.stat()

@@ -197,9 +197,11 @@ def _replace_dir(src: Path | None, dest: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str) -> None:
+def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str, seq: int) -> None:
+    """Move one entity of a staged delivery to its own partitions ``delivery_date=<D>/seq=<N>``: a
+    re-run of the delivery replaces them, another delivery of the same date is left alone."""
     for staged, final in zip(partition_dirs(staging_root, entity, delivery_date),
-                             partition_dirs(warehouse, entity, delivery_date), strict=True):
+                             partition_dirs(warehouse, entity, delivery_date, seq), strict=True):
         _replace_dir(staged if staged.exists() else None, final)
 
 
@@ -280,8 +282,10 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
             preflight(paths.warehouse, located.path, f"ingest {located.name}")
             ledger.start(located.sha256, run_id)
             try:
+                first = min(d.seq for d in ledger.same_date(delivery_date)) == entry.seq
                 outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
-                                          validators=validators, reporter=reporter, limits=limits)
+                                          validators=validators, reporter=reporter, limits=limits,
+                                          seq=entry.seq, first_of_date=first)
             except BaseException as exc:
                 # an engine's message may quote a cell value: the ledger keeps the exception's type only
                 why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__} (see the run's logs)"
@@ -327,6 +331,8 @@ def _ingest_located(
     validators: Sequence[Validator],
     reporter: Reporter | None,
     limits: DropLimits | None,
+    seq: int,
+    first_of_date: bool = True,
 ) -> DeliveryOutcome:
     started = time.perf_counter()
     drop_path, sha = located.path, located.sha256
@@ -352,7 +358,7 @@ def _ingest_located(
                 outcome.checks.append(contract_check(name, result, drop_findings if fatal else ()))
                 outcomes[name] = outcome
             context = DeliveryContext(config, paths, delivery_date, staging_root,
-                                      {n: o.result for n, o in outcomes.items()}, run_id)
+                                      {n: o.result for n, o in outcomes.items()}, run_id, seq, first_of_date)
             for name, outcome in outcomes.items():
                 if outcome.present and not outcome.result.failed and not fatal:
                     for validator in validators:
@@ -367,7 +373,7 @@ def _ingest_located(
         else:
             for name, outcome in outcomes.items():
                 if outcome.present:
-                    promote(staging_root, paths.warehouse, name, delivery_date)
+                    promote(staging_root, paths.warehouse, name, delivery_date, seq)
         outcome = DeliveryOutcome(
             customer_id=config.customer_id,
             delivery_date=delivery_date,

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from kinvolved_assets.marts_figures import open_marts_file
+from kinvolved_assets.paths import partition_files
 
 DEFAULT_ZERO_ABSENCE_DAYS = 5
 RULES = {   # name: (mart, severity, what it checks)
@@ -52,12 +53,12 @@ class PlausibilityResult:
 
 
 def _attendance_delivered(raw_root: Path) -> tuple[int, list[str]]:
-    files = sorted((raw_root / "attendance").glob("delivery_date=*/part-0.parquet"))
-    if not files:
+    parts = partition_files(raw_root / "attendance")
+    if not parts:
         return 0, []
     with duckdb.connect() as con:
-        rows = con.execute("select count(*) from read_parquet(?)", [[str(f) for f in files]]).fetchone()[0]
-    return int(rows), [f.parent.name.split("=", 1)[1] for f in files]
+        rows = con.execute("select count(*) from read_parquet(?)", [[str(f) for _, _, f in parts]]).fetchone()[0]
+    return int(rows), [day for day, _, _ in parts]
 
 
 def _daily_fact(con, raw_root: Path) -> PlausibilityResult:

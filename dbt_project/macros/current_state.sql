@@ -1,18 +1,26 @@
 {#-
-    Current state from all deliveries, applied in delivery_date order (docs/attendance-rules.md).
+    Current state from all deliveries, applied in (delivery date, arrival sequence) order
+    (docs/attendance-rules.md): two deliveries of one date apply in the order they arrived.
 
     Roster entities (scope of a bulk = the whole entity):
       the latest effective bulk (a bulk delivery with at least one accepted row) replaces the
       state; later deltas upsert; status tobedeleted deletes. The surviving version of a record
-      is the latest by (_delivery_date, delta after bulk, date_last_modified, _line).
+      is the latest by (_delivery_date, _delivery_seq, delta after bulk, date_last_modified, _line).
       An empty bulk has no rows in raw, so it is never the effective bulk: it deletes nothing.
 
-    `before` (optional SQL expression): only deliveries strictly before that date are applied,
-    i.e. the state as it was just before that delivery (used by the mass-deletion audit).
+    `before` (optional SQL expression, a delivery_key): only deliveries strictly before that
+    delivery are applied, i.e. the state as it was just before it (used by the mass-deletion audit).
 -#}
+
+{#- One number ordering deliveries as (date, seq): yyyymmdd * 10^9 + seq. -#}
+{% macro delivery_key(date_column='_delivery_date', seq_column='_delivery_seq') -%}
+    (cast(strftime({{ date_column }}, '%Y%m%d') as bigint) * 1000000000 + coalesce({{ seq_column }}, 0))
+{%- endmacro %}
+
 
 {% macro delivery_order(date_last_modified='date_last_modified') -%}
     _delivery_date desc,
+    _delivery_seq desc,
     case when _mode = 'delta' then 1 else 0 end desc,
     {{ date_last_modified }} desc nulls last,
     _line desc
@@ -23,11 +31,11 @@
     with deliveries as (
         select *
         from {{ relation }}
-        {% if before is not none %}where _delivery_date < {{ before }}{% endif %}
+        {% if before is not none %}where {{ delivery_key() }} < {{ before }}{% endif %}
     ),
 
     latest_bulk as (
-        select max(_delivery_date) as bulk_date
+        select max({{ delivery_key() }}) as bulk_key
         from deliveries
         where _mode = 'bulk'
     ),
@@ -36,8 +44,8 @@
         select deliveries.*
         from deliveries
         cross join latest_bulk
-        where latest_bulk.bulk_date is null
-           or deliveries._delivery_date >= latest_bulk.bulk_date
+        where latest_bulk.bulk_key is null
+           or {{ delivery_key('deliveries._delivery_date', 'deliveries._delivery_seq') }} >= latest_bulk.bulk_key
     ),
 
     ranked as (
@@ -65,6 +73,8 @@
 {% macro attendance_effective_bulks(events_relation, files_relation, before=none) %}
     select
         files.delivery_date,
+        files.delivery_seq,
+        {{ delivery_key('files.delivery_date', 'files.delivery_seq') }} as delivery_key,
         files.min_date,
         files.max_date
     from {{ files_relation }} as files
@@ -73,11 +83,12 @@
       and coalesce(files.row_count, 0) > 0
       and files.min_date is not null
       and files.max_date is not null
-      {% if before is not none %}and files.delivery_date < {{ before }}{% endif %}
+      {% if before is not none %}and {{ delivery_key('files.delivery_date', 'files.delivery_seq') }} < {{ before }}{% endif %}
       and exists (
           select 1
           from {{ events_relation }} as events
           where events._delivery_date = files.delivery_date
+            and events._delivery_seq = files.delivery_seq
             and events._mode = 'bulk'
       )
 {% endmacro %}
@@ -89,7 +100,7 @@
             *,
             coalesce(class_sourced_id, '') as _class_key
         from {{ events_relation }}
-        {% if before is not none %}where _delivery_date < {{ before }}{% endif %}
+        {% if before is not none %}where {{ delivery_key() }} < {{ before }}{% endif %}
     ),
 
     bulks as (
@@ -97,7 +108,7 @@
     ),
 
     bulk_schools as (
-        select distinct _delivery_date as delivery_date, school_sourced_id
+        select distinct _delivery_date as delivery_date, _delivery_seq as delivery_seq, school_sourced_id
         from events
         where _mode = 'bulk'
     ),
@@ -111,12 +122,13 @@
         select
             event_scopes.attendance_date,
             event_scopes.school_sourced_id,
-            max(bulks.delivery_date) as covered_by
+            max(bulks.delivery_key) as covered_by
         from event_scopes
         inner join bulks
             on event_scopes.attendance_date between bulks.min_date and bulks.max_date
         inner join bulk_schools
             on bulk_schools.delivery_date = bulks.delivery_date
+           and bulk_schools.delivery_seq = bulks.delivery_seq
            and bulk_schools.school_sourced_id = event_scopes.school_sourced_id
         group by 1, 2
     ),
@@ -128,7 +140,7 @@
             on events.attendance_date = scope_cover.attendance_date
            and events.school_sourced_id = scope_cover.school_sourced_id
         where scope_cover.covered_by is null
-           or events._delivery_date >= scope_cover.covered_by
+           or {{ delivery_key('events._delivery_date', 'events._delivery_seq') }} >= scope_cover.covered_by
     ),
 
     ranked as (
@@ -150,17 +162,17 @@
 
 {#- One audit row for the latest effective bulk of a roster entity (none when it never had one). -#}
 {% macro roster_deletion_audit(entity, relation, key) %}
-    {%- set bulk_date = "(select max(_delivery_date) from " ~ relation ~ " where _mode = 'bulk')" -%}
+    {%- set bulk_key = "(select max(" ~ delivery_key() ~ ") from " ~ relation ~ " where _mode = 'bulk')" -%}
     select
         '{{ entity }}' as entity,
         bulk.bulk_date as delivery_date,
         (
             select count(*)
-            from ({{ roster_current_state(relation, key, bulk_date) }}) as before_state
+            from ({{ roster_current_state(relation, key, bulk_key) }}) as before_state
             where before_state.{{ key }} not in (
                 select b.{{ key }}
                 from {{ relation }} as b
-                where b._delivery_date = bulk.bulk_date
+                where {{ delivery_key('b._delivery_date', 'b._delivery_seq') }} = bulk.bulk_key
                   and b._mode = 'bulk'
                   and coalesce(b.status, 'active') = 'active'
                   and b.{{ key }} is not null
@@ -168,19 +180,20 @@
         ) as would_delete,
         (
             select count(*)
-            from ({{ roster_current_state(relation, key, bulk_date) }}) as before_state
+            from ({{ roster_current_state(relation, key, bulk_key) }}) as before_state
         ) as active_before
-    from (select {{ bulk_date }} as bulk_date) as bulk
-    where bulk.bulk_date is not null
+    from (select {{ bulk_key }} as bulk_key,
+                 (select max(_delivery_date) from {{ relation }} where _mode = 'bulk') as bulk_date) as bulk
+    where bulk.bulk_key is not null
 {% endmacro %}
 
 
 {% macro attendance_deletion_audit(events_relation, files_relation) %}
-    {%- set latest = "(select max(delivery_date) from (" ~ attendance_effective_bulks(events_relation, files_relation) ~ "))" -%}
+    {%- set latest = "(select max(delivery_key) from (" ~ attendance_effective_bulks(events_relation, files_relation) ~ "))" -%}
     with latest_bulk as (
-        select delivery_date, min_date, max_date
+        select delivery_date, delivery_seq, min_date, max_date
         from ({{ attendance_effective_bulks(events_relation, files_relation) }})
-        where delivery_date = {{ latest }}
+        where delivery_key = {{ latest }}
         limit 1
     ),
 
@@ -194,7 +207,8 @@
         where attendance_date between (select min_date from latest_bulk) and (select max_date from latest_bulk)
           and school_sourced_id in (
               select school_sourced_id from {{ events_relation }}
-              where _delivery_date = (select delivery_date from latest_bulk) and _mode = 'bulk'
+              where _delivery_date = (select delivery_date from latest_bulk)
+                and _delivery_seq = (select delivery_seq from latest_bulk) and _mode = 'bulk'
           )
     ),
 
@@ -206,6 +220,7 @@
             attendance_date
         from {{ events_relation }}
         where _delivery_date = (select delivery_date from latest_bulk)
+          and _delivery_seq = (select delivery_seq from latest_bulk)
           and _mode = 'bulk'
           and coalesce(status, 'active') = 'active'
     )

@@ -5,7 +5,9 @@
     contract/oneroster_columns.csv (generated from kinvolved_assets/oneroster/spec.py).
 
     oneroster_source(entity) -> a typed select over every delivery partition of the entity
-    (all contract columns, in contract order, original OneRoster names). When the entity has no
+    (all contract columns, in contract order, original OneRoster names, then "_delivery_seq": the
+    delivery's arrival sequence from its partition folder delivery_date=<D>/seq=<N>, 0 for a
+    partition written without one; deliveries apply in (date, seq) order). When the entity has no
     Parquet at all (e.g. demographics never delivered) it emits a typed empty select instead, so
     downstream models always compile and see the same columns and types.
 -#}
@@ -61,9 +63,9 @@
     {%- set root = var('raw_root') | string -%}
     {%- set root = root[:-1] if root.endswith('/') else root -%}
     {%- if entity == '_files' -%}
-        {{- return(root ~ '/_files/*/delivery_date=*/*.parquet') -}}
+        {{- return(root ~ '/_files/*/delivery_date=*/**/*.parquet') -}}
     {%- else -%}
-        {{- return(root ~ '/' ~ entity ~ '/delivery_date=*/*.parquet') -}}
+        {{- return(root ~ '/' ~ entity ~ '/delivery_date=*/**/*.parquet') -}}
     {%- endif -%}
 {%- endmacro %}
 
@@ -100,10 +102,16 @@
                 cast("{{ name }}" as {{ duckdb_type }})
             {%- else -%}
                 cast(null as {{ duckdb_type }})
-            {%- endif %} as "{{ name }}"{{ "," if not loop.last }}
+            {%- endif %} as "{{ name }}",
         {%- endfor %}
+            {% if file_count > 0 -%}
+                coalesce(try_cast(regexp_extract(filename, '/seq=([0-9]+)/[^/]*$', 1) as integer), 0)
+            {%- else -%}
+                cast(0 as integer)
+            {%- endif %} as "_delivery_seq"
         {% if file_count > 0 -%}
-        from read_parquet({{ sql_string(pattern) }}, union_by_name = true, hive_partitioning = false)
+        from read_parquet({{ sql_string(pattern) }}, union_by_name = true, hive_partitioning = false,
+                          filename = true)
         {%- else -%}
         where false  -- no Parquet delivered for {{ entity }}: typed empty relation
         {%- endif %}

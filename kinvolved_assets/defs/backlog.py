@@ -66,7 +66,8 @@ def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[st
     """(date, landing drop or None, sha256 or None) in application order: (delivery date, arrival seq).
 
     Without explicit dates: the ledger's accepted deliveries of start..end (a blocked or superseded
-    delivery is not replayed), plus the archived or landed dates the ledger does not know yet."""
+    delivery is not replayed), plus the archived or landed dates the ledger does not know yet. With
+    dates (and no drops): every accepted delivery of those dates, same-day ones included."""
     if config.drops and len(config.drops) != len(config.dates):
         raise Failure(description=f"config drops has {len(config.drops)} entries for {len(config.dates)} dates")
     if config.deliveries and len(config.deliveries) != len(config.dates):
@@ -78,9 +79,13 @@ def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[st
         if config.deliveries:
             drops = config.drops or [None] * len(config.dates)
             items = list(zip(config.dates, drops, config.deliveries, strict=True))
-        elif config.dates:
-            hints = dict(zip(config.dates, config.drops, strict=True)) if config.drops else {}
+        elif config.dates and config.drops:
+            hints = dict(zip(config.dates, config.drops, strict=True))
             items = [(d, hints.get(d), None) for d in sorted(set(config.dates))]
+        elif config.dates:   # every accepted delivery of those dates (a date may have several), else its drop
+            accepted = [d for d in known if d.state == "ingested" and d.delivery_date in set(config.dates)]
+            items = [(d.delivery_date, None, d.sha256) for d in accepted] + [
+                (d, None, None) for d in sorted(set(config.dates)) if d not in {a.delivery_date for a in accepted}]
         else:
             accepted = ledger.accepted_between(config.start, config.end)
             ledger_dates = {d.delivery_date for d in known}

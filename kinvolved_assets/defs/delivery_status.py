@@ -13,12 +13,11 @@ from pathlib import Path
 
 import duckdb
 
-from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.paths import CustomerPaths, partition_files
 
 
-def _files_row(part: Path) -> tuple[str, int] | None:
-    file = part / "part-0.parquet"
-    if not file.exists():
+def _files_row(file: Path | None) -> tuple[str, int] | None:
+    if file is None or not file.exists():
         return None
     with duckdb.connect() as con:
         row = con.execute("select sha256, rows from read_parquet(?) limit 1", [str(file)]).fetchone()
@@ -26,17 +25,16 @@ def _files_row(part: Path) -> tuple[str, int] | None:
 
 
 def live_state(paths: CustomerPaths, entity: str, delivery_date: str) -> dict:
-    """What raw/ serves for one entity: the promoted delivery of that date, else the latest one."""
-    same = _files_row(paths.files_partition(entity, delivery_date))
-    if same is not None:
-        return {"live_delivery_date": delivery_date, "live_file_sha256": same[0], "live_rows": same[1]}
-    root = paths.raw / "_files" / entity
-    dates = sorted(p.name.split("=", 1)[1] for p in root.glob("delivery_date=*")) if root.is_dir() else []
-    earlier = [d for d in dates if d < delivery_date] or dates
-    if not earlier:
+    """What raw/ serves for one entity: the latest promoted delivery of that date, else the latest
+    one before it (else the latest one)."""
+    parts = partition_files(paths.raw / "_files" / entity)
+    same = [p for p in parts if p[0] == delivery_date]
+    chosen = same or [p for p in parts if p[0] < delivery_date] or parts
+    if not chosen:
         return {"live_delivery_date": "none"}
-    latest = _files_row(paths.files_partition(entity, earlier[-1])) or ("", 0)
-    return {"live_delivery_date": earlier[-1], "live_file_sha256": latest[0], "live_rows": latest[1]}
+    day, _, file = chosen[-1]
+    latest = _files_row(file) or ("", 0)
+    return {"live_delivery_date": day, "live_file_sha256": latest[0], "live_rows": latest[1]}
 
 
 def live_text(live: dict) -> str:

@@ -128,11 +128,20 @@ def build_mart_checks(min_zero_absence_days: int):
     return marts_plausibility
 
 
+def _report_order(path: Path) -> tuple[str, int]:
+    folder = path.parent
+    if folder.name.startswith("seq=") and folder.name[4:].isdigit():
+        return folder.parent.name, int(folder.name[4:])
+    return folder.name, 0
+
+
 def record_in_latest_report(reports: Path, run_id: str, results) -> Path | None:
     """Add the results to the validation report of the latest delivery (JSON + HTML re-rendered)."""
     from kinvolved_assets.expectations.report import render_html, write_text_atomically
 
-    candidates = sorted(reports.glob("*/validation.json")) if reports.is_dir() else []
+    # reports/<date>/ (the first delivery of a date) and reports/<date>/seq=<N>/ (a later one of that date)
+    found = [*reports.glob("*/validation.json"), *reports.glob("*/seq=*/validation.json")] if reports.is_dir() else []
+    candidates = sorted(found, key=_report_order)
     if not candidates:
         return None
     path = candidates[-1]

@@ -11,6 +11,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetMaterialization,
     AssetObservation,
     AssetSpec,
     Config,
@@ -36,6 +37,7 @@ from kinvolved_assets.ingest import (
     EntityOutcome,
     ingest_delivery,
 )
+from kinvolved_assets.ledger import Ledger
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 
@@ -137,6 +139,14 @@ def _metadata_value(key: str, value):
     return value
 
 
+def same_date_replays(paths, delivery_date: str) -> list[str | None]:
+    """The deliveries a run of one partition without a chosen drop replays: every accepted delivery of
+    that date in arrival order (the ledger's), else [None] (the archived or landed drop of the date)."""
+    with Ledger(paths) as ledger:
+        accepted = [d.sha256 for d in ledger.same_date(delivery_date) if d.state == "ingested"]
+    return accepted or [None]
+
+
 def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None, reporter=None, extra_checks=None):
     """The multi-asset over every entity in the contract (a factory over the specs).
 
@@ -182,14 +192,28 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
         selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
-        try:
-            delivery = ingest_delivery(
-                customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
-                entities=selected, validators=validators, reporter=reporter, sha256=config.sha256,
-                only_new=config.only_new, log=context.log.info,
-            )
-        except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull) as exc:
-            raise Failure(description=str(exc)) from None
+        replays = same_date_replays(paths, delivery_date) if not (config.drop or config.sha256) else [config.sha256]
+        for i, sha in enumerate(replays):
+            try:
+                delivery = ingest_delivery(
+                    customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
+                    entities=selected, validators=validators, reporter=reporter, sha256=sha,
+                    only_new=config.only_new, log=context.log.info,
+                )
+            except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull) as exc:
+                raise Failure(description=str(exc)) from None
+            if i == len(replays) - 1:
+                break
+            # an earlier delivery of the same date (a UI materialization or backfill of the partition
+            # replays every accepted one, in arrival order): recorded as events of the partition
+            if not delivery.promoted:
+                raise Failure(description=blocked_description(customer_id, delivery_date, delivery)
+                              + f"; {len(replays) - i - 1} later deliveries of that date not replayed")
+            context.log.info(f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}): replayed, "
+                             f"{i + 1} of {len(replays)} of that date")
+            for kind, fields in delivery_results(delivery, check_names):
+                if kind == "materialization":
+                    context.log_event(AssetMaterialization(**fields, partition=context.partition_key))
         context.log.info(
             f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]}): "
             f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"

@@ -268,6 +268,39 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
     return _delivery_sensor
 
 
+BACKFILL_TAG = "dagster/backfill"
+UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+def _targeted_partitions(backfill) -> int | None:
+    """How many partitions a backfill targets (None when Dagster does not say)."""
+    try:
+        if backfill.is_asset_backfill:
+            data = backfill.asset_backfill_data
+            return data.get_num_partitions() if data is not None else None
+        return len(backfill.partition_names) if backfill.partition_names is not None else None
+    except Exception:  # noqa: BLE001 - an older serialization: rely on the unfinished runs alone
+        return None
+
+
+def backfill_waiting(instance, backfill_id: str) -> str | None:
+    """Why a backfill's marts build must wait (a run still to finish, partitions not yet submitted),
+    else None: the backfill's last run is done."""
+    unfinished = instance.get_run_ids(filters=RunsFilter(tags={BACKFILL_TAG: backfill_id}, statuses=UNFINISHED),
+                                      limit=1)
+    if unfinished:
+        return f"run {unfinished[0]} not finished"
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is None or backfill.status.value != "REQUESTED":
+        return None
+    targeted = _targeted_partitions(backfill)
+    runs = len(instance.get_run_ids(filters=RunsFilter(tags={BACKFILL_TAG: backfill_id})))
+    if targeted is not None and runs < targeted:
+        return f"{runs} of {targeted} partitions submitted"
+    return None
+
+
 def build_marts_trigger(marts_job):
     @run_status_sensor(
         name="marts_after_delivery",
@@ -284,6 +317,12 @@ def build_marts_trigger(marts_job):
             customer_id = run.tags.get("dagster/partition")
         if not customer_id or run.job_name == MARTS_JOB:
             return SkipReason(f"run {run.run_id} did not ingest a delivery")
+        backfill_id = run.tags.get(BACKFILL_TAG)
+        if backfill_id:   # a backfill (UI, daemon, `kinvolved backfill`) builds the marts once, after its runs
+            waiting = backfill_waiting(context.instance, backfill_id)
+            if waiting:
+                return SkipReason(f"run {run.run_id} is part of backfill {backfill_id} ({waiting}): its marts "
+                                  "are built once, after its last run")
         queued = context.instance.get_run_ids(
             filters=RunsFilter(job_name=MARTS_JOB, tags={CUSTOMER_TAG: customer_id},
                                statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]),
@@ -291,7 +330,8 @@ def build_marts_trigger(marts_job):
         )
         if queued:
             return SkipReason(f"a marts build for {customer_id} is already queued ({queued[0]})")
-        return RunRequest(run_key=f"marts-after-{run.run_id}", partition_key=customer_id,
+        run_key = f"marts-after-backfill-{backfill_id}-{customer_id}" if backfill_id else f"marts-after-{run.run_id}"
+        return RunRequest(run_key=run_key, partition_key=customer_id,
                           tags={CUSTOMER_TAG: customer_id, "kinvolved/after_run": run.run_id})
 
     return marts_after_delivery

@@ -46,9 +46,10 @@ def quarantining_rules(customer) -> set[str]:
     return {r for r in ROW_RULES if overrides.get(r, default) == "quarantine"}
 
 
-def _failing_lines(con, parquet: Path, rule: Rule, present: dict, results: dict, raw_root, delivery_date) -> list[int] | None:
+def _failing_lines(con, parquet: Path, rule: Rule, present: dict, results: dict, raw_root, delivery_date,
+                   delivery_seq: int | None = None) -> list[int] | None:
     if rule.kind == "reference":
-        return unresolved_lines(con, parquet, rule, present, results, raw_root, delivery_date)
+        return unresolved_lines(con, parquet, rule, present, results, raw_root, delivery_date, delivery_seq)
     if rule.kind == "between" and rule.column in present:
         lo, hi = rule.params.get("min"), rule.params.get("max")
         conds = [f"{q(rule.column)} < DATE {lit(str(lo))}"] if lo is not None else []
@@ -73,7 +74,8 @@ def quarantine_rows(con, entity: str, result, results: dict, params: Params, cus
     present = schema(con, parquet)
     by_line: dict[int, Rule] = {}
     for rule in rules:
-        for line in _failing_lines(con, parquet, rule, present, results, raw_root, delivery_date) or []:
+        for line in _failing_lines(con, parquet, rule, present, results, raw_root, delivery_date,
+                                   params.delivery_seq) or []:
             by_line.setdefault(line, rule)
     rows, rejected = int(result.rows or 0), int(result.rejected_rows or 0)
     if not by_line or len(by_line) + rejected > limits.max_rejected_fraction * (rows + rejected):

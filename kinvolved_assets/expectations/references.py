@@ -8,10 +8,10 @@ Target population of a reference ``entity.column -> target``:
 * when that file is a non-empty **bulk**, nothing else: a bulk replaces the whole state of its entity
   (an empty bulk deletes nothing, so the current state still counts);
 * otherwise (delta, or not in the drop) also the **current state**: the sourcedIds of
-  ``raw/<target>/delivery_date=*/`` delivered before this delivery and since the target's last bulk
-  (a target not in the drop also counts an earlier delivery of the same date: a roster pulled over
-  REST and an attendance drop of the same day),
-  keeping per sourcedId its latest record (by delivery date, then line) unless that record is
+  ``raw/<target>/delivery_date=*/seq=*/`` delivered before this delivery in (date, seq) order (an
+  earlier delivery of the same date included: a correction after the nightly, a roster pulled over
+  REST and an attendance drop of the same day) and since the target's last bulk,
+  keeping per sourcedId its latest record (by delivery date, seq, then line) unless that record is
   ``tobedeleted``; plus the same state over every other delivery, later ones included (when an
   old delivery is re-run, an id that became known since resolves: its quarantined rows come back). This is the dbt current-state rule without the attendance date-range scopes
   (targets are never attendance).
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kinvolved_assets.paths import before, partition_files
 from kinvolved_assets.sql import ident as q
 from kinvolved_assets.sql import literal as lit
 
@@ -52,35 +53,35 @@ def _delivered_ids(con, result, keys, flt) -> list[str]:
 
 
 def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, only: str | None = None,
-               later: bool = False, same_day: bool = False) -> list[str]:
+               later: bool = False, delivery_seq: int | None = None) -> list[str]:
     """``only``: SQL listing the ids looked for; when the key is sourcedId, the state is computed for
     those ids alone (a nightly file references thousands of ids; the state holds millions).
     ``later``: the state from every other delivery, also later ones (a re-run of an old delivery
     resolves what is known by now; it never refuses what the state before it accepted).
-    ``same_day``: the target is not in this drop, so its partition of this date is an earlier delivery."""
-    def keep(f: Path) -> bool:
-        day = f.parent.name.split("=", 1)[1]
-        if same_day and day == delivery_date:
-            return True
-        return day != delivery_date if later else day < delivery_date
+    ``delivery_seq``: this delivery's arrival sequence (None: after every delivery of its date)."""
+    def keep(position: tuple[str, int]) -> bool:
+        if later:
+            return delivery_seq is None or position != (delivery_date, delivery_seq)
+        return before(position, delivery_date, delivery_seq)
 
-    files = [f for f in sorted((raw_root / target).glob("delivery_date=*/part-0.parquet")) if keep(f)]
-    if not files:
+    parts = [(day, seq, f) for day, seq, f in partition_files(raw_root / target) if keep((day, seq))]
+    if not parts:
         return []
-    since = None
-    meta = [f for f in sorted((raw_root / "_files" / target).glob("delivery_date=*/part-0.parquet")) if keep(f)]
+    meta = [(day, seq, f) for day, seq, f in partition_files(raw_root / "_files" / target) if keep((day, seq))]
     if meta:
-        row = con.execute(
-            f"SELECT max(CAST(delivery_date AS DATE)) FROM read_parquet([{', '.join(lit(str(m)) for m in meta)}], "
-            f"union_by_name=true) WHERE mode = 'bulk'").fetchone()
-        since = row[0] if row else None
-    if since is not None:   # partitions before the last bulk are not part of the state: not read at all
-        files = [f for f in files if f.parent.name.split("=", 1)[1] >= since.isoformat()]
-    src = f"read_parquet([{', '.join(lit(str(f)) for f in files)}], union_by_name=true)"
+        rows = con.execute(f"SELECT filename FROM read_parquet([{', '.join(lit(str(m[2])) for m in meta)}], "
+                           f"union_by_name=true, filename=true) WHERE mode = 'bulk'").fetchall()
+        bulks = {r[0] for r in rows}
+        last_bulk = max(((day, seq) for day, seq, f in meta if str(f) in bulks), default=None)
+        if last_bulk is not None:   # partitions before the last bulk are not part of the state: not read at all
+            parts = [p for p in parts if (p[0], p[1]) >= last_bulk]
+    src = f"read_parquet([{', '.join(lit(str(f)) for _, _, f in parts)}], union_by_name=true, filename=true)"
     cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
     date_col = "_delivery_date" if "_delivery_date" in cols else None
-    order = f"{q(date_col)} DESC, " if date_col else ""
-    conds = [f"{q(date_col)} >= DATE '{since.isoformat()}'"] if (since and date_col) else []
+    # (date, seq) order; the seq is the partition's (seq=<N>/; none: 0)
+    seq = "coalesce(try_cast(regexp_extract(filename, '/seq=([0-9]+)/[^/]*$', 1) AS INTEGER), 0)"
+    order = f"{q(date_col)} DESC, {seq} DESC, " if date_col else f"{seq} DESC, "
+    conds = []
     if only is not None and list(keys) == ["sourcedId"]:
         conds.append(f"sourcedId IN ({only})")
     since_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
@@ -93,7 +94,7 @@ def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, 
 
 
 def _ids_sql(con, src: str, value: str, rule: Rule, tgt, delivered: bool, bulk: bool, state_known: bool,
-             raw_root: Path | None, delivery_date: str | None) -> str:
+             raw_root: Path | None, delivery_date: str | None, delivery_seq: int | None = None) -> str:
     """SQL listing the ids a reference may resolve to (the population described above)."""
     keys, flt = rule.params["keys"], rule.params.get("filter")
     parts = _delivered_ids(con, tgt, keys, flt) if delivered else []
@@ -101,12 +102,13 @@ def _ids_sql(con, src: str, value: str, rule: Rule, tgt, delivered: bool, bulk: 
         for later in (False, True):
             parts += _state_ids(con, raw_root, rule.params["target"], delivery_date, keys, flt,
                                 only=f"SELECT CAST({value} AS VARCHAR) FROM {src}", later=later,
-                                same_day=not delivered)
+                                delivery_seq=delivery_seq)
     return " UNION ALL ".join(parts) if parts else "SELECT CAST(NULL AS VARCHAR) AS id WHERE false"
 
 
 def unresolved_lines(con, parquet: Path, rule: Rule, present: dict[str, str], results: dict,
-                     raw_root: Path | None, delivery_date: str | None) -> list[int] | None:
+                     raw_root: Path | None, delivery_date: str | None,
+                     delivery_seq: int | None = None) -> list[int] | None:
     """The ``_line`` of every row whose reference does not resolve, or None when the rule could only
     warn (no current state and no bulk target) or cannot be evaluated."""
     col, target = rule.column, rule.params["target"]
@@ -120,7 +122,8 @@ def unresolved_lines(con, parquet: Path, rule: Rule, present: dict[str, str], re
         return None
     src = f"read_parquet({lit(str(parquet))})"
     value = f"unnest({q(col)})" if rule.params.get("list") else q(col)
-    ids = _ids_sql(con, src, value, rule, tgt, delivered, bulk, state_known, raw_root, delivery_date)
+    ids = _ids_sql(con, src, value, rule, tgt, delivered, bulk, state_known, raw_root, delivery_date,
+                      delivery_seq)
     rows = con.execute(f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "
                        f"vals AS (SELECT _line, CAST({value} AS VARCHAR) AS value FROM {src}) "
                        f"SELECT DISTINCT vals._line FROM vals ANTI JOIN ids ON vals.value = ids.id "
@@ -129,7 +132,8 @@ def unresolved_lines(con, parquet: Path, rule: Rule, present: dict[str, str], re
 
 
 def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], results: dict,
-                  raw_root: Path | None, delivery_date: str | None) -> RuleResult:
+                  raw_root: Path | None, delivery_date: str | None,
+                     delivery_seq: int | None = None) -> RuleResult:
     rr = RuleResult(rule, engine="duckdb")
     col, target = rule.column, rule.params["target"]
     if col not in present:
@@ -146,7 +150,8 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
     try:
         src = f"read_parquet({lit(str(parquet))})"
         value = f"unnest({q(col)})" if rule.params.get("list") else q(col)
-        ids = _ids_sql(con, src, value, rule, tgt, delivered, bulk, state_known, raw_root, delivery_date)
+        ids = _ids_sql(con, src, value, rule, tgt, delivered, bulk, state_known, raw_root, delivery_date,
+                      delivery_seq)
         if not bulk and not state_known:
             rr.severity_override = WARN
             rr.detail["checked_against"] = "this drop only (no current state)"

@@ -192,9 +192,15 @@ def _write(path: Path, text: str) -> None:
 write_text_atomically = _write
 
 
+def _report_dir(ctx, outcome) -> Path:
+    """The delivery's own folder (a later delivery of the same date: ``reports/<date>/seq=<N>/``)."""
+    folder = getattr(ctx, "report_dir", None)
+    return folder if isinstance(folder, Path) else ctx.paths.report_dir(outcome.delivery_date)
+
+
 def write_report(outcome, ctx=None, out_dir: Path | None = None) -> Path:
     data = report_data(outcome, ctx)
-    folder = out_dir or ctx.paths.report_dir(outcome.delivery_date)
+    folder = out_dir or _report_dir(ctx, outcome)
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / REPORT_JSON, json.dumps(data, indent=2, default=str))
     path = folder / REPORT_FILE
@@ -203,7 +209,8 @@ def write_report(outcome, ctx=None, out_dir: Path | None = None) -> Path:
 
 
 def delivery_reporter(outcome, ctx) -> Path:
-    """``ingest.Reporter``: write ``reports/<date>/validation.html`` + ``validation.json``.
+    """``ingest.Reporter``: write ``reports/<date>/validation.html`` + ``validation.json`` (a later
+    delivery of the same date: ``reports/<date>/seq=<N>/``).
 
     Runs after promotion (or quarantine): a rendering problem must not turn a delivery into a failed
     run, so it is logged and a one-line report naming the problem is written instead.
@@ -212,7 +219,7 @@ def delivery_reporter(outcome, ctx) -> Path:
         return write_report(outcome, ctx)
     except Exception as exc:  # noqa: BLE001
         logging.getLogger(__name__).exception("validation report of %s could not be rendered", outcome.delivery_date)
-        folder = ctx.paths.report_dir(outcome.delivery_date)
+        folder = _report_dir(ctx, outcome)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / REPORT_FILE
         _write(path, f"<!doctype html><p>The validation report could not be rendered ({_e(type(exc).__name__)}); "

@@ -62,6 +62,9 @@ class Params:
     delivery_date: dt.date | None = None    # attendance may not be dated after it
     volume_change_fraction: float = 0.50
     oneroster_version: str = "1.1"          # the version the delivery's files were read as
+    # the delivery's arrival sequence (None: after every delivery of its date): references and volume
+    # compare against the deliveries before (delivery_date, delivery_seq)
+    delivery_seq: int | None = None
 
     @property
     def school_year_bounds(self) -> tuple[dt.date, dt.date] | None:

@@ -59,8 +59,9 @@ def _connect(spill_dir: str | None, threads: int = 2, memory_limit: str = "4GB")
     return scratch_cursor(threads, memory_limit, keep_order=False)
 
 
-def params_for(customer=None, delivery_date: str | None = None) -> Params:
+def params_for(customer=None, delivery_date: str | None = None, delivery_seq: int | None = None) -> Params:
     return Params(
+        delivery_seq=delivery_seq,
         school_year=(customer.school_year_for(delivery_date) if customer is not None and delivery_date
                      else getattr(customer, "school_year", None)),
         delivery_date=dt.date.fromisoformat(delivery_date) if delivery_date else None,
@@ -108,9 +109,10 @@ def evaluate_entity(entity: str, result, results: dict, params: Params, *, raw_r
                 if r.kind == "unique":
                     out.append(duck.run_unique(con, parquet, r, present))
                 elif r.kind == "reference":
-                    out.append(run_reference(con, parquet, r, present, results, raw_root, delivery_date))
+                    out.append(run_reference(con, parquet, r, present, results, raw_root, delivery_date,
+                                              params.delivery_seq))
                 elif r.kind == "volume":
-                    out.append(run_volume(con, r, result, raw_root, delivery_date))
+                    out.append(run_volume(con, r, result, raw_root, delivery_date, params.delivery_seq))
             if entity == "academic_sessions" and getattr(result, "mode", None) == "bulk":
                 out += school_year_results(con, parquet, customer, params.school_year)
     except Exception as exc:  # noqa: BLE001 - never let a validation crash pass as green
@@ -200,11 +202,11 @@ def expectations_validator(engine: str = DEFAULT_ENGINE, gx_max_rows: int = DEFA
         raise ValueError(f"engine must be one of {ENGINES}")
 
     def validate(entity: str, result, ctx: DeliveryContext) -> Sequence[CheckOutcome]:
-        report = ctx.paths.report_dir(ctx.delivery_date) / REPORT_FILE
+        report = ctx.report_dir / REPORT_FILE
         chosen = engine
         if engine == "auto" and delivery_rows(ctx.results) > gx_max_delivery_rows:
             chosen = "duckdb"
-        return [evaluate_entity(entity, result, ctx.results, params_for(ctx.customer, ctx.delivery_date),
+        return [evaluate_entity(entity, result, ctx.results, params_for(ctx.customer, ctx.delivery_date, ctx.seq),
                                 raw_root=ctx.paths.raw, delivery_date=ctx.delivery_date, engine=chosen,
                                 gx_max_rows=gx_max_rows, chunk_rows=chunk_rows, report_path=report,
                                 customer=ctx.customer)]

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from kinvolved_assets.paths import DATE_RE, SLUG_RE
+from kinvolved_assets.paths import DATE_RE, SEQ_RE, SLUG_RE
 
 DEFAULT_PORT = 3001
 URL_ENV = "KINVOLVED_REPORTS_URL"
@@ -30,36 +30,43 @@ def reports_base_url() -> str:
 
 
 def report_url(path: Path | str) -> str | None:
-    """The URL of a served report file (``KINVOLVED_HOME/warehouse/<customer>/<folder>/<date>/<file>``),
-    None for any other path."""
+    """The URL of a served report file (``KINVOLVED_HOME/warehouse/<customer>/<folder>/<date>/<file>``,
+    or ``…/reports/<date>/seq=<n>/<file>`` for a later delivery of the same date), None for any other path."""
     resolved = Path(path).resolve()
-    if len(resolved.parents) < 4 or resolved.parents[3].name != "warehouse":
-        return None
-    parts = resolved.relative_to(resolved.parents[3]).parts
-    if _served_parts(parts) is None:
-        return None
-    return f"{reports_base_url()}/{'/'.join(quote(p) for p in parts)}"
+    for depth in (3, 4):
+        if len(resolved.parents) > depth and resolved.parents[depth].name == "warehouse":
+            parts = resolved.relative_to(resolved.parents[depth]).parts
+            if _served_parts(parts) is not None:
+                return f"{reports_base_url()}/{'/'.join(quote(p, safe='=') for p in parts)}"
+    return None
 
 
-def _served_parts(parts) -> tuple[str, str, str, str] | None:
-    if len(parts) != 4:
+def _served_parts(parts) -> tuple[str, ...] | None:
+    if len(parts) == 5 and parts[1] == "reports" and SEQ_RE.fullmatch(parts[3]):
+        seq = (parts[3],)   # a later delivery of the same date: reports/<date>/seq=<n>/
+        parts = parts[:3] + parts[4:]
+    elif len(parts) == 4:
+        seq = ()
+    else:
         return None
     customer, folder, dated, name = parts
     if not SLUG_RE.fullmatch(customer) or folder not in SERVED or not DATE_RE.fullmatch(dated):
         return None
     if name.startswith(".") or "/" in name or not name.endswith(SERVED[folder]):
         return None
-    return customer, folder, dated, name
+    return (customer, folder, dated, *seq, name)
 
 
 def _index(warehouse_root: Path) -> str:
     rows = []
     for customer in sorted(p for p in warehouse_root.glob("*") if p.is_dir() and SLUG_RE.fullmatch(p.name)):
         for folder, name in (("attendance_reports", "attendance.html"), ("reports", "validation.html")):
-            for report in sorted((customer / folder).glob(f"*/{name}"), reverse=True):
-                href = "/" + "/".join(quote(p) for p in report.relative_to(warehouse_root).parts)
+            found = list((customer / folder).glob(f"*/{name}"))
+            found += list((customer / folder).glob(f"*/seq=*/{name}")) if folder == "reports" else []
+            for report in sorted(found, reverse=True):
+                href = "/" + "/".join(quote(p, safe="=") for p in report.relative_to(warehouse_root).parts)
                 rows.append(f'<li><a href="{href}">{html.escape(customer.name)} · {html.escape(folder)} · '
-                            f'{html.escape(report.parent.name)}</a></li>')
+                            f'{html.escape("/".join(report.relative_to(customer / folder).parts[:-1]))}</a></li>')
     return ("<!doctype html><meta charset=utf-8><title>Kinvolved reports</title><h1>Kinvolved reports</h1>"
             f"<ul>{''.join(rows) or '<li>no reports yet</li>'}</ul>")
 

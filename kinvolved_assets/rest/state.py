@@ -3,10 +3,10 @@
 ``archive/<customer>/rest/pulls.jsonl`` gets one line per pull that became a delivery: its id,
 delivery name and date, mode, the sha256 of every CSV file it wrote and, per entity, the latest
 ``dateLastModified`` it carried. A pull counts as *accepted* once every one of its files is in the
-raw layer (``raw/_files/<entity>/delivery_date=<D>`` holds a file with that sha256), i.e. the
+raw layer (``raw/_files/<entity>/delivery_date=<D>/seq=*`` holds a file with that sha256), i.e. the
 delivery was ingested and promoted. The next pull on date D then is:
 - full when asked, when no pull dated before D was accepted, or when a full pull already landed on D
-  (a later same-day delivery replaces that day's raw partitions, so it must be a superset);
+  (kept from when a same-day delivery replaced that day's raw partitions: a full pull is a superset);
 - otherwise a delta per entity since the latest accepted mark of a pull dated before D, minus
   ``overlap_minutes`` (records from the overlap arrive twice; the delta upserts them by key).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.paths import CustomerPaths, partition_files
 
 
 def ledger_path(paths: CustomerPaths) -> Path:
@@ -55,10 +55,11 @@ def accepted(paths: CustomerPaths, entry: dict) -> bool:
     con = duckdb.connect()
     try:
         for entity, sha in files.items():
-            part = paths.files_partition(entity, entry["delivery_date"]) / "part-0.parquet"
-            if not part.exists():
+            parts = [str(f) for day, _, f in partition_files(paths.raw / "_files" / entity)
+                     if day == entry["delivery_date"]]
+            if not parts:
                 return False
-            found = con.execute("select count(*) from read_parquet(?) where sha256 = ?", [str(part), sha]).fetchone()[0]
+            found = con.execute("select count(*) from read_parquet(?) where sha256 = ?", [parts, sha]).fetchone()[0]
             if not found:
                 return False
     finally:

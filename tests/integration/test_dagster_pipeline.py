@@ -44,6 +44,13 @@ def asset_spec_snapshot(defs: Definitions) -> dict:
     return out
 
 
+def _one_part(entity_dir, date: str):
+    """The Parquet file of the one delivery of ``date`` (``delivery_date=<D>/seq=<N>/``)."""
+    found = sorted(entity_dir.glob(f"delivery_date={date}/seq=*/part-0.parquet"))
+    assert len(found) == 1, found
+    return found[0]
+
+
 def test_definitions_load_and_asset_specs_match_snapshot(platform):
     platform.add_customer("demo", generate_drops=False)
     defs = platform.definitions()
@@ -78,7 +85,7 @@ def test_sensor_materialize_every_asset_and_rematerialize_idempotently(platform,
         assert materialization is not None, entity.name
         meta = materialization.asset_materialization.metadata
         assert meta["mode"].value == "bulk"
-        part = wh / "raw" / entity.name / f"delivery_date={date}" / "part-0.parquet"
+        part = _one_part(wh / "raw" / entity.name, date)
         assert part.exists(), part
         assert meta["rows"].value == duckdb.connect().execute(f"select count(*) from '{part}'").fetchone()[0]
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
@@ -86,11 +93,11 @@ def test_sensor_materialize_every_asset_and_rematerialize_idempotently(platform,
     archived = list((platform.home / "archive" / "acme" / date).glob("*.zip"))
     assert len(archived) == 1 and archived[0].with_name(archived[0].name + ".sha256").exists()
 
-    before = {e.name: parquet_digest(wh / "raw" / e.name / f"delivery_date={date}" / "part-0.parquet")
+    before = {e.name: parquet_digest(_one_part(wh / "raw" / e.name, date))
               for e in ENTITIES}
     again = run_ingest(defs, instance, request.partition_key)  # UI-style: no run config, from the archive
     assert again.success
-    after = {e.name: parquet_digest(wh / "raw" / e.name / f"delivery_date={date}" / "part-0.parquet")
+    after = {e.name: parquet_digest(_one_part(wh / "raw" / e.name, date))
              for e in ENTITIES}
     assert before == after
     assert len(list((platform.home / "archive" / "acme" / date).glob("*.zip"))) == 1

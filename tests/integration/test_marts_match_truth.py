@@ -58,11 +58,11 @@ def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
     # the scenario really exercised what it claims
     wh = platform.warehouse("springfield") / "raw"
     q = duckdb.connect()
-    deleted = q.execute(f"select count(*) from read_parquet('{wh}/attendance/*/*.parquet') "
+    deleted = q.execute(f"select count(*) from read_parquet('{wh}/attendance/**/*.parquet') "
                         "where status = 'tobedeleted'").fetchone()[0]
-    corrected = q.execute(f"select count(*) from (select sourcedId from read_parquet('{wh}/attendance/*/*.parquet') "
+    corrected = q.execute(f"select count(*) from (select sourcedId from read_parquet('{wh}/attendance/**/*.parquet') "
                           "group by sourcedId having count(distinct absenceCode) > 1)").fetchone()[0]
-    withdrawn = q.execute(f"select count(*) from read_parquet('{wh}/enrollments/*/*.parquet') "
+    withdrawn = q.execute(f"select count(*) from read_parquet('{wh}/enrollments/**/*.parquet') "
                           "where _mode = 'delta' and endDate is not null").fetchone()[0]
     transfers = con.execute("select count(*) from (select student_sourced_id from read_parquet(?) where as_of_date = ? "
                             "group by 1 having count(distinct school_sourced_id) > 1)",

@@ -62,7 +62,7 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
     raw = p12.warehouse("twin") / "raw"
     q = duckdb.connect()
     # the 1.2 users carry no role: it came from roles.csv, which landed as its own entity
-    cols = {r[0] for r in q.execute(f"describe select * from read_parquet('{raw}/users/*/*.parquet', union_by_name=true)").fetchall()}
+    cols = {r[0] for r in q.execute(f"describe select * from read_parquet('{raw}/users/**/*.parquet', union_by_name=true)").fetchall()}
     assert "role" not in cols and "primaryOrgSourcedId" in cols
     partitions = sorted(d.name for d in (raw / "roles").iterdir())
     assert len(partitions) == len(gen_12.drops) - sum(1 for d in gen_12.drops if "roles" not in d.rows)
@@ -70,10 +70,10 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
     moved = q.execute("select count(*) from (select student_sourced_id from read_parquet(?) where as_of_date = ? "
                       "group by 1 having count(distinct school_sourced_id) > 1)",
                       [truth, gen_12.drops[-1].delivery_date.isoformat()]).fetchone()[0]
-    coach = q.execute(f"select count(*) from read_parquet('{raw}/roles/*/*.parquet') where role = 'ext:coach'").fetchone()[0]
-    deleted = q.execute(f"select count(*) from read_parquet('{raw}/attendance/*/*.parquet') "
+    coach = q.execute(f"select count(*) from read_parquet('{raw}/roles/**/*.parquet') where role = 'ext:coach'").fetchone()[0]
+    deleted = q.execute(f"select count(*) from read_parquet('{raw}/attendance/**/*.parquet') "
                         "where status = 'tobedeleted'").fetchone()[0]
-    withdrawn = q.execute(f"select count(*) from read_parquet('{raw}/enrollments/*/*.parquet') "
+    withdrawn = q.execute(f"select count(*) from read_parquet('{raw}/enrollments/**/*.parquet') "
                           "where _mode = 'delta' and endDate is not null").fetchone()[0]
     assert moved > 0 and coach > 0 and deleted > 0 and withdrawn > 0, (moved, coach, deleted, withdrawn)
 

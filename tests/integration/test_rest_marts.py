@@ -110,9 +110,9 @@ def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monk
     assert got == truth and len(got) > 100
     raw = rest_home / "warehouse" / CID / "raw"
     q = duckdb.connect()
-    deleted = q.execute(f"select count(*) from read_parquet('{raw}/attendance/*/*.parquet') "
+    deleted = q.execute(f"select count(*) from read_parquet('{raw}/attendance/**/*.parquet') "
                         "where _mode = 'delta' and status = 'tobedeleted'").fetchone()[0]
-    corrected = q.execute(f"select count(*) from (select sourcedId from read_parquet('{raw}/attendance/*/*.parquet') "
+    corrected = q.execute(f"select count(*) from (select sourcedId from read_parquet('{raw}/attendance/**/*.parquet') "
                           "group by sourcedId having count(distinct absenceCode) > 1)").fetchone()[0]
     assert deleted > 0 and corrected > 0, (deleted, corrected)
 

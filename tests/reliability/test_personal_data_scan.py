@@ -202,9 +202,9 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     assert all(v.encode() in archived for v in PLANTED if v not in ("Marisabel", "Ostrowicz"))
     wh = home / "warehouse" / "pdscan"
     con = duckdb.connect()
-    rejects = str(con.execute(f"select * from read_parquet('{wh}/rejects/*/*/*.parquet', union_by_name = true)").fetchall())
+    rejects = str(con.execute(f"select * from read_parquet('{wh}/rejects/**/*.parquet', union_by_name = true)").fetchall())
     for value in (USERNAME, SHIFTED_NAME, EMAIL, PHONE, BORN, DATE_NAME, QUARANTINED_NAME):
         assert value in rejects, value
-    raw = str(con.execute(f"select givenName from read_parquet('{wh}/raw/users/delivery_date={day_a}/*.parquet')").fetchall())
-    comments = str(con.execute(f"select comment from read_parquet('{wh}/raw/attendance/delivery_date={day_a}/*.parquet')").fetchall())
+    raw = str(con.execute(f"select givenName from read_parquet('{wh}/raw/users/delivery_date={day_a}/**/*.parquet')").fetchall())
+    comments = str(con.execute(f"select comment from read_parquet('{wh}/raw/attendance/delivery_date={day_a}/**/*.parquet')").fetchall())
     assert GIVEN in raw and COMMENT_NAME in comments

@@ -232,6 +232,31 @@ def test_delivery_date_source_is_the_name_or_the_arrival(tmp_path):
     assert found == {"acme_20250902.zip": "name", "export.zip": "arrival"}
 
 
+def test_delivery_date_from_the_manifest_when_the_name_has_none(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    manifest = "propertyName,value\noneroster.version,1.1\ndelivery.date,{}\n"
+    make_zip(landing / "export.zip", {"manifest.csv": manifest.format("2025-09-03"), "orgs.csv": "a\n"})
+    make_zip(landing / "nested.zip", {"export/manifest.csv": manifest.format("2025-09-04"), "export/orgs.csv": "b\n"})
+    make_zip(landing / "acme_20250902.zip", {"manifest.csv": manifest.format("2025-09-05"), "orgs.csv": "c\n"})
+    make_zip(landing / "baddate.zip", {"manifest.csv": manifest.format("2025-02-30"), "orgs.csv": "d\n"})
+    folder = landing / "folder_export"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text(manifest.format("2025-09-06"))
+    (folder / "orgs.csv").write_text("e\n")
+    found = {d.name: (d.delivery_date, d.date_source) for d in find_drops(landing, CUSTOMER.tz)}
+    assert found.pop("baddate.zip")[1] == "arrival"           # not a date: the arrival time's date
+    assert found == {"export.zip": ("2025-09-03", "manifest"), "nested.zip": ("2025-09-04", "manifest"),
+                     "acme_20250902.zip": ("2025-09-02", "name"),   # the name wins
+                     "folder_export": ("2025-09-06", "manifest")}
+    assert [d.name for d in find_drops(landing, CUSTOMER.tz, date="2025-09-03")] == ["export.zip"]
+    paths = CustomerPaths.for_customer("acme", tmp_path)
+    ledger_tick(landing, paths, {})
+    with Ledger(paths) as ledger:
+        recorded = {d.file_name: (d.delivery_date, d.date_source) for d in ledger.deliveries()}
+    assert recorded["export.zip"] == ("2025-09-03", "manifest")
+
+
 def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
     paths = CustomerPaths.for_customer("acme", tmp_path)
     holder = subprocess.Popen(

@@ -47,7 +47,7 @@ def test_delivery_is_promoted_into_raw_and_recorded(acme):
     assert {"orgs", "users", "enrollments", "attendance"} <= set(present)
     for name in present:
         assert [c.name for c in outcome.entities[name].checks] == ["contract"]
-        raw, files, _ = partition_dirs(paths.warehouse, name, dates[0])
+        raw, files, _ = partition_dirs(paths.warehouse, name, dates[0], outcome.ledger.seq)
         assert (raw / "part-0.parquet").is_file() and (files / "part-0.parquet").is_file()
     assert not (paths.warehouse / "staging" / "run-a").exists()
     assert outcome.ledger.state == "ingested" and outcome.ledger.rows == sum(
@@ -82,7 +82,10 @@ def test_unknown_date_is_not_found(acme):
 
 def test_promote_replaces_every_partition_of_the_entity(tmp_path):
     staging, warehouse, day = tmp_path / "staging", tmp_path / "warehouse", "2025-09-05"
-    old = partition_dirs(warehouse, "users", day)
+    old = partition_dirs(warehouse, "users", day, 3)   # the delivery's own delivery_date=<D>/seq=3
+    other = partition_dirs(warehouse, "users", day, 2)  # an earlier delivery of the same date
+    other.raw.mkdir(parents=True)
+    (other.raw / "kept").write_text("kept")
     for folder in old:
         folder.mkdir(parents=True)
         (folder / "old").write_text("old")
@@ -90,9 +93,10 @@ def test_promote_replaces_every_partition_of_the_entity(tmp_path):
     for folder in (new.raw, new.files):   # this delivery has no rejects
         folder.mkdir(parents=True)
         (folder / "new").write_text("new")
-    promote(staging, warehouse, "users", day)
+    promote(staging, warehouse, "users", day, 3)
     assert [sorted(p.name for p in f.iterdir()) for f in (old.raw, old.files)] == [["new"], ["new"]]
     assert not old.rejects.exists() and not new.raw.exists()
+    assert [p.name for p in other.raw.iterdir()] == ["kept"]
 
 
 def test_contract_check_blocks_on_file_errors_only():

@@ -42,7 +42,7 @@ def _check(outcome, entity="attendance"):
 
 
 def _raw_ids(paths, date=D) -> list[str]:
-    part = paths.raw_partition("attendance", date) / "part-0.parquet"
+    part = paths.raw_partition("attendance", date) / "seq=*" / "part-0.parquet"
     return [r[0] for r in duckdb.sql(f"SELECT sourcedId FROM '{part}' ORDER BY 1").fetchall()]
 
 
@@ -58,12 +58,12 @@ def test_bad_rows_are_quarantined_and_the_rest_of_the_night_loads(tmp_path):
     assert counts["attendance.userSourcedId.references_users.quarantined"] == 1
     assert counts["attendance.date.not_after_delivery"] == 0
     assert _raw_ids(paths) == ["a1", "a2", "a3", "b1", "b2", "b3"]
-    rej = paths.rejects_partition("attendance", D) / "rejects.parquet"
+    rej = paths.rejects_partition("attendance", D) / "seq=*" / "rejects.parquet"
     got = duckdb.sql(f"SELECT sourcedId, _line, _rule FROM '{rej}' ORDER BY _line").fetchall()
     assert got == [("a7", 5, "attendance.date.not_after_delivery"),
                    ("a8", 6, "attendance.absenceCode.references_absence_codes"),
                    ("a9", 7, "attendance.userSourcedId.references_users")]
-    files = paths.files_partition("attendance", D) / "part-0.parquet"
+    files = paths.files_partition("attendance", D) / "seq=*" / "part-0.parquet"
     assert duckdb.sql(f"SELECT rows, rejected_rows, CAST(max_date AS VARCHAR) FROM '{files}'").fetchall() == [(6, 3, "2024-03-05")]
     assert out.entities["attendance"].result.rows == 6
 
@@ -101,7 +101,7 @@ def test_rows_of_a_code_sent_later_come_back_when_the_delivery_is_rerun(tmp_path
     assert third.promoted
     rerun = ingest_delivery(_config(), paths, "2024-03-05", run_id="r4", validators=[VALIDATOR])
     assert rerun.promoted and _raw_ids(paths) == ["a1", "a2", "a3", "a8"]
-    assert not (paths.rejects_partition("attendance", "2024-03-05") / "rejects.parquet").exists()
+    assert not list(paths.rejects_partition("attendance", "2024-03-05").glob("**/rejects.parquet"))
 
 
 def test_validate_with_the_customer_counts_what_ingest_would_load_and_quarantine(tmp_path, monkeypatch):

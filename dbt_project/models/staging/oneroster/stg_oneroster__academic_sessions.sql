@@ -13,6 +13,7 @@ select
     "parentSourcedId"   as parent_sourced_id,
     "schoolYear"        as school_year,
     "_delivery_date"    as _delivery_date,
+    "_delivery_seq"   as _delivery_seq,
     "_mode"             as _mode,
     "_line"             as _line,
     "_file"             as _file

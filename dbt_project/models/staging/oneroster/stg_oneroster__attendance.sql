@@ -15,6 +15,7 @@ select
     "minutesAbsent"     as minutes_absent,
     "comment"           as comment,
     "_delivery_date"    as _delivery_date,
+    "_delivery_seq"   as _delivery_seq,
     "_mode"             as _mode,
     "_line"             as _line,
     "_file"             as _file

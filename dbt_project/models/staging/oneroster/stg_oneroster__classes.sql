@@ -18,6 +18,7 @@ select
     "subjectCodes"      as subject_codes,
     "periods"           as periods,
     "_delivery_date"    as _delivery_date,
+    "_delivery_seq"   as _delivery_seq,
     "_mode"             as _mode,
     "_line"             as _line,
     "_file"             as _file

@@ -14,6 +14,7 @@ select
     "subjects"              as subjects,
     "subjectCodes"          as subject_codes,
     "_delivery_date"        as _delivery_date,
+    "_delivery_seq"       as _delivery_seq,
     "_mode"                 as _mode,
     "_line"                 as _line,
     "_file"                 as _file

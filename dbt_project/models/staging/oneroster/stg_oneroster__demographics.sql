@@ -20,6 +20,7 @@ select
     "cityOfBirth"                           as city_of_birth,
     "publicSchoolResidenceStatus"           as public_school_residence_status,
     "_delivery_date"                        as _delivery_date,
+    "_delivery_seq"                       as _delivery_seq,
     "_mode"                                 as _mode,
     "_line"                                 as _line,
     "_file"                                 as _file

@@ -14,6 +14,7 @@ select
     "beginDate"         as begin_date,
     "endDate"           as end_date,
     "_delivery_date"    as _delivery_date,
+    "_delivery_seq"   as _delivery_seq,
     "_mode"             as _mode,
     "_line"             as _line,
     "_file"             as _file

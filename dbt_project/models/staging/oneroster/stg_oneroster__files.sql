@@ -6,6 +6,7 @@ with source as (
 select
     "entity"            as entity,
     "delivery_date"     as delivery_date,
+    "_delivery_seq"    as delivery_seq,
     "mode"              as mode,
     "file_name"         as file_name,
     "sha256"            as sha256,

@@ -11,6 +11,7 @@ select
     "identifier"        as identifier,
     "parentSourcedId"   as parent_sourced_id,
     "_delivery_date"    as _delivery_date,
+    "_delivery_seq"   as _delivery_seq,
     "_mode"             as _mode,
     "_line"             as _line,
     "_file"             as _file

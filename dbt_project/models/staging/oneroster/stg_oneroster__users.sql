@@ -28,6 +28,7 @@ select
     "primaryOrgSourcedId"  as primary_org_sourced_id,
     "pronouns"             as pronouns,
     "_delivery_date"    as _delivery_date,
+    "_delivery_seq"   as _delivery_seq,
     "_mode"             as _mode,
     "_line"             as _line,
     "_file"             as _file
