@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import pytest
@@ -58,7 +59,9 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     assert attendance.partition == f"acme|{date}"
     assert attendance.metadata["failed_checks"].value == "contract"
     assert attendance.metadata["blocked_drop"].value == bad.name
-    assert attendance.metadata["validation_report_url"].value.endswith(f"/acme/reports/{date}/validation.html")
+    # the re-delivery is the date's second delivery: its report has a folder of its own (seq=<n>)
+    assert re.search(rf"/acme/reports/{date}/seq=[0-9]+/validation\.html$",
+                     attendance.metadata["validation_report_url"].value)
     assert attendance.metadata["live_delivery_date"].value == date
     assert "BLOCKED by attendance: contract" in attendance.description
     # the data of the good delivery is what the asset still serves
