@@ -20,7 +20,7 @@ import yaml
 
 from kinvolved_assets.generator.calendar import build_calendar, day_number, from_day_number
 from kinvolved_assets.generator.simulate import SCALES, District
-from kinvolved_assets.generator.truth import TRUTH_SQL, TruthBuilder
+from kinvolved_assets.generator.truth import PERIOD_STATS_SQL, TRUTH_SQL, TruthBuilder, period_day_stats
 from kinvolved_assets.generator.write import FILE_ORDER, DropWriter, Renderer, Style, member_name, pack_zip
 from kinvolved_assets.generator.write12 import roles_12, users_12
 from kinvolved_assets.oneroster import spec
@@ -62,13 +62,14 @@ def delivery_dates(start: dt.date, days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range(days) if (start + dt.timedelta(days=i)).weekday() < 5]
 
 
-def _school_ids(scale: str) -> list[str]:
+def _school_ids(scale: str, schools: int | None = None) -> list[str]:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    return [f"org-sch-{i + 1:04d}" for i in range(SCALES[scale][1])]
+    return [f"org-sch-{i + 1:04d}" for i in range(schools or SCALES[scale][1])]
 
 
-def suggested_config(customer_id: str, scale: str, seed: int, school_year: int | None = None) -> dict:
+def suggested_config(customer_id: str, scale: str, seed: int, school_year: int | None = None,
+                     schools: int | None = None) -> dict:
     """A customer config (valid for ``CustomerConfig``) matching what ``generate`` produces."""
     check_slug(customer_id)
     year = school_year or infer_school_year(dt.date.today())
@@ -83,7 +84,7 @@ def suggested_config(customer_id: str, scale: str, seed: int, school_year: int |
         "timezone": "America/New_York",
         "products": ["attendance"],
         "school_year": year,
-        "licensed_schools": _school_ids(scale),
+        "licensed_schools": _school_ids(scale, schools),
         "non_instructional_days": {"district": [d.isoformat() for d in cal.holidays]},
     }
 
@@ -95,8 +96,12 @@ def config_yaml(config: dict, header: str = "") -> str:
 
 def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int, out: Path,
              fmt: str = "zip", truth: Path | None = None, quirks: bool = False,
-             school_year: int | None = None, progress=None, oneroster: str = "1.1") -> GenerateResult:
-    """``oneroster``: the OneRoster version of the export (1.1 or 1.2; the same district either way)."""
+             school_year: int | None = None, progress=None, oneroster: str = "1.1",
+             schools: int | None = None, period_only_schools: int = 0) -> GenerateResult:
+    """``oneroster``: the OneRoster version of the export (1.1 or 1.2; the same district either way).
+    ``schools``: another number of schools than the scale's. ``period_only_schools``: the first that many
+    schools send period events only; with ``truth`` their per-day period figures go to
+    ``period_days.parquet`` (``truth.period_day_stats``; ``truth.day_fraction`` applies a rule)."""
     t0 = time.perf_counter()
     check_slug(customer_id)
     if fmt not in ("zip", "loose"):
@@ -111,7 +116,7 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = GenerateResult(customer_id, scale, seed, year)
-    district = District(customer_id, scale, seed, cal)
+    district = District(customer_id, scale, seed, cal, schools=schools, period_only_schools=period_only_schools)
     if not dates:
         result.elapsed_seconds = time.perf_counter() - t0
         return result
@@ -162,8 +167,13 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
             writer.con.unregister("t")
             result.truth_path = target
             result.truth_rows = table.num_rows
+            if period_only_schools:
+                writer.con.register("t", period_day_stats(district, last))
+                quoted = str(truth / "period_days.parquet").replace("'", "''")
+                writer.con.execute(f"COPY ({PERIOD_STATS_SQL}) TO '{quoted}' (FORMAT parquet)")
+                writer.con.unregister("t")
             (truth / "customer_config.yaml").write_text(
-                config_yaml(suggested_config(customer_id, scale, seed, year)), encoding="utf-8")
+                config_yaml(suggested_config(customer_id, scale, seed, year, schools)), encoding="utf-8")
     finally:
         writer.close()
     result.final = {"students": district.students.n, "guardians": district.guardians.n,
