@@ -148,7 +148,8 @@
 {% endmacro %}
 
 
-{#- One audit row for the latest effective bulk of a roster entity (none when it never had one). -#}
+{#- One audit row for the latest effective bulk of a roster entity (none when it never had one, or
+    when it is the first bulk of its school year: last year's roster is no measure of this year's). -#}
 {% macro roster_deletion_audit(entity, relation, key) %}
     {%- set bulk_date = "(select max(_delivery_date) from " ~ relation ~ " where _mode = 'bulk')" -%}
     select
@@ -172,6 +173,16 @@
         ) as active_before
     from (select {{ bulk_date }} as bulk_date) as bulk
     where bulk.bulk_date is not null
+      -- the first bulk of a school year (1 July - 30 June) starts that year's roster (rollover: the
+      -- rosters change wholesale): it is audited only against an earlier bulk of the same year
+      and exists (
+          select 1
+          from {{ relation }} as earlier
+          where earlier._mode = 'bulk'
+            and earlier._delivery_date < bulk.bulk_date
+            and earlier._delivery_date >= make_date(
+                year(bulk.bulk_date) - case when month(bulk.bulk_date) >= 7 then 0 else 1 end, 7, 1)
+      )
 {% endmacro %}
 
 

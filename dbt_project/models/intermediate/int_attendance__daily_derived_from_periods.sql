@@ -20,6 +20,7 @@ period_events as (
 
 class_enrollments as (
     select distinct
+        school_year,
         user_sourced_id as student_sourced_id,
         school_sourced_id,
         class_sourced_id,
@@ -28,19 +29,20 @@ class_enrollments as (
             {% if bool_var('enrollment_end_inclusive') %}cast(end_date + 1 as date){% else %}end_date{% endif %},
             date '9999-12-31'
         ) as enrolled_until
-    from {{ ref('int_oneroster__enrollments_current') }}
+    from {{ ref('int_oneroster__enrollments_by_year') }}
     where role = 'student'
       and class_sourced_id is not null
 ),
 
 student_days as (
-    select distinct student_sourced_id, school_sourced_id, attendance_date
+    select distinct school_year, student_sourced_id, school_sourced_id, attendance_date
     from period_events
 ),
 
 class_periods as (
     -- a class without periods is one period of the day
     select
+        school_year,
         class_sourced_id,
         unnest(
             case when len(coalesce(list_filter(periods, lambda p: nullif(trim(p), '') is not null), [])) = 0
@@ -48,11 +50,12 @@ class_periods as (
                  else list_transform(list_filter(periods, lambda p: nullif(trim(p), '') is not null), lambda p: trim(p))
             end
         ) as slot_period
-    from {{ ref('int_oneroster__classes_current') }}
+    from {{ ref('int_oneroster__classes_by_year') }}
 ),
 
 slots as (
     select distinct
+        student_days.school_year,
         student_days.student_sourced_id,
         student_days.school_sourced_id,
         student_days.attendance_date,
@@ -61,18 +64,21 @@ slots as (
         class_periods.slot_period is null as is_whole_class
     from student_days
     inner join class_enrollments
-        on class_enrollments.student_sourced_id = student_days.student_sourced_id
+        on class_enrollments.school_year = student_days.school_year
+       and class_enrollments.student_sourced_id = student_days.student_sourced_id
        and class_enrollments.school_sourced_id = student_days.school_sourced_id
        and student_days.attendance_date >= class_enrollments.enrolled_from
        and student_days.attendance_date < class_enrollments.enrolled_until
     left join class_periods
-        on class_periods.class_sourced_id = class_enrollments.class_sourced_id
+        on class_periods.school_year = class_enrollments.school_year
+       and class_periods.class_sourced_id = class_enrollments.class_sourced_id
 ),
 
 -- an event marks its class's slot of its period; an event without a period, or a class without
 -- periods, marks every slot of the class
 matches as (
     select
+        period_events.school_year,
         period_events.attendance_sourced_id,
         period_events.student_sourced_id,
         period_events.school_sourced_id,
@@ -92,14 +98,14 @@ matches as (
 ),
 
 scheduled as (
-    select student_sourced_id, school_sourced_id, attendance_date, count(*) as scheduled_periods
+    select school_year, student_sourced_id, school_sourced_id, attendance_date, count(*) as scheduled_periods
     from slots
     group by all
 ),
 
 absent_slots as (
     select
-        student_sourced_id, school_sourced_id, attendance_date,
+        school_year, student_sourced_id, school_sourced_id, attendance_date,
         count(distinct (class_sourced_id, slot_period)) filter (where is_absent) as absent_periods,
         count(distinct class_sourced_id) as period_events
     from matches
@@ -109,27 +115,28 @@ absent_slots as (
 absent_minutes as (
     -- each absent event's minutes once (an event is one class of the day), whatever the number of
     -- slots it marks; blank minutesAbsent counts 0
-    select student_sourced_id, school_sourced_id, attendance_date,
+    select school_year, student_sourced_id, school_sourced_id, attendance_date,
            sum(coalesce(minutes_absent, 0)) as absent_minutes
-    from (select distinct student_sourced_id, school_sourced_id, attendance_date, class_sourced_id,
+    from (select distinct school_year, student_sourced_id, school_sourced_id, attendance_date, class_sourced_id,
                           minutes_absent
           from matches where is_absent)
     group by all
 ),
 
 codes as (
-    select * from {{ ref('int_oneroster__absence_codes_current') }}
+    select * from {{ ref('int_oneroster__absence_codes_by_year') }}
 ),
 
 rule_codes as (
     -- the rule's code at each school: a school-specific code first, a sourcedId match before a title
     select
+        codes.school_year,
         rules.school_sourced_id,
         codes.absence_code_sourced_id,
         codes.title,
         coalesce(codes.is_excused, false) as is_excused,
         row_number() over (
-            partition by rules.school_sourced_id
+            partition by codes.school_year, rules.school_sourced_id
             order by
                 case when codes.school_sourced_id is not null then 0 else 1 end,
                 case when codes.absence_code_sourced_id = rules.code then 0 else 1 end,
@@ -145,6 +152,7 @@ rule_codes as (
 
 verdicts as (
     select
+        absent_slots.school_year,
         absent_slots.student_sourced_id,
         absent_slots.school_sourced_id,
         absent_slots.attendance_date,
@@ -180,6 +188,7 @@ verdicts as (
 )
 
 select
+    verdicts.school_year,
     verdicts.student_sourced_id,
     verdicts.school_sourced_id,
     verdicts.attendance_date,
@@ -196,5 +205,6 @@ select
     rule_codes.absence_code_sourced_id is not null as is_code_resolved
 from verdicts
 left join rule_codes
-    on rule_codes.school_sourced_id = verdicts.school_sourced_id
+    on rule_codes.school_year = verdicts.school_year
+   and rule_codes.school_sourced_id = verdicts.school_sourced_id
    and rule_codes.code_rank = 1

@@ -17,6 +17,7 @@ period_events as (
 
 class_enrollments as (
     select
+        school_year,
         user_sourced_id as student_sourced_id,
         school_sourced_id,
         class_sourced_id,
@@ -25,7 +26,7 @@ class_enrollments as (
             {% if bool_var('enrollment_end_inclusive') %}cast(end_date + 1 as date){% else %}end_date{% endif %},
             date '9999-12-31'
         ) as enrolled_until
-    from {{ ref('int_oneroster__enrollments_current') }}
+    from {{ ref('int_oneroster__enrollments_by_year') }}
     where role = 'student'
       and class_sourced_id is not null
 ),
@@ -38,7 +39,8 @@ enrolled as (
         period_events.attendance_date
     from period_events
     inner join class_enrollments
-        on class_enrollments.student_sourced_id = period_events.student_sourced_id
+        on class_enrollments.school_year = period_events.school_year
+       and class_enrollments.student_sourced_id = period_events.student_sourced_id
        and class_enrollments.school_sourced_id = period_events.school_sourced_id
        and class_enrollments.class_sourced_id = period_events.class_sourced_id
        and period_events.attendance_date >= class_enrollments.enrolled_from
@@ -47,13 +49,15 @@ enrolled as (
 
 classes as (
     select
+        school_year,
         class_sourced_id,
         list_transform(list_filter(coalesce(periods, []), lambda p: nullif(trim(p), '') is not null), lambda p: trim(p))
             as class_periods
-    from {{ ref('int_oneroster__classes_current') }}
+    from {{ ref('int_oneroster__classes_by_year') }}
 )
 
 select
+    period_events.school_year,
     period_events.attendance_sourced_id,
     period_events.school_sourced_id,
     period_events.class_sourced_id,
@@ -67,7 +71,8 @@ left join enrolled
    and enrolled.class_sourced_id = period_events.class_sourced_id
    and enrolled.attendance_date = period_events.attendance_date
 left join classes
-    on classes.class_sourced_id = period_events.class_sourced_id
+    on classes.school_year = period_events.school_year
+   and classes.class_sourced_id = period_events.class_sourced_id
 where enrolled.student_sourced_id is null
    or (len(coalesce(classes.class_periods, [])) > 0
        and nullif(trim(period_events.period), '') is not null

@@ -14,6 +14,7 @@ licensed_schools as (
 select
     events.student_sourced_id,
     events.class_sourced_id,
+    events.school_year,
     events.school_sourced_id,
     events.attendance_date as "date",
     events.period,

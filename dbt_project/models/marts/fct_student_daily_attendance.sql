@@ -1,10 +1,11 @@
--- One row per student x licensed school x instructional day while enrolled (dense: no event = present).
+-- One row per student x licensed school x instructional day while enrolled (dense: no event = present),
+-- over every delivered school year (school_year: each year's calendar, enrollments and events).
 -- Built set-based: instructional calendar range-joined to merged enrollment spans, then the
 -- daily (school-level, blank class) events left-joined on the natural key. At schools with a period
 -- rule (attendance.daily_from_periods) a day derived from period events takes the place of a missing
 -- daily event (precedence daily_event, the default) or of any daily event (precedence periods).
 with calendar as (
-    select school_sourced_id, calendar_date
+    select school_year, school_sourced_id, calendar_date
     from {{ ref('int_calendar__instructional_days') }}
 ),
 
@@ -14,12 +15,14 @@ spans as (
 
 student_days as (
     select
+        spans.school_year,
         spans.student_sourced_id,
         spans.school_sourced_id,
         calendar.calendar_date
     from spans
     inner join calendar
-        on calendar.school_sourced_id = spans.school_sourced_id
+        on calendar.school_year = spans.school_year
+       and calendar.school_sourced_id = spans.school_sourced_id
        and calendar.calendar_date >= spans.span_begin
        and calendar.calendar_date < spans.span_end
 ),
@@ -76,6 +79,7 @@ select
     student_sourced_id,
     school_sourced_id,
     calendar_date as "date",
+    school_year,
     coalesce(absent_fraction, 0.0) as absent_fraction,
     coalesce(absent_fraction, 0.0) > 0 as is_absent,
     coalesce(is_excused, false) as is_excused,
