@@ -69,14 +69,16 @@ def _school_ids(scale: str, schools: int | None = None) -> list[str]:
 
 
 def suggested_config(customer_id: str, scale: str, seed: int, school_year: int | None = None,
-                     schools: int | None = None) -> dict:
-    """A customer config (valid for ``CustomerConfig``) matching what ``generate`` produces."""
+                     schools: int | None = None, years: int = 1) -> dict:
+    """A customer config (valid for ``CustomerConfig``) matching what ``generate`` produces; with
+    ``years`` > 1 the current year is the last one and history_from_school_year the first."""
     check_slug(customer_id)
-    year = school_year or infer_school_year(dt.date.today())
-    cal = build_calendar(year)
+    first = school_year or infer_school_year(dt.date.today())
+    year = first + years - 1
+    holidays = [d.isoformat() for y in range(first, year + 1) for d in build_calendar(y).holidays]
     name = customer_id.replace("_", " ").title()
     del seed  # the schools and the calendar do not depend on the seed
-    return {
+    config = {
         "customer_id": customer_id,
         "name": f"{name} Unified School District",
         "sis": "PowerSchool",
@@ -85,8 +87,11 @@ def suggested_config(customer_id: str, scale: str, seed: int, school_year: int |
         "products": ["attendance"],
         "school_year": year,
         "licensed_schools": _school_ids(scale, schools),
-        "non_instructional_days": {"district": [d.isoformat() for d in cal.holidays]},
+        "non_instructional_days": {"district": holidays},
     }
+    if years > 1:
+        config["history_from_school_year"] = first
+    return config
 
 
 def config_yaml(config: dict, header: str = "") -> str:
@@ -97,11 +102,16 @@ def config_yaml(config: dict, header: str = "") -> str:
 def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int, out: Path,
              fmt: str = "zip", truth: Path | None = None, quirks: bool = False,
              school_year: int | None = None, progress=None, oneroster: str = "1.1",
-             schools: int | None = None, period_only_schools: int = 0) -> GenerateResult:
+             schools: int | None = None, period_only_schools: int = 0, years: int = 1,
+             dates: list[dt.date] | None = None) -> GenerateResult:
     """``oneroster``: the OneRoster version of the export (1.1 or 1.2; the same district either way).
     ``schools``: another number of schools than the scale's. ``period_only_schools``: the first that many
     schools send period events only; with ``truth`` their per-day period figures go to
-    ``period_days.parquet`` (``truth.period_day_stats``; ``truth.day_fraction`` applies a rule)."""
+    ``period_days.parquet`` (``truth.period_day_stats``; ``truth.day_fraction`` applies a rule).
+    ``years``: school years simulated from ``school_year`` on; two weeks before each next year starts
+    the district rolls over (``District.rollover``: promotions, leavers, newcomers, new enrollments) and
+    the truth holds each year's rows (column school_year). ``dates``: the delivery dates instead of
+    the weekdays of [start, start + days)."""
     t0 = time.perf_counter()
     check_slug(customer_id)
     if fmt not in ("zip", "loose"):
@@ -111,8 +121,9 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     if days < 1:
         raise ValueError("days must be >= 1")
     year = school_year or infer_school_year(start)
-    cal = build_calendar(year)
-    dates = delivery_dates(start, days)
+    calendars = [build_calendar(year + i) for i in range(years)]
+    cal = calendars[0]
+    dates = sorted(dates) if dates is not None else delivery_dates(start, days)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = GenerateResult(customer_id, scale, seed, year)
@@ -120,9 +131,10 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     if not dates:
         result.elapsed_seconds = time.perf_counter() - t0
         return result
-    first = min(day_number(start), district.ys)
+    first = min(day_number(dates[0]), district.ys)
     last = day_number(dates[-1])
-    instructional = cal.instructional_mask(first, last)
+    instructional = np.logical_or.reduce([c.instructional_mask(first, last) for c in calendars])
+    rollovers = {day_number(c.start) - 14: c for c in calendars[1:]}
     delivery_days = {day_number(d): i for i, d in enumerate(dates)}
     truth_builder = TruthBuilder(district, first, last) if truth is not None else None
     truth_parts: list[pa.Table] = []
@@ -134,7 +146,15 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     prev_month = None
     try:
         for day in range(first, last + 1):
-            ch = district.simulate_day(day, bool(instructional[day - first]))
+            if day in rollovers:
+                if truth_builder is not None:   # the year that ends: its rows as of its last school day
+                    ended = district.ye - 1
+                    if not truth_parts or truth_parts[-1]["as_of"][0].as_py() != ended:
+                        truth_parts.append(truth_builder.compute(ended))
+                ch = district.rollover(rollovers[day], day)
+                truth_builder = TruthBuilder(district, first, last) if truth is not None else None
+            else:
+                ch = district.simulate_day(day, bool(instructional[day - first]))
             changes_since["students"].append(ch.students)
             changes_since["guardians"].append(ch.guardians)
             changes_since["stints"].append(ch.stints)
@@ -173,7 +193,7 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
                 writer.con.execute(f"COPY ({PERIOD_STATS_SQL}) TO '{quoted}' (FORMAT parquet)")
                 writer.con.unregister("t")
             (truth / "customer_config.yaml").write_text(
-                config_yaml(suggested_config(customer_id, scale, seed, year, schools)), encoding="utf-8")
+                config_yaml(suggested_config(customer_id, scale, seed, year, schools, years)), encoding="utf-8")
     finally:
         writer.close()
     result.final = {"students": district.students.n, "guardians": district.guardians.n,
@@ -234,10 +254,12 @@ def _write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, ind
         put("courses", r.courses())
         put("classes", r.classes())
         put_users(r.users(None, None, True))
-        put("enrollments", r.enrollments(None, True))
+        # the enrollments of this school year (a closed year's are not sent again)
+        put("enrollments", r.enrollments(np.nonzero((d.stints["end"] < 0) | (d.stints["end"] > d.ys))[0], True))
         put("demographics", r.demographics(None))
         put_rows("absence_codes", r.absence_code_rows())
-        att = np.nonzero(~ev["deleted"] & (ev["date"] <= day))[0]
+        # this school year's events (a new year's bulk does not send last year's again)
+        att = np.nonzero(~ev["deleted"] & (ev["date"] <= day) & (ev["date"] >= d.ys))[0]
     else:
         if len(changed["students"]) or len(changed["guardians"]):
             put_users(r.users(changed["students"], changed["guardians"], False))

@@ -260,6 +260,61 @@ class District:
                                  mod=np.full(n, self.ys - 7, np.int32))
         st["stint"][:] = idx
 
+    # ---- the next school year ---------------------------------------------------------------------
+    def rollover(self, calendar: SchoolCalendar, day: int) -> DayChanges:
+        """Start school year ``calendar`` on ``day`` (summer): every enrollment open at the end of the
+        year closes on its last day; students are promoted one grade and enrolled again from the new
+        year's first day (new enrollments) at their school, or at a school teaching the new grade when
+        theirs does not (elementary → middle → high); 12th graders and 5 % of the others leave; as many
+        newcomers arrive in the lowest grade of a random school. Classes and courses stay."""
+        rng = self.rng
+        st, sp = self.students, self.stints
+        old_end = self.ye
+        self.cal = calendar
+        self.ys = day_number(calendar.start)
+        self.ye = day_number(calendar.end)
+        cur = st["stint"].astype(np.int64)
+        end = sp.cols["end"][cur]
+        active = np.nonzero(((end < 0) | (end > old_end)) & (sp.cols["begin"][cur] < old_end))[0]
+        closing = cur[active]
+        sp.cols["end"][closing] = old_end
+        sp.cols["mod"][closing] = day
+        grade = st.cols["grade"][active].astype(np.int64) + 1
+        school = st.cols["school"][active].astype(np.int64)
+        leave = (rng.random(len(active)) < 0.05) | (grade > 12)
+        grade = np.minimum(grade, 12)
+        taught = self.block_of.reshape(-1, 13) >= 0                  # [school, grade]
+        target = np.where(~leave & taught[school, grade], school, -1)
+        pick = rng.random(len(active))
+        for g in range(13):
+            need = np.nonzero((target < 0) & ~leave & (grade == g))[0]
+            options = np.nonzero(taught[:, g])[0]
+            if len(need) and len(options):
+                target[need] = options[(pick[need] * len(options)).astype(np.int64)]
+        move = target >= 0
+        movers = active[move]
+        st.cols["grade"][movers] = grade[move]
+        st.cols["school"][movers] = target[move]
+        st.cols["mod"][active] = day
+        opened = [self._open_stints(movers, target[move], self.ys, day)]
+        n_new = int((~move).sum())
+        new_ids = np.zeros(0, np.int64)
+        if n_new:
+            schools = rng.integers(0, self.n_schools, n_new)
+            lowest = np.array([SCHOOL_GRADES[k].start for k in self.school_kind[schools]])
+            ok = self.block_of[schools * 13 + lowest] >= 0
+            schools, lowest = schools[ok], lowest[ok]
+            cols = self._person_arrays(len(schools), lowest)
+            new_ids = st.append(school=schools.astype(np.int32), mod=np.full(len(schools), day, np.int32), **cols)
+            self._add_guardians(new_ids, day)
+            opened.append(self._open_stints(new_ids, schools, self.ys, day))
+        students = np.unique(np.concatenate([active, new_ids]).astype(np.int64))
+        g0 = st.cols["g0"][students]
+        ngd = st.cols["nguard"][students].astype(np.int64)
+        guardians = np.unique(np.concatenate([g0, (g0 + 1)[ngd > 1]])).astype(np.int64)
+        stints = np.unique(np.concatenate([closing, *opened])).astype(np.int64)
+        return DayChanges(students, guardians, stints, new_ids)
+
     # ---- class lookup ----------------------------------------------------------------------------
     def stint_classes(self, stints: np.ndarray) -> np.ndarray:
         """(len(stints), N_SUBJECTS) class indexes of each stint."""

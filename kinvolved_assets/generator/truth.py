@@ -101,6 +101,7 @@ class TruthBuilder:
             "as_of": np.full(len(uniq), as_of, np.int32), "student": student, "school": school,
             "days_enrolled": days_enrolled, "days_absent": days_absent, "attendance_rate": rate,
             "is_chronically_absent": chronic,
+            "school_year": np.full(len(uniq), d.cal.school_year, np.int32),
         })
 
 
@@ -111,7 +112,8 @@ SELECT DATE '1970-01-01' + as_of AS as_of_date,
        CAST(days_enrolled AS BIGINT) AS days_enrolled,
        CAST(days_absent AS DOUBLE) AS days_absent,
        CAST(attendance_rate AS DOUBLE) AS attendance_rate,
-       is_chronically_absent
+       is_chronically_absent,
+       CAST(school_year AS INTEGER) AS school_year
 FROM t ORDER BY as_of_date, student_sourced_id, school_sourced_id
 """
 

@@ -34,10 +34,14 @@ SUMMER, ROLLOVER, NEW_BULK = D("2026-07-15"), D("2026-09-04"), D("2026-09-18")
 
 def digest(db: Path, year: int) -> dict[str, tuple[int, str]]:
     """Per mart: (rows, md5 of every row of that school year in a fixed order)."""
+    from kinvolved_assets.marts_figures import open_marts_file
+
     out = {}
-    for mart in LAST_YEAR_MARTS:
-        out[mart] = query(db, f"select count(*), md5(coalesce(string_agg(r::varchar, '|' order by r::varchar), '')) "
-                              f"from (select t as r from marts.{mart} as t where school_year = {year})")[0]
+    with open_marts_file(db) as con:     # any file name, the published marts.duckdb included
+        for mart in LAST_YEAR_MARTS:
+            out[mart] = con.execute(
+                "select count(*), md5(coalesce(string_agg(r::varchar, '|' order by r::varchar), '')) "
+                f"from (select t as r from {mart} as t where school_year = {year})").fetchone()
     return out
 
 
@@ -116,7 +120,7 @@ def test_rollover_keeps_last_year_identical(tmp_path):
                l.rate, l.chronic
         from marts.msr_student_cumulative_attendance as c
         left join (select student_sourced_id, (sum(days_enrolled) - sum(days_absent)) / sum(days_enrolled) as rate,
-                          bool_or(is_chronically_absent) as chronic
+                          sum(days_enrolled) >= 10 and sum(days_absent) >= 0.10 * sum(days_enrolled) - 1e-9 as chronic
                    from marts.msr_student_cumulative_attendance where school_year = 2026 group by 1) as l
             using (student_sourced_id)
         where c.school_year = 2027""")}
@@ -130,3 +134,74 @@ def test_rollover_keeps_last_year_identical(tmp_path):
                    [enrollment("n-u6", "u6", "NS1", "S1", begin="2026-09-01")])
     blocked, _ = run_dbt_build(tmp_path, "blocked", raw, school_year=2027)
     assert ("assert_no_mass_deletion", "fail") in failures(blocked)
+
+
+def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
+    """A generated district over 2025-26 and 2026-27 through the real sensor → Dagster → dbt path:
+    the last delivery of 2025-26, the config change to 2027, the rollover bulk (students promoted,
+    leaving, arriving; every enrollment new) and a nightly delta. At every as-of date of the second year
+    both years equal the truth and last year's digest stays the one of its last delivery."""
+    import datetime as dt
+    import shutil
+
+    import duckdb
+    import yaml
+
+    from kinvolved_assets.generator import generate, suggested_config
+    from kinvolved_assets.generator.calendar import build_calendar
+    from kinvolved_assets.local_runner import process_landing
+    from kinvolved_assets.marts_figures import open_marts_file
+
+    first = build_calendar(2026)
+    dates = [first.end - dt.timedelta(days=1), D("2026-09-01"), D("2026-09-02")]   # last school day, Sep 1-2
+    gen = generate("roll", "tiny", 7, dates[0], 1, tmp_path / "outbox", truth=tmp_path / "truth",
+                   school_year=2026, years=2, dates=dates)
+    assert [d.mode for d in gen.drops] == ["bulk", "bulk", "delta"]
+    truth = str(gen.truth_path)
+    con = duckdb.connect()
+    columns = "student_sourced_id, school_sourced_id, days_enrolled, days_absent, is_chronically_absent"
+
+    def expected(year: int, as_of: dt.date) -> list:
+        return con.execute(f"select {columns} from read_parquet(?) where school_year = ? and as_of_date = ? "
+                           "order by all", [truth, year, as_of]).fetchall()
+
+    config_file = platform.config_dir / "roll.yaml"
+    config_file.write_text(yaml.safe_dump(suggested_config("roll", "tiny", 7, 2026), sort_keys=False))
+    landing = platform.landing("roll")
+    landing.mkdir(parents=True)
+    marts_db = platform.warehouse("roll") / "marts.duckdb"
+    year_end = None
+    for index, drop in enumerate(gen.drops):
+        if index == 1:   # the rollover procedure: the config names 2027 before its first bulk is ingested
+            config_file.write_text(yaml.safe_dump(suggested_config("roll", "tiny", 7, 2026, years=2), sort_keys=False))
+        shutil.copy(drop.path, landing / drop.path.name)
+        report = process_landing(platform.definitions(), instance, "roll")
+        assert [ok for *_, ok in report.ingest_runs] == [True], report.ingest_runs
+        assert report.marts_run and report.marts_run[1], report.marts_run
+        with open_marts_file(marts_db) as marts:
+            got = {year: marts.execute(f"select {columns} from msr_student_cumulative_attendance "
+                                       "where school_year = ? order by all", [year]).fetchall() for year in (2026, 2027)}
+        assert got[2026] == expected(2026, dates[0]), f"{drop.delivery_date}: 2025-26 differs from its truth"
+        if index == 0:
+            year_end = digest(marts_db, 2026)
+            assert got[2027] == []
+            continue
+        assert digest(marts_db, 2026) == year_end, f"{drop.delivery_date}: last year's marts changed"
+        assert got[2027] == expected(2027, drop.delivery_date), f"{drop.delivery_date}: 2026-27 differs"
+
+    # the scenario: promoted, leaving and arriving students; the rollover bulk replaced every enrollment
+    last, this = ({r[0] for r in expected(y, d)} for y, d in ((2026, dates[0]), (2027, dates[-1])))
+    assert last & this and last - this and this - last, (len(last & this), len(last - this), len(this - last))
+    # prior-year measures: last year's rate and flag over all the student's schools
+    with open_marts_file(marts_db) as marts:
+        prior = marts.execute("""
+            select count(*), count(*) filter (where c.prior_year_attendance_rate is not null),
+                   count(*) filter (where abs(c.prior_year_attendance_rate - l.rate) > 1e-12
+                                       or c.prior_year_is_chronically_absent <> l.chronic)
+            from msr_student_cumulative_attendance as c
+            left join (select student_sourced_id, (sum(days_enrolled) - sum(days_absent)) / sum(days_enrolled) as rate,
+                              sum(days_enrolled) >= 10 and sum(days_absent) >= 0.10 * sum(days_enrolled) - 1e-9 as chronic
+                       from msr_student_cumulative_attendance where school_year = 2026 group by 1) as l
+                using (student_sourced_id)
+            where c.school_year = 2027""").fetchone()
+    assert prior[0] == len(this) and prior[1] == len(last & this) and prior[2] == 0, prior
