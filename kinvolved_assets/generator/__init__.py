@@ -20,7 +20,13 @@ import yaml
 
 from kinvolved_assets.generator.calendar import build_calendar, day_number, from_day_number
 from kinvolved_assets.generator.simulate import SCALES, District
-from kinvolved_assets.generator.truth import PERIOD_STATS_SQL, TRUTH_SQL, TruthBuilder, period_day_stats
+from kinvolved_assets.generator.truth import (
+    PERIOD_STATS_SQL,
+    TRUTH_SQL,
+    TRUTH_YEARS_SQL,
+    TruthBuilder,
+    period_day_stats,
+)
 from kinvolved_assets.generator.write import FILE_ORDER, DropWriter, Renderer, Style, member_name, pack_zip
 from kinvolved_assets.generator.write12 import roles_12, users_12
 from kinvolved_assets.oneroster import spec
@@ -183,7 +189,7 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
             target = truth / "student_attendance.parquet"
             writer.con.register("t", table)
             quoted = str(target).replace("'", "''")
-            writer.con.execute(f"COPY ({TRUTH_SQL}) TO '{quoted}' (FORMAT parquet)")
+            writer.con.execute(f"COPY ({TRUTH_SQL if years == 1 else TRUTH_YEARS_SQL}) TO '{quoted}' (FORMAT parquet)")
             writer.con.unregister("t")
             result.truth_path = target
             result.truth_rows = table.num_rows

@@ -54,6 +54,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--period-only-schools", type=int, default=0,
                    help="the first N schools take attendance per class period only (no daily codes); the truth "
                         "folder then also holds period_days.parquet")
+    p.add_argument("--years", type=_positive, default=1,
+                   help="school years to simulate from --school-year on (rollover two weeks before each next year)")
     p.set_defaults(func=run, fmt="zip")
     return p
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         result = generate(args.customer, args.scale, args.seed, args.start, args.days, args.out,
                           fmt=args.fmt or "zip", truth=args.truth, quirks=args.quirks,
                           school_year=args.school_year, oneroster=args.oneroster, schools=args.schools,
-                          period_only_schools=args.period_only_schools)
+                          period_only_schools=args.period_only_schools, years=args.years)
     except (UnsafePathError, ValueError) as exc:
         print(f"kinvolved generate: {exc}", file=sys.stderr)
         return 2

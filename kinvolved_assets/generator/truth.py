@@ -112,10 +112,13 @@ SELECT DATE '1970-01-01' + as_of AS as_of_date,
        CAST(days_enrolled AS BIGINT) AS days_enrolled,
        CAST(days_absent AS DOUBLE) AS days_absent,
        CAST(attendance_rate AS DOUBLE) AS attendance_rate,
-       is_chronically_absent,
-       CAST(school_year AS INTEGER) AS school_year
+       is_chronically_absent
 FROM t ORDER BY as_of_date, student_sourced_id, school_sourced_id
 """
+# a district over several school years: the same with each row's school year
+TRUTH_YEARS_SQL = TRUTH_SQL.replace("is_chronically_absent\nFROM t",
+                                    "is_chronically_absent,\n       CAST(school_year AS INTEGER) AS school_year\nFROM t")
+assert TRUTH_YEARS_SQL != TRUTH_SQL
 
 
 # ---- period-only schools (attendance.daily_from_periods) ---------------------------------------
