@@ -54,12 +54,16 @@ test-deployment: $(DEPLOY_STAMP) test-services
 test-fast: $(DEPLOY_STAMP)
 	$(BIN)/python -m pytest -q -m "not integration and not reliability and not bench"
 
-## Start the Dagster UI on http://127.0.0.1:3000 with workspace.yaml.
+## Start the Dagster UI on http://127.0.0.1:3000 with workspace.yaml, and the report server its
+## validation/district report links point to (kinvolved serve-reports, http://127.0.0.1:3001).
+## dagster dev runs in DAGSTER_HOME: started beside the repo's dagster.yaml (the template) it warns.
 ui: $(STAMP)
 	$(BIN)/kinvolved prepare-dbt
 	mkdir -p $${KINVOLVED_HOME:-data}/dagster_home
 	cp -n dagster.yaml $${KINVOLVED_HOME:-data}/dagster_home/dagster.yaml 2>/dev/null || true
-	DAGSTER_HOME=$(abspath $${KINVOLVED_HOME:-data})/dagster_home $(BIN)/python -W ignore::FutureWarning -m dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	home=$$(cd $${KINVOLVED_HOME:-data} && pwd); export KINVOLVED_HOME=$$home DAGSTER_HOME=$$home/dagster_home; \
+	$(BIN)/kinvolved serve-reports & reports=$$!; trap 'kill $$reports 2>/dev/null' EXIT INT TERM; \
+	cd $$DAGSTER_HOME && $(abspath $(BIN))/python -W ignore::FutureWarning -m dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
 ## dbt docs generated against a customer's published marts (default demo), served on 127.0.0.1:8080.
 CUSTOMER ?= demo

@@ -28,10 +28,10 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kinvolved_assets.checks import DeliveryContext  # noqa: E402
 from kinvolved_assets.customers import CustomerConfig  # noqa: E402
 from kinvolved_assets.expectations.rules import Params  # noqa: E402
 from kinvolved_assets.expectations.validator import evaluate_entity, expectations_validator  # noqa: E402
-from kinvolved_assets.ingest import DeliveryContext  # noqa: E402
 from kinvolved_assets.oneroster.drop import DropLimits, open_drop  # noqa: E402
 from kinvolved_assets.oneroster.load import LoadResult  # noqa: E402
 from kinvolved_assets.paths import CustomerPaths  # noqa: E402

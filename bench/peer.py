@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.limit import entity_files
 from kinvolved_assets.oneroster import spec
+from kinvolved_assets.sql import string_list as _sql_list
 
 
 def _ddl_type(t: str) -> str:
@@ -69,10 +70,6 @@ def _current(entity: str) -> str:
             where _delivery_date >= coalesce((select max(_delivery_date) from "{entity}" where _mode = 'bulk'),
                                              date '1900-01-01')
         ) where rn = 1 and coalesce(status, 'active') = 'active'"""
-
-
-def _sql_list(values) -> str:
-    return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]"
 
 
 def marts_sql(v: dict) -> list[str]:

@@ -14,7 +14,7 @@ import sys
 
 COMMAND_MODULES = (
     "kinvolved_assets.generator.command",       # generate
-    "kinvolved_assets.oneroster.command",       # validate
+    "kinvolved_assets.validate_command",        # validate
     "kinvolved_assets.commands",                # demo, onboard, ingest, prepare-dbt, configs
     "kinvolved_assets.rest.command",            # pull, serve-oneroster
     "kinvolved_assets.report.command",          # report

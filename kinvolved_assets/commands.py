@@ -152,10 +152,15 @@ def cmd_ingest(args) -> int:
         print(line)
     for line in report.skipped:
         print(f"skipped: {line}")
+    by_run = _deliveries_by_run(home, args.customer) if report.ingest_runs else {}
     for date, run_id, ok in report.ingest_runs:
         why = report.failures.get(run_id, "")
         state = "ok     " if ok else "BLOCKED" if " blocked by failed checks" in why else "FAILED "
-        print(f"{date}  {state}  run {run_id}" + (f": {why}" if why and state == "FAILED " else ""))
+        print(f"{date}  {state}  run {run_id}" + (f": {why}" if why and state == "FAILED " else "")
+              + _date_sources(by_run.get(run_id, [])))
+        for delivery in by_run.get(run_id, []):
+            if delivery.note and state != "FAILED ":
+                print(f"  warning: {delivery.note}")
     if report.marts_run:
         from kinvolved_assets.defs.mart_checks import plausibility_lines
 
@@ -167,6 +172,31 @@ def cmd_ingest(args) -> int:
         print("no new drops: " + "; ".join(report.sensor_logs))
     failed = any(not ok for _, _, ok in report.ingest_runs) or (report.marts_run and not report.marts_run[1])
     return 1 if failed else 0
+
+
+def _deliveries_by_run(home: Path, customer_id: str) -> dict[str, list]:
+    """The ledger's deliveries by the run that handled them (their date source and notes)."""
+    from kinvolved_assets.ledger import Ledger, ledger_file
+    from kinvolved_assets.paths import CustomerPaths, check_slug
+
+    paths = CustomerPaths.for_customer(check_slug(customer_id), home)
+    if not ledger_file(paths).exists():
+        return {}
+    with Ledger(paths) as ledger:
+        out: dict[str, list] = {}
+        for delivery in ledger.deliveries():
+            if delivery.run_id:
+                out.setdefault(delivery.run_id, []).append(delivery)
+    return out
+
+
+def _date_sources(deliveries: list) -> str:
+    """Where each delivery's date came from: its name, or its arrival time (a guess)."""
+    from kinvolved_assets.oneroster.findings import printable
+
+    said = [f"{printable(d.file_name)}: date from the {d.date_source}"
+            + (" (a guess: no date in the name)" if d.date_source == "arrival" else "") for d in deliveries]
+    return f"  ({'; '.join(said)})" if said else ""
 
 
 def cmd_backfill(args) -> int:
@@ -291,14 +321,13 @@ def cmd_onboard(args) -> int:
               file=sys.stderr)
         return 1
     paths = customer.paths(home)
-    part = f"delivery_date={drop.delivery_date}"
     con = duckdb.connect()
     schools = con.execute(
         "select sourcedId, coalesce(identifier, ''), name, type from read_parquet(?) "
         "where status is distinct from 'tobedeleted' and type in ('school', 'district') order by type, sourcedId",
-        [str(paths.raw / "orgs" / part / "part-0.parquet")],
+        [str(paths.raw_partition("orgs", drop.delivery_date) / "part-0.parquet")],
     ).fetchall()
-    codes_file = paths.raw / "absence_codes" / part / "part-0.parquet"
+    codes_file = paths.raw_partition("absence_codes", drop.delivery_date) / "part-0.parquet"
     codes = con.execute(
         "select title, sourcedId, absent, excused, coalesce(schoolSourcedId, '(district)'), "
         "coalesce(category, ''), coalesce(dayFraction, case when absent then 1 else 0 end) "
@@ -401,6 +430,10 @@ def cmd_demo(args) -> int:
     written = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, None,
                                       customer.attendance.chronic_threshold, customer.attendance.min_enrolled_days)
     print(f"      district attendance report: {written.html_path}")
+    from kinvolved_assets.report.serve import report_url
+
+    print(f"      in the UI: asset reports/attendance, link report_url ({report_url(written.html_path)} "
+          "while make ui runs)")
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
     failed = any(not s for *_, s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
     return 1 if failed else 0

@@ -4,9 +4,23 @@ values are settings, never free text) and the fix."""
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
 from kinvolved_assets.config_yaml import printable, printable_text
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    """One problem of one customer config file."""
+
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.message}"
+
 
 SCHOOL_YEAR_HINT = "the ending year of the school year, e.g. 2027 for 2026-27"
 AT_KEY_PREFIX = "[at "   # a model check's message "[at sub.key] text": the problem is at loc + sub.key

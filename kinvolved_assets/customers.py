@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from kinvolved_assets.config_messages import AT_KEY_PREFIX, SCHOOL_YEAR_HINT, pydantic_messages
+from kinvolved_assets.config_messages import AT_KEY_PREFIX, SCHOOL_YEAR_HINT, ConfigError, pydantic_messages
 from kinvolved_assets.config_yaml import (
     MAX_CONFIG_BYTES,
     ConfigFileError,
@@ -380,16 +380,6 @@ def before_history_message(customer: CustomerConfig, delivery_date: str, loaded_
     return (f"delivery date {delivery_date} is before school year {first - 1}-{str(first)[-2:]} (from "
             f"{customer.history_start}), the first this customer loads: set history_from_school_year: {year} "
             f"in {customer.customer_id}.yaml to load it, then reload the code location")
-
-
-@dataclass(frozen=True)
-class ConfigError:
-    file: str
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.key}: {self.message}"
 
 
 def parse_customer_config(path: Path) -> CustomerConfig:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from kinvolved_assets.checks import CheckOutcome, DeliveryContext, Validator
 from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.delivery import (
@@ -27,10 +28,11 @@ from kinvolved_assets.delivery import (
 )
 from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
 from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
+from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
-from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within, partition_dirs
 from kinvolved_assets.permissions import private_dir, secure_tree
 from kinvolved_assets.recovery import process_tmp, recover_customer
 
@@ -59,17 +61,6 @@ class Located(NamedTuple):
     sha256: str
     name: str                  # the drop's name as delivered
     date_source: str | None    # name | arrival; None when only the archive knows it
-
-
-@dataclass
-class CheckOutcome:
-    """Result of one validation (contract or expectation suite) for one entity."""
-
-    name: str
-    passed: bool
-    blocking: bool                      # a failure stops the delivery from being promoted
-    metadata: dict = field(default_factory=dict)
-    description: str = ""
 
 
 @dataclass
@@ -117,21 +108,6 @@ class DeliveryOutcome:
         return "; ".join(parts)
 
 
-@dataclass
-class DeliveryContext:
-    """What a validator sees: the delivery staged (not yet promoted) next to the current state."""
-
-    customer: CustomerConfig
-    paths: CustomerPaths          # the customer's folders; ``paths.raw`` holds the current state
-    delivery_date: str
-    staging_root: Path            # this delivery's raw/_files/rejects, same layout as the warehouse
-    results: dict[str, LoadResult]   # every entity of the delivery (present or not)
-    run_id: str
-
-
-# A validator receives (entity, LoadResult, DeliveryContext) after every entity of the delivery
-# has been loaded, and returns check outcomes for that entity.
-Validator = Callable[[str, LoadResult, DeliveryContext], Sequence[CheckOutcome]]
 # A reporter writes the human-readable validation report of a delivery and returns its path.
 Reporter = Callable[["DeliveryOutcome", DeliveryContext], Path]
 
@@ -210,12 +186,6 @@ def _sha_from_marker(archived: Path) -> str:
     return marker.read_text().split()[0]
 
 
-def _partition_dirs(root: Path, entity: str, delivery_date: str) -> list[Path]:
-    """The three partition folders of one entity delivery below a warehouse (or staging) root."""
-    part = f"delivery_date={check_date(delivery_date)}"
-    return [root / "raw" / entity / part, root / "raw" / "_files" / entity / part, root / "rejects" / entity / part]
-
-
 def _replace_dir(src: Path | None, dest: Path) -> None:
     """Make ``dest`` become ``src`` (or disappear when src is None) with renames only."""
     trash = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.monotonic_ns()}")
@@ -228,8 +198,8 @@ def _replace_dir(src: Path | None, dest: Path) -> None:
 
 
 def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str) -> None:
-    for staged, final in zip(_partition_dirs(staging_root, entity, delivery_date),
-                             _partition_dirs(warehouse, entity, delivery_date), strict=True):
+    for staged, final in zip(partition_dirs(staging_root, entity, delivery_date),
+                             partition_dirs(warehouse, entity, delivery_date), strict=True):
         _replace_dir(staged if staged.exists() else None, final)
 
 
@@ -313,7 +283,8 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
                 outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
                                           validators=validators, reporter=reporter, limits=limits)
             except BaseException as exc:
-                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__}: {str(exc)[:300]}"
+                # an engine's message may quote a cell value: the ledger keeps the exception's type only
+                why = "disk full" if is_disk_full(exc) else f"{type(exc).__name__} (see the run's logs)"
                 ledger.finish(located.sha256, "failed", note=why)
                 raise
             outcome.notes.extend(delivery_notes(outcome, entry))
@@ -368,17 +339,22 @@ def _ingest_located(
     try:
         with open_drop(drop_path, limits or DropLimits()) as drop:
             drop_findings = list(drop.findings)
-            for name, result in drop.load_many(list(entities), staging_root, delivery_date).items():
+            loaded = drop.load_many(list(entities), staging_root, delivery_date)
+            # another district's export in this landing folder blocks the delivery as a whole
+            foreign = [] if drop.fatal else wrong_customer_findings(loaded, config, paths.raw)
+            drop_findings += foreign
+            fatal = drop.fatal or any(f.severity == "error" for f in foreign)
+            for name, result in loaded.items():
                 if name not in drop.contract.entity_names and not result.present:
                     other_version.append(name)
                     continue
                 outcome = EntityOutcome(name, result)
-                outcome.checks.append(contract_check(name, result, drop_findings if drop.fatal else ()))
+                outcome.checks.append(contract_check(name, result, drop_findings if fatal else ()))
                 outcomes[name] = outcome
             context = DeliveryContext(config, paths, delivery_date, staging_root,
                                       {n: o.result for n, o in outcomes.items()}, run_id)
             for name, outcome in outcomes.items():
-                if outcome.present and not outcome.result.failed and not drop.fatal:
+                if outcome.present and not outcome.result.failed and not fatal:
                     for validator in validators:
                         outcome.checks.extend(validator(name, outcome.result, context))
         blocked = any(o.blocked for o in outcomes.values())
@@ -403,6 +379,8 @@ def _ingest_located(
             seconds=time.perf_counter() - started,
             other_version_entities=other_version,
         )
+        # a first delivery naming none of the licensed schools: the operator hears it (ledger note, CLI)
+        outcome.notes.extend(f"{f.file}: {f.message}" for f in foreign if f.severity == "warning")
         if reporter is not None:
             outcome.report_path = reporter(outcome, context)
     finally:

@@ -16,10 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kinvolved_assets.config_messages import ConfigError
 from kinvolved_assets.paths import UnsafePathError
 
 if TYPE_CHECKING:
-    from kinvolved_assets.customers import ConfigError, CustomerConfig
+    from kinvolved_assets.customers import CustomerConfig
 
 PLATFORM_FOLDERS = ("landing", "archive", "warehouse", "dagster_home", "logs")
 DATA_FOLDERS = {"archive": "archive", "warehouse": "warehouse"}
@@ -53,8 +54,6 @@ def _own_rule(config: CustomerConfig, landing: Path, home: Path) -> str | None:
 
 def landing_conflicts(configs: dict[str, CustomerConfig], home: Path) -> list[ConfigError]:
     """Errors for every config whose landing folder breaks a rule above (``configs``: file -> config)."""
-    from kinvolved_assets.customers import ConfigError
-
     errors: list[ConfigError] = []
     landings: dict[str, Path] = {}
     for file, config in configs.items():

@@ -6,7 +6,6 @@ customer's marts. Used by ``kinvolved demo``, ``kinvolved ingest`` and the integ
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,7 +203,3 @@ def _tick_logs(result) -> list[str]:
 
 def _current_customer(result) -> str:
     return next((r.tags.get(CUSTOMER_TAG) for r in result.run_requests if r.tags.get(CUSTOMER_TAG)), "")
-
-
-def report_json(report: LocalRunReport) -> str:
-    return json.dumps({"ingest_runs": report.ingest_runs, "marts_run": report.marts_run}, indent=2)

@@ -18,6 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # ASCII only and always used with fullmatch (``$`` would let a trailing newline through)
 SLUG_RE = re.compile(r"[a-z][a-z0-9_]{1,39}", re.ASCII)
@@ -54,6 +55,21 @@ def ensure_within(path: Path, root: Path) -> Path:
     if resolved != root_resolved and root_resolved not in resolved.parents:
         raise UnsafePathError(f"path {path} resolves outside {root_resolved}")
     return resolved
+
+
+class PartitionDirs(NamedTuple):
+    raw: Path        # part-0.parquet: the delivery's rows
+    files: Path      # part-0.parquet: one row per delivered file (dbt_contract.FILES_COLUMNS)
+    rejects: Path    # rejects.parquet: the rows refused, with their line and rule
+
+
+def partition_dirs(root: Path, entity: str, delivery_date: str) -> PartitionDirs:
+    """The three partition folders of one entity delivery below ``root``: a customer's warehouse or a
+    staging root laid out the same way (the only place that spells ``delivery_date=``)."""
+    part = f"delivery_date={check_date(delivery_date)}"
+    root = Path(root)
+    return PartitionDirs(root / "raw" / entity / part, root / "raw" / "_files" / entity / part,
+                         root / "rejects" / entity / part)
 
 
 @dataclass(frozen=True)
@@ -104,13 +120,13 @@ class CustomerPaths:
         return self.warehouse / "build"
 
     def raw_partition(self, entity: str, delivery_date: str) -> Path:
-        return self.raw / entity / f"delivery_date={check_date(delivery_date)}"
+        return partition_dirs(self.warehouse, entity, delivery_date).raw
 
     def files_partition(self, entity: str, delivery_date: str) -> Path:
-        return self.raw / "_files" / entity / f"delivery_date={check_date(delivery_date)}"
+        return partition_dirs(self.warehouse, entity, delivery_date).files
 
     def rejects_partition(self, entity: str, delivery_date: str) -> Path:
-        return self.rejects / entity / f"delivery_date={check_date(delivery_date)}"
+        return partition_dirs(self.warehouse, entity, delivery_date).rejects
 
     def archive_partition(self, delivery_date: str) -> Path:
         return self.archive / check_date(delivery_date)

@@ -44,3 +44,20 @@ def secure_tree(root: Path) -> int:
             except FileNotFoundError:
                 continue
     return changed
+
+
+def write_private(path: Path, payload: bytes | str) -> None:
+    """Write ``path`` atomically as a 0600 file in a 0700 folder (a report of the customer's tree)."""
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)   # an existing temp file keeps its mode otherwise
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1
+            handle.write(data)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    os.replace(tmp, path)

@@ -49,10 +49,13 @@ class DagsterDev:
         env = {**os.environ, "KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": str(config_dir),
                "DAGSTER_HOME": str(dagster_home), "DAGSTER_DISABLE_TELEMETRY": "1"}
         log.parent.mkdir(parents=True, exist_ok=True)
+        dagster_home.mkdir(parents=True, exist_ok=True)
         self.log = open(log, "w")
+        # run in DAGSTER_HOME as `make ui` does (beside the repo's dagster.yaml template Dagster warns)
         self.proc = subprocess.Popen(
             [sys.executable, "-W", "ignore::FutureWarning", "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"),
-             "-h", "127.0.0.1", "-p", str(self.port)], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             "-h", "127.0.0.1", "-p", str(self.port)], cwd=dagster_home, env=env, stdout=self.log,
+            stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout

@@ -17,7 +17,7 @@ _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
-from districts import CustomerFolders  # noqa: E402
+from tests.districts import CustomerFolders  # noqa: E402
 
 
 @dataclass
@@ -49,3 +49,29 @@ def instance():
 
     with DagsterInstance.ephemeral() as inst:
         yield inst
+
+
+# The modules whose tests share the session-scoped `fleet` (tests/reliability/conftest.py: a real daemon
+# + webserver run of ~10 minutes): one work unit under `pytest -n 2 --dist loadfile`, so one worker
+# runs the fleet once, though each module is collected on its own.
+FLEET_MODULES = ("tests/reliability/test_isolation.py", "tests/reliability/test_deployment_concurrency.py",
+                 "tests/reliability/test_deployment_personal_data.py")
+
+
+def fleet_scope(nodeid: str) -> str:
+    """The xdist work unit of a test id: its file, the fleet modules all the first of them."""
+    file = nodeid.split("::", 1)[0]
+    return FLEET_MODULES[0] if file in FLEET_MODULES else file
+
+
+@pytest.hookimpl(optionalhook=True)   # a hook of pytest-xdist, absent under `-p no:xdist`
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FleetFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return fleet_scope(nodeid)
+
+    return FleetFileScheduling(config, log)

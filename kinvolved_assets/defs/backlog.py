@@ -16,6 +16,7 @@ drops (an initial pull, a catch-up after an outage), by ``kinvolved backfill`` a
 from dagster import (
     AssetCheckEvaluation,
     AssetMaterialization,
+    AssetObservation,
     Config,
     Failure,
     OpExecutionContext,
@@ -26,7 +27,8 @@ from dagster import (
 from pydantic import Field
 
 from kinvolved_assets.customer_lock import CustomerBusy
-from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP
+from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations
+from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, raw_asset_key
 from kinvolved_assets.defs.partitions import delivery_key
 from kinvolved_assets.defs.raw_assets import (
     CHECK_NAMES,
@@ -113,11 +115,18 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
             done += 1
             partition = delivery_key(customer_id, delivery_date)
             for kind, fields in delivery_results(delivery, check_names):
-                event = AssetMaterialization if kind == "materialization" else AssetCheckEvaluation
-                context.log_event(event(**fields, partition=partition))
+                if kind == "materialization":
+                    context.log_event(AssetMaterialization(**fields, partition=partition))
+                else:
+                    context.log_event(AssetCheckEvaluation(**annotate_check(fields, delivery, paths),
+                                                           partition=partition))
             context.log.info(f"{i + 1}/{len(items)} {delivery_date} ({delivery.drop_path.name}): "
                              f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s")
             if not delivery.promoted:
+                failed = {n: [c.name for c in o.checks if not c.passed] for n, o in delivery.entities.items()}
+                for obs in blocked_observations(delivery, paths, failed):
+                    context.log_event(AssetObservation(asset_key=raw_asset_key(obs["entity"]), partition=partition,
+                                                       description=obs["description"], metadata=obs["metadata"]))
                 raise Failure(
                     description=blocked_description(customer_id, delivery_date, delivery)
                     + f"; {i} earlier deliveries of this backlog were promoted, {len(items) - i - 1} later ones not run",

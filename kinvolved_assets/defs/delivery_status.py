@@ -51,10 +51,23 @@ def delivery_fields(delivery) -> dict:
             "drop_sha256": delivery.drop_sha256, "promoted": bool(delivery.promoted)}
 
 
+def report_link(report_path: Path | None) -> dict:
+    """``validation_report_url``: the delivery's validation report as a link the UI opens (served by
+    ``kinvolved serve-reports``); empty when there is no report."""
+    from dagster import MetadataValue
+
+    from kinvolved_assets.report.serve import report_url
+
+    url = report_url(report_path) if report_path is not None else None
+    return {"validation_report_url": MetadataValue.url(url)} if url else {}
+
+
 def annotate_check(fields: dict, delivery, paths: CustomerPaths) -> dict:
-    """A check result's fields with its delivery named (and, when blocked, what is live)."""
+    """A check result's fields with its delivery named (and, when blocked, what is live), and a link
+    to the delivery's validation report."""
     entity = fields["asset_key"].path[-1]
-    meta = {**delivery_fields(delivery), **fields.get("metadata", {})}
+    meta = {**delivery_fields(delivery), **fields.get("metadata", {}),
+            **report_link(getattr(delivery, "report_path", None))}
     who = f"delivery {delivery.delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]})"
     text = fields.get("description") or ""
     if not delivery.promoted:
@@ -73,8 +86,10 @@ def blocked_observations(delivery, paths: CustomerPaths, failed_by_entity: dict[
     for entity in delivery.entities:
         live = live_state(paths, entity, delivery.delivery_date)
         failed = failed_by_entity.get(entity, [])
-        meta = {**delivery_fields(delivery), "failed_checks": ", ".join(failed) or "none (another file failed)",
-                "blocked_by": delivery.blocking_summary(), **live}
+        # keys of their own: the partition's pane shows them beside the live materialization's drop
+        blocked = {f"blocked_{k}": v for k, v in delivery_fields(delivery).items() if k != "promoted"}
+        meta = {**blocked, "failed_checks": ", ".join(failed) or "none (another file failed)",
+                "blocked_by": delivery.blocking_summary(), **live, **report_link(delivery.report_path)}
         out.append({"entity": entity, "metadata": meta,
                     "description": f"delivery {delivery.delivery_date} BLOCKED by {delivery.blocking_summary()}; "
                                    f"{live_text(live)}"})

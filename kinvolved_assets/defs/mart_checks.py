@@ -87,7 +87,7 @@ def with_mart_figures(context, events: Iterable, build_file: Path | None, manife
                 for mart, chart in mart_chart_metadata(build_file, customer, set(figures)).items():
                     figures[mart].update(chart)
         except Exception as exc:  # noqa: BLE001 - figures are information, never a reason to fail a build
-            context.log.warning(f"mart figures could not be read ({type(exc).__name__}: {exc})")
+            context.log.warning(f"mart figures could not be read ({type(exc).__name__}; an engine message may quote a value: not shown)")
     for event in events:
         if isinstance(event, Output) and keys.get(event.output_name) in figures:
             event = event.with_metadata({**event.metadata, **figures[keys[event.output_name]]})

@@ -36,6 +36,7 @@ from kinvolved_assets.defs.mart_checks import with_mart_figures
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.diskspace import disk_full_message, is_disk_full
+from kinvolved_assets.permissions import FILE_MODE, private_dir
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -180,7 +181,9 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
         build_dir = paths.build_dir
         if build_dir.exists():  # leftovers of a killed build: never published, safe to drop
             shutil.rmtree(build_dir)
-        (build_dir / "tmp").mkdir(parents=True)
+        private_dir(paths.warehouse)
+        private_dir(build_dir / "tmp")   # dbt target/, the build file and its spill: 0700 like the rest
+        private_dir(build_dir)
         build_file = build_dir / f"marts-{context.run_id}.duckdb"
         # the customer's lists go to dbt in a file (any size), the scalars as --vars
         dbt_vars = {**write_dbt_settings(customer, build_dir), "raw_root": str(paths.raw),
@@ -217,6 +220,7 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
                 )
             raise Failure(description=f"{customer_id}: dbt build failed (see the failed models/tests above); "
                           "the published marts are unchanged")
+        os.chmod(build_file, FILE_MODE)   # the published marts: 0600 like the rest of the customer's tree
         publish_atomically(build_file, paths.marts_db)
         shutil.rmtree(build_dir, ignore_errors=True)
         context.log.info(f"{customer_id}: marts published to {paths.marts_db.name}"

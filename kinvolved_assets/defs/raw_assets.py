@@ -22,15 +22,15 @@ from dagster import (
 )
 from pydantic import Field
 
+from kinvolved_assets.checks import CheckOutcome
 from kinvolved_assets.customer_lock import CustomerBusy
-from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations
+from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations, report_link
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.ingest import (
     AlreadyIngested,
-    CheckOutcome,
     DeliveryNotFound,
     DeliveryOutcome,
     EntityOutcome,
@@ -40,6 +40,8 @@ from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 
 CHECK_NAMES = ("contract",)
+# the partitions view of a raw asset filtered to the dates a delivery ran for (the UI's `status` filter)
+DELIVERED_ONLY = "/assets/oneroster/{entity}?view=partitions&status=FAILED,MATERIALIZED,MATERIALIZING"
 
 
 class DeliveryConfig(Config):
@@ -70,6 +72,7 @@ def entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
     }
     if delivery.report_path is not None:
         meta["validation_report"] = MetadataValue.path(str(delivery.report_path))
+        meta.update(report_link(delivery.report_path))
     if getattr(result, "min_date", None):
         meta["min_date"] = str(result.min_date)
         meta["max_date"] = str(result.max_date)
@@ -147,7 +150,9 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
             raw_asset_key(e.name),
             group_name=RAW_GROUP,
             description=f"`{e.file_name}` of each delivery as typed, immutable Parquet "
-            f"(`warehouse/<customer>/raw/{e.name}/delivery_date=<date>/`).",
+            f"(`warehouse/<customer>/raw/{e.name}/delivery_date=<date>/`).\n\n"
+            f"[The delivered dates only]({DELIVERED_ONLY.format(entity=e.name)}) (partitions view without "
+            "the dates nothing was delivered for).",
             kinds={"parquet", "duckdb"},
             tags={"kinvolved/entity": e.name},
             metadata={"oneroster_file": e.file_name, "extension": e.extension, "optional_file": e.optional_file},
@@ -155,8 +160,10 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         for e in ENTITIES
     ]
     check_names = CHECK_NAMES + tuple(extra_checks or ())
+    # checks per delivery partition: a blocked re-delivery's FAILED result is the partition's latest
+    # execution (the Checks tab shows it against the data that stays live, not "Not evaluated")
     check_specs = [
-        AssetCheckSpec(name, asset=raw_asset_key(e.name), blocking=True,
+        AssetCheckSpec(name, asset=raw_asset_key(e.name), blocking=True, partitions_def=partitions_def,
                        description=f"{name} validation of {e.file_name}")
         for e in ENTITIES for name in check_names
     ]

@@ -54,6 +54,7 @@ def build_report_asset(customer_partitions):
     )
     def attendance_report(context: AssetExecutionContext, platform: PlatformResource):
         from kinvolved_assets.report import report_root, write_attendance_report
+        from kinvolved_assets.report.serve import report_url
 
         customer = platform.customer(context.partition_key)
         paths = platform.paths(customer.customer_id)
@@ -65,6 +66,7 @@ def build_report_asset(customer_partitions):
         context.log.info(f"{customer.customer_id}: attendance report as of {data.as_of_date} at {result.html_path}")
         return MaterializeResult(metadata={
             "report": MetadataValue.path(str(result.html_path)),
+            **({"report_url": MetadataValue.url(url)} if (url := report_url(result.html_path)) else {}),
             "as_of_date": data.as_of_date,
             "students": data.students,
             "attendance_rate": MetadataValue.float(round(data.attendance_rate or 0.0, 4)),

@@ -13,23 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from kinvolved_assets.oneroster import spec
+from kinvolved_assets.sql import ident as q
+from kinvolved_assets.sql import literal as lit
 
 from .results import MAX_EXAMPLES, RuleResult, short_error
 from .rules import GX_KINDS, Rule
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(float(value)) if isinstance(value, float) else str(value)
-    if hasattr(value, "isoformat"):
-        return f"DATE '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def schema(con, parquet: Path) -> dict[str, str]:

@@ -18,6 +18,9 @@ import os
 import threading
 from pathlib import Path
 
+from kinvolved_assets.sql import ident as _q
+from kinvolved_assets.sql import string as _lit
+
 from .results import RuleResult, short_error
 from .rules import GX_KINDS, Rule
 
@@ -26,10 +29,6 @@ _STATE: dict = {}
 _COUNTER = itertools.count()
 
 EPOCH = dt.date(1970, 1, 1)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _days(value: dt.date | None) -> int | None:
@@ -115,7 +114,8 @@ def _exception(result) -> str | None:
     candidates = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
     for c in candidates:
         if c.get("raised_exception"):
-            return short_error(str(c.get("exception_message") or "expectation raised an exception"))
+            # GX's exception_message may quote a cell value: only the fact is kept
+            return short_error("GX raised an exception evaluating the expectation (its message is not shown: it may quote a value)")
     return None
 
 
@@ -201,7 +201,3 @@ def _validate_chunk(batch_definition, suite, frame, result_format, out: dict[str
                         row["value"] = item[column]
                     rows.append(row)
             rr.add_examples(rows)
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

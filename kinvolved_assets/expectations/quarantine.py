@@ -18,8 +18,10 @@ import os
 from pathlib import Path
 
 from kinvolved_assets.oneroster.discover import DropLimits
+from kinvolved_assets.sql import ident as q
+from kinvolved_assets.sql import literal as lit
 
-from .duck import lit, q, schema
+from .duck import schema
 from .references import unresolved_lines
 from .results import RuleResult
 from .rules import WARN, Params, Rule, rules_for

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .duck import lit, q
+from kinvolved_assets.sql import ident as q
+from kinvolved_assets.sql import literal as lit
+
 from .results import RuleResult, short_error
 from .rules import WARN, Rule
 

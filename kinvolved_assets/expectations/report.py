@@ -11,9 +11,11 @@ import datetime as dt
 import html
 import json
 import logging
-import os
 from pathlib import Path
 
+from kinvolved_assets.permissions import write_private
+
+from .results import engine_error_text
 from .validator import CHECK_NAME, REPORT_FILE, REPORT_JSON
 
 MAX_FINDINGS_PER_ENTITY = 50
@@ -96,7 +98,7 @@ def report_data(outcome, ctx=None) -> dict:
 
 def _examples_text(ex: dict) -> str:
     if ex.get("error"):
-        return f"engine error: {ex['error']}"
+        return engine_error_text(ex["error"], ex.get("column"), ex.get("description", ""))
     parts = []
     for e in ex.get("examples", []):
         bits = [f"line {e['line']}" if "line" in e else None, e.get("sourcedId"), e.get("value")]
@@ -184,9 +186,7 @@ def _marts_checks_html(checks: dict) -> list[str]:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_private(path, text)   # 0600 in a 0700 folder, like the rest of the customer's tree
 
 
 write_text_atomically = _write

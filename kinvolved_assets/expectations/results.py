@@ -132,9 +132,21 @@ def _harmless(rule: Rule, value: Any) -> bool:
 
 
 def short_error(exc_or_text: Any) -> str:
-    text = exc_or_text if isinstance(exc_or_text, str) else f"{type(exc_or_text).__name__}: {exc_or_text}"
-    text = " ".join(str(text).split())
-    return text[:MAX_ERROR_CHARS]
+    """An engine failure as harmless text: our own text as is, an exception by its type only. The
+    message of a DuckDB or GX exception may quote a cell value (``invalid date field format: "<a
+    name>"``), so it is never shown, stored or logged; the rule, its column and the expected shape
+    say what could not be checked (``engine_error_text``)."""
+    if isinstance(exc_or_text, str):
+        text = exc_or_text
+    else:
+        text = f"{type(exc_or_text).__name__} (the engine's message is not shown: it may quote a value)"
+    return " ".join(text.split())[:MAX_ERROR_CHARS]
+
+
+def engine_error_text(error: str, column: str | None, description: str) -> str:
+    """What a rule that could not run was checking, without any value of the file."""
+    where = f"column {column}, " if column else ""
+    return f"engine error: {error}; {where}every line of the file; expected: {description}"
 
 
 MD_SPECIAL = set("\\`*_[]!|~")   # inside a table cell: emphasis, code, links/images, cell breaks
@@ -165,7 +177,7 @@ def failures_markdown(results: list[RuleResult]) -> str:
              "|---|---|---:|---|"]
     for r in failed:
         if r.error:
-            ex = f"engine error: {r.error}"
+            ex = engine_error_text(r.error, r.rule.column, r.rule.description)
         else:
             parts = []
             for e in r.examples:

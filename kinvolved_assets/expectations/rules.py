@@ -48,7 +48,6 @@ ERROR = "ERROR"
 WARN = "WARN"
 
 GX_KINDS = ("column_exists", "not_null", "in_set", "guid_format", "date_format", "between", "date_order")
-SQL_KINDS = ("unique", "list_in_set", "list_guid_format", "reference", "volume")
 
 # Plausible calendar range of any date in a delivery (also birth dates and timestamps).
 MIN_PLAUSIBLE_DATE = dt.date(1900, 1, 1)

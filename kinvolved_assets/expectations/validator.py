@@ -1,4 +1,4 @@
-"""The expectation suites as an ``ingest.Validator``: one ``expectations`` check per entity.
+"""The expectation suites as an ``checks.Validator``: one ``expectations`` check per entity.
 
     ingest_delivery(..., validators=[expectations_validator()], reporter=delivery_reporter)
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from kinvolved_assets.checks import CheckOutcome, DeliveryContext
 from kinvolved_assets.diskspace import is_disk_full
-from kinvolved_assets.ingest import CheckOutcome, DeliveryContext
 from kinvolved_assets.oneroster.school_year import describe, resolve, sessions_from_parquet, window
 from kinvolved_assets.oneroster.scratch import private_database, scratch_cursor
 
@@ -191,7 +191,7 @@ def delivery_rows(results: dict) -> int:
 def expectations_validator(engine: str = DEFAULT_ENGINE, gx_max_rows: int = DEFAULT_GX_MAX_ROWS,
                            chunk_rows: int = DEFAULT_CHUNK_ROWS,
                            gx_max_delivery_rows: int = DEFAULT_GX_MAX_DELIVERY_ROWS):
-    """An ``ingest.Validator`` running the entity's expectation suite on the staged delivery.
+    """An ``checks.Validator`` running the entity's expectation suite on the staged delivery.
 
     ``engine``: ``auto`` (GX for files up to ``gx_max_rows`` rows in deliveries up to
     ``gx_max_delivery_rows`` rows, else DuckDB), ``gx`` or ``duckdb``.

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .duck import lit
+from kinvolved_assets.sql import literal as lit
+
 from .results import RuleResult, short_error
 from .rules import Rule
 

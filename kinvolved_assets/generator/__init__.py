@@ -31,9 +31,8 @@ from kinvolved_assets.generator.write import FILE_ORDER, DropWriter, Renderer, S
 from kinvolved_assets.generator.write12 import roles_12, users_12
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import check_slug
+from kinvolved_assets.sql import string
 
-ROSTER_ENTITIES = ("orgs", "academic_sessions", "courses", "classes", "users", "enrollments", "demographics",
-                   "absence_codes")
 TRUTH_EVERY_DELIVERY_SCALES = ("tiny", "small")
 
 
@@ -188,15 +187,15 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
             table = pa.concat_tables(truth_parts) if truth_parts else TruthBuilder(district, first, last).compute(last).slice(0, 0)
             target = truth / "student_attendance.parquet"
             writer.con.register("t", table)
-            quoted = str(target).replace("'", "''")
-            writer.con.execute(f"COPY ({TRUTH_SQL if years == 1 else TRUTH_YEARS_SQL}) TO '{quoted}' (FORMAT parquet)")
+            writer.con.execute(f"COPY ({TRUTH_SQL if years == 1 else TRUTH_YEARS_SQL}) TO {string(str(target))} "
+                               "(FORMAT parquet)")
             writer.con.unregister("t")
             result.truth_path = target
             result.truth_rows = table.num_rows
             if period_only_schools:
                 writer.con.register("t", period_day_stats(district, last))
-                quoted = str(truth / "period_days.parquet").replace("'", "''")
-                writer.con.execute(f"COPY ({PERIOD_STATS_SQL}) TO '{quoted}' (FORMAT parquet)")
+                writer.con.execute(f"COPY ({PERIOD_STATS_SQL}) TO {string(str(truth / 'period_days.parquet'))} "
+                                   "(FORMAT parquet)")
                 writer.con.unregister("t")
             (truth / "customer_config.yaml").write_text(
                 config_yaml(suggested_config(customer_id, scale, seed, year, schools, years)), encoding="utf-8")

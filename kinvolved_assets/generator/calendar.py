@@ -70,9 +70,6 @@ class SchoolCalendar:
     def term_ids(self) -> tuple[str, str]:
         return (f"ses-{self.school_year}-s1", f"ses-{self.school_year}-s2")
 
-    def is_instructional(self, d: dt.date) -> bool:
-        return self.start <= d < self.end and d.weekday() < 5 and d not in set(self.holidays)
-
     def instructional_mask(self, first: int, last: int) -> np.ndarray:
         """Boolean per day number in [first, last] (inclusive)."""
         days = np.arange(first, last + 1)
@@ -82,15 +79,6 @@ class SchoolCalendar:
             hol = np.array([day_number(h) for h in self.holidays])
             mask &= ~np.isin(days, hol)
         return mask
-
-    def instructional_days(self) -> list[dt.date]:
-        out, d = [], self.start
-        hol = set(self.holidays)
-        while d < self.end:
-            if d.weekday() < 5 and d not in hol:
-                out.append(d)
-            d += dt.timedelta(days=1)
-        return out
 
 
 def build_calendar(school_year: int) -> SchoolCalendar:

@@ -60,7 +60,6 @@ SCHOOL_CODES = (
 SCHOOL_CODE_EVERY = 4
 # event code numbering: 0..len(DISTRICT_CODES)-1 district titles, then school-only titles
 FT_CODE = len(DISTRICT_CODES)
-ISS_CODE = FT_CODE + 1
 ALL_TITLES = tuple(c[0] for c in DISTRICT_CODES) + ("FT", "ISS")
 
 

@@ -33,6 +33,8 @@ from kinvolved_assets.generator.simulate import (
     District,
 )
 from kinvolved_assets.oneroster import spec
+from kinvolved_assets.sql import string
+from kinvolved_assets.sql import string_list as _lit
 
 FIRST_NAMES = (
     "Aaliyah", "Aiden", "Amara", "Andre", "Angela", "Ava", "Benjamin", "Bianca", "Brandon", "Camila",
@@ -73,10 +75,6 @@ AREA_CODES = ("212", "347", "718", "917", "646", "914", "516", "631", "201", "97
 GRADE_LABELS = tuple(["KG"] + [f"{g:02d}" for g in range(1, 13)])
 COMMENT_PREFIXES = ("Parent called: ", "Note from ", "Doctor note provided by ", "Spoke with ")
 SUBJECT_NAMES = ELEMENTARY_SUBJECTS + SECONDARY_SUBJECTS
-
-
-def _lit(values) -> str:
-    return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]"
 
 
 def _pick(values, expr: str) -> str:
@@ -416,8 +414,7 @@ class DropWriter:
                 return table.num_rows, self._csv_bytes(header, cur.fetchall())
             path = spill()
             opts = "HEADER true, DELIMITER ','" + (", FORCE_QUOTE *" if self.quirks else "")
-            target = str(path).replace("'", "''")
-            self.con.execute(f"COPY ({sql}) TO '{target}' (FORMAT csv, {opts})")
+            self.con.execute(f"COPY ({sql}) TO {string(str(path))} (FORMAT csv, {opts})")
             if self.quirks:
                 _quirk_file(path)
             return table.num_rows, path

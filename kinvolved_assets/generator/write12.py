@@ -11,13 +11,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 from kinvolved_assets.oneroster import spec
+from kinvolved_assets.sql import ident as _q
 
 SQLTable = tuple[str, pa.Table]
 METADATA_COLUMNS = ("metadata.localCode",)     # what the 1.1 users projection adds with quirks
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def users_12(users_11: SQLTable, quirks: bool) -> SQLTable:

@@ -1,7 +1,9 @@
 """The OneRoster+ contract and drop reader (pure Python + DuckDB, no Dagster).
 
-Modules: ``spec`` (the contract), ``findings`` (structured findings + rule ids), ``discover``
-(drop/ZIP discovery and safety limits), ``decode`` (encoding + header), ``load`` (one file to raw
-Parquet), ``drop`` (``open_drop``, ``validate_drop``), ``references`` (cross-file checks),
-``report`` (text/JSON), ``command`` (``kinvolved validate``).
+It imports nothing from the rest of ``kinvolved_assets`` but the ground floor (``paths``,
+``diskspace``, ``sql``; tests/unit/test_import_layers.py). Modules: ``spec`` (the contract),
+``findings`` (structured findings + rule ids), ``discover`` (drop/ZIP discovery and safety limits),
+``decode`` (encoding + header), ``load`` (one file to raw Parquet), ``drop`` (``open_drop``),
+``references`` (cross-file checks). Drop validation with the expectation suites on top is
+``kinvolved_assets.validate`` (``kinvolved validate``: ``validate_command``, ``validate_report``).
 """

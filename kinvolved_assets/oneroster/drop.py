@@ -11,7 +11,6 @@ import tempfile
 import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..diskspace import is_disk_full
@@ -33,7 +32,7 @@ from .load import LARGE_FILE_BYTES, LoadResult, load_file
 from .roles import primary_role_findings
 from .version import detect
 
-__all__ = ["Drop", "DropFile", "DropLimits", "DropReport", "FileSummary", "LoadResult", "open_drop", "validate_drop"]
+__all__ = ["Drop", "DropFile", "DropLimits", "LoadResult", "open_drop", "school_year_findings"]
 
 
 class Drop:
@@ -241,69 +240,12 @@ def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
     return Drop(Path(path), limits).open()
 
 
-@dataclass
-class FileSummary:
-    name: str | None
-    entity: str
-    mode: str | None
-    rows: int
-    rejected: int
-    failed: bool
-    sha256: str | None = None
-    min_date: str | None = None
-    max_date: str | None = None
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass
-class DropReport:
-    path: str
-    sha256: str
-    fatal: bool
-    files: list[FileSummary] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    manifest: dict[str, str] = field(default_factory=dict)
-    expectations: list[dict] = field(default_factory=list)   # one suite result per entity
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def blocking_expectations(self) -> list[dict]:
-        return [e for e in self.expectations if e.get("blocking")]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.blocking_expectations
-
-    def to_dict(self) -> dict:
-        return {
-            "drop": self.path,
-            "sha256": self.sha256,
-            "fatal": self.fatal,
-            "files": [f.to_dict() for f in self.files],
-            "findings": [f.to_dict() for f in self.findings],
-            "expectations": [
-                {"entity": e["entity"], "passed": e["passed"], "blocking": e["blocking"],
-                 **{k: e["metadata"].get(k) for k in ("expectations_evaluated", "expectations_failed",
-                                                      "failed_error", "failed_warn", "unexpected_counts")}}
-                for e in self.expectations
-            ],
-        }
-
-
 def school_year_findings(results: dict, customer) -> list[Finding]:
-    """The configured school year resolved by the dates of the drop's academic sessions (a customer
-    config or id needed; nothing without one, or without academicSessions.csv)."""
+    """The configured school year resolved by the dates of the drop's academic sessions (``customer``:
+    anything with a ``school_year``, e.g. a customer config; nothing without one, or without
+    academicSessions.csv)."""
     from .school_year import describe, resolve, sessions_from_parquet
 
-    if isinstance(customer, str):
-        from kinvolved_assets.customers import load_customer_configs
-
-        customer = load_customer_configs().customers.get(customer)
     sessions = results.get("academic_sessions")
     year = getattr(customer, "school_year", None)
     if year is None or sessions is None or sessions.failed or sessions.parquet_path is None:
@@ -318,34 +260,3 @@ def school_year_findings(results: dict, customer) -> list[Finding]:
     rule = {"error": "session.no_school_year"}.get(said[0]) or (
         "session.school_year_from_terms" if "term/semester" in said[1] else "session.school_year_relabelled")
     return [finding(rule, said[1], file=sessions.file_name, column="schoolYear")]
-
-
-def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: str = "2000-01-01",
-                  customer=None, expectations: bool = True) -> DropReport:
-    """Load every file into a temp folder, check cross-file references and, with ``expectations``,
-    run the same expectation suites as the pipeline (``customer``: a config or id for the school year
-    and current state). The date in the drop's name, if any, is its delivery date for the suites."""
-    from .references import check_references
-
-    path = Path(path)
-    with open_drop(path, limits) as drop, tempfile.TemporaryDirectory(prefix="kv-validate-") as tmp:
-        report = DropReport(path=path.name, sha256=drop.sha256, fatal=drop.fatal, manifest=dict(drop.manifest))
-        report.findings.extend(drop.findings)
-        if drop.fatal:
-            return report
-        results = drop.load_many([e.name for e in drop.contract.entities if e.name in drop.files], Path(tmp), delivery_date)
-        for ent_name, res in results.items():
-            report.findings.extend(res.findings)
-            report.files.append(FileSummary(res.file_name, ent_name, res.mode, res.rows, res.rejected_rows, res.failed,
-                                            res.sha256, res.min_date, res.max_date))
-        try:
-            report.findings.extend(check_references(results, Path(tmp), limits, drop.contract))
-        except Exception as exc:  # noqa: BLE001
-            report.findings.append(finding("file.internal_error", f"reference checks could not run ({type(exc).__name__})."))
-        report.findings.extend(school_year_findings(results, customer))
-        if expectations and results:
-            from kinvolved_assets.delivery import date_from_name
-            from kinvolved_assets.expectations import validate_loaded_drop
-
-            report.expectations = validate_loaded_drop(results, customer, date_from_name(path.name))
-        return report

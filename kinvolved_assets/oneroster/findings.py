@@ -37,6 +37,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "drop.version_mixed": ("error", "drop", "The drop mixes OneRoster 1.1 and 1.2 (manifest, files, users.csv header); nothing is loaded."),
     "drop.version_unsupported": ("error", "drop", "manifest oneroster.version is 1.0; export OneRoster 1.1 or 1.2 CSV."),
     "drop.empty": ("error", "drop", "The drop contains no OneRoster+ files."),
+    "drop.wrong_customer": ("error", "drop", "None of the organisations the delivery names is the customer's (licensed schools, orgs delivered before): another district's export; nothing is loaded (a warning before the customer's first orgs delivery)."),
     # manifest
     "manifest.unreadable": ("warning", "drop", "manifest.csv cannot be parsed as propertyName,value; modes are inferred."),
     "manifest.bad_mode": ("warning", "drop", "A file.<name> value is not bulk, delta or absent; the mode is inferred."),
@@ -114,11 +115,6 @@ class Finding:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def is_error(self) -> bool:
-        return self.severity == "error"
-
-
 def finding(rule: str, message: str, *, file: str | None = None, line: int | None = None,
             column: str | None = None, severity: str | None = None) -> Finding:
     sev = severity or RULES.get(rule, ("error",))[0]
@@ -183,7 +179,3 @@ def safe_value(value: object, *, pii_file: bool, harmless: bool = False) -> str:
     if not pii_file or harmless:
         return quote_value(value, pii=False)
     return describe_value(value)
-
-
-def has_errors(findings: list[Finding]) -> bool:
-    return any(f.severity == "error" for f in findings)

@@ -36,12 +36,14 @@ from pathlib import Path
 import duckdb
 
 from ..diskspace import is_disk_full
+from ..paths import partition_dirs
+from ..sql import ident as _q
+from ..sql import string as _lit
 from . import spec
 from .decode import MAX_LINE_BYTES, Header, Transcoded, read_header, scan_lines, transcode_to_utf8
 from .discover import DropFile, DropLimits
 from .findings import RULES, Finding, describe_value, finding, quote_value, safe_value
 from .scratch import private_database, scratch_cursor
-from .scratch import sql_string as _lit
 
 
 @dataclass
@@ -65,10 +67,6 @@ class LoadResult:
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _norm(name: str) -> str:
@@ -458,9 +456,7 @@ def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: 
                      f"CAST({_lit(mode)} AS ENUM({_lit(mode)})) AS _mode", f"CAST({_lit(member)} AS ENUM({_lit(member)})) AS _file"]
             return ", ".join(outs)
 
-        raw_final = out_root / "raw" / ent.name / f"delivery_date={delivery_date}"
-        files_final = out_root / "raw" / "_files" / ent.name / f"delivery_date={delivery_date}"
-        rej_final = out_root / "rejects" / ent.name / f"delivery_date={delivery_date}"
+        raw_final, files_final, rej_final = partition_dirs(out_root, ent.name, delivery_date)
         staged: list[Path] = []
         rej_tmp = None
         kcols = ", ".join([knames[c.name] for c in ent.columns] + [f"c{pos}" for pos in cmap.metadata.values()])

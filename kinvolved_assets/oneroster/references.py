@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..sql import ident as _q
+from ..sql import string as _lit
 from . import spec
 from .discover import DropLimits
 from .findings import Finding, finding, quote_value
-from .load import LoadResult, _lit, _q
+from .load import LoadResult
 from .scratch import scratch_cursor
 
 

@@ -22,20 +22,17 @@ import threading
 
 import duckdb
 
+from ..sql import string
+
 _lock = threading.Lock()
 _databases: dict[tuple, duckdb.DuckDBPyConnection] = {}
 _spill_dirs: dict[tuple, str] = {}
 
 
-def sql_string(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _configure(db: duckdb.DuckDBPyConnection, threads: int, memory_limit: str, spill: str, keep_order: bool) -> None:
     db.execute(f"SET threads = {max(1, int(threads))}")
-    db.execute(f"SET memory_limit = {sql_string(str(memory_limit))}")
-    db.execute(f"SET temp_directory = {sql_string(spill)}")
+    db.execute(f"SET memory_limit = {string(str(memory_limit))}")
+    db.execute(f"SET temp_directory = {string(spill)}")
     db.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
     db.execute("SET TimeZone = 'UTC'")
 

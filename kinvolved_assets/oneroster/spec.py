@@ -390,7 +390,6 @@ RAW_ENTITIES: tuple[Entity, ...] = _raw_entities()
 ENTITIES_BY_NAME = {e.name: e for e in RAW_ENTITIES}
 
 MANIFEST_FILE = "manifest.csv"   # propertyName,value
-MANIFEST_COLUMNS = ("propertyName", "value")
 ACCEPTED_VERSIONS = tuple(CONTRACTS)
 
 

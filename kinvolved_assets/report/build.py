@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kinvolved_assets.permissions import private_dir, write_private
 from kinvolved_assets.report.charts import BAND_LABELS, png_data_uri, render_all
 from kinvolved_assets.report.data import BANDS, ReportData, read_report_data
 
@@ -87,9 +87,7 @@ def render_html(data: ReportData, charts: dict[str, bytes]) -> str:
 
 
 def _write(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    write_private(path, payload)   # 0600 in a 0700 folder, like the rest of the customer's tree
 
 
 def report_root(paths) -> Path:
@@ -101,7 +99,8 @@ def write_attendance_report(marts_db: Path, reports_dir: Path, customer_id: str,
                             chronic_threshold: float = 0.10, min_enrolled_days: int = 10) -> ReportResult:
     data = read_report_data(marts_db, customer_id, as_of, chronic_threshold, min_enrolled_days)
     folder = reports_dir / data.as_of_date
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(reports_dir)   # 0700 like the rest of the customer's tree
+    private_dir(folder)
     charts = render_all(data)
     pngs = []
     for name, png in charts.items():

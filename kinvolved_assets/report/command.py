@@ -15,6 +15,10 @@ def register(subparsers) -> None:
                    help="YYYY-MM-DD (default: the marts' as-of date); days after it are left out")
     p.add_argument("--open", action="store_true", help="open the report in the default browser")
     p.set_defaults(func=cmd_report)
+    p = subparsers.add_parser("serve-reports", help="serve the validation and district reports on 127.0.0.1 "
+                              "(the Dagster UI links to them; started by make ui)")
+    p.add_argument("--port", type=int, default=None, help="default: the port of KINVOLVED_REPORTS_URL, else 3001")
+    p.set_defaults(func=cmd_serve_reports)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -47,8 +51,35 @@ def cmd_report(args: argparse.Namespace) -> int:
           f"{data.chronically_absent} of {data.students} students chronically absent")
     print(f"report: {result.html_path}")
     print(f"charts: {', '.join(p.name for p in result.pngs)} (same folder)")
+    from kinvolved_assets.report.serve import report_url
+
+    print(f"served: {report_url(result.html_path)} (while make ui or kinvolved serve-reports runs)")
     if args.open:
         import webbrowser
 
         webbrowser.open(result.html_path.as_uri())
+    return 0
+
+
+def cmd_serve_reports(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from kinvolved_assets.paths import kinvolved_home
+    from kinvolved_assets.report.serve import DEFAULT_PORT, report_server, reports_base_url
+
+    port = args.port or urlsplit(reports_base_url()).port or DEFAULT_PORT
+    warehouse = kinvolved_home() / "warehouse"
+    try:
+        server = report_server(warehouse, port)
+    except OSError as exc:
+        print(f"kinvolved serve-reports: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+              "pick another with --port and set KINVOLVED_REPORTS_URL to match", file=sys.stderr)
+        return 2
+    print(f"reports of {warehouse} on http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0

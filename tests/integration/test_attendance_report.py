@@ -36,6 +36,7 @@ def _truth(home, as_of: str) -> dict:
 
 
 def test_bands_charts_report_asset_and_cli_match_truth(platform, instance, capsys, monkeypatch):
+    monkeypatch.delenv("KINVOLVED_REPORTS_URL", raising=False)     # the links of the default report server
     platform.add_customer("acme", days=6)
     config_file = platform.config_dir / "acme.yaml"
     config = yaml.safe_load(config_file.read_text())
@@ -68,6 +69,7 @@ def test_bands_charts_report_asset_and_cli_match_truth(platform, instance, capsy
     assert meta["attendance_rate"] == pytest.approx(truth["rate"], abs=1e-4)
     html_path = platform.warehouse("acme") / "attendance_reports" / as_of / "attendance.html"
     assert meta["report"] == str(html_path)
+    assert meta["report_url"] == f"http://127.0.0.1:3001/acme/attendance_reports/{as_of}/attendance.html"
     page = html_path.read_text()
     assert page.count("src='data:image/png,%89%50%4E%47") == 4 and "http://" not in page and "https://" not in page
     students = [r[0] for r in con.execute("select distinct student_sourced_id from msr_student_attendance_bands").fetchall()]
@@ -92,5 +94,6 @@ def test_bands_charts_report_asset_and_cli_match_truth(platform, instance, capsy
         assert f"as of {date}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent" in out
         written = platform.warehouse("acme") / "attendance_reports" / date / "attendance.html"
         assert f"report: {written}" in out and written.exists()
+        assert f"served: http://127.0.0.1:3001/acme/attendance_reports/{date}/attendance.html" in out
     assert main(["report", "acme", "--as-of", "2025-13-01"]) == 2
     assert main(["report", "nobody"]) == 2

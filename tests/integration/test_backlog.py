@@ -105,6 +105,17 @@ def test_backlog_stops_at_a_blocked_delivery(platform, instance):
     failure = instance.get_records_for_run(report.ingest_runs[0][1], of_type=DagsterEventType.STEP_FAILURE).records
     message = failure[0].event_log_entry.dagster_event.event_specific_data.error.message
     assert dates[2] in message and "2 later ones not run" in message
+    # the blocked delivery's check and observation name it and what stays live, as a run per delivery does
+    run_id = report.ingest_runs[0][1]
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records]
+    failed = [e for e in evaluations if not e.passed]
+    assert [(e.asset_key.path[-1], e.partition) for e in failed] == [("attendance", f"acme|{dates[2]}")]
+    assert failed[0].description.startswith(f"delivery {dates[2]} (")
+    assert f"FAILED, delivery BLOCKED (not promoted); live: the delivery of {dates[1]} (" in failed[0].description
+    observed = {r.event_log_entry.dagster_event.event_specific_data.asset_observation.asset_key.path[-1]
+                for r in instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_OBSERVATION).records}
+    assert "attendance" in observed
 
 
 def test_backfill_one_run_from_the_cli(platform, capsys):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import zipfile
 
 import pytest
-from dagster import AssetKey, DagsterEventType
+from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterEventType
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from kinvolved_assets.local_runner import process_landing
 
@@ -56,8 +57,20 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     attendance = by_entity["attendance"]
     assert attendance.partition == f"acme|{date}"
     assert attendance.metadata["failed_checks"].value == "contract"
+    assert attendance.metadata["blocked_drop"].value == bad.name
+    assert attendance.metadata["validation_report_url"].value.endswith(f"/acme/reports/{date}/validation.html")
     assert attendance.metadata["live_delivery_date"].value == date
     assert "BLOCKED by attendance: contract" in attendance.description
     # the data of the good delivery is what the asset still serves
     live = instance.get_latest_materialization_event(AssetKey(["oneroster", "attendance"]))
     assert live.run_id == first.ingest_runs[0][1]
+
+    # the check runs per delivery partition: its latest execution is the blocked delivery's FAILED one,
+    # targeting the partition's live materialization (what the UI's "Latest execution" resolves)
+    key = AssetCheckKey(AssetKey(["oneroster", "attendance"]), "contract")
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+    assert latest.run_id == run_id and latest.status == AssetCheckExecutionRecordStatus.FAILED
+    assert latest.partition == f"acme|{date}"
+    live_in_partition = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key.asset_key, asset_partitions=[f"acme|{date}"]), limit=1).records[0]
+    assert latest.evaluation.target_materialization_data.storage_id == live_in_partition.storage_id

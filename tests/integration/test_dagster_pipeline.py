@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import DagsterInstance, Definitions
-from districts import latest_cumulative
 
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.local_runner import process_landing, run_ingest, tick_delivery_sensor
 from kinvolved_assets.marts_reader import open_marts
 from kinvolved_assets.oneroster.spec import ENTITIES
+from tests.districts import latest_cumulative
 
 pytestmark = pytest.mark.integration
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"

@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from expectations_fixtures import CUSTOMER, PII, good_rows  # noqa: E402
-
-from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.oneroster import spec  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.oneroster import spec
+from kinvolved_assets.paths import CustomerPaths
+from tests.unit.expectations_fixtures import CUSTOMER, PII, good_rows
 
 pytestmark = pytest.mark.integration
 

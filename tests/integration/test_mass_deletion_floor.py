@@ -4,13 +4,10 @@ than the floor is blocked; the floor is a customer config field passed to dbt as
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_dbt_marts import (  # noqa: E402
+from test_dbt_marts import (
     D1,
     D2,
     code,
@@ -22,7 +19,7 @@ from test_dbt_marts import (  # noqa: E402
     write_delivery,
 )
 
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
 
 pytestmark = pytest.mark.integration
 

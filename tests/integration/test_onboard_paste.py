@@ -4,16 +4,11 @@ apart from the schools."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "corpus"))
-from reader_drops import write_drop  # noqa: E402
-
-from kinvolved_assets.customers import load_customer_configs  # noqa: E402
+from kinvolved_assets.customers import load_customer_configs
+from tests.unit.corpus.reader_drops import write_drop
 
 pytestmark = pytest.mark.integration
 

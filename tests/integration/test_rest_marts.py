@@ -13,8 +13,16 @@ import zipfile
 import duckdb
 import pytest
 from dagster import DagsterInstance
-from districts import add_customer, latest_cumulative
-from rest_support import (
+
+from kinvolved_assets.definitions import build_definitions
+from kinvolved_assets.defs.keys import BACKLOG_OP
+from kinvolved_assets.local_runner import process_landing, run_backlog, run_marts
+from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.rest.config import ROSTER_ENTITIES
+from kinvolved_assets.rest.pull import pull_customer
+from kinvolved_assets.rest.server import ProviderServer
+from tests.districts import add_customer, latest_cumulative
+from tests.rest_support import (
     CLIENT_ID,
     SECRET,
     START,
@@ -24,14 +32,6 @@ from rest_support import (
     set_credentials,
     write_rest_customer,
 )
-
-from kinvolved_assets.definitions import build_definitions
-from kinvolved_assets.defs.keys import BACKLOG_OP
-from kinvolved_assets.local_runner import process_landing, run_backlog, run_marts
-from kinvolved_assets.marts_reader import content_digest, open_marts
-from kinvolved_assets.rest.config import ROSTER_ENTITIES
-from kinvolved_assets.rest.pull import pull_customer
-from kinvolved_assets.rest.server import ProviderServer
 
 pytestmark = pytest.mark.integration
 CID = "springfield"

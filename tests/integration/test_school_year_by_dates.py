@@ -5,13 +5,8 @@ build instead of publishing empty marts."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_dbt_marts import D1, D, build_main_raw, failures, query, run_dbt_build, write_delivery  # noqa: E402
+from test_dbt_marts import D1, D, build_main_raw, failures, query, run_dbt_build, write_delivery
 
 pytestmark = pytest.mark.integration
 MART_COUNTS = ("select (select count(*) from marts.fct_student_daily_attendance), "

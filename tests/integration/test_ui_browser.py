@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
-from browser import Browser, DagsterDev, chromium_path, graphql
 
 from kinvolved_assets.local_runner import process_landing
+from tests.browser import Browser, DagsterDev, chromium_path, free_port, graphql
 
 pytestmark = pytest.mark.integration
 ERROR_BANNERS = ("Something went wrong", "Unexpected GraphQL error", "Python Error", "An error occurred")
@@ -25,17 +28,19 @@ def site(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed: apt-get install chromium")
-    from districts import add_customer
-
     from kinvolved_assets.commands import instance_for
     from kinvolved_assets.definitions import build_definitions
+    from tests.districts import add_customer
 
     root = tmp_path_factory.mktemp("ui")
     home, config_dir = root / "home", root / "customer_configs"
     home.mkdir()
     config_dir.mkdir()
-    saved = {k: os.environ.get(k) for k in ("KINVOLVED_HOME", "KINVOLVED_CONFIG_DIR", "DAGSTER_HOME")}
-    os.environ.update(KINVOLVED_HOME=str(home), KINVOLVED_CONFIG_DIR=str(config_dir))
+    saved = {k: os.environ.get(k) for k in ("KINVOLVED_HOME", "KINVOLVED_CONFIG_DIR", "DAGSTER_HOME",
+                                            "KINVOLVED_REPORTS_URL")}
+    reports_port = free_port()          # `kinvolved serve-reports`, the server of the UI's report links
+    os.environ.update(KINVOLVED_HOME=str(home), KINVOLVED_CONFIG_DIR=str(config_dir),
+                      KINVOLVED_REPORTS_URL=f"http://127.0.0.1:{reports_port}")
     generated = add_customer(home, config_dir, "demo", days=4)
     instance = instance_for(home)
     defs = build_definitions(config_dir, home, settle_seconds=0)
@@ -54,17 +59,23 @@ def site(tmp_path_factory):
     blocked = process_landing(defs, instance, "demo")
     assert [ok for *_, ok in blocked.ingest_runs] == [False]
     dev = DagsterDev(home, config_dir, home / "dagster_home", home / "logs" / "dagster_dev.log")
+    reports = subprocess.Popen([str(Path(sys.executable).parent / "kinvolved"), "serve-reports"],
+                               env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     browser = None
     try:
         dev.wait_ready()
         graphql(dev.base, "mutation { setNuxSeen }")     # the "Join the Dagster community" modal
         browser = Browser(root / "chromium-profile")
         yield {"dev": dev, "browser": browser, "home": home, "date": date, "bad": bad.name,
-               "promoted": len(good.ingest_runs), "shots": home / "screenshots"}
+               "promoted": len(good.ingest_runs), "dates": [d for d, *_ in good.ingest_runs],
+               "shots": home / "screenshots",
+               "reports": f"http://127.0.0.1:{reports_port}"}
     finally:
         if browser is not None:
             browser.close()
         dev.stop()
+        reports.terminate()
+        reports.wait(timeout=30)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -83,10 +94,22 @@ def _open(site, path: str, *needles: str, timeout: float = 90) -> str:
     return text
 
 
+def _link(site, needle: str) -> str:
+    """The href of the UI's link whose target contains ``needle`` (a report of `kinvolved serve-reports`)."""
+    href = site["browser"].eval(f"(() => {{ const a = [...document.querySelectorAll('a')].find(e => e.href.includes("
+                                f"{json.dumps(needle)})); return a ? a.href : null; }})()")
+    assert href and href.startswith(site["reports"] + "/"), href
+    return href
+
+
 def test_asset_lineage(site):
     text = _open(site, "/asset-groups", "oneroster_raw", "dbt_marts", "reports")
     assert "dbt_staging" in text and "dbt_intermediate" in text
     assert site["browser"].screenshot(site["shots"] / "01_asset_lineage.png").stat().st_size > 20_000
+    log = (site["home"] / "logs" / "dagster_dev.log").read_text()    # what `make ui` prints
+    assert "Serving dagster-webserver" in log
+    for noise in ("BetaWarning", "SupersessionWarning", "PreviewWarning", "dg dev", "in the current folder"):
+        assert noise not in log, noise
 
 
 def test_raw_asset_partitions(site):
@@ -96,10 +119,36 @@ def test_raw_asset_partitions(site):
     assert counts == {"Failed": 1, "Materialized": site["promoted"] - 1}, counts
     assert "demo" in text and "warehouse//raw" not in text
     site["browser"].screenshot(site["shots"] / "02_raw_partitions.png")
+    # the blocked date's pane: the live materialization (the good delivery) and the blocked one beside it
+    text = _open(site, f"/assets/oneroster/attendance?view=partitions&partition=demo%7C{site['date']}",
+                 f"demo|{site['date']}", "did not materialize this asset", "blocked_drop", "live_delivery_date")
+    assert "Latest materialization" in text and site["bad"] in text and "failed_checks" in text
+    assert f"demo_{site['date'].replace('-', '')}.zip" in text        # the drop that stays live
+    site["browser"].screenshot(site["shots"] / "02b_blocked_partition.png")
+    # the description's link: the partitions view with the delivered dates only, newest first
+    _open(site, "/assets/oneroster/attendance", "The delivered dates only")
+    href = site["browser"].eval("[...document.querySelectorAll('a')].find(a => a.innerText.trim() === "
+                                "'The delivered dates only').getAttribute('href')")
+    text = _open(site, href, "Partitions Selected", "Materialized (")
+    listed = re.findall(r"^(\d{4}-\d{2}-\d{2})$", text.split("Partitions Selected", 1)[1], re.M)
+    assert set(listed) == set(site["dates"]) and listed[0] == max(site["dates"]), listed
+    site["browser"].screenshot(site["shots"] / "02c_delivered_dates.png")
 
 
 def test_blocked_delivery_checks(site):
     browser = site["browser"]
+    text = _open(site, "/assets/oneroster/attendance?view=checks", "contract", "Latest execution",
+                 "FAILED, delivery BLOCKED (not promoted)")
+    latest = text.split("Latest execution", 1)[1]
+    assert "Not evaluated" not in latest.split("Metadata", 1)[0]
+    assert f"delivery {site['date']} ({site['bad']}, sha256 " in latest
+    assert f"live: the delivery of {site['date']} (" in latest and "stays published" in latest
+    assert "Failed" in latest and f"demo|{site['date']}" in latest and "live_rows" in latest
+    browser.screenshot(site["shots"] / "04_blocked_delivery_checks.png")
+    report = _link(site, f"/demo/reports/{site['date']}/validation.html")
+    text = _open(site, report, f"Delivery {site['date']} of demo: BLOCKED", "Blocked by: attendance: contract")
+    assert site["bad"] in text
+    browser.screenshot(site["shots"] / "04c_validation_report.png")
     _open(site, "/assets/oneroster/attendance?view=checks", "contract", "Execution history")
     assert browser.click_text("Execution history")
     text = browser.wait_for_text("FAILED, delivery BLOCKED (not promoted)", timeout=60)
@@ -139,6 +188,12 @@ def test_district_report(site):
     images = browser.eval("[...document.images].map(i => i.complete && i.naturalWidth > 300)")
     assert images == [True] * 4
     browser.screenshot(site["shots"] / "05_district_report.png")
+    # the same report from the UI: reports/attendance links it (served by `kinvolved serve-reports`)
+    _open(site, "/assets/reports/attendance?view=events", "report_url", "chronically_absent")
+    href = _link(site, f"/demo/attendance_reports/{report.parent.name}/attendance.html")
+    text = _open(site, href, "District attendance report", "Chronic absence by grade")
+    assert browser.eval("[...document.images].map(i => i.complete && i.naturalWidth > 300)") == [True] * 4
+    browser.screenshot(site["shots"] / "05b_district_report_from_the_ui.png")
 
 
 def test_dbt_docs_against_the_published_marts(site):

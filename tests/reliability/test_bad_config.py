@@ -130,8 +130,9 @@ def test_attack_corpus_refused_one_line_each_while_the_others_ingest(site):
     valid customers materializes their deliveries; the config claiming pii's landing
     folder ingests nothing; a real webserver loads the code location with every refused file as a
     placeholder asset (group customer_config_errors) whose description is its error, and no sensor of it."""
-    from config_corpus import write_corpus
     from reliability_support import graphql
+
+    from tests.config_corpus import write_corpus
 
     good = site.add_customer("good", seed=3, days=2)
     pii = site.add_customer("pii", seed=4, days=2)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from districts import latest_cumulative
 from reliability_support import record_fault
 
 from kinvolved_assets.customers import load_customer_configs
 from kinvolved_assets.generator import suggested_config
 from kinvolved_assets.marts_reader import MART_TABLES, open_marts
+from tests.districts import latest_cumulative
 
 pytestmark = pytest.mark.reliability
 
@@ -115,8 +115,3 @@ def test_paths_escaping_their_folder_are_rejected_at_config_load(tmp_path, case)
     record_fault(f"config with {case.replace('_', ' ')}", f"rejected at load: {loaded.errors[0]}")
     assert Path(configs / "good.yaml").exists()
 
-
-# The deployment tests share one session-scoped `fleet` (a real daemon + webserver run of ~10 minutes);
-# collecting them from this one module keeps them on one worker under `pytest -n 2 --dist loadfile`.
-from deployment_concurrency import test_backfill_and_parallel_customers_without_lock_errors  # noqa: E402,F401
-from deployment_personal_data import test_no_personal_data_in_logs_metadata_reports_or_cli  # noqa: E402,F401

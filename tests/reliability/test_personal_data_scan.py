@@ -16,14 +16,17 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import duckdb
 import pytest
-from districts import add_customer
+
+from tests.districts import add_customer
 
 pytestmark = pytest.mark.reliability
 
@@ -32,8 +35,9 @@ KINVOLVED = str(Path(sys.executable).parent / "kinvolved")
 GIVEN, FAMILY, SHIFTED_NAME = "Quillonbury", "Zephyrinesca", "Marisabel Ostrowicz"
 USERNAME, EMAIL, PHONE, BORN = "qzplant1000077", "quill.zeph@planted.example", "+15550199773", "2011-07-13"
 COMMENT_NAME, DATE_NAME, HEADERLESS_NAME = "Thaddeusmore", "Oriannavale", "Belisandrow"
+QUARANTINED_NAME = "Evanthiaque"   # in the comment of an attendance row quarantined for its unknown student
 PLANTED = [GIVEN, FAMILY, SHIFTED_NAME, "Marisabel", "Ostrowicz", USERNAME, EMAIL, PHONE, BORN,
-           COMMENT_NAME, DATE_NAME, HEADERLESS_NAME]
+           COMMENT_NAME, DATE_NAME, HEADERLESS_NAME, QUARANTINED_NAME]
 AT_REST = ("raw", "rejects", "quarantine")
 
 
@@ -73,7 +77,9 @@ def _hostile_drops(landing: Path, first_zip: Path, second_zip: Path, day_a: str,
     (a / "attendance.csv").write_text(_csv(att_header, [
         att_base | {"sourcedId": "att-plant-1", "comment": f"{COMMENT_NAME} called in"},
         att_base | {"sourcedId": "att-plant-2", "comment": ""},
-        att_base | {"sourcedId": "att-plant-3", "date": DATE_NAME}]))
+        att_base | {"sourcedId": "att-plant-3", "date": DATE_NAME},
+        att_base | {"sourcedId": "att-plant-4", "userSourcedId": "usr-nobody-404", "comment": f"{QUARANTINED_NAME} note"},
+        att_base | {"sourcedId": "att-plant-5", "comment": ""}]))
     b = landing / f"pdscan_{day_b.replace('-', '')}"
     b.mkdir()
     row = dict(base, sourcedId="usr-plant-9", username=USERNAME + "b", givenName=HEADERLESS_NAME, familyName=FAMILY,
@@ -83,7 +89,8 @@ def _hostile_drops(landing: Path, first_zip: Path, second_zip: Path, day_a: str,
 
 
 def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([KINVOLVED, *args], env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    return subprocess.run([KINVOLVED, *args], env=env, capture_output=True, text=True, timeout=600, cwd=REPO,
+                          umask=0o022)
 
 
 def _texts_outside_rest(home: Path) -> dict[str, bytes]:
@@ -127,6 +134,22 @@ def _database_text(path: Path) -> str:
         con.close()
 
 
+def _recent_files(root: Path, since: float) -> dict[str, bytes]:
+    """dbt's own target/ and logs/ of the project: what this run wrote there."""
+    return {str(p.relative_to(REPO)): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and p.stat().st_mtime >= since} if root.is_dir() else {}
+
+
+def _not_private(root: Path) -> list[tuple[str, str]]:
+    wrong = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name, want in [(dirpath, 0o700)] + [(os.path.join(dirpath, f), 0o600) for f in filenames]:
+            mode = stat.S_IMODE(os.lstat(name).st_mode)
+            if mode != want:
+                wrong.append((name, oct(mode)))
+    return wrong
+
+
 def test_planted_personal_data_stays_at_rest(tmp_path):
     home, config_dir = tmp_path / "home", tmp_path / "configs"
     home.mkdir()
@@ -142,6 +165,7 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
            "KINVOLVED_LOG_LEVEL": "DEBUG", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     dbt_log = REPO / "dbt_project" / "logs" / "dbt.log"
     dbt_log_start = dbt_log.stat().st_size if dbt_log.exists() else 0
+    started = time.time() - 1
 
     outputs = []
     for drop in drops:
@@ -156,6 +180,10 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     assert [ln.split()[:2] for ln in lines if ln[:4].isdigit()] == [
         [str(d), "ok"] for d in sorted(x.delivery_date for x in gen.drops)] + [[day_a, "ok"], [day_b, "BLOCKED"]], done.stdout
     assert any(ln.startswith("marts   ok") for ln in lines), done.stdout
+    assert f"(pdscan_{day_a.replace('-', '')}: date from the name)" in done.stdout
+    # the customer's whole tree, the published marts and reports included, is private
+    assert _not_private(home / "warehouse" / "pdscan") == [] and _not_private(home / "archive" / "pdscan") == []
+    assert (home / "warehouse" / "pdscan" / "marts.duckdb").is_file()
 
     texts = {f"cli output #{i}": o.encode() for i, o in enumerate(outputs)}
     texts.update(_texts_outside_rest(home))
@@ -163,6 +191,7 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
         with open(dbt_log, "rb") as fh:
             fh.seek(dbt_log_start)
             texts["dbt_project/logs/dbt.log (this run)"] = fh.read()
+    texts.update(_recent_files(REPO / "dbt_project" / "target", started))
     assert any("dagster_home" in k for k in texts) and any("/reports/" in k for k in texts)
     assert any(k.endswith("marts.duckdb") for k in texts) and any(k.startswith("logs/") for k in texts)
     hits = [(src, value) for src, data in texts.items() for value in PLANTED if value.encode() in data]
@@ -174,7 +203,7 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     wh = home / "warehouse" / "pdscan"
     con = duckdb.connect()
     rejects = str(con.execute(f"select * from read_parquet('{wh}/rejects/*/*/*.parquet', union_by_name = true)").fetchall())
-    for value in (USERNAME, SHIFTED_NAME, EMAIL, PHONE, BORN, DATE_NAME):
+    for value in (USERNAME, SHIFTED_NAME, EMAIL, PHONE, BORN, DATE_NAME, QUARANTINED_NAME):
         assert value in rejects, value
     raw = str(con.execute(f"select givenName from read_parquet('{wh}/raw/users/delivery_date={day_a}/*.parquet')").fetchall())
     comments = str(con.execute(f"select comment from read_parquet('{wh}/raw/attendance/delivery_date={day_a}/*.parquet')").fetchall())

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kinvolved_assets.checks import DeliveryContext
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.ingest import DeliveryContext
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.paths import CustomerPaths

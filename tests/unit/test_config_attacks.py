@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from config_corpus import dump, valid, write_corpus
 
 from kinvolved_assets.customers import MAX_CONFIG_BYTES, before_history_message, load_customer_configs
 from kinvolved_assets.dbt_settings import write_dbt_settings
 from kinvolved_assets.paths import SLUG_RE, check_date
+from tests.config_corpus import dump, valid, write_corpus
 
 
 def test_every_attack_gives_its_own_one_line_error_and_the_others_load(tmp_path):

@@ -258,9 +258,8 @@ def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
 
 
 def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
-    from districts import add_customer
-
     from kinvolved_assets.cli import main
+    from tests.districts import add_customer
 
     home, configs = tmp_path / "home", tmp_path / "configs"
     configs.mkdir()

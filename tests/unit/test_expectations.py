@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from expectations_fixtures import (  # noqa: E402
-    BIRTH_DATE,
-    COMMENT,
-    DATE,
-    PII,
-    good_rows,
-    stage_delivery,
-    write_entity,
-)
-
-from kinvolved_assets.expectations import (  # noqa: E402
+from kinvolved_assets.expectations import (
     CHECK_NAME,
     Params,
     evaluate_entity,
@@ -31,8 +17,17 @@ from kinvolved_assets.expectations import (  # noqa: E402
     rules_table,
     validate_loaded_drop,
 )
-from kinvolved_assets.expectations.validator import params_for  # noqa: E402
-from kinvolved_assets.oneroster import spec  # noqa: E402
+from kinvolved_assets.expectations.validator import params_for
+from kinvolved_assets.oneroster import spec
+from tests.unit.expectations_fixtures import (
+    BIRTH_DATE,
+    COMMENT,
+    DATE,
+    PII,
+    good_rows,
+    stage_delivery,
+    write_entity,
+)
 
 
 def run_all(ctx, engine="duckdb", gx_entity=None):

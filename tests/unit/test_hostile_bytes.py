@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID, write_drop  # noqa: E402
-
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
-from kinvolved_assets.defs.sensors import evaluate_landing  # noqa: E402
-from kinvolved_assets.delivery import find_drops, incomplete_reason  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.oneroster.decode import HEAD_BYTES, MAX_LINE_BYTES  # noqa: E402
-from kinvolved_assets.oneroster.drop import open_drop, validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.report import to_json, to_text  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.defs.sensors import evaluate_landing
+from kinvolved_assets.delivery import find_drops, incomplete_reason
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.oneroster.decode import HEAD_BYTES, MAX_LINE_BYTES
+from kinvolved_assets.oneroster.drop import open_drop
+from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
+from tests.unit.corpus.reader_drops import VALID, write_drop
 
 D = "2025-09-02"
 CUSTOMER = CustomerConfig(customer_id="acme", name="Acme", sis="other", timezone="America/New_York",

@@ -7,19 +7,16 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID, write_drop  # noqa: E402
-
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
-from kinvolved_assets.expectations import rules_for  # noqa: E402
-from kinvolved_assets.expectations.results import RuleResult, failures_markdown  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.report import to_json, to_text  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.expectations import rules_for
+from kinvolved_assets.expectations.results import RuleResult, failures_markdown
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
+from tests.unit.corpus.reader_drops import VALID, write_drop
 
 D = "2025-09-02"
 NAME, USERNAME, BORN, EMAIL = "Isabella Baker", "nscott1000003", "2014-04-11", "bbrown1000009@mail.example"
@@ -126,3 +123,38 @@ def test_customer_data_tree_is_private(tmp_path):
         assert (paths.warehouse / sub).is_dir(), sub
     assert list(paths.rejects.rglob("*.parquet"))
     assert _modes(paths.warehouse) == [] and _modes(paths.archive) == []
+
+
+def test_engine_messages_never_quote_a_cell(tmp_path):
+    """A DuckDB/GX exception quotes the value it failed on (``invalid date field format: "<name>"``):
+    check metadata, failures_md, the validate text and the validation report carry the exception's
+    type, the rule, the column and the expected shape instead, with both engines."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from kinvolved_assets.expectations.report import _examples_text
+    from kinvolved_assets.expectations.rules import Params
+    from kinvolved_assets.expectations.validator import evaluate_entity
+    from kinvolved_assets.validate import DropReport
+
+    planted = "Marisabel Ostrowicz <b>"
+    parquet = tmp_path / "attendance.parquet"   # a staged file whose date column kept the text (a reader bug)
+    duckdb.sql(f"COPY (SELECT 2::BIGINT AS _line, 'a1' AS sourcedId, 'active' AS status, 's1' AS schoolSourcedId, "
+               f"'u1' AS userSourcedId, '{planted}' AS date, 'AE' AS absenceCode, NULL::VARCHAR AS classSourcedId, "
+               f"10.0 AS minutesAbsent) TO '{parquet}'")
+    res = SimpleNamespace(parquet_path=parquet, rows=1, rejected_rows=0, present=True, failed=False, mode="bulk",
+                          file_name="attendance.csv")
+    for engine in ("duckdb", "gx"):
+        check = evaluate_entity("attendance", res, {"attendance": res}, Params(2024, dt.date(2024, 3, 5)),
+                                raw_root=None, delivery_date=None, engine=engine)
+        assert check.blocking and check.metadata["engine_errors"] > 0, engine
+        report = DropReport(path="drop", sha256="0" * 64, fatal=False, expectations=[{"entity": "attendance", "name": check.name, "passed": False,
+                                                        "blocking": True, "description": "", "metadata": check.metadata}])
+        shown = (json.dumps(check.metadata, default=str) + to_text(report)
+                 + "".join(_examples_text(r) for r in check.metadata["results"]))
+        assert "Marisabel" not in shown and "Ostrowicz" not in shown and "<b>" not in shown, engine
+        assert check.metadata["engine_error"].startswith("ConversionException (the engine's message is not shown")
+        date_rule = next(r for r in check.metadata["results"] if r["rule"] == "attendance.date.in_school_year")
+        assert "column date" in _examples_text(date_rule) and "2023-07-01 .. 2024-06-30" in _examples_text(date_rule)

@@ -11,15 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import PII_MARK, VALID, crlf, quote_all, write_drop  # noqa: E402
-
-from kinvolved_assets.oneroster import drop as drop_module  # noqa: E402
-from kinvolved_assets.oneroster import load, scratch, spec  # noqa: E402
-from kinvolved_assets.oneroster.discover import classify  # noqa: E402
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop, validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.findings import RULES, Finding  # noqa: E402
-from kinvolved_assets.oneroster.report import to_json, to_text  # noqa: E402
+from kinvolved_assets.oneroster import drop as drop_module
+from kinvolved_assets.oneroster import load, scratch, spec
+from kinvolved_assets.oneroster.discover import classify
+from kinvolved_assets.oneroster.drop import DropLimits, open_drop
+from kinvolved_assets.oneroster.findings import RULES, Finding
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
+from tests.unit.corpus.reader_drops import PII_MARK, VALID, crlf, quote_all, write_drop
 
 D = "2024-03-05"
 
@@ -410,7 +409,7 @@ def test_finding_shape_and_rule_table():
 def _run_cli(args):
     import argparse
 
-    from kinvolved_assets.oneroster import command
+    from kinvolved_assets import validate_command as command
     p = argparse.ArgumentParser()
     sub = p.add_subparsers()
     command.register(sub)
@@ -456,7 +455,7 @@ def test_findings_capped_per_rule_with_summary(tmp_path):
 
 def test_no_dagster_import():
     import subprocess
-    code = ("import sys; import kinvolved_assets.oneroster.drop, kinvolved_assets.oneroster.command; "
+    code = ("import sys; import kinvolved_assets.oneroster.drop, kinvolved_assets.validate_command; "
             "sys.exit(1 if any(m.startswith('dagster') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
     assert zipfile  # keep import used

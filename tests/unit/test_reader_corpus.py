@@ -5,17 +5,15 @@ from __future__ import annotations
 import io
 import json
 import stat
-import sys
 import zipfile
 from pathlib import Path
 
 import duckdb
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import PII_MARK, VALID, VALID_12, roles_plus, write_drop  # noqa: E402
-
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop, validate_drop  # noqa: E402
+from kinvolved_assets.oneroster.drop import DropLimits, open_drop
+from kinvolved_assets.validate import validate_drop
+from tests.unit.corpus.reader_drops import PII_MARK, VALID, VALID_12, roles_plus, write_drop
 
 ATT_HEAD = VALID["attendance.csv"].splitlines()[0]
 ORGS_HEAD = VALID["orgs.csv"].splitlines()[0]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID  # noqa: E402
-
-from kinvolved_assets.oneroster import spec  # noqa: E402
-from kinvolved_assets.oneroster.discover import DropFile, DropLimits  # noqa: E402
-from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.findings import RULES, SEVERITIES  # noqa: E402
-from kinvolved_assets.oneroster.load import load_file  # noqa: E402
+from kinvolved_assets.oneroster import spec
+from kinvolved_assets.oneroster.discover import DropFile, DropLimits
+from kinvolved_assets.oneroster.findings import RULES, SEVERITIES
+from kinvolved_assets.oneroster.load import load_file
+from kinvolved_assets.validate import validate_drop
+from tests.unit.corpus.reader_drops import VALID
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

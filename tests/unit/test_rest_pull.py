@@ -11,7 +11,12 @@ import json
 import zipfile
 
 import pytest
-from rest_support import (
+
+from kinvolved_assets.delivery import find_drops
+from kinvolved_assets.rest.client import ProviderRefused, PullError
+from kinvolved_assets.rest.pull import pull_customer
+from kinvolved_assets.rest.server import ProviderServer
+from tests.rest_support import (
     CLIENT_ID,
     SECRET,
     START,
@@ -20,12 +25,7 @@ from rest_support import (
     scan_for_secrets,
     set_credentials,
 )
-from rest_support import write_rest_customer as write_customer
-
-from kinvolved_assets.delivery import find_drops
-from kinvolved_assets.rest.client import ProviderRefused, PullError
-from kinvolved_assets.rest.pull import pull_customer
-from kinvolved_assets.rest.server import ProviderServer
+from tests.rest_support import write_rest_customer as write_customer
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,16 @@ quarantined for a code that arrives later are admitted when the delivery is re-r
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import duckdb
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID, write_drop  # noqa: E402
-
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
-from kinvolved_assets.expectations import expectations_validator  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.expectations import expectations_validator
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
+from tests.unit.corpus.reader_drops import VALID, write_drop
 
 D = "2024-03-05"
 ATT_HEAD = VALID["attendance.csv"].splitlines()[0] + "\n"
@@ -105,3 +102,19 @@ def test_rows_of_a_code_sent_later_come_back_when_the_delivery_is_rerun(tmp_path
     rerun = ingest_delivery(_config(), paths, "2024-03-05", run_id="r4", validators=[VALIDATOR])
     assert rerun.promoted and _raw_ids(paths) == ["a1", "a2", "a3", "a8"]
     assert not (paths.rejects_partition("attendance", "2024-03-05") / "rejects.parquet").exists()
+
+
+def test_validate_with_the_customer_counts_what_ingest_would_load_and_quarantine(tmp_path, monkeypatch):
+    monkeypatch.setenv("KINVOLVED_HOME", str(tmp_path / "home"))
+    more = GOOD.replace("a1,", "b1,").replace("a2,", "b2,").replace("a3,", "b3,")
+    files = {"attendance.csv": ATT_HEAD + GOOD + FUTURE + UNKNOWN_CODE + UNKNOWN_STUDENT + more
+             + "a10,,,,s1,u1,2024-03-04,,,,\n"}   # one row the reader rejects (no absenceCode)
+    rep = validate_drop(write_drop(tmp_path, files, name=f"export_{D}"), customer=_config())
+    att = next(f for f in rep.files if f.entity == "attendance")
+    _, out = _deliver(tmp_path, files)
+    ingested = out.entities["attendance"].result
+    assert (att.rows, att.rejected, att.quarantined) == (6, 1, 3)
+    assert (att.rows, att.rejected + att.quarantined) == (ingested.rows, ingested.rejected_rows)
+    line = next(ln for ln in to_text(rep).splitlines() if ln.lstrip().startswith("attendance.csv"))
+    assert line.split()[3:7] == ["6", "1", "3", "ok"], line
+    assert "rows = what ingest would load" in to_text(rep) and '"quarantined": 3' in to_json(rep)

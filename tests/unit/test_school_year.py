@@ -4,18 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent / "corpus"))
-from reader_drops import VALID, write_drop  # noqa: E402
-
-from kinvolved_assets.customers import CustomerConfig  # noqa: E402
-from kinvolved_assets.expectations import expectations_validator  # noqa: E402
-from kinvolved_assets.ingest import ingest_delivery  # noqa: E402
-from kinvolved_assets.oneroster.drop import validate_drop  # noqa: E402
-from kinvolved_assets.oneroster.school_year import Session, resolve  # noqa: E402
-from kinvolved_assets.paths import CustomerPaths  # noqa: E402
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.expectations import expectations_validator
+from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.oneroster.school_year import Session, resolve
+from kinvolved_assets.paths import CustomerPaths
+from kinvolved_assets.validate import validate_drop
+from tests.unit.corpus.reader_drops import VALID, write_drop
 
 HEAD = VALID["academicSessions.csv"].splitlines()[0] + "\n"
 STARTING_LABEL = HEAD + "y18,,,2018-19,schoolYear,2018-09-05,2019-06-22,,2018\nt1,,,Fall,term,2018-09-05,2019-01-25,y18,2018\n"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kinvolved_assets.oneroster.drop import DropReport, FileSummary
 from kinvolved_assets.oneroster.findings import Finding
-from kinvolved_assets.oneroster.report import text_table, to_text, verdict
+from kinvolved_assets.validate import DropReport, FileSummary
+from kinvolved_assets.validate_report import text_table, to_text, verdict
 
 
 def _suite(entity, *, errors=0, warns=0, blocking=None, results=()):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from .drop import DropReport
-from .findings import RULES, printable
+from kinvolved_assets.oneroster.findings import RULES, printable
+from kinvolved_assets.validate import DropReport
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -34,7 +34,9 @@ def text_table(headers: list[str], rows: list[list], right: set[int] = frozenset
 
 def _examples(result: dict) -> str:
     if result.get("error"):
-        return f"engine error: {result['error']}"
+        # the stored error is already harmless (the exception's type, never its message)
+        where = f"column {result['column']}, " if result.get("column") else ""
+        return f"engine error: {result['error']}; {where}expected: {result.get('description', '')}"[:200]
     parts = [" / ".join(str(b) for b in (f"line {e['line']}" if "line" in e else None, e.get("sourcedId"),
                                           e.get("value")) if b is not None) for e in result.get("examples", [])]
     text = "; ".join(parts)
@@ -46,7 +48,12 @@ def _examples(result: dict) -> str:
 def _files_lines(report: DropReport) -> list[str]:
     rows = [[printable(str(f.name)), f.entity, f.mode or "-", f"{f.rows:,}", f"{f.rejected:,}", "FAILED" if f.failed else "ok"]
             for f in report.files]
-    return ["", "Files"] + text_table(["file", "entity", "mode", "rows", "rejected", "status"], rows, {3, 4})
+    if not any(f.quarantined for f in report.files):
+        return ["", "Files"] + text_table(["file", "entity", "mode", "rows", "rejected", "status"], rows, {3, 4})
+    for row, f in zip(rows, report.files, strict=True):   # `validate --customer`: what ingest would do
+        row.insert(5, f"{f.quarantined:,}")
+    return ["", "Files (rows = what ingest would load)"] + text_table(
+        ["file", "entity", "mode", "rows", "rejected", "quarantined", "status"], rows, {3, 4, 5})
 
 
 def _findings_lines(report: DropReport, first_n: int) -> list[str]:

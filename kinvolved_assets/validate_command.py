@@ -9,10 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..paths import UnsafePathError, check_slug
-from .discover import DropLimits
-from .drop import validate_drop
-from .report import to_json, to_text
+from kinvolved_assets.oneroster.discover import DropLimits
+from kinvolved_assets.paths import UnsafePathError, check_slug
+from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate_report import to_json, to_text
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -1,0 +1,106 @@
+"""``ingest.py`` on its own (no Dagster, no marts): one generated delivery staged, checked and promoted
+all or nothing, recorded in the ledger; a blocking check keeps raw/ as it was."""
+
+from __future__ import annotations
+
+import pytest
+
+from kinvolved_assets.checks import CheckOutcome
+from kinvolved_assets.customers import load_customer_configs
+from kinvolved_assets.ingest import (
+    AlreadyIngested,
+    DeliveryNotFound,
+    contract_check,
+    ingest_delivery,
+    promote,
+)
+from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.oneroster.findings import finding
+from kinvolved_assets.oneroster.load import LoadResult
+from kinvolved_assets.paths import CustomerPaths, partition_dirs
+
+
+@pytest.fixture
+def acme(platform):
+    """One tiny generated customer with two deliveries in landing: (config, paths, [dates])."""
+    generated = platform.add_customer("acme", days=2)
+    config = load_customer_configs(platform.config_dir, platform.home).customers["acme"]
+    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    return config, CustomerPaths.for_customer("acme", platform.home), dates
+
+
+def _block(entity_name: str):
+    def validator(entity, result, ctx):
+        assert ctx.staging_root.is_dir() and set(ctx.results) >= {"attendance", "users"}
+        if entity != entity_name:
+            return []
+        return [CheckOutcome("always_fails", passed=False, blocking=True)]
+
+    return validator
+
+
+def test_delivery_is_promoted_into_raw_and_recorded(acme):
+    config, paths, dates = acme
+    outcome = ingest_delivery(config, paths, dates[0], run_id="run-a")
+    assert outcome.promoted and not outcome.blocked and outcome.blocking_summary() == ""
+    present = [n for n, o in outcome.entities.items() if o.present]
+    assert {"orgs", "users", "enrollments", "attendance"} <= set(present)
+    for name in present:
+        assert [c.name for c in outcome.entities[name].checks] == ["contract"]
+        raw, files, _ = partition_dirs(paths.warehouse, name, dates[0])
+        assert (raw / "part-0.parquet").is_file() and (files / "part-0.parquet").is_file()
+    assert not (paths.warehouse / "staging" / "run-a").exists()
+    assert outcome.ledger.state == "ingested" and outcome.ledger.rows == sum(
+        outcome.entities[n].result.rows for n in present)
+    with Ledger(paths) as ledger:
+        assert [(d.delivery_date, d.state, d.run_id) for d in ledger.deliveries()] == [(dates[0], "ingested", "run-a")]
+
+    # an automatic path refuses a settled delivery; an explicit one replays it
+    with pytest.raises(AlreadyIngested, match="already ingested by run run-a"):
+        ingest_delivery(config, paths, dates[0], run_id="run-b", only_new=True)
+    assert ingest_delivery(config, paths, dates[0], run_id="run-c").promoted
+
+
+def test_blocking_check_keeps_raw_and_quarantines_what_was_read(acme):
+    config, paths, dates = acme
+    assert ingest_delivery(config, paths, dates[0], run_id="run-a").promoted
+    before = sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet"))
+    outcome = ingest_delivery(config, paths, dates[1], run_id="run-b", validators=[_block("attendance")])
+    assert not outcome.promoted and outcome.blocked
+    assert outcome.blocking_summary() == "attendance: always_fails"
+    assert sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet")) == before
+    quarantined = paths.quarantine / dates[1] / "run-b"
+    assert (partition_dirs(quarantined, "attendance", dates[1]).raw / "part-0.parquet").is_file()
+    assert outcome.ledger.state == "blocked"
+
+
+def test_unknown_date_is_not_found(acme):
+    config, paths, _ = acme
+    with pytest.raises(DeliveryNotFound, match="no delivery dated 2001-01-01"):
+        ingest_delivery(config, paths, "2001-01-01", run_id="run-x")
+
+
+def test_promote_replaces_every_partition_of_the_entity(tmp_path):
+    staging, warehouse, day = tmp_path / "staging", tmp_path / "warehouse", "2025-09-05"
+    old = partition_dirs(warehouse, "users", day)
+    for folder in old:
+        folder.mkdir(parents=True)
+        (folder / "old").write_text("old")
+    new = partition_dirs(staging, "users", day)
+    for folder in (new.raw, new.files):   # this delivery has no rejects
+        folder.mkdir(parents=True)
+        (folder / "new").write_text("new")
+    promote(staging, warehouse, "users", day)
+    assert [sorted(p.name for p in f.iterdir()) for f in (old.raw, old.files)] == [["new"], ["new"]]
+    assert not old.rejects.exists() and not new.raw.exists()
+
+
+def test_contract_check_blocks_on_file_errors_only():
+    rows = LoadResult("users", rows=10, rejected_rows=1,
+                      findings=[finding("row.bad_enum", "x", file="users.csv", line=3, column="role")])
+    check = contract_check("users", rows, ())
+    assert check.passed and check.blocking and check.metadata["rejected_rows"] == 1
+    assert check.metadata["findings_by_rule"] == {"error:row.bad_enum": 1}
+    missing = LoadResult("users", findings=[finding("header.missing_required_column", "x", file="users.csv")])
+    assert not contract_check("users", missing, ()).passed
+    assert not contract_check("users", LoadResult("users"), [finding("drop.bad_zip", "x")]).passed
