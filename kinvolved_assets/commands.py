@@ -423,7 +423,8 @@ def cmd_demo(args) -> int:
     con = open_marts(paths.marts_db)
     rate, chronic, students, as_of = con.execute(
         "select sum(days_present) / nullif(sum(days_enrolled), 0), count(*) filter (where is_chronically_absent), "
-        "count(distinct student_sourced_id), max(as_of_date) from msr_student_cumulative_attendance"
+        "count(distinct student_sourced_id), max(as_of_date) from msr_student_cumulative_attendance "
+        "where school_year = (select max(school_year) from msr_student_cumulative_attendance)"   # the current year
     ).fetchone()
     print(f"      as of {as_of}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent")
     if report.marts_run:

@@ -23,6 +23,15 @@ class ConfigError:
 
 
 SCHOOL_YEAR_HINT = "the ending year of the school year, e.g. 2027 for 2026-27"
+AT_KEY_PREFIX = "[at "   # a model check's message "[at sub.key] text": the problem is at loc + sub.key
+_PERIOD_RULE_HINTS = {
+    "mode": "one of none, all_periods, share, minutes",
+    "share": "a share of the day's periods above 0 and at most 1, e.g. 0.5",
+    "minutes": "a whole number of minutes 1-1440, e.g. 240",
+    "half_day_share": "a share of the day's periods above 0 and at most 1, e.g. 0.5",
+    "code": "one of the customer's absence codes (title or sourcedId), e.g. AU",
+    "precedence": "daily_event (a daily event wins, the default) or periods",
+}
 
 # key path (list positions and school ids dropped) -> what a good value looks like
 FIELD_HINTS = {
@@ -49,6 +58,11 @@ FIELD_HINTS = {
     "attendance.min_enrolled_days": "a whole number of days 0-400, e.g. 10",
     "attendance.enrollment_end_inclusive": "true or false",
     "attendance.mass_deletion_fraction": "a share above 0 and at most 1, e.g. 0.20",
+    "attendance.daily_from_periods": "a mapping: mode, share, minutes, half_day_share, code, precedence, schools "
+                                     "(see docs/attendance-rules.md)",
+    **{f"attendance.daily_from_periods.{k}": v for k, v in _PERIOD_RULE_HINTS.items()},
+    "attendance.daily_from_periods.schools": "school sourcedId -> the fields of the rule that differ at that school",
+    **{f"attendance.daily_from_periods.schools.{k}": v for k, v in _PERIOD_RULE_HINTS.items()},
     "validation": "a mapping of validation rules (see docs/onboarding.md)",
     "validation.volume_change_fraction": "a share above 0, e.g. 0.50",
 }
@@ -78,6 +92,8 @@ def _field(loc: tuple[Any, ...]) -> str:
     names = [p for p in loc if isinstance(p, str) and p != "[key]"]
     if names[:2] == ["non_instructional_days", "schools"]:
         return "non_instructional_days.schools"
+    if names[:3] == ["attendance", "daily_from_periods", "schools"] and len(names) > 3:
+        return ".".join(names[:3] + names[4:])     # the school id dropped
     return ".".join(names)
 
 
@@ -88,7 +104,7 @@ def _known_keys(prefix: str) -> list[str]:
 
 
 def unknown_key_message(loc: tuple[Any, ...]) -> str:
-    prefix = ".".join(str(p) for p in loc[:-1] if isinstance(p, str))
+    prefix = _field(loc[:-1]) if loc[:-1] else ""
     close = difflib.get_close_matches(str(loc[-1]), _known_keys(prefix), n=1)
     fix = f"did you mean {close[0]!r}?" if close else "check the spelling against docs/onboarding.md"
     return f"unknown key ({fix})"
@@ -126,9 +142,17 @@ def _type_name(value: Any) -> str:
     return "nothing" if value is None else names.get(type(value), type(value).__name__)
 
 
+def _at_sub_key(path: str, message: str) -> tuple[str, str]:
+    """A model check names the key below its own location: ``[at share] text`` -> (path.share, text)."""
+    if message.startswith(AT_KEY_PREFIX) and "] " in message:
+        sub, text = message[len(AT_KEY_PREFIX):].split("] ", 1)
+        return (f"{path}.{sub}" if path != "(top level)" else sub), text
+    return path, message
+
+
 def pydantic_messages(errors: list[dict]) -> list[tuple[str, str]]:
     """(key path, message) per error, at most MAX_ERRORS_PER_FILE (the last says how many more)."""
-    out = [(key_path(tuple(e["loc"])), pydantic_message(e)) for e in errors]
+    out = [_at_sub_key(key_path(tuple(e["loc"])), pydantic_message(e)) for e in errors]
     if len(out) > MAX_ERRORS_PER_FILE:
         more = len(out) - MAX_ERRORS_PER_FILE + 1
         out = out[: MAX_ERRORS_PER_FILE - 1] + [("(file)", f"{more} more problems: fix the ones above first")]

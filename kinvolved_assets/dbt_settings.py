@@ -16,7 +16,7 @@ from typing import Any
 from kinvolved_assets.customers import CustomerConfig
 
 SETTINGS_FILE = "customer_settings.json"
-LIST_VARS = ("licensed_schools", "non_instructional_days", "school_non_instructional_days")
+LIST_VARS = ("licensed_schools", "non_instructional_days", "school_non_instructional_days", "school_period_rules")
 
 
 def settings_document(customer: CustomerConfig) -> dict[str, Any]:
@@ -24,7 +24,8 @@ def settings_document(customer: CustomerConfig) -> dict[str, Any]:
                 for school, days in sorted(customer.non_instructional_days.schools.items()) for day in days]
     return {"licensed_schools": list(customer.licensed_schools),
             "non_instructional_days": [d.isoformat() for d in customer.non_instructional_days.district],
-            "school_closures": closures}
+            "school_closures": closures,
+            "period_rules": customer.dbt_vars()["school_period_rules"]}
 
 
 def write_dbt_settings(customer: CustomerConfig, folder: Path) -> dict[str, Any]:

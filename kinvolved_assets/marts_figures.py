@@ -59,15 +59,17 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
 def district_figures(con: duckdb.DuckDBPyConnection) -> DistrictFigures:
     figures = DistrictFigures()
     if _exists(con, "intermediate", "int_calendar__school_year"):
+        # the marts hold every delivered school year; the figures are the current (latest) one's
         row = con.execute("select school_year, cast(as_of_date as varchar) "
-                          "from intermediate.int_calendar__school_year limit 1").fetchone()
+                          "from intermediate.int_calendar__school_year order by school_year desc limit 1").fetchone()
         if row:
             figures.school_year, figures.as_of_date = int(row[0]), row[1]
     if _exists(con, "marts", "msr_student_cumulative_attendance"):
         rate, chronic, students = con.execute(
             "select sum(days_present) / nullif(sum(days_enrolled), 0), "
             "count(distinct student_sourced_id) filter (where is_chronically_absent), "
-            "count(distinct student_sourced_id) from msr_student_cumulative_attendance").fetchone()
+            "count(distinct student_sourced_id) from msr_student_cumulative_attendance "
+            "where school_year = (select max(school_year) from msr_student_cumulative_attendance)").fetchone()
         figures.attendance_rate = None if rate is None else float(rate)
         figures.chronically_absent, figures.students = int(chronic or 0), int(students or 0)
     return figures

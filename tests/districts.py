@@ -14,7 +14,8 @@ CUMULATIVE_COLUMNS = "student_sourced_id, school_sourced_id, days_enrolled, days
 
 def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str = "tiny", seed: int = 7,
                  school_year: int = 2026, start: dt.date | None = None, days: int = 5, fmt: str = "zip",
-                 quirks: bool = False, generate_drops: bool = True, oneroster: str = "1.1", **overrides):
+                 quirks: bool = False, generate_drops: bool = True, oneroster: str = "1.1",
+                 schools: int | None = None, period_only_schools: int = 0, **overrides):
     """Write ``customer_configs/<id>.yaml`` (the generator's suggested config + ``overrides``) and,
     unless told not to, the customer's drops (a ``oneroster`` 1.1 or 1.2 export) into its landing
     folder and its truth under ``home/truth/<id>``. Returns the generator's result (None without drops)."""
@@ -22,7 +23,7 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
     from kinvolved_assets.generator.calendar import build_calendar
     from kinvolved_assets.paths import CustomerPaths
 
-    config = suggested_config(customer_id, scale, seed, school_year)
+    config = suggested_config(customer_id, scale, seed, school_year, schools)
     config.update(overrides)
     (config_dir / f"{customer_id}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     if not generate_drops:
@@ -30,7 +31,7 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
     start = start or build_calendar(school_year).start
     return generate(customer_id, scale, seed, start, days, CustomerPaths.for_customer(customer_id, home).landing,
                     fmt=fmt, truth=home / "truth" / customer_id, quirks=quirks, school_year=school_year,
-                    oneroster=oneroster)
+                    oneroster=oneroster, schools=schools, period_only_schools=period_only_schools)
 
 
 def latest_cumulative(marts: duckdb.DuckDBPyConnection, home: Path, customer_id: str) -> tuple[list, list]:

@@ -160,7 +160,8 @@
 {% endmacro %}
 
 
-{#- One audit row for the latest effective bulk of a roster entity (none when it never had one). -#}
+{#- One audit row for the latest effective bulk of a roster entity (none when it never had one, or
+    when it is the first bulk of its school year: last year's roster is no measure of this year's). -#}
 {% macro roster_deletion_audit(entity, relation, key) %}
     {%- set bulk_key = "(select max(" ~ delivery_key() ~ ") from " ~ relation ~ " where _mode = 'bulk')" -%}
     select
@@ -185,6 +186,17 @@
     from (select {{ bulk_key }} as bulk_key,
                  (select max(_delivery_date) from {{ relation }} where _mode = 'bulk') as bulk_date) as bulk
     where bulk.bulk_key is not null
+      -- the first bulk of a school year (1 July - 30 June) starts that year's roster (rollover: the
+      -- rosters change wholesale): it is audited only against an earlier bulk of the same year
+      -- (a same-day earlier bulk included: the order is (date, seq))
+      and exists (
+          select 1
+          from {{ relation }} as earlier
+          where earlier._mode = 'bulk'
+            and {{ delivery_key('earlier._delivery_date', 'earlier._delivery_seq') }} < bulk.bulk_key
+            and earlier._delivery_date >= make_date(
+                year(bulk.bulk_date) - case when month(bulk.bulk_date) >= 7 then 0 else 1 end, 7, 1)
+      )
 {% endmacro %}
 
 

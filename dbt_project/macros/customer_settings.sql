@@ -5,14 +5,18 @@
     (standalone runs, tests).
 
     File: {"licensed_schools": [id, ...], "non_instructional_days": [date, ...],
-           "school_closures": [{"school_sourced_id": id, "closed_date": date}, ...]}
+           "school_closures": [{"school_sourced_id": id, "closed_date": date}, ...],
+           "period_rules": [{"school_sourced_id": id, "mode": ..., "share": ..., "minutes": ...,
+                             "half_day_share": ..., "code": ..., "precedence": ...}, ...]}
 -#}
 
 {% macro customer_settings_relation() -%}
     read_json({{ sql_string(var('customer_settings_file')) }}, columns={
         'licensed_schools': 'VARCHAR[]',
         'non_instructional_days': 'DATE[]',
-        'school_closures': 'STRUCT(school_sourced_id VARCHAR, closed_date DATE)[]'
+        'school_closures': 'STRUCT(school_sourced_id VARCHAR, closed_date DATE)[]',
+        'period_rules': 'STRUCT(school_sourced_id VARCHAR, mode VARCHAR, share DOUBLE, minutes DOUBLE, '
+                        'half_day_share DOUBLE, code VARCHAR, precedence VARCHAR)[]'
     })
 {%- endmacro %}
 
@@ -51,4 +55,63 @@
     where false
     {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- A blank-able scalar var as a SQL literal of `type` (NULL when blank). -#}
+{% macro _rule_literal(value, type) -%}
+    {%- if value is none or (value is string and value == '') -%}cast(null as {{ type }})
+    {%- elif type == 'varchar' -%}{{ sql_string(value) }}
+    {%- else -%}cast({{ value | float }} as {{ type }}){%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    A select of (school_sourced_id, mode, share, minutes, half_day_share, code, precedence): the period
+    rule (attendance.daily_from_periods) of every licensed school: its override of the settings file
+    (or of the var school_period_rules) or the customer's default (vars period_rule_*).
+-#}
+{% macro period_rules_select() -%}
+    with overrides as (
+    {%- if var('customer_settings_file', '') %}
+        select rule.school_sourced_id, rule.mode, rule.share, rule.minutes, rule.half_day_share, rule.code,
+               rule.precedence
+        from (select unnest(period_rules) as rule from {{ customer_settings_relation() }})
+    {%- else -%}
+    {%- set rules = var('school_period_rules', []) -%}
+    {%- if rules | length > 0 %}
+        select * from (values
+        {%- for r in rules %}
+            ({{ sql_string(r['school_sourced_id']) }}, {{ _rule_literal(r.get('mode'), 'varchar') }},
+             {{ _rule_literal(r.get('share'), 'double') }}, {{ _rule_literal(r.get('minutes'), 'double') }},
+             {{ _rule_literal(r.get('half_day_share'), 'double') }}, {{ _rule_literal(r.get('code'), 'varchar') }},
+             {{ _rule_literal(r.get('precedence'), 'varchar') }}){{ "," if not loop.last }}
+        {%- endfor %}
+        ) as o (school_sourced_id, mode, share, minutes, half_day_share, code, precedence)
+    {%- else %}
+        select cast(null as varchar) as school_sourced_id, cast(null as varchar) as mode,
+               cast(null as double) as share, cast(null as double) as minutes,
+               cast(null as double) as half_day_share, cast(null as varchar) as code,
+               cast(null as varchar) as precedence
+        where false
+    {%- endif -%}
+    {%- endif %}
+    )
+
+    select
+        schools.school_sourced_id,
+        coalesce(overrides.mode, {{ _rule_literal(var('period_rule_mode', 'none'), 'varchar') }}, 'none') as mode,
+        case when overrides.school_sourced_id is not null then overrides.share
+             else {{ _rule_literal(var('period_rule_share', ''), 'double') }} end as share,
+        case when overrides.school_sourced_id is not null then overrides.minutes
+             else {{ _rule_literal(var('period_rule_minutes', ''), 'double') }} end as minutes,
+        case when overrides.school_sourced_id is not null then overrides.half_day_share
+             else {{ _rule_literal(var('period_rule_half_day_share', ''), 'double') }} end as half_day_share,
+        case when overrides.school_sourced_id is not null then overrides.code
+             else {{ _rule_literal(var('period_rule_code', ''), 'varchar') }} end as code,
+        coalesce(overrides.precedence, {{ _rule_literal(var('period_rule_precedence', 'daily_event'), 'varchar') }},
+                 'daily_event') as precedence
+    from {{ ref('int_oneroster__schools') }} as schools
+    left join overrides on overrides.school_sourced_id = schools.school_sourced_id
+    where schools.is_licensed
 {%- endmacro %}

@@ -20,7 +20,13 @@ import yaml
 
 from kinvolved_assets.generator.calendar import build_calendar, day_number, from_day_number
 from kinvolved_assets.generator.simulate import SCALES, District
-from kinvolved_assets.generator.truth import TRUTH_SQL, TruthBuilder
+from kinvolved_assets.generator.truth import (
+    PERIOD_STATS_SQL,
+    TRUTH_SQL,
+    TRUTH_YEARS_SQL,
+    TruthBuilder,
+    period_day_stats,
+)
 from kinvolved_assets.generator.write import FILE_ORDER, DropWriter, Renderer, Style, member_name, pack_zip
 from kinvolved_assets.generator.write12 import roles_12, users_12
 from kinvolved_assets.oneroster import spec
@@ -61,20 +67,23 @@ def delivery_dates(start: dt.date, days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range(days) if (start + dt.timedelta(days=i)).weekday() < 5]
 
 
-def _school_ids(scale: str) -> list[str]:
+def _school_ids(scale: str, schools: int | None = None) -> list[str]:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    return [f"org-sch-{i + 1:04d}" for i in range(SCALES[scale][1])]
+    return [f"org-sch-{i + 1:04d}" for i in range(schools or SCALES[scale][1])]
 
 
-def suggested_config(customer_id: str, scale: str, seed: int, school_year: int | None = None) -> dict:
-    """A customer config (valid for ``CustomerConfig``) matching what ``generate`` produces."""
+def suggested_config(customer_id: str, scale: str, seed: int, school_year: int | None = None,
+                     schools: int | None = None, years: int = 1) -> dict:
+    """A customer config (valid for ``CustomerConfig``) matching what ``generate`` produces; with
+    ``years`` > 1 the current year is the last one and history_from_school_year the first."""
     check_slug(customer_id)
-    year = school_year or infer_school_year(dt.date.today())
-    cal = build_calendar(year)
+    first = school_year or infer_school_year(dt.date.today())
+    year = first + years - 1
+    holidays = [d.isoformat() for y in range(first, year + 1) for d in build_calendar(y).holidays]
     name = customer_id.replace("_", " ").title()
     del seed  # the schools and the calendar do not depend on the seed
-    return {
+    config = {
         "customer_id": customer_id,
         "name": f"{name} Unified School District",
         "sis": "PowerSchool",
@@ -82,9 +91,12 @@ def suggested_config(customer_id: str, scale: str, seed: int, school_year: int |
         "timezone": "America/New_York",
         "products": ["attendance"],
         "school_year": year,
-        "licensed_schools": _school_ids(scale),
-        "non_instructional_days": {"district": [d.isoformat() for d in cal.holidays]},
+        "licensed_schools": _school_ids(scale, schools),
+        "non_instructional_days": {"district": holidays},
     }
+    if years > 1:
+        config["history_from_school_year"] = first
+    return config
 
 
 def config_yaml(config: dict, header: str = "") -> str:
@@ -94,8 +106,17 @@ def config_yaml(config: dict, header: str = "") -> str:
 
 def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int, out: Path,
              fmt: str = "zip", truth: Path | None = None, quirks: bool = False,
-             school_year: int | None = None, progress=None, oneroster: str = "1.1") -> GenerateResult:
-    """``oneroster``: the OneRoster version of the export (1.1 or 1.2; the same district either way)."""
+             school_year: int | None = None, progress=None, oneroster: str = "1.1",
+             schools: int | None = None, period_only_schools: int = 0, years: int = 1,
+             dates: list[dt.date] | None = None) -> GenerateResult:
+    """``oneroster``: the OneRoster version of the export (1.1 or 1.2; the same district either way).
+    ``schools``: another number of schools than the scale's. ``period_only_schools``: the first that many
+    schools send period events only; with ``truth`` their per-day period figures go to
+    ``period_days.parquet`` (``truth.period_day_stats``; ``truth.day_fraction`` applies a rule).
+    ``years``: school years simulated from ``school_year`` on; two weeks before each next year starts
+    the district rolls over (``District.rollover``: promotions, leavers, newcomers, new enrollments) and
+    the truth holds each year's rows (column school_year). ``dates``: the delivery dates instead of
+    the weekdays of [start, start + days)."""
     t0 = time.perf_counter()
     check_slug(customer_id)
     if fmt not in ("zip", "loose"):
@@ -105,18 +126,20 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     if days < 1:
         raise ValueError("days must be >= 1")
     year = school_year or infer_school_year(start)
-    cal = build_calendar(year)
-    dates = delivery_dates(start, days)
+    calendars = [build_calendar(year + i) for i in range(years)]
+    cal = calendars[0]
+    dates = sorted(dates) if dates is not None else delivery_dates(start, days)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = GenerateResult(customer_id, scale, seed, year)
-    district = District(customer_id, scale, seed, cal)
+    district = District(customer_id, scale, seed, cal, schools=schools, period_only_schools=period_only_schools)
     if not dates:
         result.elapsed_seconds = time.perf_counter() - t0
         return result
-    first = min(day_number(start), district.ys)
+    first = min(day_number(dates[0]), district.ys)
     last = day_number(dates[-1])
-    instructional = cal.instructional_mask(first, last)
+    instructional = np.logical_or.reduce([c.instructional_mask(first, last) for c in calendars])
+    rollovers = {day_number(c.start) - 14: c for c in calendars[1:]}
     delivery_days = {day_number(d): i for i, d in enumerate(dates)}
     truth_builder = TruthBuilder(district, first, last) if truth is not None else None
     truth_parts: list[pa.Table] = []
@@ -128,7 +151,15 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     prev_month = None
     try:
         for day in range(first, last + 1):
-            ch = district.simulate_day(day, bool(instructional[day - first]))
+            if day in rollovers:
+                if truth_builder is not None:   # the year that ends: its rows as of its last school day
+                    ended = district.ye - 1
+                    if not truth_parts or truth_parts[-1]["as_of"][0].as_py() != ended:
+                        truth_parts.append(truth_builder.compute(ended))
+                ch = district.rollover(rollovers[day], day)
+                truth_builder = TruthBuilder(district, first, last) if truth is not None else None
+            else:
+                ch = district.simulate_day(day, bool(instructional[day - first]))
             changes_since["students"].append(ch.students)
             changes_since["guardians"].append(ch.guardians)
             changes_since["stints"].append(ch.stints)
@@ -156,12 +187,18 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
             table = pa.concat_tables(truth_parts) if truth_parts else TruthBuilder(district, first, last).compute(last).slice(0, 0)
             target = truth / "student_attendance.parquet"
             writer.con.register("t", table)
-            writer.con.execute(f"COPY ({TRUTH_SQL}) TO {string(str(target))} (FORMAT parquet)")
+            writer.con.execute(f"COPY ({TRUTH_SQL if years == 1 else TRUTH_YEARS_SQL}) TO {string(str(target))} "
+                               "(FORMAT parquet)")
             writer.con.unregister("t")
             result.truth_path = target
             result.truth_rows = table.num_rows
+            if period_only_schools:
+                writer.con.register("t", period_day_stats(district, last))
+                writer.con.execute(f"COPY ({PERIOD_STATS_SQL}) TO {string(str(truth / 'period_days.parquet'))} "
+                                   "(FORMAT parquet)")
+                writer.con.unregister("t")
             (truth / "customer_config.yaml").write_text(
-                config_yaml(suggested_config(customer_id, scale, seed, year)), encoding="utf-8")
+                config_yaml(suggested_config(customer_id, scale, seed, year, schools, years)), encoding="utf-8")
     finally:
         writer.close()
     result.final = {"students": district.students.n, "guardians": district.guardians.n,
@@ -222,10 +259,12 @@ def _write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, ind
         put("courses", r.courses())
         put("classes", r.classes())
         put_users(r.users(None, None, True))
-        put("enrollments", r.enrollments(None, True))
+        # the enrollments of this school year (a closed year's are not sent again)
+        put("enrollments", r.enrollments(np.nonzero((d.stints["end"] < 0) | (d.stints["end"] > d.ys))[0], True))
         put("demographics", r.demographics(None))
         put_rows("absence_codes", r.absence_code_rows())
-        att = np.nonzero(~ev["deleted"] & (ev["date"] <= day))[0]
+        # this school year's events (a new year's bulk does not send last year's again)
+        att = np.nonzero(~ev["deleted"] & (ev["date"] <= day) & (ev["date"] >= d.ys))[0]
     else:
         if len(changed["students"]) or len(changed["guardians"]):
             put_users(r.users(changed["students"], changed["guardians"], False))

@@ -50,6 +50,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--school-year", type=int, default=None, help="ending year of the school year (default: from --start)")
     p.add_argument("--oneroster", choices=("1.1", "1.2"), default="1.1",
                    help="OneRoster version of the export (1.2: users.csv without role/orgSourcedIds, plus roles.csv)")
+    p.add_argument("--schools", type=_positive, default=None, help="number of schools (default: the scale's)")
+    p.add_argument("--period-only-schools", type=int, default=0,
+                   help="the first N schools take attendance per class period only (no daily codes); the truth "
+                        "folder then also holds period_days.parquet")
+    p.add_argument("--years", type=_positive, default=1,
+                   help="school years to simulate from --school-year on (rollover two weeks before each next year)")
     p.set_defaults(func=run, fmt="zip")
     return p
 
@@ -61,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = generate(args.customer, args.scale, args.seed, args.start, args.days, args.out,
                           fmt=args.fmt or "zip", truth=args.truth, quirks=args.quirks,
-                          school_year=args.school_year, oneroster=args.oneroster)
+                          school_year=args.school_year, oneroster=args.oneroster, schools=args.schools,
+                          period_only_schools=args.period_only_schools, years=args.years)
     except (UnsafePathError, ValueError) as exc:
         print(f"kinvolved generate: {exc}", file=sys.stderr)
         return 2

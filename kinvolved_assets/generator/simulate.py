@@ -106,7 +106,10 @@ class DayChanges:
 class District:
     """The simulated district state."""
 
-    def __init__(self, customer_id: str, scale: str, seed: int, calendar: SchoolCalendar):
+    def __init__(self, customer_id: str, scale: str, seed: int, calendar: SchoolCalendar,
+                 schools: int | None = None, period_only_schools: int = 0):
+        """``schools``: another number of schools than the scale's; ``period_only_schools``: the first
+        that many schools take attendance per class period only (no daily codes, docs/attendance-rules.md)."""
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
         self.customer_id = customer_id
@@ -115,6 +118,10 @@ class District:
         self.cal = calendar
         self.rng = np.random.default_rng(stable_seed(customer_id, seed))
         n_students, n_schools = SCALES[scale]
+        n_schools = schools or n_schools
+        if not 0 <= period_only_schools <= n_schools:
+            raise ValueError(f"period_only_schools must be 0..{n_schools}")
+        self.period_only = np.arange(n_schools) < period_only_schools
         self.ys = day_number(calendar.start)
         self.ye = day_number(calendar.end)
         self._build_schools(n_schools)
@@ -252,6 +259,61 @@ class District:
                                  mod=np.full(n, self.ys - 7, np.int32))
         st["stint"][:] = idx
 
+    # ---- the next school year ---------------------------------------------------------------------
+    def rollover(self, calendar: SchoolCalendar, day: int) -> DayChanges:
+        """Start school year ``calendar`` on ``day`` (summer): every enrollment open at the end of the
+        year closes on its last day; students are promoted one grade and enrolled again from the new
+        year's first day (new enrollments) at their school, or at a school teaching the new grade when
+        theirs does not (elementary → middle → high); 12th graders and 5 % of the others leave; as many
+        newcomers arrive in the lowest grade of a random school. Classes and courses stay."""
+        rng = self.rng
+        st, sp = self.students, self.stints
+        old_end = self.ye
+        self.cal = calendar
+        self.ys = day_number(calendar.start)
+        self.ye = day_number(calendar.end)
+        cur = st["stint"].astype(np.int64)
+        end = sp.cols["end"][cur]
+        active = np.nonzero(((end < 0) | (end > old_end)) & (sp.cols["begin"][cur] < old_end))[0]
+        closing = cur[active]
+        sp.cols["end"][closing] = old_end
+        sp.cols["mod"][closing] = day
+        grade = st.cols["grade"][active].astype(np.int64) + 1
+        school = st.cols["school"][active].astype(np.int64)
+        leave = (rng.random(len(active)) < 0.05) | (grade > 12)
+        grade = np.minimum(grade, 12)
+        taught = self.block_of.reshape(-1, 13) >= 0                  # [school, grade]
+        target = np.where(~leave & taught[school, grade], school, -1)
+        pick = rng.random(len(active))
+        for g in range(13):
+            need = np.nonzero((target < 0) & ~leave & (grade == g))[0]
+            options = np.nonzero(taught[:, g])[0]
+            if len(need) and len(options):
+                target[need] = options[(pick[need] * len(options)).astype(np.int64)]
+        move = target >= 0
+        movers = active[move]
+        st.cols["grade"][movers] = grade[move]
+        st.cols["school"][movers] = target[move]
+        st.cols["mod"][active] = day
+        opened = [self._open_stints(movers, target[move], self.ys, day)]
+        n_new = int((~move).sum())
+        new_ids = np.zeros(0, np.int64)
+        if n_new:
+            schools = rng.integers(0, self.n_schools, n_new)
+            lowest = np.array([SCHOOL_GRADES[k].start for k in self.school_kind[schools]])
+            ok = self.block_of[schools * 13 + lowest] >= 0
+            schools, lowest = schools[ok], lowest[ok]
+            cols = self._person_arrays(len(schools), lowest)
+            new_ids = st.append(school=schools.astype(np.int32), mod=np.full(len(schools), day, np.int32), **cols)
+            self._add_guardians(new_ids, day)
+            opened.append(self._open_stints(new_ids, schools, self.ys, day))
+        students = np.unique(np.concatenate([active, new_ids]).astype(np.int64))
+        g0 = st.cols["g0"][students]
+        ngd = st.cols["nguard"][students].astype(np.int64)
+        guardians = np.unique(np.concatenate([g0, (g0 + 1)[ngd > 1]])).astype(np.int64)
+        stints = np.unique(np.concatenate([closing, *opened])).astype(np.int64)
+        return DayChanges(students, guardians, stints, new_ids)
+
     # ---- class lookup ----------------------------------------------------------------------------
     def stint_classes(self, stints: np.ndarray) -> np.ndarray:
         """(len(stints), N_SUBJECTS) class indexes of each stint."""
@@ -317,18 +379,80 @@ class District:
         pcode = np.where(rng.random(len(sec)) < 0.7, CODE_INDEX["T"], CODE_INDEX["AU"]).astype(np.int8)
         pmin = np.where(pcode == CODE_INDEX["T"], rng.integers(2, 20, len(sec)), 50)
         self.day_event_start[day] = self.events.n
+        parts = {
+            "stint": [stint[sel], stint[sec]], "code": [code, pcode], "cls": [np.full(n_daily, -1), cls],
+            "period": [np.full(n_daily, -1), per + 1], "minutes": [minutes, pmin],
+            "by_id": [by_id, np.zeros(len(sec), bool)], "comment": [comment, np.full(len(sec), -1)],
+        }
+        if self.period_only.any():
+            self._period_only_events(parts, active, sel, code, stint)
+        columns = {k: np.concatenate(v) for k, v in parts.items()}
+        total = len(columns["stint"])
         self.events.append(
-            stint=np.concatenate([stint[sel], stint[sec]]).astype(np.int32),
-            date=np.full(n_daily + len(sec), day, np.int32),
-            code=np.concatenate([code, pcode]).astype(np.int8),
-            cls=np.concatenate([np.full(n_daily, -1), cls]).astype(np.int32),
-            period=np.concatenate([np.full(n_daily, -1), per + 1]).astype(np.int8),
-            minutes=np.concatenate([minutes, pmin]).astype(np.int16),
-            by_id=np.concatenate([by_id, np.zeros(len(sec), bool)]),
-            comment=np.concatenate([comment, np.full(len(sec), -1)]).astype(np.int8),
-            mod=np.full(n_daily + len(sec), day, np.int32),
-            deleted=np.zeros(n_daily + len(sec), bool),
+            stint=columns["stint"].astype(np.int32), date=np.full(total, day, np.int32),
+            code=columns["code"].astype(np.int8), cls=columns["cls"].astype(np.int32),
+            period=columns["period"].astype(np.int8), minutes=columns["minutes"].astype(np.int16),
+            by_id=columns["by_id"].astype(bool), comment=columns["comment"].astype(np.int8),
+            mod=np.full(total, day, np.int32), deleted=np.zeros(total, bool),
         )
+
+    def _period_only_events(self, parts: dict, active: np.ndarray, sel: np.ndarray, code: np.ndarray,
+                            stint: np.ndarray) -> None:
+        """At period-only schools the day's codes become period events: an absence is absent from all
+        (60 %) or some periods, a half day from 2-4, a tardy is one tardy period; an early departure or
+        a field trip leaves no event. A few daily codes stay beside their periods (an office entry:
+        what wins is the rule's precedence), and a few
+        events name a class of the school the student is not enrolled in (ignored by the rules)."""
+        rng = self.rng
+        st = self.students
+        school = st["school"][active]
+        at_po = self.period_only[school]
+        # the daily events of period-only schools: a few stay, the rest are replaced
+        n_daily = len(sel)
+        po_daily = at_po[sel]
+        keep_daily = ~po_daily | (rng.random(n_daily) < 0.08)
+        converted = np.nonzero(po_daily)[0]       # the kept ones have their periods too
+        for key in parts:
+            parts[key][0] = parts[key][0][keep_daily]
+        # the random period events (tardies and cuts) of period-only schools would share keys: dropped
+        sec_keep = ~self.period_only[self.stints.cols["school"][parts["stint"][1]]]
+        for key in parts:
+            parts[key][1] = parts[key][1][sec_keep]
+        c = code[converted]
+        absent_kind = np.isin(c, [CODE_INDEX[t] for t in ("AE", "AU", "MED", "S", "HD")])
+        tardy_kind = c == CODE_INDEX["T"]
+        n = len(converted)
+        k = np.where(rng.random(n) < 0.6, N_SUBJECTS, rng.integers(1, N_SUBJECTS, n))
+        k = np.where(c == CODE_INDEX["HD"], rng.integers(2, 5, n), k)
+        k = np.where(absent_kind, k, np.where(tardy_kind, 1, 0))
+        ranks = np.argsort(rng.random((n, N_SUBJECTS)), axis=1).argsort(axis=1)
+        pick = ranks < k[:, None]
+        rows, subj = np.nonzero(pick)
+        ev_stint = stint[sel][converted][rows]
+        classes = self.stint_classes(ev_stint)[np.arange(len(rows)), subj]
+        pc = np.where(c[rows] == CODE_INDEX["HD"], CODE_INDEX["AE"], c[rows])
+        pmin = np.where(tardy_kind[rows], rng.integers(2, 20, len(rows)), rng.integers(40, 61, len(rows)))
+        pmin = np.where(rng.random(len(rows)) < 0.1, -1, pmin)
+        # a few events for a class the student is not enrolled in (another class of the same school)
+        po_active = np.nonzero(at_po)[0]
+        stray = po_active[rng.random(len(po_active)) < 0.005]
+        s_stint = stint[stray]
+        s_school = school[stray]
+        first = np.searchsorted(self.class_school, s_school, side="left")      # classes are by school
+        count = np.searchsorted(self.class_school, s_school, side="right") - first
+        guess = first + (rng.random(len(stray)) * count).astype(np.int64)
+        own = self.stint_classes(s_stint)
+        ok = ~(own == guess[:, None]).any(axis=1)
+        s_stint, s_cls = s_stint[ok], guess[ok]
+        s_per = self.class_subject[s_cls].astype(np.int64) + 1
+        add = {
+            "stint": [ev_stint, s_stint], "code": [pc, np.full(len(s_stint), CODE_INDEX["AU"])],
+            "cls": [classes, s_cls], "period": [subj + 1, s_per], "minutes": [pmin, np.full(len(s_stint), 50)],
+            "by_id": [np.zeros(len(rows), bool), np.zeros(len(s_stint), bool)],
+            "comment": [np.full(len(rows), -1), np.full(len(s_stint), -1)],
+        }
+        for key, values in add.items():
+            parts[key].extend(values)
 
     def _stray_events(self, day: int) -> None:
         """A few events keyed on a school holiday by mistake (the attendance rules ignore them)."""

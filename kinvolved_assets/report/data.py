@@ -8,11 +8,13 @@ and counts per district, school, grade and band, never a student.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from kinvolved_assets.customers import school_year_of
 from kinvolved_assets.marts_figures import open_marts_file
 
 BANDS = ("satisfactory", "at_risk", "moderate_chronic", "severe_chronic")
@@ -57,9 +59,10 @@ def _students_sql(threshold: float, min_days: int, bands: dict[str, float]) -> s
                count(*) >= {int(min_days)} and sum(d.absent_fraction) >= {float(threshold)} * count(*) - {eps} as chronic,
                any_value(b.grade) as grade
         from fct_student_daily_attendance d
-        left join (select distinct student_sourced_id, grade from msr_student_attendance_bands) b
+        left join (select distinct student_sourced_id, grade from msr_student_attendance_bands
+                   where school_year = $year) b
           using (student_sourced_id)
-        where d."date" <= cast(? as date)
+        where d."date" <= cast($as_of as date) and d.school_year = $year
         group by d.student_sourced_id, d.school_sourced_id;
         ---
         create temp table report_bands as
@@ -74,11 +77,15 @@ def read_report_data(marts_db: Path, customer_id: str, as_of: str | None = None,
                      min_enrolled_days: int = 10) -> ReportData:
     thresholds = band_thresholds()
     with open_marts_file(marts_db) as con:
+        # the marts hold every delivered school year: the report is of the school year holding as_of
+        # (default: the current, latest year, as of its as-of date)
         marts_as_of, year = con.execute("select cast(max(as_of_date) as varchar), max(school_year) "
                                         "from msr_student_cumulative_attendance").fetchone()
         as_of = as_of or marts_as_of or "1900-01-01"
+        if year is not None:
+            year = school_year_of(dt.date.fromisoformat(as_of))
         students_sql, bands_sql = _students_sql(chronic_threshold, min_enrolled_days, thresholds).split("---")
-        con.execute(students_sql, [as_of])
+        con.execute(students_sql, {"as_of": as_of, "year": year})
         con.execute(bands_sql)
         data = ReportData(customer_id, as_of, year, thresholds=thresholds, chronic_threshold=chronic_threshold,
                           min_enrolled_days=min_enrolled_days)
@@ -101,10 +108,10 @@ def read_report_data(marts_db: Path, customer_id: str, as_of: str | None = None,
         data.bands = {b: int(counts.get(b, 0)) for b in BANDS}
         for sid, day, r in con.execute(
                 "select school_sourced_id, cast(\"date\" as varchar), attendance_rate from msr_school_daily_attendance "
-                "where \"date\" <= cast(? as date) order by 1, 2", [as_of]).fetchall():
+                "where \"date\" <= cast(? as date) and school_year = ? order by 1, 2", [as_of, year]).fetchall():
             data.daily.setdefault(labels.get(sid, sid), []).append((day, float(r)))
         data.district_daily = [(d, float(r)) for d, r in con.execute(
             "select cast(\"date\" as varchar), (sum(students_enrolled) - sum(students_absent)) / sum(students_enrolled) "
-            "from msr_school_daily_attendance where \"date\" <= cast(? as date) group by 1 order by 1",
-            [as_of]).fetchall()]
+            "from msr_school_daily_attendance where \"date\" <= cast(? as date) and school_year = ? group by 1 order by 1",
+            [as_of, year]).fetchall()]
     return data

@@ -162,3 +162,55 @@ def test_shipped_configs_are_valid():
     loaded = load_customer_configs()
     assert loaded.errors == []
     assert "demo" in loaded.customers
+
+
+PERIODS = "  min_enrolled_days: 10\n  daily_from_periods:\n"
+
+
+@pytest.mark.parametrize(
+    "rule, key, fragment",
+    [
+        ("    mode: share\n    code: AU\n", "attendance.daily_from_periods.share", "mode share needs share"),
+        ("    mode: minutes\n    code: AU\n", "attendance.daily_from_periods.minutes", "needs minutes"),
+        ("    mode: all_periods\n", "attendance.daily_from_periods.code", "absence codes"),
+        ("    mode: share\n    share: 0.5\n    half_day_share: 0.6\n    code: AU\n",
+         "attendance.daily_from_periods.half_day_share", "must be below share 0.5"),
+        ("    mode: some\n", "attendance.daily_from_periods.mode", "all_periods"),
+        ("    mode: share\n    share: 1.5\n    code: AU\n", "attendance.daily_from_periods.share",
+         "at most 1"),
+        ("    mode: none\n    precedence: daily\n", "attendance.daily_from_periods.precedence", "daily_event"),
+        ("    mode: all_periods\n    code: AU\n    schools:\n      org-sch-0001: {mode: minutes}\n",
+         "attendance.daily_from_periods.schools.org-sch-0001.minutes", "needs minutes"),
+        ("    schools:\n      org-sch-0001: {shares: 0.5}\n", "attendance.daily_from_periods.schools.org-sch-0001.shares",
+         "did you mean 'share'"),
+        ("    code: 'A U'\n", "attendance.daily_from_periods.code", "sourcedIds"),
+    ],
+)
+def test_daily_from_periods_rules_name_key_and_fix(tmp_path, rule, key, fragment):
+    text = GOOD.format(cid="springfield").replace("  min_enrolled_days: 10\n", PERIODS + rule)
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", text))
+    assert cfg is None
+    assert any(e.key == key and fragment in e.message for e in errors), [str(e) for e in errors]
+
+
+def test_daily_from_periods_resolves_school_rules(tmp_path):
+    from kinvolved_assets.dbt_settings import write_dbt_settings
+
+    rule = ("    mode: share\n    share: 0.5\n    half_day_share: 0.25\n    code: AU\n"
+            "    schools:\n      org-sch-0001: {mode: minutes, minutes: 240, precedence: periods}\n")
+    text = GOOD.format(cid="springfield").replace("  min_enrolled_days: 10\n", PERIODS + rule)
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", text))
+    assert errors == []
+    small = write_dbt_settings(cfg, tmp_path / "build")
+    assert {k: v for k, v in small.items() if k.startswith("period_rule_")} == {
+        "period_rule_mode": "share", "period_rule_share": 0.5, "period_rule_minutes": "",
+        "period_rule_half_day_share": 0.25, "period_rule_code": "AU", "period_rule_precedence": "daily_event"}
+    assert "school_period_rules" not in small, "lists travel in the settings file"
+    import json
+
+    document = json.loads(Path(small["customer_settings_file"]).read_text())
+    assert document["period_rules"] == [{"school_sourced_id": "org-sch-0001", "mode": "minutes", "share": 0.5,
+                                         "minutes": 240, "half_day_share": 0.25, "code": "AU",
+                                         "precedence": "periods"}]
+    default, _ = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
+    assert default.dbt_vars()["period_rule_mode"] == "none" and default.dbt_vars()["school_period_rules"] == []

@@ -1,13 +1,14 @@
--- Current attendance events with their absence code resolved.
+-- Attendance events of each school year (int_attendance__events_by_year) with their absence code
+-- resolved against the codes of the same year.
 -- The event's absenceCode matches a code's title or sourcedId; only codes of the event's school or
 -- district-wide codes (blank schoolSourcedId) apply. A school-specific code wins over a
 -- district-wide one; within the same scope a sourcedId match wins over a title match.
 with events as (
-    select * from {{ ref('int_attendance__events_current') }}
+    select * from {{ ref('int_attendance__events_by_year') }}
 ),
 
 codes as (
-    select * from {{ ref('int_oneroster__absence_codes_current') }}
+    select * from {{ ref('int_oneroster__absence_codes_by_year') }}
 ),
 
 code_keys as (
@@ -18,6 +19,7 @@ code_keys as (
 
 candidates as (
     select
+        events.school_year,
         events.user_sourced_id,
         events.school_sourced_id,
         coalesce(events.class_sourced_id, '') as class_key,
@@ -40,6 +42,7 @@ candidates as (
     from events
     inner join code_keys
         on events.absence_code = code_keys.match_key
+       and events.school_year = code_keys.school_year
        and (code_keys.school_sourced_id is null or code_keys.school_sourced_id = events.school_sourced_id)
 ),
 
@@ -52,6 +55,7 @@ categories as (
 )
 
 select
+    events.school_year,
     events.attendance_sourced_id,
     events.user_sourced_id as student_sourced_id,
     events.school_sourced_id,
@@ -76,7 +80,8 @@ select
     events._delivery_date
 from events
 left join resolved
-    on events.user_sourced_id = resolved.user_sourced_id
+    on events.school_year = resolved.school_year
+   and events.user_sourced_id = resolved.user_sourced_id
    and events.school_sourced_id = resolved.school_sourced_id
    and coalesce(events.class_sourced_id, '') = resolved.class_key
    and events.attendance_date = resolved.attendance_date

@@ -1,5 +1,6 @@
--- Instructional days per licensed school: weekdays in [startDate, endDate) of the configured
--- schoolYear session, up to the as-of date, minus district and school non-instructional days.
+-- Instructional days per licensed school and school year: weekdays in [startDate, endDate) of each
+-- school year of int_calendar__school_year, up to its as-of date, minus district and school
+-- non-instructional days (dates: each belongs to the year holding it).
 with school_year as (
     select * from {{ ref('int_calendar__school_year') }}
 ),
@@ -11,7 +12,7 @@ schools as (
 ),
 
 days as (
-    select cast(generate_series as date) as calendar_date
+    select school_year.school_year, cast(generate_series as date) as calendar_date
     from school_year,
         generate_series(
             cast(school_year.start_date as timestamp),
@@ -22,7 +23,7 @@ days as (
 ),
 
 weekdays as (
-    select calendar_date
+    select school_year, calendar_date
     from days
     where isodow(calendar_date) between 1 and 5
       and not list_contains({{ customer_list('non_instructional_days', 'date') }}, calendar_date)
@@ -35,10 +36,9 @@ school_closures as (
 select
     schools.school_sourced_id,
     weekdays.calendar_date,
-    school_year.school_year
+    weekdays.school_year
 from schools
 cross join weekdays
-cross join school_year
 anti join school_closures
     on school_closures.school_sourced_id = schools.school_sourced_id
    and school_closures.closed_date = weekdays.calendar_date

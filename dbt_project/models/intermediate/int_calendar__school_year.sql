@@ -1,29 +1,39 @@
--- The configured school year and the as-of date certified by attendance deliveries.
+-- One row per delivered school year (macros/school_years.sql: every school year holding a delivery,
+-- up to the configured current year var('school_year')) with its dates and as-of date.
 -- Resolved by dates, not by the schoolYear label (SIS write the starting or the ending year): the
--- schoolYear sessions lying mostly (more than half their days) inside the configured year Y's window
--- Y-1-07-01 .. Y-06-30, whatever their label; without any, the term/semester/gradingPeriod sessions
--- that do. Same rule as kinvolved_assets/oneroster/school_year.py; no match is a failed test
--- (tests/assert_school_year_resolved.sql), never empty marts.
-{% set sy = var('school_year') | int %}
-with candidates as (
+-- schoolYear sessions of the year's own state lying mostly (more than half their days) inside year Y's
+-- window Y-1-07-01 .. Y-06-30, whatever their label; without any, the term/semester/gradingPeriod
+-- sessions that do. Same rule as kinvolved_assets/oneroster/school_year.py; no match for the current
+-- year is a failed test (tests/assert_school_year_resolved.sql), never empty marts.
+-- As-of date: the current year's is the last attendance delivery (at most the last school day); an
+-- earlier year is over: its as-of date is its last school day.
+{% set current = var('school_year') | int %}
+with sessions as (
+    select * from {{ ref('int_oneroster__academic_sessions_by_year') }}
+),
+
+candidates as (
     select
+        school_year,
         start_date,
         end_date,
         case when session_type = 'schoolYear' then 0 else 1 end as type_rank
-    from {{ ref('int_oneroster__academic_sessions_current') }}
+    from sessions
     where session_type in ('schoolYear', 'term', 'semester', 'gradingPeriod')
       and start_date is not null and end_date >= start_date
-      and 2 * (date_diff('day', greatest(start_date, make_date({{ sy - 1 }}, 7, 1)),
-                         least(end_date, make_date({{ sy }}, 6, 30))) + 1)
+      and 2 * (date_diff('day', greatest(start_date, make_date(school_year - 1, 7, 1)),
+                         least(end_date, make_date(school_year, 6, 30))) + 1)
           > date_diff('day', start_date, end_date) + 1
 ),
 
 school_year_sessions as (
     select
+        school_year,
         min(start_date) as start_date,
         max(end_date) as end_date           -- exclusive
     from candidates
-    where type_rank = (select min(type_rank) from candidates)
+    where type_rank = (select min(c.type_rank) from candidates as c where c.school_year = candidates.school_year)
+    group by school_year
 ),
 
 attendance_files as (
@@ -31,19 +41,22 @@ attendance_files as (
     select max(delivery_date) as last_attendance_delivery
     from {{ ref('stg_oneroster__files') }}
     where entity = 'attendance'
+      and delivery_date < {{ school_year_cutoff(current) }}
 )
 
 select
-    {{ var('school_year') | int }} as school_year,
+    school_year_sessions.school_year,
     school_year_sessions.start_date,
     school_year_sessions.end_date,
     -- no attendance file yet: no certified day (least() would ignore the NULL)
     case
-        when attendance_files.last_attendance_delivery is not null
-            then least(
-                attendance_files.last_attendance_delivery,
-                cast(school_year_sessions.end_date - 1 as date)
-            )
+        when attendance_files.last_attendance_delivery is null then null
+        when school_year_sessions.school_year < {{ current }}
+            then cast(school_year_sessions.end_date - 1 as date)
+        else least(
+            attendance_files.last_attendance_delivery,
+            cast(school_year_sessions.end_date - 1 as date)
+        )
     end as as_of_date
 from school_year_sessions
 cross join attendance_files

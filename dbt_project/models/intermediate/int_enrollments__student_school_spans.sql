@@ -1,8 +1,10 @@
--- Non-overlapping enrollment spans per student and school, [span_begin, span_end) with span_end
--- exclusive, merged from all active student enrollments in any class of the school.
+-- Non-overlapping enrollment spans per school year, student and school, [span_begin, span_end) with
+-- span_end exclusive, merged from the year's active student enrollments in any class of the school
+-- (int_oneroster__enrollments_by_year: a later year's roster never changes an earlier year's spans).
 -- Blank begin/end dates are open (1900-01-01 / 9999-12-31).
 with enrollments as (
     select
+        school_year,
         user_sourced_id as student_sourced_id,
         school_sourced_id,
         coalesce(begin_date, date '1900-01-01') as span_begin,
@@ -10,7 +12,7 @@ with enrollments as (
             {% if bool_var('enrollment_end_inclusive') %}cast(end_date + 1 as date){% else %}end_date{% endif %},
             date '9999-12-31'
         ) as span_end
-    from {{ ref('int_oneroster__enrollments_current') }}
+    from {{ ref('int_oneroster__enrollments_by_year') }}
     where role = 'student'
       and user_sourced_id is not null
       and school_sourced_id is not null
@@ -19,7 +21,7 @@ with enrollments as (
 -- distinct rows make (span_begin, span_end) a total order within a student and school, so both
 -- window passes below see the rows in the same order
 valid as (
-    select distinct student_sourced_id, school_sourced_id, span_begin, span_end
+    select distinct school_year, student_sourced_id, school_sourced_id, span_begin, span_end
     from enrollments
     where span_end > span_begin
 ),
@@ -28,7 +30,7 @@ ordered as (
     select
         *,
         max(span_end) over (
-            partition by student_sourced_id, school_sourced_id
+            partition by school_year, student_sourced_id, school_sourced_id
             order by span_begin, span_end
             rows between unbounded preceding and 1 preceding
         ) as previous_max_end
@@ -39,7 +41,7 @@ islands as (
     select
         *,
         sum(case when previous_max_end is null or span_begin > previous_max_end then 1 else 0 end) over (
-            partition by student_sourced_id, school_sourced_id
+            partition by school_year, student_sourced_id, school_sourced_id
             order by span_begin, span_end
             rows between unbounded preceding and current row
         ) as island_id
@@ -47,9 +49,10 @@ islands as (
 )
 
 select
+    school_year,
     student_sourced_id,
     school_sourced_id,
     min(span_begin) as span_begin,
     max(span_end) as span_end
 from islands
-group by student_sourced_id, school_sourced_id, island_id
+group by school_year, student_sourced_id, school_sourced_id, island_id

@@ -1,5 +1,6 @@
 -- Period-level (class) attendance events of licensed schools with their resolved code.
--- Informational: daily attendance comes only from daily (blank class) events.
+-- Daily attendance comes from daily (blank class) events, and from these at schools with a period
+-- rule (int_attendance__daily_derived_from_periods).
 with events as (
     select *
     from {{ ref('int_attendance__events_coded') }}
@@ -13,6 +14,7 @@ licensed_schools as (
 select
     events.student_sourced_id,
     events.class_sourced_id,
+    events.school_year,
     events.school_sourced_id,
     events.attendance_date as "date",
     events.period,

@@ -6,10 +6,9 @@ with cumulative as (
 ),
 
 grades as (
-    -- a student's first listed grade (OneRoster users.grades); NULL when none is sent
-    select user_sourced_id, grades[1] as grade
-    from {{ ref('int_oneroster__users_current') }}
-    where role = 'student'
+    -- the student's first listed grade (OneRoster users.grades) of that school year; NULL when none is sent
+    select school_year, user_sourced_id, grade
+    from {{ ref('int_oneroster__user_grades_by_year') }}
 )
 
 select
@@ -35,4 +34,6 @@ select
     cumulative.is_chronically_absent,
     cumulative.as_of_date
 from cumulative
-left join grades on grades.user_sourced_id = cumulative.student_sourced_id
+left join grades
+    on grades.user_sourced_id = cumulative.student_sourced_id
+   and grades.school_year = cumulative.school_year
