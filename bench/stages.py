@@ -376,17 +376,18 @@ def main(argv: list[str] | None = None) -> int:
         q = ratios(res)
         entry = {"district": info, "stages": res, "ratios": q, "targets": targets(scale, res, q, days >= full_year_days())}
         report["scales"][scale] = entry
-        log(table(res))
+        if res:
+            log(table(res))
+        for k, v in (q.items() if res else ()):
+            log(f"  ratio {k:32} {v}")
+        for k, v in entry["targets"].items():
+            log(f"  target {k:31} {'met' if v else 'NOT met'}")
         if "nightly" in stages:
             from bench.nightly import nightly_lines, nightly_stage
 
             entry["nightly"] = nightly_stage(info, CUSTOMER, _stage_dir, _link_tree, base_env, _check, log)
             _write(out, report)
             log("\n".join(nightly_lines(scale, entry["nightly"])))
-        for k, v in q.items():
-            log(f"  ratio {k:32} {v}")
-        for k, v in entry["targets"].items():
-            log(f"  target {k:31} {'met' if v else 'NOT met'}")
     if "overhead" in stages:
         report["nightly_overhead"] = oh = fixed_overhead(work, args.seed, log)
         b = oh["breakdown"].get("breakdown_seconds", {})
