@@ -18,7 +18,7 @@ from bench.measure import MIB, Measured, run_measured, worker_cmd
 
 CUSTOMER = "bench"
 SCHOOL_YEAR = 2026
-ALL_STAGES = ("ingest", "expectations", "marts", "dagster", "limit", "peer", "overhead")
+ALL_STAGES = ("ingest", "expectations", "marts", "dagster", "limit", "peer", "overhead", "nightly")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -372,15 +372,22 @@ def main(argv: list[str] | None = None) -> int:
             report["scales"][scale] = {"district": info, "stages": dict(partial), "partial": True}
             _write(out, report)
 
-        res = run_scale(info, [s for s in stages if s != "overhead"], args.threads, log, saved)
+        res = run_scale(info, [s for s in stages if s not in ("overhead", "nightly")], args.threads, log, saved)
         q = ratios(res)
         entry = {"district": info, "stages": res, "ratios": q, "targets": targets(scale, res, q, days >= full_year_days())}
         report["scales"][scale] = entry
-        log(table(res))
-        for k, v in q.items():
+        if res:
+            log(table(res))
+        for k, v in (q.items() if res else ()):
             log(f"  ratio {k:32} {v}")
         for k, v in entry["targets"].items():
             log(f"  target {k:31} {'met' if v else 'NOT met'}")
+        if "nightly" in stages:
+            from bench.nightly import nightly_lines, nightly_stage
+
+            entry["nightly"] = nightly_stage(info, CUSTOMER, _stage_dir, _link_tree, base_env, _check, log)
+            _write(out, report)
+            log("\n".join(nightly_lines(scale, entry["nightly"])))
     if "overhead" in stages:
         report["nightly_overhead"] = oh = fixed_overhead(work, args.seed, log)
         b = oh["breakdown"].get("breakdown_seconds", {})
@@ -397,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     _write(out, report)
     log(f"results: {out}")
     failed = [f"{sc}/{k}" for sc, e in report["scales"].items() for k, r in e["stages"].items() if r.get("returncode")]
+    failed += [f"{sc}/nightly" for sc, e in report["scales"].items() if e.get("nightly", {}).get("returncode")]
     return 1 if failed else 0
 
 

@@ -73,6 +73,9 @@ def instance_for(home: Path):
     """A persistent Dagster instance under KINVOLVED_HOME (the UI started with `make ui` shows its runs)."""
     from dagster import DagsterInstance
 
+    from kinvolved_assets.instance_sqlite import install as fewer_instance_fsyncs
+
+    fewer_instance_fsyncs()
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
     if not (dagster_home / "dagster.yaml").exists():

@@ -27,12 +27,14 @@ from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.defs.rest_pull import build_rest_pulls
 from kinvolved_assets.defs.schedules import build_schedules
 from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery_sensor, build_marts_trigger
+from kinvolved_assets.instance_sqlite import install as fewer_instance_fsyncs
 from kinvolved_assets.marts_plausibility import DEFAULT_ZERO_ABSENCE_DAYS
 from kinvolved_assets.paths import kinvolved_home
 from kinvolved_assets.quiet import quiet_dagster_notices
 
 log = logging.getLogger("kinvolved")
 quiet_dagster_notices()   # the code location the UI loads
+fewer_instance_fsyncs()   # its runs write their events to the local SQLite instance
 
 
 def _schedules(customers, marts_job) -> list:

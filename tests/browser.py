@@ -69,7 +69,7 @@ class DagsterDev:
                     return
             except Exception:  # noqa: BLE001 - not up yet
                 pass
-            time.sleep(1)
+            time.sleep(0.25)
         raise TimeoutError(f"dagster dev not ready after {timeout}s; see {self.log.name}")
 
     def stop(self) -> None:

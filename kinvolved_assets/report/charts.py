@@ -117,5 +117,15 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png," + "".join(f"%{b:02X}" for b in png)
 
 
+_last_rendered: tuple[str, dict[str, bytes]] | None = None
+
+
 def render_all(data: ReportData) -> dict[str, bytes]:
-    return {name: render(data) for name, render in CHARTS.items()}
+    """Every chart of ``data``. A marts build draws them once: the charts on the mart materializations
+    (from the built file) and the attendance report (from the same file once published) read the same
+    figures, so the second call returns the first one's PNGs (rendering is a pure function of ``data``)."""
+    global _last_rendered
+    key = repr(data)
+    if _last_rendered is None or _last_rendered[0] != key:
+        _last_rendered = (key, {name: render(data) for name, render in CHARTS.items()})
+    return dict(_last_rendered[1])

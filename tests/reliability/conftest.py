@@ -140,10 +140,10 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
                     del pending[customer]
             if "big" not in launched and backfill_done():
                 launched["big"] = dep.launch_run("build_marts", "big", {"kinvolved/customer": "big"})
-            time.sleep(2)
+            time.sleep(0.5)
         assert not pending and "big" in launched, f"ingest did not finish in time (pending {pending}, {launched})"
         assert wait_for(lambda: all(instance.get_run_by_id(r).is_finished for r in launched.values()),
-                        timeout=max(60.0, deadline - time.monotonic()), interval=2), "marts runs did not finish"
+                        timeout=max(60.0, deadline - time.monotonic()), interval=0.5), "marts runs did not finish"
         # with the daemon and the webserver still up, nobody holds a lock on the published marts
         for customer in ("alpha", "beta", "big"):
             path = site.marts(customer)
