@@ -6,13 +6,11 @@ new year still does; the new year's students see last year's rate and chronic fl
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_dbt_marts import (  # noqa: E402
+from tests.integration.test_dbt_marts import (
     D,
     build_main_raw,
     code,
