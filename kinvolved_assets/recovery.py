@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,15 +86,27 @@ def _remove(path: Path, home: Path, found: Recovered | None) -> None:
         found.removed.append(str(path.relative_to(home)) if home in path.parents else str(path))
 
 
+_OPEN_TMP: dict[Path, int] = {}   # this process's temp folders in use -> how many callers hold each
+_OPEN_TMP_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def process_tmp(home: Path) -> Iterator[Path]:
     """Temp files of this process (extracted ZIPs, spill files) under ``home/tmp/pid-<pid>/``, so the
-    next start removes what a SIGKILL left, and a full disk is the platform's disk, not /tmp's."""
+    next start removes what a SIGKILL left, and a full disk is the platform's disk, not /tmp's. The
+    folder is removed when its last caller in this process leaves: only a killed process leaves one."""
     folder = process_tmp_root(home) / f"pid-{os.getpid()}"
-    folder.mkdir(parents=True, exist_ok=True)
+    with _OPEN_TMP_LOCK:
+        folder.mkdir(parents=True, exist_ok=True)
+        _OPEN_TMP[folder] = _OPEN_TMP.get(folder, 0) + 1
     previous = tempfile.tempdir
     tempfile.tempdir = str(folder)
     try:
         yield folder
     finally:
         tempfile.tempdir = previous
+        with _OPEN_TMP_LOCK:
+            _OPEN_TMP[folder] -= 1
+            if _OPEN_TMP[folder] == 0:
+                del _OPEN_TMP[folder]
+                shutil.rmtree(folder, ignore_errors=True)

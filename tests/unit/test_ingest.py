@@ -3,6 +3,8 @@ all or nothing, recorded in the ledger; a blocking check keeps raw/ as it was.""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from kinvolved_assets.checks import CheckOutcome
@@ -50,6 +52,8 @@ def test_delivery_is_promoted_into_raw_and_recorded(acme):
         raw, files, _ = partition_dirs(paths.warehouse, name, dates[0], outcome.ledger.seq)
         assert (raw / "part-0.parquet").is_file() and (files / "part-0.parquet").is_file()
     assert not (paths.warehouse / "staging" / "run-a").exists()
+    # the process's temp folder goes with the run: only a killed process leaves one for the next start
+    assert not (paths.home / "tmp" / f"pid-{os.getpid()}").exists()
     assert outcome.ledger.state == "ingested" and outcome.ledger.rows == sum(
         outcome.entities[n].result.rows for n in present)
     with Ledger(paths) as ledger:
@@ -108,3 +112,25 @@ def test_contract_check_blocks_on_file_errors_only():
     missing = LoadResult("users", findings=[finding("header.missing_required_column", "x", file="users.csv")])
     assert not contract_check("users", missing, ()).passed
     assert not contract_check("users", LoadResult("users"), [finding("drop.bad_zip", "x")]).passed
+
+
+def test_process_tmp_is_removed_by_its_last_caller(tmp_path):
+    import tempfile
+
+    from kinvolved_assets.recovery import process_tmp
+
+    with process_tmp(tmp_path) as outer:
+        with process_tmp(tmp_path) as inner:
+            assert inner == outer and tempfile.gettempdir() == str(outer)
+            (inner / "spill").write_text("x")
+        assert outer.is_dir()   # the outer caller still uses it
+    assert not outer.exists() and tempfile.gettempdir() != str(outer)
+
+
+def test_a_normal_run_leaves_nothing_for_recovery(acme):
+    from kinvolved_assets.recovery import recover_customer
+
+    config, paths, dates = acme
+    assert ingest_delivery(config, paths, dates[0], run_id="run-a").promoted
+    found = recover_customer(paths)
+    assert found.removed == [] and found.interrupted == [] and found.summary() == ""
