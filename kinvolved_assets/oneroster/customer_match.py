@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..paths import partition_files
 from ..sql import ident, string
 from .findings import Finding, finding
 
@@ -75,7 +76,7 @@ def known_org_sql(con, raw_root: Path | None) -> list[str]:
     """SQL listing every organisation id (sourcedId, identifier) delivered to the customer before."""
     if raw_root is None:
         return []
-    parts = sorted((Path(raw_root) / "orgs").glob("delivery_date=*/part-0.parquet"))
+    parts = [f for _, _, f in partition_files(Path(raw_root) / "orgs")]   # every delivery, seq= or not
     if not parts:
         return []
     source = f"read_parquet([{', '.join(string(str(p)) for p in parts)}], union_by_name=true)"

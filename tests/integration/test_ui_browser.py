@@ -145,7 +145,9 @@ def test_blocked_delivery_checks(site):
     assert f"live: the delivery of {site['date']} (" in latest and "stays published" in latest
     assert "Failed" in latest and f"demo|{site['date']}" in latest and "live_rows" in latest
     browser.screenshot(site["shots"] / "04_blocked_delivery_checks.png")
-    report = _link(site, f"/demo/reports/{site['date']}/validation.html")
+    # the blocked re-delivery is the date's second delivery: its own report folder, reports/<date>/seq=<n>/
+    report = _link(site, f"/demo/reports/{site['date']}/seq=")
+    assert report.endswith("/validation.html"), report
     text = _open(site, report, f"Delivery {site['date']} of demo: BLOCKED", "Blocked by: attendance: contract")
     assert site["bad"] in text
     browser.screenshot(site["shots"] / "04c_validation_report.png")
