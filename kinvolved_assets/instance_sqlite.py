@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 
-MAX_KEPT_FILES = 64       # idle connections held per process (one per instance file)
+MAX_KEPT_FILES = 64       # idle connections held per process (one per instance file, least recently used dropped)
 _kept: dict[str, sqlite3.Connection] = {}
 _inherited: list[sqlite3.Connection] = []   # kept across a fork, never used or closed by the child
 _lock = threading.Lock()
@@ -37,8 +37,15 @@ def _on_connect(dbapi_connection, _record) -> None:
             return
         dbapi_connection.execute("pragma synchronous=NORMAL")
         with _lock:
-            if path in _kept or len(_kept) >= MAX_KEPT_FILES:
+            if path in _kept:
+                _kept[path] = _kept.pop(path)   # most recently used last
                 return
+            while _kept and len(_kept) >= MAX_KEPT_FILES:   # a long-lived process (daemon, webserver): drop the oldest
+                oldest = _kept.pop(next(iter(_kept)))
+                try:
+                    oldest.close()
+                except sqlite3.Error:
+                    pass
             keeper = sqlite3.connect(path, check_same_thread=False, timeout=30)
             keeper.execute("select count(*) from sqlite_master").fetchone()   # maps the WAL index
             _kept[path] = keeper

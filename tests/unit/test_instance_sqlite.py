@@ -63,3 +63,17 @@ def test_a_run_on_an_on_disk_instance_keeps_its_event_files_open_with_normal_syn
     for path in kept:
         engine = db.create_engine(f"sqlite:///{path}", poolclass=NullPool)
         assert _synchronous(engine) == NORMAL, path
+
+
+def test_a_long_lived_process_keeps_the_most_recent_files(tmp_path, monkeypatch):
+    instance_sqlite.install()
+    monkeypatch.setattr(instance_sqlite, "MAX_KEPT_FILES", 2)
+    paths = []
+    for n in range(4):
+        path = tmp_path / f"run-{n}.db"
+        with sqlite3.connect(path) as con:
+            con.execute("pragma journal_mode=WAL")
+        _synchronous(db.create_engine(f"sqlite:///{path}", poolclass=NullPool))
+        paths.append(str(path))
+    kept = [p for p in instance_sqlite._kept if p.startswith(str(tmp_path))]
+    assert kept == paths[-2:]   # the oldest were dropped, the newest are kept
