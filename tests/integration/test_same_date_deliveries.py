@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.expectations_fixtures import CUSTOMER, good_rows
-from tests.integration.test_dbt_marts import failures, query, run_dbt_build
-from tests.integration.test_expectations_ingest import _cell
-
 from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
 from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import CustomerPaths, partition_files
+from tests.integration.test_dbt_marts import failures, query, run_dbt_build
+from tests.integration.test_expectations_ingest import _cell
+from tests.unit.expectations_fixtures import CUSTOMER, good_rows
 
 pytestmark = pytest.mark.integration
 
