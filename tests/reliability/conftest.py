@@ -69,10 +69,11 @@ def pytest_terminal_summary(terminalreporter):
 def fleet(tmp_path_factory, dbt_manifest) -> dict:
     """A real deployment run once: dagster-daemon + dagster-webserver over a copy of the repo's dagster.yaml.
 
-    * ``big``: 30 weekday deliveries, ingested by one asset backfill launched through the webserver's
+    * ``big``: 12 weekday deliveries, ingested by one asset backfill launched through the webserver's
       GraphQL API (the UI's *Launch backfill*), tagged ``kinvolved/customer=big``;
     * ``alpha`` / ``beta`` (colliding sourcedIds and school names): 3 deliveries each, picked up by their
-      delivery sensors (started through GraphQL) while the backfill runs; alpha also gets a malformed drop;
+      delivery sensors (started through GraphQL once the backfill's first run is launched); alpha also
+      gets a malformed drop;
     * marts of all three launched as ``build_marts`` runs through GraphQL (queued run coordinator).
     """
     import threading
@@ -84,8 +85,8 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
 
     site = Site(tmp_path_factory.mktemp("fleet")).prepare()
     started = time.monotonic()
-    big = site.add_customer("big", seed=11, days=42)
-    assert len(big.drops) == 30
+    big = site.add_customer("big", seed=11, days=16)
+    assert len(big.drops) == 12
     alpha = site.add_customer("alpha", seed=1, days=3)
     beta = site.add_customer("beta", seed=2, days=3)
     with zipfile.ZipFile(alpha.drops[0].path) as z:
@@ -115,11 +116,14 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
     try:
         dep.start()
         watcher.start()
-        dep.start_sensor("deliveries__alpha")
-        dep.start_sensor("deliveries__beta")
         dates = [d.delivery_date.isoformat() for d in big.drops]
         backfill_id = dep.backfill_assets([["oneroster", e] for e in ENTITY_NAMES], [f"big|{d}" for d in dates],
                                           {"kinvolved/customer": "big"})
+        # the sensors start once the backfill's first run has, so their runs meet the backfill's
+        assert wait_for(lambda: bool(instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))),
+                        timeout=300, interval=0.5), "the backfill launched no run"
+        dep.start_sensor("deliveries__alpha")
+        dep.start_sensor("deliveries__beta")
 
         def finished(customer: str, expected: int) -> bool:
             runs = instance.get_runs(RunsFilter(job_name="ingest_delivery",
