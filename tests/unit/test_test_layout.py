@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import FLEET_MODULES, fleet_scope
+from tests.conftest import FLEET_MODULES, SLOWEST_UNITS, fleet_scope, longest_first
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
@@ -43,3 +43,11 @@ def test_fleet_modules_are_one_work_unit():
     assert {fleet_scope(f"{m}::test_x") for m in FLEET_MODULES} == {FLEET_MODULES[0]}
     other = "tests/unit/test_sql.py::test_literal_keeps_the_type"
     assert fleet_scope(other) == "tests/unit/test_sql.py"
+
+
+def test_slowest_units_exist_and_go_first():
+    assert all((REPO / unit).is_file() for unit in SLOWEST_UNITS)
+    assert SLOWEST_UNITS[0] == FLEET_MODULES[0]   # the fleet's unit is named by its first module
+    units = ["tests/unit/test_sql.py", SLOWEST_UNITS[2], "tests/unit/test_paths.py", SLOWEST_UNITS[0]]
+    assert sorted(units, key=longest_first) == [SLOWEST_UNITS[0], SLOWEST_UNITS[2], "tests/unit/test_sql.py",
+                                                "tests/unit/test_paths.py"]
