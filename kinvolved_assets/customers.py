@@ -110,6 +110,35 @@ class NonInstructionalDays(_Strict):
         return value
 
 
+class SchoolYearCalendar(_Strict):
+    """school_years.<year>: that year's instructional calendar (docs/onboarding.md, "School years"):
+    first and last school day (inclusive) instead of the dates of its academic sessions, and
+    non-instructional days of that year on top of the top-level ones."""
+    first_day: IsoDate
+    last_day: IsoDate
+    non_instructional_days: NonInstructionalDays = Field(default_factory=NonInstructionalDays)
+
+
+def calendar_problems(year: int, calendar: SchoolYearCalendar) -> list[tuple[str, str]]:
+    """(key below school_years.<year>, message) for a calendar that does not fit its school year."""
+    lo, hi = school_year_start(year), dt.date(year, 6, 30)
+    label = f"{year - 1}-{str(year)[-2:]}"
+    out = [(key, f"{day} is outside school year {label} ({lo} .. {hi}): give a date inside it, or put the "
+                 f"block under the year that holds it ({school_year_of(day)})")
+           for key, day in (("first_day", calendar.first_day), ("last_day", calendar.last_day))
+           if not lo <= day <= hi]
+    if not out and calendar.last_day < calendar.first_day:
+        out.append(("last_day", f"{calendar.last_day} is before first_day {calendar.first_day}: give the last "
+                                "school day of the year, on or after first_day"))
+    days = calendar.non_instructional_days
+    dated = [("non_instructional_days.district", d) for d in days.district] + [
+        (f"non_instructional_days.schools.{school}", d) for school, ds in sorted(days.schools.items()) for d in ds]
+    out += [(key, f"{day} is outside this year's school days {calendar.first_day} .. {calendar.last_day}: "
+                  "remove it or move it to the year that holds it")
+            for key, day in dated if not out and not calendar.first_day <= day <= calendar.last_day][:1]
+    return out
+
+
 class Schedule(_Strict):
     daily: str | None = None      # cron, customer timezone
     monthly: str | None = None
@@ -230,6 +259,7 @@ class CustomerConfig(_Strict):
     history_from_school_year: int | None = Field(None, ge=2000, le=2100)
     licensed_schools: list[str] = Field(default_factory=list)
     non_instructional_days: NonInstructionalDays = Field(default_factory=NonInstructionalDays)
+    school_years: dict[int, SchoolYearCalendar] = Field(default_factory=dict)   # per-year calendars (optional)
     schedule: Schedule | None = None
     landing: str | None = None
     attendance: AttendanceRules = Field(default_factory=AttendanceRules)
@@ -280,6 +310,21 @@ class CustomerConfig(_Strict):
         return _check_ids(value, "entries")
 
     @model_validator(mode="after")
+    def _school_year_calendars(self) -> CustomerConfig:
+        for year, calendar in sorted(self.school_years.items()):
+            if not self.first_school_year <= year <= self.school_year:
+                first = self.first_school_year
+                span = f"{first} .. {self.school_year}" if first < self.school_year else f"{self.school_year}"
+                raise ValueError(f"{AT_KEY_PREFIX}school_years[{year}]] {year} is not a school year this customer "
+                                 f"loads ({span}): give {SCHOOL_YEAR_HINT}, between history_from_school_year "
+                                 "and school_year")
+            problems = calendar_problems(year, calendar)
+            if problems:
+                key, message = problems[0]
+                raise ValueError(f"{AT_KEY_PREFIX}school_years[{year}].{key}] {message}")
+        return self
+
+    @model_validator(mode="after")
     def _rest_block(self) -> CustomerConfig:
         if (self.flow == "oneroster_rest") != (self.rest is not None):
             raise ValueError("flow oneroster_rest needs a rest: block, and a rest: block needs flow oneroster_rest")
@@ -326,15 +371,36 @@ class CustomerConfig(_Strict):
             return self.paths(base).landing
         return ensure_within(base / self.landing, base)
 
+    def district_closures(self) -> list[dt.date]:
+        """District-wide non-instructional days: the top-level ones and those of every school_years block."""
+        days = set(self.non_instructional_days.district)
+        for calendar in self.school_years.values():
+            days.update(calendar.non_instructional_days.district)
+        return sorted(days)
+
+    def school_closures(self) -> dict[str, list[dt.date]]:
+        """School sourcedId -> its non-instructional days (top level and every school_years block)."""
+        out: dict[str, set[dt.date]] = {}
+        for days in [self.non_instructional_days, *(c.non_instructional_days for c in self.school_years.values())]:
+            for school, dates in days.schools.items():
+                out.setdefault(school, set()).update(dates)
+        return {school: sorted(dates) for school, dates in sorted(out.items())}
+
+    def school_calendars(self) -> list[dict[str, Any]]:
+        """The school_years blocks as dbt rows: school_year, first_day, last_day (ISO dates)."""
+        return [{"school_year": year, "first_day": c.first_day.isoformat(), "last_day": c.last_day.isoformat()}
+                for year, c in sorted(self.school_years.items())]
+
     def dbt_vars(self) -> dict[str, Any]:
         return {
             "customer_id": self.customer_id,
             "school_year": self.school_year,
             "licensed_schools": list(self.licensed_schools),
-            "non_instructional_days": [d.isoformat() for d in self.non_instructional_days.district],
+            "non_instructional_days": [d.isoformat() for d in self.district_closures()],
             "school_non_instructional_days": {
-                k: [d.isoformat() for d in v] for k, v in self.non_instructional_days.schools.items()
+                k: [d.isoformat() for d in v] for k, v in self.school_closures().items()
             },
+            "school_calendars": self.school_calendars(),
             "chronic_threshold": self.attendance.chronic_threshold,
             "min_enrolled_days": self.attendance.min_enrolled_days,
             "enrollment_end_inclusive": self.attendance.enrollment_end_inclusive,
