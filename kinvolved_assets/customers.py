@@ -133,9 +133,11 @@ def calendar_problems(year: int, calendar: SchoolYearCalendar) -> list[tuple[str
     days = calendar.non_instructional_days
     dated = [("non_instructional_days.district", d) for d in days.district] + [
         (f"non_instructional_days.schools.{school}", d) for school, ds in sorted(days.schools.items()) for d in ds]
-    out += [(key, f"{day} is outside this year's school days {calendar.first_day} .. {calendar.last_day}: "
-                  "remove it or move it to the year that holds it")
-            for key, day in dated if not out and not calendar.first_day <= day <= calendar.last_day][:1]
+    outside = [(key, day) for key, day in dated if not calendar.first_day <= day <= calendar.last_day]
+    if not out and outside:
+        key, day = outside[0]
+        out.append((key, f"{day} is outside this year's school days {calendar.first_day} .. {calendar.last_day}: "
+                         "remove it or move it to the year that holds it"))
     return out
 
 

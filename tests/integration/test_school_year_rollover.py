@@ -141,6 +141,9 @@ def test_rollover_keeps_last_year_identical(tmp_path):
     enrollments = query(db_rolled, "select school_year, count(*), count(*) filter (where enrollment_sourced_id like 'n-%') "
                                    "from marts.fct_enrollments group by 1 order by 1")
     assert enrollments == [(2026, last_year["fct_enrollments"][0], 0), (2027, 12, 12)], enrollments
+    # School Three is not in the new year's orgs bulk: it stays a school of last year only
+    assert query(db_rolled, "select school_year, list(school_sourced_id order by school_sourced_id) from marts.dim_schools "
+                            "group by 1 order by 1") == [(2026, ["S1", "S2", "S3"]), (2027, ["S1", "S2"])]
 
     # corrections to last year delivered this year are applied to last year, and only they
     def last_year_cumulative(db: Path) -> dict:
