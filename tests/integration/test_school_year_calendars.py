@@ -68,3 +68,30 @@ def test_configured_calendar_replaces_the_sessions_dates(tmp_path):
     enrolled = dict(query(db, "select school_sourced_id, max(days_enrolled) from marts.msr_student_cumulative_attendance "
                               "group by 1"))
     assert enrolled["S1"] == len(days["S1"]) and enrolled["S2"] == len(days["S2"]), enrolled
+
+
+def test_configured_calendar_stands_for_a_year_without_sessions(tmp_path):
+    """The district's sessions no longer include 2025-26: without a calendar the build stops
+    (assert_school_year_resolved); with the config's school_years block the year is built from it."""
+    from kinvolved_assets.customers import validate_customer_config
+    from kinvolved_assets.dbt_settings import write_dbt_settings
+    from tests.integration.test_dbt_marts import write_delivery
+
+    raw = tmp_path / "raw"
+    build_main_raw(raw)
+    write_delivery(raw, "academic_sessions", D("2025-09-29"), "bulk", [
+        {"sourcedId": "SY2025", "title": "2024-25", "type": "schoolYear", "startDate": D("2024-09-01"),
+         "endDate": D("2025-06-26"), "schoolYear": 2025}])
+    without, _ = run_dbt_build(tmp_path, "no_sessions", raw)
+    assert ("assert_school_year_resolved", "fail") in failures(without)
+
+    path = tmp_path / "testdistrict.yaml"
+    path.write_text(CONFIG)
+    config, errors = validate_customer_config(path)
+    assert errors == [], errors
+    result, db = run_dbt_build(tmp_path, "calendar_only", raw, **write_dbt_settings(config, tmp_path / "settings"))
+    assert result.success, failures(result)
+    assert query(db, "select school_year, start_date, end_date, as_of_date from intermediate.int_calendar__school_year "
+                     "where school_year = 2026") == [(2026, D("2025-09-03"), D("2025-09-20"), D("2025-09-19"))]
+    assert query(db, "select min(\"date\"), max(\"date\") from marts.fct_student_daily_attendance") == [
+        (D("2025-09-03"), D("2025-09-19"))]
