@@ -161,6 +161,11 @@ def test_rollover_keeps_last_year_identical(tmp_path):
                                "where school_year = 2026 and school_sourced_id = 'S1' and \"date\" between '2026-06-09' and '2026-06-11' "
                                "and absent_fraction > 0 order by 1") == [
         ("u1", D("2026-06-10"), "A"), ("u13", D("2026-06-09"), "A")]
+    # the operator sees which deliveries changed the closed year (counts only); none before them
+    assert query(db_rolled, "select count(*) from intermediate.int_attendance__past_year_corrections") == [(0,)]
+    assert query(db_corrected, "select school_year, delivery_date, mode, corrected_rows, deleted_rows, students "
+                               "from intermediate.int_attendance__past_year_corrections order by delivery_date") == [
+        (2026, CORRECTION, "bulk", 1, 0, 1), (2026, CORRECTION + dt.timedelta(days=1), "delta", 1, 1, 1)]
     # the bulk's date range reached into last year: nothing of last year was counted as deleted by it
     assert query(db_corrected, "select would_delete from intermediate.int_oneroster__mass_deletion_audit "
                                "where entity = 'attendance'") == [(0,)]
