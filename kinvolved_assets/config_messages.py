@@ -49,6 +49,13 @@ FIELD_HINTS = {
     "non_instructional_days": "a mapping with district: [dates] and schools: {sourcedId: [dates]}",
     "non_instructional_days.district": "a list of dates YYYY-MM-DD, e.g. [2025-11-27, 2025-11-28]",
     "non_instructional_days.schools": "school sourcedId -> list of dates YYYY-MM-DD, e.g. {org-sch-0003: [2025-10-10]}",
+    "school_years": "school year (its ending year) -> first_day, last_day, non_instructional_days, e.g. "
+                    "{2027: {first_day: 2026-08-24, last_day: 2027-06-11}} (see docs/onboarding.md)",
+    "school_years.first_day": "the first school day of that year, YYYY-MM-DD, e.g. 2026-08-24",
+    "school_years.last_day": "the last school day of that year (inclusive), YYYY-MM-DD, e.g. 2027-06-11",
+    "school_years.non_instructional_days": "a mapping with district: [dates] and schools: {sourcedId: [dates]}",
+    "school_years.non_instructional_days.district": "a list of dates YYYY-MM-DD of that year, e.g. [2026-11-26]",
+    "school_years.non_instructional_days.schools": "school sourcedId -> list of dates YYYY-MM-DD of that year",
     "schedule": "a mapping with daily: and/or monthly: cron expressions",
     "schedule.daily": "a 5-field cron in the customer's timezone, e.g. \"0 5 * * mon-fri\"",
     "schedule.monthly": "a 5-field cron in the customer's timezone, e.g. \"0 6 1 * *\"",
@@ -92,6 +99,10 @@ def _field(loc: tuple[Any, ...]) -> str:
     names = [p for p in loc if isinstance(p, str) and p != "[key]"]
     if names[:2] == ["non_instructional_days", "schools"]:
         return "non_instructional_days.schools"
+    if names[:1] == ["school_years"] and "[key]" in loc:
+        return "school_years"                       # a year key that is not a number
+    if names[:3] == ["school_years", "non_instructional_days", "schools"]:
+        return "school_years.non_instructional_days.schools"
     if names[:3] == ["attendance", "daily_from_periods", "schools"] and len(names) > 3:
         return ".".join(names[:3] + names[4:])     # the school id dropped
     return ".".join(names)

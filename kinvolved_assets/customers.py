@@ -3,7 +3,8 @@
 One file per customer: ``customer_configs/<customer_id>.yaml``. Loading is total: any bytes yield
 either a config or :class:`ConfigError` lines naming the file, the key, the bad value and what to
 fix; other customers still load. Reading and YAML limits: ``config_yaml.py``; messages:
-``config_messages.py``; landing folders across customers: ``landing_rules.py``.
+``config_messages.py``; landing folders across customers: ``landing_rules.py``; dates, ids and
+per-year calendars: ``config_calendar.py``; period rules: ``config_period_rules.py``.
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -31,7 +28,17 @@ from pydantic import (
     model_validator,
 )
 
+from kinvolved_assets.config_calendar import (
+    NonInstructionalDays,
+    SchoolYearCalendar,
+    _check_ids,
+    _Strict,
+    calendar_problems,
+    school_year_of,
+    school_year_start,
+)
 from kinvolved_assets.config_messages import AT_KEY_PREFIX, SCHOOL_YEAR_HINT, ConfigError, pydantic_messages
+from kinvolved_assets.config_period_rules import DailyFromPeriods, PeriodRule, period_rule_vars, rule_document
 from kinvolved_assets.config_yaml import (
     MAX_CONFIG_BYTES,
     ConfigFileError,
@@ -43,7 +50,6 @@ from kinvolved_assets.config_yaml import (
 from kinvolved_assets.cron import check_cron
 from kinvolved_assets.landing_rules import landing_conflicts
 from kinvolved_assets.paths import (
-    DATE_RE,
     SLUG_RE,
     CustomerPaths,
     UnsafePathError,
@@ -71,45 +77,6 @@ def yaml_string(value: str) -> str:
     return value if plain and value.strip() == value and "#" not in value else json.dumps(value)
 
 
-class _Strict(BaseModel):
-    # strict: no silent coercion (``true`` is not 1, ``"2026"`` is not a year); dates are parsed by IsoDate
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-def _iso_date(value: Any) -> dt.date:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):   # built in Python
-        return value
-    if isinstance(value, str) and DATE_RE.fullmatch(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"{printable(value)} is not a date: write YYYY-MM-DD, e.g. 2025-11-27")
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
-_SOURCED_ID = re.compile(r"[0-9a-zA-Z._\-/@]{1,255}", re.ASCII)
-
-
-def _check_ids(values, what: str):
-    bad = [v for v in values if not _SOURCED_ID.fullmatch(v)]
-    if bad:
-        raise ValueError(f"{len(bad)} {what} are not OneRoster sourcedIds/identifiers (letters, digits, . _ - / @), "
-                         f"e.g. {printable(bad[0])}")
-    return values
-
-
-class NonInstructionalDays(_Strict):
-    district: list[IsoDate] = Field(default_factory=list)
-    schools: dict[str, list[IsoDate]] = Field(default_factory=dict)
-
-    @field_validator("schools")
-    @classmethod
-    def _school_ids(cls, value: dict) -> dict:
-        _check_ids(list(value), "school keys")
-        return value
-
-
 class Schedule(_Strict):
     daily: str | None = None      # cron, customer timezone
     monthly: str | None = None
@@ -118,85 +85,6 @@ class Schedule(_Strict):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         return None if value is None else check_cron(value)
-
-
-PERIOD_MODES = ("none", "all_periods", "share", "minutes")
-PERIOD_PRECEDENCE = ("daily_event", "periods")
-_RULE_KEYS = ("mode", "share", "minutes", "half_day_share", "code", "precedence")
-
-
-class PeriodRuleFields(_Strict):
-    """The fields of a period rule; each may be left out of a school's override (docs/attendance-rules.md)."""
-    mode: Literal["none", "all_periods", "share", "minutes"] | None = None
-    share: float | None = Field(None, gt=0, le=1)          # mode share: absent from >= share of the periods
-    minutes: int | None = Field(None, ge=1, le=1440)       # mode minutes: >= minutes absent in periods
-    half_day_share: float | None = Field(None, gt=0, le=1)  # absent from >= this share (not a full day): 0.5
-    code: str | None = None                                 # absence code (title or sourcedId) to assign
-    precedence: Literal["daily_event", "periods"] | None = None
-
-    @field_validator("code")
-    @classmethod
-    def _code(cls, value: str | None) -> str | None:
-        if value is not None:
-            _check_ids([value], "codes")
-        return value
-
-
-@dataclass(frozen=True)
-class PeriodRule:
-    """A resolved rule of one school (or the customer's default)."""
-    mode: str = "none"
-    share: float | None = None
-    minutes: int | None = None
-    half_day_share: float | None = None
-    code: str | None = None
-    precedence: str = "daily_event"
-
-    def problems(self) -> list[tuple[str, str]]:
-        """(key, message) for a rule that cannot be applied."""
-        out: list[tuple[str, str]] = []
-        if self.mode == "share" and self.share is None:
-            out.append(("share", "mode share needs share: the share of the day's periods, e.g. 0.5"))
-        if self.mode == "minutes" and self.minutes is None:
-            out.append(("minutes", "mode minutes needs minutes: the minutes absent that make a day, e.g. 240"))
-        if self.mode != "none" and self.code is None:
-            out.append(("code", "needs code: one of the customer's absence codes (title or sourcedId), e.g. AU"))
-        if self.mode == "share" and None not in (self.share, self.half_day_share) \
-                and self.half_day_share >= self.share:
-            out.append(("half_day_share", f"{self.half_day_share} must be below share {self.share} "
-                                          "(a half day needs fewer absent periods than a full day)"))
-        if self.mode == "all_periods" and self.half_day_share == 1:
-            out.append(("half_day_share", "1 is a full day under all_periods: give a share below 1, e.g. 0.5"))
-        return out
-
-
-class DailyFromPeriods(PeriodRuleFields):
-    """attendance.daily_from_periods: the customer's rule and per-school overrides."""
-    schools: dict[str, PeriodRuleFields] = Field(default_factory=dict)
-
-    @field_validator("schools")
-    @classmethod
-    def _school_ids(cls, value: dict) -> dict:
-        _check_ids(list(value), "school keys")
-        return value
-
-    def default_rule(self) -> PeriodRule:
-        return PeriodRule(**{k: v for k in _RULE_KEYS if (v := getattr(self, k)) is not None})
-
-    def school_rules(self) -> dict[str, PeriodRule]:
-        base = {k: getattr(self.default_rule(), k) for k in _RULE_KEYS}
-        return {school: PeriodRule(**{**base, **{k: v for k in _RULE_KEYS if (v := getattr(o, k)) is not None}})
-                for school, o in sorted(self.schools.items())}
-
-    @model_validator(mode="after")
-    def _complete(self) -> DailyFromPeriods:
-        problems = [(k, m) for k, m in self.default_rule().problems()]
-        problems += [(f"schools.{school}.{k}", m) for school, rule in self.school_rules().items()
-                     for k, m in rule.problems()]
-        if problems:
-            key, message = problems[0]
-            raise ValueError(f"{AT_KEY_PREFIX}{key}] {message}")
-        return self
 
 
 class AttendanceRules(_Strict):
@@ -230,6 +118,7 @@ class CustomerConfig(_Strict):
     history_from_school_year: int | None = Field(None, ge=2000, le=2100)
     licensed_schools: list[str] = Field(default_factory=list)
     non_instructional_days: NonInstructionalDays = Field(default_factory=NonInstructionalDays)
+    school_years: dict[int, SchoolYearCalendar] = Field(default_factory=dict)   # per-year calendars (optional)
     schedule: Schedule | None = None
     landing: str | None = None
     attendance: AttendanceRules = Field(default_factory=AttendanceRules)
@@ -280,6 +169,21 @@ class CustomerConfig(_Strict):
         return _check_ids(value, "entries")
 
     @model_validator(mode="after")
+    def _school_year_calendars(self) -> CustomerConfig:
+        for year, calendar in sorted(self.school_years.items()):
+            if not self.first_school_year <= year <= self.school_year:
+                first = self.first_school_year
+                span = f"{first} .. {self.school_year}" if first < self.school_year else f"{self.school_year}"
+                raise ValueError(f"{AT_KEY_PREFIX}school_years[{year}]] {year} is not a school year this customer "
+                                 f"loads ({span}): give {SCHOOL_YEAR_HINT}, between history_from_school_year "
+                                 "and school_year")
+            problems = calendar_problems(year, calendar)
+            if problems:
+                key, message = problems[0]
+                raise ValueError(f"{AT_KEY_PREFIX}school_years[{year}].{key}] {message}")
+        return self
+
+    @model_validator(mode="after")
     def _rest_block(self) -> CustomerConfig:
         if (self.flow == "oneroster_rest") != (self.rest is not None):
             raise ValueError("flow oneroster_rest needs a rest: block, and a rest: block needs flow oneroster_rest")
@@ -326,15 +230,36 @@ class CustomerConfig(_Strict):
             return self.paths(base).landing
         return ensure_within(base / self.landing, base)
 
+    def district_closures(self) -> list[dt.date]:
+        """District-wide non-instructional days: the top-level ones and those of every school_years block."""
+        days = set(self.non_instructional_days.district)
+        for calendar in self.school_years.values():
+            days.update(calendar.non_instructional_days.district)
+        return sorted(days)
+
+    def school_closures(self) -> dict[str, list[dt.date]]:
+        """School sourcedId -> its non-instructional days (top level and every school_years block)."""
+        out: dict[str, set[dt.date]] = {}
+        for days in [self.non_instructional_days, *(c.non_instructional_days for c in self.school_years.values())]:
+            for school, dates in days.schools.items():
+                out.setdefault(school, set()).update(dates)
+        return {school: sorted(dates) for school, dates in sorted(out.items())}
+
+    def school_calendars(self) -> list[dict[str, Any]]:
+        """The school_years blocks as dbt rows: school_year, first_day, last_day (ISO dates)."""
+        return [{"school_year": year, "first_day": c.first_day.isoformat(), "last_day": c.last_day.isoformat()}
+                for year, c in sorted(self.school_years.items())]
+
     def dbt_vars(self) -> dict[str, Any]:
         return {
             "customer_id": self.customer_id,
             "school_year": self.school_year,
             "licensed_schools": list(self.licensed_schools),
-            "non_instructional_days": [d.isoformat() for d in self.non_instructional_days.district],
+            "non_instructional_days": [d.isoformat() for d in self.district_closures()],
             "school_non_instructional_days": {
-                k: [d.isoformat() for d in v] for k, v in self.non_instructional_days.schools.items()
+                k: [d.isoformat() for d in v] for k, v in self.school_closures().items()
             },
+            "school_calendars": self.school_calendars(),
             "chronic_threshold": self.attendance.chronic_threshold,
             "min_enrolled_days": self.attendance.min_enrolled_days,
             "enrollment_end_inclusive": self.attendance.enrollment_end_inclusive,
@@ -346,25 +271,6 @@ class CustomerConfig(_Strict):
                 for school, rule in self.attendance.daily_from_periods.school_rules().items()
             ],
         }
-
-
-def rule_document(rule: PeriodRule) -> dict[str, Any]:
-    return {k: getattr(rule, k) for k in _RULE_KEYS}
-
-
-def period_rule_vars(rule: PeriodRule) -> dict[str, Any]:
-    """The customer's default period rule as dbt scalars (``period_rule_<field>``; blank = not set)."""
-    return {f"period_rule_{k}": ("" if v is None else v) for k, v in rule_document(rule).items()}
-
-
-def school_year_start(ending_year: int) -> dt.date:
-    """School year ``ending_year`` (e.g. 2027 for 2026-27) starts on 1 July of the year before."""
-    return dt.date(ending_year - 1, 7, 1)
-
-
-def school_year_of(day: dt.date) -> int:
-    """The ending year of the school year (1 July - 30 June) that holds ``day``."""
-    return day.year + 1 if day.month >= 7 else day.year
 
 
 def before_history_message(customer: CustomerConfig, delivery_date: str, loaded_start: str | None = None) -> str | None:

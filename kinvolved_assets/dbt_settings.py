@@ -16,16 +16,18 @@ from typing import Any
 from kinvolved_assets.customers import CustomerConfig
 
 SETTINGS_FILE = "customer_settings.json"
-LIST_VARS = ("licensed_schools", "non_instructional_days", "school_non_instructional_days", "school_period_rules")
+LIST_VARS = ("licensed_schools", "non_instructional_days", "school_non_instructional_days", "school_period_rules",
+             "school_calendars")
 
 
 def settings_document(customer: CustomerConfig) -> dict[str, Any]:
     closures = [{"school_sourced_id": school, "closed_date": day.isoformat()}
-                for school, days in sorted(customer.non_instructional_days.schools.items()) for day in days]
+                for school, days in customer.school_closures().items() for day in days]
     return {"licensed_schools": list(customer.licensed_schools),
-            "non_instructional_days": [d.isoformat() for d in customer.non_instructional_days.district],
+            "non_instructional_days": [d.isoformat() for d in customer.district_closures()],
             "school_closures": closures,
-            "period_rules": customer.dbt_vars()["school_period_rules"]}
+            "period_rules": customer.dbt_vars()["school_period_rules"],
+            "school_calendars": customer.school_calendars()}
 
 
 def write_dbt_settings(customer: CustomerConfig, folder: Path) -> dict[str, Any]:

@@ -79,14 +79,18 @@ def _daily_fact(con, raw_root: Path) -> PlausibilityResult:
                               f"{rows:,} student-days from {delivered:,} delivered attendance rows", meta)
 
 
+# the schools and enrollments of the latest school year (the marts hold every delivered year)
+_LATEST_YEAR = "s.school_year = (select max(school_year) from dim_schools)"
+
+
 def _licensed_students(con, licensed: list[str]) -> PlausibilityResult:
     found = con.execute(
         "select s.school_sourced_id, count(distinct e.user_sourced_id) filter (where e.role = 'student') "
-        "from dim_schools s left join fct_enrollments e using (school_sourced_id) "
-        "where s.is_licensed group by 1 order by 1").fetchall()
+        "from dim_schools s left join fct_enrollments e using (school_year, school_sourced_id) "
+        f"where s.is_licensed and {_LATEST_YEAR} group by 1 order by 1").fetchall()
     known = {sid for sid, _ in found} | {
-        i for (i,) in con.execute("select identifier from dim_schools where is_licensed and identifier is not null"
-                                  ).fetchall()}
+        i for (i,) in con.execute("select identifier from dim_schools s where is_licensed and identifier is not null "
+                                  f"and {_LATEST_YEAR}").fetchall()}
     empty = [sid for sid, n in found if not n]
     missing = [s for s in licensed if s not in known]
     meta = {"licensed_schools": len(licensed), "schools_found": len(found), "schools_without_students": empty,

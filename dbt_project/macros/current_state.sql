@@ -217,6 +217,9 @@
             attendance_date
         from ({{ attendance_current_state(events_relation, files_relation, latest) }})
         where attendance_date between (select min_date from latest_bulk) and (select max_date from latest_bulk)
+          -- a bulk replaces nothing of a past school year (macros/school_years.sql, attendance_state_of_year)
+          and attendance_date >= (select make_date(year(delivery_date) - case when month(delivery_date) >= 7
+                                                                          then 0 else 1 end, 7, 1) from latest_bulk)
           and school_sourced_id in (
               select school_sourced_id from {{ events_relation }}
               where _delivery_date = (select delivery_date from latest_bulk)

@@ -7,7 +7,8 @@
     File: {"licensed_schools": [id, ...], "non_instructional_days": [date, ...],
            "school_closures": [{"school_sourced_id": id, "closed_date": date}, ...],
            "period_rules": [{"school_sourced_id": id, "mode": ..., "share": ..., "minutes": ...,
-                             "half_day_share": ..., "code": ..., "precedence": ...}, ...]}
+                             "half_day_share": ..., "code": ..., "precedence": ...}, ...],
+           "school_calendars": [{"school_year": 2027, "first_day": date, "last_day": date}, ...]}
 -#}
 
 {% macro customer_settings_relation() -%}
@@ -16,7 +17,8 @@
         'non_instructional_days': 'DATE[]',
         'school_closures': 'STRUCT(school_sourced_id VARCHAR, closed_date DATE)[]',
         'period_rules': 'STRUCT(school_sourced_id VARCHAR, mode VARCHAR, share DOUBLE, minutes DOUBLE, '
-                        'half_day_share DOUBLE, code VARCHAR, precedence VARCHAR)[]'
+                        'half_day_share DOUBLE, code VARCHAR, precedence VARCHAR)[]',
+        'school_calendars': 'STRUCT(school_year INTEGER, first_day DATE, last_day DATE)[]'
     })
 {%- endmacro %}
 
@@ -68,7 +70,7 @@
 
 {#-
     A select of (school_sourced_id, mode, share, minutes, half_day_share, code, precedence): the period
-    rule (attendance.daily_from_periods) of every licensed school: its override of the settings file
+    rule (attendance.daily_from_periods) of every school licensed in a delivered year: its override of the settings file
     (or of the var school_period_rules) or the customer's default (vars period_rule_*).
 -#}
 {% macro period_rules_select() -%}
@@ -111,7 +113,31 @@
              else {{ _rule_literal(var('period_rule_code', ''), 'varchar') }} end as code,
         coalesce(overrides.precedence, {{ _rule_literal(var('period_rule_precedence', 'daily_event'), 'varchar') }},
                  'daily_event') as precedence
-    from {{ ref('int_oneroster__schools') }} as schools
+    from (select distinct school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed) as schools
     left join overrides on overrides.school_sourced_id = schools.school_sourced_id
-    where schools.is_licensed
+{%- endmacro %}
+
+
+{#- A select of (school_year integer, first_day date, last_day date): the per-year calendars of the
+    config (school_years: first and last school day, inclusive), from the settings file or the var
+    school_calendars (standalone runs). -#}
+{% macro school_calendars_select() -%}
+    {%- if var('customer_settings_file', '') -%}
+    select calendar.school_year, calendar.first_day, calendar.last_day
+    from (select unnest(school_calendars) as calendar from {{ customer_settings_relation() }})
+    {%- else -%}
+    {%- set calendars = var('school_calendars', []) -%}
+    {%- if calendars | length > 0 %}
+    select cast(school_year as integer) as school_year, cast(first_day as date) as first_day,
+           cast(last_day as date) as last_day
+    from (values
+        {%- for c in calendars %}
+        ({{ c['school_year'] | int }}, {{ sql_string(c['first_day']) }}, {{ sql_string(c['last_day']) }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as calendars (school_year, first_day, last_day)
+    {%- else %}
+    select cast(null as integer) as school_year, cast(null as date) as first_day, cast(null as date) as last_day
+    where false
+    {%- endif -%}
+    {%- endif %}
 {%- endmacro %}

@@ -68,3 +68,48 @@
     ({{ days_enrolled }} >= {{ var('min_enrolled_days') | int }}
      and {{ days_absent }} >= {{ var('chronic_threshold') | float }} * {{ days_enrolled }} - 1e-9)
 {%- endmacro %}
+
+
+{#-
+    The attendance events of school year `year` (docs/attendance-rules.md, "Corrections to a past year"):
+    the events dated inside the year in the state of the deliveries dated before 1 July of the year
+    (bulks replace, deltas upsert, tobedeleted deletes), then every later delivery's rows dated inside
+    the year applied as corrections, in delivery order: a row upserts its natural key (student, school,
+    class-or-blank, date), tobedeleted removes it. A later delivery's bulk replaces nothing of the year
+    (its scope is its own year): what it does not re-send of a past year stays.
+-#}
+{% macro attendance_state_of_year(events_relation, files_relation, year) %}
+    with year_end_state as (
+        select *, cast('active' as varchar) as status
+        from ({{ attendance_current_state(events_relation, files_relation, school_year_cutoff_key(year)) }}) as s
+        where s.attendance_date >= {{ school_year_first_day(year) }}
+          and s.attendance_date < {{ school_year_cutoff(year) }}
+    ),
+
+    later_corrections as (
+        select *
+        from {{ events_relation }}
+        where {{ delivery_key() }} >= {{ school_year_cutoff_key(year) }}
+          and attendance_date >= {{ school_year_first_day(year) }}
+          and attendance_date < {{ school_year_cutoff(year) }}
+    ),
+
+    ranked as (
+        select
+            *,
+            row_number() over (
+                partition by user_sourced_id, school_sourced_id, coalesce(class_sourced_id, ''), attendance_date
+                order by {{ delivery_order() }}
+            ) as _version_rank
+        from (
+            select * from year_end_state
+            union all by name
+            select * from later_corrections
+        ) as versions
+    )
+
+    select * exclude (_version_rank, status)
+    from ranked
+    where _version_rank = 1
+      and coalesce(status, 'active') = 'active'
+{% endmacro %}

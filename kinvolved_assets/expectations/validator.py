@@ -153,6 +153,11 @@ def school_year_results(con, parquet: Path, customer, year: int | None = None) -
             rr.success, rr.severity_override = False, WARN
     if sy.resolved:
         rr.detail["resolved"] = f"{sy.start} .. {sy.end}"
+    calendar = (getattr(customer, "school_years", None) or {}).get(int(year))
+    if calendar is not None:    # the config's calendar of the year stands for its sessions' dates
+        rr.success, rr.severity_override = True, None
+        rr.detail["school_year"] = (f"the config's school_years[{year}] calendar ({calendar.first_day} .. "
+                                    f"{calendar.last_day}) is used instead of the sessions' dates")
     return [rr]
 
 

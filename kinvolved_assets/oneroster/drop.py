@@ -242,13 +242,16 @@ def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
 
 def school_year_findings(results: dict, customer) -> list[Finding]:
     """The configured school year resolved by the dates of the drop's academic sessions (``customer``:
-    anything with a ``school_year``, e.g. a customer config; nothing without one, or without
-    academicSessions.csv)."""
+    anything with a ``school_year``, e.g. a customer config; nothing without one, without
+    academicSessions.csv, or when the customer's ``school_years`` gives that year's calendar: its
+    first and last day come from there, not from the sessions)."""
     from .school_year import describe, resolve, sessions_from_parquet
 
     sessions = results.get("academic_sessions")
     year = getattr(customer, "school_year", None)
     if year is None or sessions is None or sessions.failed or sessions.parquet_path is None:
+        return []
+    if int(year) in (getattr(customer, "school_years", None) or {}):
         return []
     import duckdb
 

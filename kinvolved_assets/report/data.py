@@ -93,7 +93,8 @@ def read_report_data(marts_db: Path, customer_id: str, as_of: str | None = None,
             "select count(distinct student_sourced_id), sum(days_enrolled - days_absent) / nullif(sum(days_enrolled), 0), "
             "count(distinct student_sourced_id) filter (where chronic) from report_students").fetchone()
         data.students, data.attendance_rate, data.chronically_absent = int(students), rate, int(chronic or 0)
-        labels = dict(con.execute("select school_sourced_id, coalesce(name, school_sourced_id) from dim_schools").fetchall())
+        labels = dict(con.execute("select school_sourced_id, coalesce(name, school_sourced_id) from dim_schools "
+                                  "order by school_year").fetchall())   # the latest year's name wins
         for sid, n, r, c in con.execute(
                 "select school_sourced_id, count(*), sum(days_enrolled - days_absent) / sum(days_enrolled), "
                 "count(*) filter (where chronic) from report_students group by 1 order by 1").fetchall():

@@ -494,7 +494,7 @@ def test_attendance_current_state(main_build):
     assert u1["2025-09-02"] == (1.0, True, False, False, "A")  # outside the later bulk's range: kept
     assert u1["2025-09-10"][0] == 0.0  # inside it and not re-sent: removed
     # the bulk's scope is its date range x the schools it covers: S3 sent nothing in it and keeps a9
-    assert query(db, "select attendance_sourced_id from intermediate.int_attendance__events_current "
+    assert query(db, "select attendance_sourced_id from intermediate.int_attendance__events_by_year "
                      "where school_sourced_id = 'S3' order by 1") == [("a6",), ("a9",)]
     u2 = daily(db, "u2")
     assert u2["2025-09-03"] == (0.0, False, False, False, "P")  # retroactive correction

@@ -6,6 +6,7 @@ new year still does; the new year's students see last year's rate and chronic fl
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ from tests.integration.test_dbt_marts import (
 )
 
 pytestmark = pytest.mark.integration
-LAST_YEAR_MARTS = ("fct_student_daily_attendance", "fct_student_class_attendance", "msr_school_daily_attendance",
-                   "msr_student_cumulative_attendance", "msr_student_attendance_bands")
-SUMMER, ROLLOVER, NEW_BULK = D("2026-07-15"), D("2026-09-04"), D("2026-09-18")
+LAST_YEAR_MARTS = ("dim_schools", "dim_classes", "fct_enrollments", "fct_student_daily_attendance",
+                   "fct_student_class_attendance", "msr_school_daily_attendance", "msr_student_cumulative_attendance",
+                   "msr_student_attendance_bands")
+SUMMER, ROLLOVER, CORRECTION, NEW_BULK = D("2026-07-15"), D("2026-09-04"), D("2026-09-11"), D("2026-09-18")
 
 
 def digest(db: Path, year: int) -> dict[str, tuple[int, str]]:
@@ -46,8 +48,6 @@ def digest(db: Path, year: int) -> dict[str, tuple[int, str]]:
 def write_year_end(raw: Path) -> None:
     """June 2026: the last attendance delivery of 2025-26 (after its last school day, 2026-06-25); u7
     (School Two, moving to School One next year) chronically absent in May and June."""
-    import datetime as dt
-
     days = [D("2026-05-01") + dt.timedelta(days=i) for i in range(56)]
     chronic = [event(f"c{i}", "u7", "S2", day.isoformat(), "A") for i, day in enumerate(days) if day.weekday() < 5]
     write_delivery(raw, "attendance", D("2026-06-26"), "delta", [
@@ -76,9 +76,18 @@ def write_new_year(raw: Path) -> None:
                          ("enrollments", enrollments), ("absence_codes", codes)]:
         write_delivery(raw, entity, ROLLOVER, "bulk", rows)
     write_delivery(raw, "attendance", ROLLOVER, "bulk", [
+        event("n1", "u6", "S1", "2026-09-02", "A"), event("n2", "u20", "S1", "2026-09-03", "A")])
+
+
+def write_corrections(raw: Path) -> None:
+    """Corrections to 2025-26 delivered in 2026-27 (docs/attendance-rules.md, "Corrections to a past
+    year"): an attendance bulk of this year holding one event dated last year (u13 absent on 9 June; its
+    date range covers u1's 10 June absence, which it does not re-send) and a delta deleting u3's 11 June."""
+    write_delivery(raw, "attendance", CORRECTION, "bulk", [
         event("n1", "u6", "S1", "2026-09-02", "A"), event("n2", "u20", "S1", "2026-09-03", "A"),
-        # an event dated last year but delivered this year: last year's marts do not take it
-        event("late", "u13", "S1", "2026-06-15", "A")])
+        event("late", "u13", "S1", "2026-06-09", "A")])
+    write_delivery(raw, "attendance", CORRECTION + dt.timedelta(days=1), "delta", [
+        {**event("j2", "u3", "S1", "2026-06-11", "E"), "status": "tobedeleted"}])
 
 
 def test_rollover_keeps_last_year_identical(tmp_path):
@@ -126,6 +135,43 @@ def test_rollover_keeps_last_year_identical(tmp_path):
     for student in ("u6", "u7", "u13"):
         assert prior[student][0] == pytest.approx(prior[student][2]) and prior[student][1] == prior[student][3]
     assert prior["u7"][1] is True and prior["u6"][1] is False, "u7: chronic last year at School Two"
+
+    # every enrollment of last year stays in last year's fct_enrollments although the rollover bulk
+    # replaced them all; this year's hold only the new ones
+    enrollments = query(db_rolled, "select school_year, count(*), count(*) filter (where enrollment_sourced_id like 'n-%') "
+                                   "from marts.fct_enrollments group by 1 order by 1")
+    assert enrollments == [(2026, last_year["fct_enrollments"][0], 0), (2027, 12, 12)], enrollments
+    # School Three is not in the new year's orgs bulk: it stays a school of last year only
+    assert query(db_rolled, "select school_year, list(school_sourced_id order by school_sourced_id) from marts.dim_schools "
+                            "group by 1 order by 1") == [(2026, ["S1", "S2", "S3"]), (2027, ["S1", "S2"])]
+
+    # corrections to last year delivered this year are applied to last year, and only they
+    def last_year_cumulative(db: Path) -> dict:
+        return {r[0]: r[1:] for r in query(db, "select student_sourced_id, days_enrolled, days_absent "
+                                               "from marts.msr_student_cumulative_attendance where school_year = 2026")}
+
+    write_corrections(raw)
+    corrected, db_corrected = run_dbt_build(tmp_path, "corrected", raw, school_year=2027)
+    assert corrected.success, failures(corrected)
+    was, now = last_year_cumulative(db_rolled), last_year_cumulative(db_corrected)
+    assert now["u13"] == (was["u13"][0], was["u13"][1] + 1) and now["u3"] == (was["u3"][0], was["u3"][1] - 1)
+    assert {s: v for s, v in now.items() if s not in ("u13", "u3")} == \
+        {s: v for s, v in was.items() if s not in ("u13", "u3")}
+    assert query(db_corrected, "select student_sourced_id, \"date\", absence_code from marts.fct_student_daily_attendance "
+                               "where school_year = 2026 and school_sourced_id = 'S1' and \"date\" between '2026-06-09' and '2026-06-11' "
+                               "and absent_fraction > 0 order by 1") == [
+        ("u1", D("2026-06-10"), "A"), ("u13", D("2026-06-09"), "A")]
+    # the operator sees which deliveries changed the closed year (counts only); none before them
+    assert query(db_rolled, "select count(*) from intermediate.int_attendance__past_year_corrections") == [(0,)]
+    assert query(db_corrected, "select school_year, delivery_date, mode, corrected_rows, deleted_rows, students "
+                               "from intermediate.int_attendance__past_year_corrections order by delivery_date") == [
+        (2026, CORRECTION, "bulk", 1, 0, 1), (2026, CORRECTION + dt.timedelta(days=1), "delta", 1, 1, 1)]
+    # the bulk's date range reached into last year: nothing of last year was counted as deleted by it
+    assert query(db_corrected, "select would_delete from intermediate.int_oneroster__mass_deletion_audit "
+                               "where entity = 'attendance'") == [(0,)]
+    corrected_year = digest(db_corrected, 2026)
+    for mart in ("dim_schools", "dim_classes", "fct_enrollments"):
+        assert corrected_year[mart] == last_year[mart], mart
 
     # the guard still stands inside the new year: a second bulk deleting most enrollments is blocked
     write_delivery(raw, "enrollments", NEW_BULK, "bulk",
@@ -203,3 +249,13 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
                 using (student_sourced_id)
             where c.school_year = 2027""").fetchone()
     assert prior[0] == len(this) and prior[1] == len(last & this) and prior[2] == 0, prior
+    # each year's enrollments and schools stay in the roster marts: every student x school of a year's
+    # truth is enrolled there in that year's fct_enrollments, at a licensed school of that year's dim_schools
+    with open_marts_file(marts_db) as marts:
+        for year, as_of in ((2026, dates[0]), (2027, dates[-1])):
+            enrolled = set(marts.execute(
+                "select distinct e.user_sourced_id, e.school_sourced_id from fct_enrollments as e "
+                "inner join dim_schools as s using (school_year, school_sourced_id) "
+                "where e.school_year = ? and e.role = 'student' and s.is_licensed", [year]).fetchall())
+            pairs = {(r[0], r[1]) for r in expected(year, as_of)}
+            assert pairs and pairs <= enrolled, (year, len(pairs - enrolled))

@@ -214,3 +214,77 @@ def test_daily_from_periods_resolves_school_rules(tmp_path):
                                          "precedence": "periods"}]
     default, _ = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
     assert default.dbt_vars()["period_rule_mode"] == "none" and default.dbt_vars()["school_period_rules"] == []
+
+
+CALENDAR = "school_years:\n  2026:\n"
+
+
+@pytest.mark.parametrize(
+    "block, key, fragment",
+    [
+        ("    first_day: 2025-06-25\n    last_day: 2026-06-12\n", "school_years[2026].first_day",
+         "outside school year 2025-26 (2025-07-01 .. 2026-06-30)"),
+        ("    first_day: 2025-08-25\n    last_day: 2026-07-02\n", "school_years[2026].last_day",
+         "put the block under the year that holds it (2027)"),
+        ("    first_day: 2025-09-25\n    last_day: 2025-09-12\n", "school_years[2026].last_day", "before first_day"),
+        ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n    non_instructional_days: {district: [2026-06-20]}\n",
+         "school_years[2026].non_instructional_days.district", "outside this year's school days"),
+        ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n"
+         "    non_instructional_days: {schools: {org-sch-0001: [2025-08-01]}}\n",
+         "school_years[2026].non_instructional_days.schools.org-sch-0001", "outside this year's school days"),
+        ("    first_dya: 2025-08-25\n    last_day: 2026-06-12\n", "school_years[2026].first_dya",
+         "did you mean 'first_day'"),
+        ("    first_day: 2025-08-25\n", "school_years[2026].last_day", "is required: add it, the last school day"),
+        ("    first_day: 25-08-2025\n    last_day: 2026-06-12\n", "school_years[2026].first_day", "write YYYY-MM-DD"),
+    ],
+)
+def test_school_year_calendar_names_key_and_fix(tmp_path, block, key, fragment):
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml",
+                                                GOOD.format(cid="springfield") + CALENDAR + block))
+    assert cfg is None
+    assert any(e.file == "springfield.yaml" and e.key == key and fragment in e.message for e in errors), \
+        [str(e) for e in errors]
+
+
+@pytest.mark.parametrize(
+    "text, key, fragment",
+    [
+        ("school_years:\n  2027: {first_day: 2026-08-25, last_day: 2027-06-11}\n", "school_years[2027]",
+         "is not a school year this customer loads (2026)"),
+        ("history_from_school_year: 2024\nschool_years:\n  2023: {first_day: 2022-08-25, last_day: 2023-06-11}\n",
+         "school_years[2023]", "(2024 .. 2026)"),
+        ("school_years:\n  '2026': {first_day: 2025-08-25, last_day: 2026-06-11}\n", "school_years.2026 (key)",
+         "e.g. {2027: {first_day"),
+        ("school_years: [2026]\n", "school_years", "must be a mapping"),
+    ],
+)
+def test_school_year_calendar_years(tmp_path, text, key, fragment):
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield") + text))
+    assert cfg is None
+    assert any(e.key == key and fragment in e.message for e in errors), [str(e) for e in errors]
+
+
+def test_school_year_calendar_reaches_dbt(tmp_path):
+    import json
+
+    from kinvolved_assets.dbt_settings import write_dbt_settings
+
+    block = ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n    non_instructional_days:\n"
+             "      district: [2025-12-24, 2025-11-27]\n      schools: {org-sch-0001: [2026-01-02], org-sch-0002: [2026-01-05]}\n")
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml",
+                                                GOOD.format(cid="springfield") + CALENDAR + block))
+    assert errors == []
+    calendars = [{"school_year": 2026, "first_day": "2025-08-25", "last_day": "2026-06-12"}]
+    variables = cfg.dbt_vars()
+    assert variables["school_calendars"] == calendars
+    # the year's days join the top-level ones (each date once, sorted)
+    assert variables["non_instructional_days"] == ["2025-11-27", "2025-11-28", "2025-12-24"]
+    assert variables["school_non_instructional_days"] == {"org-sch-0001": ["2025-10-10", "2026-01-02"],
+                                                          "org-sch-0002": ["2026-01-05"]}
+    small = write_dbt_settings(cfg, tmp_path / "build")
+    assert "school_calendars" not in small
+    document = json.loads(Path(small["customer_settings_file"]).read_text())
+    assert document["school_calendars"] == calendars
+    assert {"school_sourced_id": "org-sch-0001", "closed_date": "2026-01-02"} in document["school_closures"]
+    default, _ = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
+    assert default.dbt_vars()["school_calendars"] == []

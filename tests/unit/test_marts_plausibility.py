@@ -17,11 +17,15 @@ def _marts(path: Path, *, daily_rows: bool = True, quiet_school_from: int | None
     con.execute("create schema marts; create schema intermediate")
     con.execute("create table intermediate.int_calendar__instructional_days as "
                 "select 's1' as school_sourced_id, unnest(?::date[]) as calendar_date", [DAYS])
-    con.execute("create table marts.dim_schools(school_sourced_id varchar, identifier varchar, is_licensed boolean)")
-    con.execute("insert into marts.dim_schools values ('s1', '101', true), ('s2', '102', true), ('s3', '103', false)")
-    con.execute("create table marts.fct_enrollments(school_sourced_id varchar, user_sourced_id varchar, role varchar)")
-    con.execute("insert into marts.fct_enrollments values ('s1', 'u1', 'student'), ('s1', 't1', 'teacher'), "
-                "('s2', 't2', 'teacher')")
+    con.execute("create table marts.dim_schools(school_sourced_id varchar, school_year integer, identifier varchar, "
+                "is_licensed boolean)")
+    # last year's rows (s2 had a student then) do not count for this year
+    con.execute("insert into marts.dim_schools values ('s1', 2026, '101', true), ('s2', 2026, '102', true), "
+                "('s3', 2026, '103', false), ('s2', 2025, '102', true), ('s9', 2025, '109', true)")
+    con.execute("create table marts.fct_enrollments(school_sourced_id varchar, school_year integer, "
+                "user_sourced_id varchar, role varchar)")
+    con.execute("insert into marts.fct_enrollments values ('s1', 2026, 'u1', 'student'), ('s1', 2026, 't1', 'teacher'), "
+                "('s2', 2026, 't2', 'teacher'), ('s2', 2025, 'u2', 'student')")
     con.execute("create table marts.fct_student_daily_attendance(student_sourced_id varchar, \"date\" date)")
     if daily_rows:
         con.execute("insert into marts.fct_student_daily_attendance select 'u1', unnest(?::date[])", [DAYS])

@@ -1,9 +1,9 @@
 -- Daily attendance derived from period (class) events, at the licensed schools whose rule
 -- (attendance.daily_from_periods; docs/attendance-rules.md, "Daily attendance from periods") is not
 -- `none`. One row per student x school x date with at least one period event that matches a
--- scheduled period: the day's scheduled periods (one per period a class lists, one for a class
--- listing none, over the student's class enrollments active that day), the absent ones, the
--- minutes absent, and the rule's verdict: absent_fraction 1 (full day), 0.5 (half day) or 0.
+-- scheduled period: the day's scheduled periods (int_attendance__period_slots: one per period a
+-- class lists, one for a class listing none, over the student's class enrollments active that day),
+-- the absent ones, the minutes absent, and the rule's verdict: absent_fraction 1 (full day), 0.5 (half day) or 0.
 -- Period events matching no scheduled period are in int_attendance__period_events_ignored.
 with rules as (
     {{ period_rules_select() }}
@@ -18,60 +18,8 @@ period_events as (
     where events.class_sourced_id is not null
 ),
 
-class_enrollments as (
-    select distinct
-        school_year,
-        user_sourced_id as student_sourced_id,
-        school_sourced_id,
-        class_sourced_id,
-        coalesce(begin_date, date '1900-01-01') as enrolled_from,
-        coalesce(
-            {% if bool_var('enrollment_end_inclusive') %}cast(end_date + 1 as date){% else %}end_date{% endif %},
-            date '9999-12-31'
-        ) as enrolled_until
-    from {{ ref('int_oneroster__enrollments_by_year') }}
-    where role = 'student'
-      and class_sourced_id is not null
-),
-
-student_days as (
-    select distinct school_year, student_sourced_id, school_sourced_id, attendance_date
-    from period_events
-),
-
-class_periods as (
-    -- a class without periods is one period of the day
-    select
-        school_year,
-        class_sourced_id,
-        unnest(
-            case when len(coalesce(list_filter(periods, lambda p: nullif(trim(p), '') is not null), [])) = 0
-                 then [cast(null as varchar)]
-                 else list_transform(list_filter(periods, lambda p: nullif(trim(p), '') is not null), lambda p: trim(p))
-            end
-        ) as slot_period
-    from {{ ref('int_oneroster__classes_by_year') }}
-),
-
 slots as (
-    select distinct
-        student_days.school_year,
-        student_days.student_sourced_id,
-        student_days.school_sourced_id,
-        student_days.attendance_date,
-        class_enrollments.class_sourced_id,
-        coalesce(class_periods.slot_period, '') as slot_period,
-        class_periods.slot_period is null as is_whole_class
-    from student_days
-    inner join class_enrollments
-        on class_enrollments.school_year = student_days.school_year
-       and class_enrollments.student_sourced_id = student_days.student_sourced_id
-       and class_enrollments.school_sourced_id = student_days.school_sourced_id
-       and student_days.attendance_date >= class_enrollments.enrolled_from
-       and student_days.attendance_date < class_enrollments.enrolled_until
-    left join class_periods
-        on class_periods.school_year = class_enrollments.school_year
-       and class_periods.class_sourced_id = class_enrollments.class_sourced_id
+    select * from {{ ref('int_attendance__period_slots') }}
 ),
 
 -- an event marks its class's slot of its period; an event without a period, or a class without

@@ -15,45 +15,21 @@ period_events as (
     where events.class_sourced_id is not null
 ),
 
-class_enrollments as (
-    select
-        school_year,
-        user_sourced_id as student_sourced_id,
-        school_sourced_id,
-        class_sourced_id,
-        coalesce(begin_date, date '1900-01-01') as enrolled_from,
-        coalesce(
-            {% if bool_var('enrollment_end_inclusive') %}cast(end_date + 1 as date){% else %}end_date{% endif %},
-            date '9999-12-31'
-        ) as enrolled_until
-    from {{ ref('int_oneroster__enrollments_by_year') }}
-    where role = 'student'
-      and class_sourced_id is not null
+slots as (
+    select * from {{ ref('int_attendance__period_slots') }}
 ),
 
 enrolled as (
-    select distinct
-        period_events.student_sourced_id,
-        period_events.school_sourced_id,
-        period_events.class_sourced_id,
-        period_events.attendance_date
-    from period_events
-    inner join class_enrollments
-        on class_enrollments.school_year = period_events.school_year
-       and class_enrollments.student_sourced_id = period_events.student_sourced_id
-       and class_enrollments.school_sourced_id = period_events.school_sourced_id
-       and class_enrollments.class_sourced_id = period_events.class_sourced_id
-       and period_events.attendance_date >= class_enrollments.enrolled_from
-       and period_events.attendance_date < class_enrollments.enrolled_until
-),
-
-classes as (
+    -- the classes of each student-day's slots, and whether each lists its periods
     select
-        school_year,
+        student_sourced_id,
+        school_sourced_id,
         class_sourced_id,
-        list_transform(list_filter(coalesce(periods, []), lambda p: nullif(trim(p), '') is not null), lambda p: trim(p))
-            as class_periods
-    from {{ ref('int_oneroster__classes_by_year') }}
+        attendance_date,
+        bool_or(is_whole_class) as is_whole_class,
+        list(slot_period) as class_periods
+    from slots
+    group by all
 )
 
 select
@@ -70,10 +46,7 @@ left join enrolled
    and enrolled.school_sourced_id = period_events.school_sourced_id
    and enrolled.class_sourced_id = period_events.class_sourced_id
    and enrolled.attendance_date = period_events.attendance_date
-left join classes
-    on classes.school_year = period_events.school_year
-   and classes.class_sourced_id = period_events.class_sourced_id
 where enrolled.student_sourced_id is null
-   or (len(coalesce(classes.class_periods, [])) > 0
+   or (not enrolled.is_whole_class
        and nullif(trim(period_events.period), '') is not null
-       and not list_contains(classes.class_periods, trim(period_events.period)))
+       and not list_contains(enrolled.class_periods, trim(period_events.period)))

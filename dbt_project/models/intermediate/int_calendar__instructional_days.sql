@@ -6,7 +6,8 @@ with school_year as (
 ),
 
 schools as (
-    select school_sourced_id
+    -- the licensed schools of each year's orgs: a school closed since keeps its past years
+    select school_year, school_sourced_id
     from {{ ref('int_oneroster__schools') }}
     where is_licensed
 ),
@@ -38,7 +39,8 @@ select
     weekdays.calendar_date,
     weekdays.school_year
 from schools
-cross join weekdays
+inner join weekdays
+    on weekdays.school_year = schools.school_year
 anti join school_closures
     on school_closures.school_sourced_id = schools.school_sourced_id
    and school_closures.closed_date = weekdays.calendar_date

@@ -5,6 +5,7 @@
 -- window Y-1-07-01 .. Y-06-30, whatever their label; without any, the term/semester/gradingPeriod
 -- sessions that do. Same rule as kinvolved_assets/oneroster/school_year.py; no match for the current
 -- year is a failed test (tests/assert_school_year_resolved.sql), never empty marts.
+-- A year with a calendar in the config (school_years: first_day, last_day) takes its dates from there.
 -- As-of date: the current year's is the last attendance delivery (at most the last school day); an
 -- earlier year is over: its as-of date is its last school day.
 {% set current = var('school_year') | int %}
@@ -26,7 +27,7 @@ candidates as (
           > date_diff('day', start_date, end_date) + 1
 ),
 
-school_year_sessions as (
+session_dates as (
     select
         school_year,
         min(start_date) as start_date,
@@ -34,6 +35,24 @@ school_year_sessions as (
     from candidates
     where type_rank = (select min(c.type_rank) from candidates as c where c.school_year = candidates.school_year)
     group by school_year
+),
+
+configured as (
+    -- the config's school_years blocks of delivered years: first and last school day (inclusive)
+    select school_year, first_day, last_day
+    from ({{ school_calendars_select() }}) as calendars
+    where school_year in ({{ delivered_school_years() | join(', ') }})
+),
+
+school_year_sessions as (
+    -- a configured calendar wins over the sessions' dates; it also stands for a year without sessions
+    select
+        coalesce(configured.school_year, session_dates.school_year) as school_year,
+        coalesce(configured.first_day, session_dates.start_date) as start_date,
+        coalesce(cast(configured.last_day + 1 as date), session_dates.end_date) as end_date
+    from session_dates
+    full outer join configured
+        on configured.school_year = session_dates.school_year
 ),
 
 attendance_files as (

@@ -1,5 +1,7 @@
--- Current schools, flagged licensed when the config lists their sourcedId or identifier.
+-- The schools of each delivered school year (that year's orgs state, int_oneroster__orgs_by_year),
+-- flagged licensed when the config lists their sourcedId or identifier.
 select
+    school_year,
     org_sourced_id as school_sourced_id,
     org_name as school_name,
     identifier,
@@ -8,5 +10,5 @@ select
         list_contains({{ customer_list('licensed_schools', 'varchar') }}, org_sourced_id)
         or coalesce(list_contains({{ customer_list('licensed_schools', 'varchar') }}, identifier), false)
     ) as is_licensed
-from {{ ref('int_oneroster__orgs_current') }}
+from {{ ref('int_oneroster__orgs_by_year') }}
 where org_type = 'school'

@@ -1,15 +1,17 @@
--- Current enrollments in licensed schools. end_date is exclusive: when the district sends
--- inclusive end dates (var enrollment_end_inclusive) one day is added.
+-- Enrollments in licensed schools of every delivered school year (each year's enrollments as of the
+-- end of that year once it is over: the next year's first bulk does not remove them). end_date is
+-- exclusive: when the district sends inclusive end dates (var enrollment_end_inclusive) one day is added.
 with enrollments as (
-    select * from {{ ref('int_oneroster__enrollments_current') }}
+    select * from {{ ref('int_oneroster__enrollments_by_year') }}
 ),
 
 licensed_schools as (
-    select school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed
+    select school_year, school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed
 )
 
 select
     enrollments.enrollment_sourced_id,
+    enrollments.school_year,
     enrollments.class_sourced_id,
     enrollments.school_sourced_id,
     enrollments.user_sourced_id,
@@ -23,4 +25,5 @@ select
     {%- endif %} as end_date
 from enrollments
 inner join licensed_schools
-    on enrollments.school_sourced_id = licensed_schools.school_sourced_id
+    on enrollments.school_year = licensed_schools.school_year
+   and enrollments.school_sourced_id = licensed_schools.school_sourced_id

@@ -8,7 +8,7 @@ with events as (
 ),
 
 licensed_schools as (
-    select school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed
+    select school_year, school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed
 )
 
 select
@@ -29,4 +29,5 @@ select
     events.attendance_sourced_id
 from events
 inner join licensed_schools
-    on events.school_sourced_id = licensed_schools.school_sourced_id
+    on events.school_year = licensed_schools.school_year
+   and events.school_sourced_id = licensed_schools.school_sourced_id
