@@ -15,8 +15,9 @@ delivery that wrote it:
   decided the same way, recorded in the ledger as ``ingested``.
 
 Anything else is refused (``LegacyLayout``) with the customer and folder named, never guessed.
-Idempotent (nothing left to move: nothing done) and crash-safe: every move is one rename, and a
-date's ``_files`` files move last, so a rerun after a crash decides the same way. A legacy file whose
+Once: when nothing is left to move the warehouse gets a marker (``.layout-seq``) and later writers
+skip the scan. Crash-safe: every move is one rename, an entity's ``_files`` file moves after its
+raw and rejects files, and the marker is written last, so a rerun after a crash decides the same way. A legacy file whose
 ``seq=`` copy already exists (the delivery was re-ingested after the upgrade) is the older copy of the
 same delivery and is removed. Pure Python, no Dagster.
 """
@@ -125,6 +126,18 @@ def _decide(paths: CustomerPaths, date: str, entity: str, files: list[Path], can
         f"{folder}/seq=<N>/ naming the right delivery (`kinvolved deliveries {paths.customer_id}`)")
 
 
+def layout_marker(paths: CustomerPaths) -> Path:
+    """Written once the customer's tree holds ``seq=`` partitions only (the code before them never wrote it)."""
+    return paths.warehouse / ".layout-seq"
+
+
+def _mark(marker: Path) -> None:
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text("every partition of this warehouse is in a seq= folder\n")
+    os.replace(tmp, marker)
+
+
 def _move(legacy: Path, seq: int) -> bool:
     """One legacy file into its ``seq=`` folder (True), or removed as the older copy (False)."""
     target = legacy.parent / f"seq={int(seq)}" / legacy.name
@@ -139,8 +152,12 @@ def _move(legacy: Path, seq: int) -> bool:
 def upgrade_layout(paths: CustomerPaths, say: Callable[[str], None] | None = None) -> int:
     """Move every legacy partition of the customer into its delivery's ``seq=`` folder (the caller
     holds the writer lock). Returns how many were moved; raises ``LegacyLayout`` when undecidable."""
+    marker = layout_marker(paths)
+    if marker.exists():   # upgraded (or created with seq= partitions): nothing to scan
+        return 0
     legacy = _legacy(paths)
     if not legacy:
+        _mark(marker)
         return 0
     moved = removed = recorded = 0
     with Ledger(paths) as ledger:
@@ -163,6 +180,7 @@ def upgrade_layout(paths: CustomerPaths, say: Callable[[str], None] | None = Non
                         moved += 1
                     else:
                         removed += 1
+    _mark(marker)
     if say is not None:
         say(f"moved {moved} legacy partitions to the seq= layout"
             + (f", removed {removed} older copies of re-ingested ones" if removed else "")

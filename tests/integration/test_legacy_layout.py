@@ -34,6 +34,7 @@ def make_legacy(warehouse: Path, keep_seq: int | None = None) -> int:
     """Rewrite the tree the way the code before seq= partitions left it: each date's files directly in
     its folder (``keep_seq``: only that delivery's; the others of the date are gone, overwritten).
     Returns how many files were moved up."""
+    (warehouse / ".layout-seq").unlink()   # the code before seq= partitions never wrote the marker
     moved = 0
     for root in _roots(warehouse):
         for day in root.glob("delivery_date=*"):
@@ -117,10 +118,14 @@ def _with_correction(platform, instance) -> tuple[str, Path, int]:
     return generated.drops[0].delivery_date.isoformat(), warehouse, last
 
 
-def test_a_date_with_two_deliveries_is_assigned_by_its_files_record(platform, instance):
+def test_a_date_with_two_deliveries_is_assigned_by_its_files_record_after_a_crash(platform, instance):
     date, warehouse, last = _with_correction(platform, instance)
     _, seqs = layout(warehouse)
     make_legacy(warehouse, keep_seq=last)    # the old layout kept the correction: it overwrote the nightly
+    # an upgrade killed after its first rename: the correction's orgs rows already in their seq= folder
+    orgs = warehouse / "raw" / "orgs" / f"delivery_date={date}"
+    (orgs / f"seq={last}").mkdir()
+    (orgs / "part-0.parquet").rename(orgs / f"seq={last}" / "part-0.parquet")
     told: list[str] = []
     paths = CustomerPaths.for_customer("acme", platform.home)
     assert upgrade_layout(paths, told.append) > 0
