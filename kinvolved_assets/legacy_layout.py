@@ -33,6 +33,7 @@ import duckdb
 from kinvolved_assets.delivery import find_archived
 from kinvolved_assets.ledger import Ledger
 from kinvolved_assets.paths import DATE_RE, CustomerPaths, delivery_part
+from kinvolved_assets.permissions import FILE_MODE, private_dir
 
 FILES = "_files"
 
@@ -132,9 +133,11 @@ def layout_marker(paths: CustomerPaths) -> Path:
 
 
 def _mark(marker: Path) -> None:
-    marker.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(marker.parent)
     tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text("every partition of this warehouse is in a seq= folder\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("every partition of this warehouse is in a seq= folder\n")
     os.replace(tmp, marker)
 
 
@@ -144,7 +147,7 @@ def _move(legacy: Path, seq: int) -> bool:
     if target.exists():
         legacy.unlink()
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     os.replace(legacy, target)
     return True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+import stat
 import zipfile
 from pathlib import Path
 
@@ -86,8 +87,10 @@ def test_reingest_of_a_legacy_tree_moves_it_to_seq_folders_without_duplicates(pl
     assert content_digest(warehouse / "marts.duckdb") == normal_digest
     log = (platform.home / "logs" / "runs.log").read_text()
     assert f"moved {moved_up} legacy partitions to the seq= layout" in log
-    # done once: the next writer finds nothing to move
+    # done once: the next writer finds nothing to move; what it wrote is private like the rest
     assert upgrade_layout(CustomerPaths.for_customer("acme", platform.home)) == 0
+    assert stat.S_IMODE((warehouse / ".layout-seq").stat().st_mode) == 0o600
+    assert {stat.S_IMODE((warehouse / s).stat().st_mode) for s in seqs} == {0o700}
 
 
 def _with_correction(platform, instance) -> tuple[str, Path, int]:
