@@ -156,6 +156,14 @@ def test_an_undecidable_legacy_folder_is_refused_naming_customer_and_folder(plat
     assert "2 deliveries of" in message and "seq=<N>" in message
     assert layout(warehouse) == before               # nothing of that date moved
 
+    # a Dagster run of that date (the UI's Materialize, a backfill's run) is refused the same way, before writing
+    from kinvolved_assets.defs.partitions import delivery_key
+    from kinvolved_assets.local_runner import failure_message, run_ingest
+
+    run = run_ingest(platform.definitions(), instance, delivery_key("acme", date))
+    assert not run.success and failure_message(run).startswith("customer acme: "), failure_message(run)
+    assert layout(warehouse) == before
+
 
 def test_a_tree_older_than_the_ledger_records_its_archived_delivery(platform, instance):
     generated = platform.add_customer("acme", days=1)
