@@ -228,6 +228,7 @@ def cmd_backfill(args) -> int:
     if args.one_run:
         from kinvolved_assets.definitions import build_definitions
         from kinvolved_assets.defs.keys import BACKLOG_OP
+        from kinvolved_assets.defs.marts_triggers import ingested_by
         from kinvolved_assets.local_runner import run_backlog, run_marts
 
         defs = build_definitions(home=home, settle_seconds=0)
@@ -237,7 +238,9 @@ def cmd_backfill(args) -> int:
                                  run_config={"ops": {BACKLOG_OP: {"config": {"start": args.start,
                                                                              "end": args.end}}}},
                                  tags={"kinvolved/backfill": "cli"})
-            marts = run_marts(defs, instance, customer.customer_id) if result.success else None
+            # a backlog stopped at a blocked delivery still promoted the ones before it: their marts
+            promoted = result.success or ingested_by(str(home), customer.customer_id, {result.run_id})
+            marts = run_marts(defs, instance, customer.customer_id) if promoted else None
         print(f"run output: {log}")
         print(f"{dates[0]} .. {dates[-1]} ({len(dates)} deliveries)  {'ok     ' if result.success else 'BLOCKED'}  "
               f"run {result.run_id}")

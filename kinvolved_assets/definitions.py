@@ -26,7 +26,12 @@ from kinvolved_assets.defs.report_asset import build_report_asset
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.defs.rest_pull import build_rest_pulls
 from kinvolved_assets.defs.schedules import build_schedules
-from kinvolved_assets.defs.sensors import DEFAULT_SETTLE_SECONDS, build_delivery_sensor, build_marts_trigger
+from kinvolved_assets.defs.sensors import (
+    DEFAULT_SETTLE_SECONDS,
+    build_delivery_sensor,
+    build_failed_run_trigger,
+    build_marts_trigger,
+)
 from kinvolved_assets.instance_sqlite import install as fewer_instance_fsyncs
 from kinvolved_assets.marts_plausibility import DEFAULT_ZERO_ABSENCE_DAYS
 from kinvolved_assets.paths import kinvolved_home
@@ -72,7 +77,7 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
     sensors = [build_delivery_sensor(c, ingest_job, str(home), str(directory), settle_seconds,
                                      backlog_job=backlog_job, backlog_min_deliveries=backlog_min_deliveries)
                for c in customer_ids]
-    sensors.append(build_marts_trigger(marts_job))
+    sensors += [build_marts_trigger(marts_job, str(home)), build_failed_run_trigger(marts_job, str(home))]
     pull_jobs, pull_schedules, pull_sensors = build_rest_pulls(loaded.customers)
 
     return Definitions(

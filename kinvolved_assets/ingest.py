@@ -28,6 +28,7 @@ from kinvolved_assets.delivery import (
 )
 from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
 from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
+from kinvolved_assets.legacy_layout import upgrade_layout
 from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
@@ -274,6 +275,7 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
         recovered = recover_customer(paths)
         if recovered.summary():
             say(recovered.summary())
+        upgrade_layout(paths, say)   # legacy partitions into seq= folders before anything writes raw/
         located = locate_drop(config, paths, delivery_date, drop_hint, sha256)
         with Ledger(paths) as ledger:
             entry = ledger.register(located.sha256, located.name, delivery_date, located.date_source or "partition")

@@ -12,7 +12,8 @@ Layout under ``KINVOLVED_HOME`` (default ``./data``)::
 
 ``<N>`` is the delivery's arrival sequence in the ledger: two deliveries of one date never share a
 partition, and they apply in (date, seq) order. A partition without ``seq=`` (written before the
-sequence was part of the layout) counts as sequence 0 of its date.
+sequence was part of the layout) counts as sequence 0 of its date until the customer's next writer
+moves it into its delivery's ``seq=`` folder (``legacy_layout.upgrade_layout``).
     warehouse/<customer>/marts.duckdb                                            published marts
     warehouse/<customer>/build/                                                  marts being built (aside)
 """

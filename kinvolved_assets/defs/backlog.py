@@ -41,6 +41,7 @@ from kinvolved_assets.delivery import delivery_dates_between
 from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.ingest import AlreadyIngested, DeliveryNotFound, ingest_delivery
 from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.legacy_layout import LegacyLayout
 
 # a sensor tick that finds this many new drops of a customer requests one backlog run instead
 DEFAULT_BACKLOG_MIN_DELIVERIES = 30
@@ -115,7 +116,7 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
             except AlreadyIngested as exc:
                 context.log.info(f"{i + 1}/{len(items)} {delivery_date}: skipped, {exc}")
                 continue
-            except (CustomerBusy, DeliveryNotFound, DiskFull) as exc:
+            except (CustomerBusy, DeliveryNotFound, DiskFull, LegacyLayout) as exc:
                 raise Failure(description=str(exc)) from None
             done += 1
             partition = delivery_key(customer_id, delivery_date)

@@ -38,6 +38,7 @@ from kinvolved_assets.ingest import (
     ingest_delivery,
 )
 from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.legacy_layout import LegacyLayout
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 
@@ -200,7 +201,7 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
                     entities=selected, validators=validators, reporter=reporter, sha256=sha,
                     only_new=config.only_new, log=context.log.info,
                 )
-            except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull) as exc:
+            except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull, LegacyLayout) as exc:
                 raise Failure(description=str(exc)) from None
             if i == len(replays) - 1:
                 break

@@ -1,4 +1,4 @@
-"""File-arrival sensors (one per customer) and the marts trigger after each ingested delivery."""
+"""File-arrival sensors (one per customer); the marts triggers are in ``marts_triggers``."""
 
 from __future__ import annotations
 
@@ -14,20 +14,24 @@ from dagster import (
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    run_status_sensor,
     sensor,
 )
 
 from kinvolved_assets.customer_lock import is_locked
 from kinvolved_assets.customers import before_history_message, load_customer_configs
-from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
+from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB
+from kinvolved_assets.defs.marts_triggers import (  # noqa: F401 - re-exported: the marts triggers
+    PID_TAG,  # in-process runs: the process running them (a dead one's runs are failed)
+    backfill_waiting,
+    build_failed_run_trigger,
+    build_marts_trigger,
+)
 from kinvolved_assets.defs.partitions import DATE_DIM, date_start, delivery_key
 from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason, unreadable_names
 from kinvolved_assets.ledger import MAX_ATTEMPTS, PENDING, SETTLED, Ledger, pid_alive
 
 DEFAULT_SETTLE_SECONDS = 60
 DELIVERY_SHA_TAG = "kinvolved/drop_sha256"
-PID_TAG = "kinvolved/pid"     # in-process runs: the process running them (a dead one's runs are failed)
 # a run that started this recently may not have taken the customer's writer lock yet
 STARTING_GRACE_SECONDS = 120
 # the last tick's log lines per customer, for in-process callers (`kinvolved ingest` prints them)
@@ -268,73 +272,5 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
     return _delivery_sensor
 
 
-BACKFILL_TAG = "dagster/backfill"
-UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-
-
-def _targeted_partitions(backfill) -> int | None:
-    """How many partitions a backfill targets (None when Dagster does not say)."""
-    try:
-        if backfill.is_asset_backfill:
-            data = backfill.asset_backfill_data
-            return data.get_num_partitions() if data is not None else None
-        return len(backfill.partition_names) if backfill.partition_names is not None else None
-    except Exception:  # noqa: BLE001 - an older serialization: rely on the unfinished runs alone
-        return None
-
-
-def backfill_waiting(instance, backfill_id: str) -> str | None:
-    """Why a backfill's marts build must wait (a run still to finish, partitions not yet submitted),
-    else None: the backfill's last run is done."""
-    unfinished = instance.get_run_ids(filters=RunsFilter(tags={BACKFILL_TAG: backfill_id}, statuses=UNFINISHED),
-                                      limit=1)
-    if unfinished:
-        return f"run {unfinished[0]} not finished"
-    backfill = instance.get_backfill(backfill_id)
-    if backfill is None or backfill.status.value != "REQUESTED":
-        return None
-    targeted = _targeted_partitions(backfill)
-    runs = len(instance.get_run_ids(filters=RunsFilter(tags={BACKFILL_TAG: backfill_id})))
-    if targeted is not None and runs < targeted:
-        return f"{runs} of {targeted} partitions submitted"
-    return None
-
-
-def build_marts_trigger(marts_job):
-    @run_status_sensor(
-        name="marts_after_delivery",
-        run_status=DagsterRunStatus.SUCCESS,
-        request_job=marts_job,
-        description="After a delivery is promoted, rebuild that customer's marts (one queued build per customer).",
-    )
-    def marts_after_delivery(context):
-        run = context.dagster_run
-        # Any successful run that materialized raw deliveries (sensor runs, UI launches, backfills)
-        # carries the customer dimension of the delivery partition.
-        customer_id = run.tags.get("dagster/partition/customer")
-        if run.job_name == BACKLOG_JOB:
-            customer_id = run.tags.get("dagster/partition")
-        if not customer_id or run.job_name == MARTS_JOB:
-            return SkipReason(f"run {run.run_id} did not ingest a delivery")
-        backfill_id = run.tags.get(BACKFILL_TAG)
-        if backfill_id:   # a backfill (UI, daemon, `kinvolved backfill`) builds the marts once, after its runs
-            waiting = backfill_waiting(context.instance, backfill_id)
-            if waiting:
-                return SkipReason(f"run {run.run_id} is part of backfill {backfill_id} ({waiting}): its marts "
-                                  "are built once, after its last run")
-        queued = context.instance.get_run_ids(
-            filters=RunsFilter(job_name=MARTS_JOB, tags={CUSTOMER_TAG: customer_id},
-                               statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]),
-            limit=1,
-        )
-        if queued:
-            return SkipReason(f"a marts build for {customer_id} is already queued ({queued[0]})")
-        run_key = f"marts-after-backfill-{backfill_id}-{customer_id}" if backfill_id else f"marts-after-{run.run_id}"
-        return RunRequest(run_key=run_key, partition_key=customer_id,
-                          tags={CUSTOMER_TAG: customer_id, "kinvolved/after_run": run.run_id})
-
-    return marts_after_delivery
-
-
-__all__ = ["backlog_request", "build_delivery_sensor", "build_marts_trigger", "evaluate_landing"]
+__all__ = ["backfill_waiting", "backlog_request", "build_delivery_sensor", "build_failed_run_trigger",
+           "build_marts_trigger", "evaluate_landing"]

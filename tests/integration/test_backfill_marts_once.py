@@ -101,3 +101,129 @@ def test_partition_run_replays_every_accepted_delivery_of_its_date_in_arrival_or
     assert len(drops) == 2 and drops[0] != drops[1], drops
     assert sorted((platform.warehouse("acme") / "raw" / "orgs" / f"delivery_date={date}").iterdir()) == [
         platform.warehouse("acme") / "raw" / "orgs" / f"delivery_date={date}" / f"seq={r[0]}" for r in rows]
+
+
+def _block(drop_path) -> None:
+    """The drop's attendance file loses a required column: the delivery is blocked as a whole."""
+    import zipfile
+
+    broken = drop_path.with_suffix(".tmp")
+    with zipfile.ZipFile(drop_path) as zin, zipfile.ZipFile(broken, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item).decode("utf-8")
+            if item.endswith("attendance.csv"):
+                data = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 5)
+                                 for line in data.splitlines()) + "\n"
+            zout.writestr(item, data)
+    broken.replace(drop_path)
+
+
+def _failed_trigger(defs, instance, run_id):
+    from dagster import DagsterEventType, build_run_status_sensor_context
+
+    run = instance.get_run_by_id(run_id)
+    failure = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records[0].event_log_entry
+    ctx = build_run_status_sensor_context(sensor_name="marts_after_failed_run", dagster_event=failure.dagster_event,
+                                          dagster_instance=instance, dagster_run=run)
+    return defs.resolve_sensor_def("marts_after_failed_run")(ctx)
+
+
+def _asset_backfill(defs, instance, backfill_id, keys):
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(), partition_names=[str(k) for k in keys],
+        asset_selection=[raw_asset_key(e) for e in ENTITY_NAMES], backfill_timestamp=time.time(), tags={},
+        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None)
+    instance.add_backfill(backfill)
+    return {"dagster/backfill": backfill_id, "kinvolved/customer": "acme"}
+
+
+def test_backfill_whose_last_run_is_blocked_builds_the_marts_once(platform, instance):
+    from dagster import RunRequest, SkipReason
+
+    from kinvolved_assets.local_runner import run_marts
+
+    generated = platform.add_customer("acme", days=2)
+    drops = sorted(generated.drops, key=lambda d: d.delivery_date)
+    _block(drops[1].path)
+    defs = platform.definitions()
+    keys = [delivery_key("acme", d.delivery_date.isoformat()) for d in drops]
+    tags = _asset_backfill(defs, instance, "bf-last-blocked", keys)
+
+    first = run_ingest(defs, instance, keys[0], tags=tags)
+    assert first.success
+    assert isinstance(_trigger(defs, instance, first.run_id), SkipReason)   # its second partition still to come
+    last = run_ingest(defs, instance, keys[1], tags=tags)
+    assert not last.success                                                  # blocked by validation
+    request = _failed_trigger(defs, instance, last.run_id)
+    assert isinstance(request, RunRequest), request
+    assert request.partition_key == "acme" and request.run_key == "marts-after-backfill-bf-last-blocked-acme"
+    assert request.tags["kinvolved/after_backfill"] == "bf-last-blocked"
+
+    # the build runs; the first run's success seen again (a sensor restart) asks for no second build
+    marts = run_marts(defs, instance, "acme", tags=request.tags)
+    assert marts.success and (platform.warehouse("acme") / "marts.duckdb").exists()
+    again = _trigger(defs, instance, first.run_id)
+    assert isinstance(again, SkipReason) and "already requested" in again.skip_message, again
+
+
+def test_backfill_with_no_ingested_delivery_says_why_no_marts_build(platform, instance):
+    from dagster import SkipReason
+
+    generated = platform.add_customer("acme", days=1)
+    _block(generated.drops[0].path)
+    defs = platform.definitions()
+    key = delivery_key("acme", generated.drops[0].delivery_date.isoformat())
+    tags = _asset_backfill(defs, instance, "bf-all-blocked", [key])
+    only = run_ingest(defs, instance, key, tags=tags)
+    assert not only.success
+    answer = _failed_trigger(defs, instance, only.run_id)
+    assert isinstance(answer, SkipReason), answer
+    assert answer.skip_message.startswith("backfill bf-all-blocked finished: none of its 1 runs of acme "
+                                          "ingested a delivery (failure; see run "), answer.skip_message
+    assert "no marts build needed" in answer.skip_message
+
+
+def test_backlog_run_stopped_at_a_blocked_delivery_builds_the_marts_of_the_promoted_ones(platform, instance):
+    from dagster import RunRequest, SkipReason
+
+    from kinvolved_assets.defs.keys import BACKLOG_OP
+    from kinvolved_assets.local_runner import run_backlog
+
+    generated = platform.add_customer("acme", days=3)
+    drops = sorted(generated.drops, key=lambda d: d.delivery_date)
+    _block(drops[2].path)
+    defs = platform.definitions()
+    dates = [d.delivery_date.isoformat() for d in drops]
+    # a backlog run launched by the daemon (the sensor's catch-up, the UI): no in-process caller to build marts
+    run = run_backlog(defs, instance, "acme", run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}})
+    assert not run.success
+    request = _failed_trigger(defs, instance, run.run_id)
+    assert isinstance(request, RunRequest), request
+    assert request.partition_key == "acme" and request.run_key == f"marts-after-{run.run_id}"
+
+    # a run that failed before promoting anything leaves the marts alone, and says so
+    again = run_backlog(defs, instance, "acme", run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates[2:]}}}})
+    assert not again.success
+    answer = _failed_trigger(defs, instance, again.run_id)
+    assert isinstance(answer, SkipReason) and "before it ingested a delivery" in answer.skip_message, answer
+
+
+@pytest.mark.parametrize("mode", ["--one-run", "--in-process"])
+def test_cli_backfill_whose_last_delivery_is_blocked_builds_the_marts_of_the_earlier_ones(platform, capsys, mode):
+    import duckdb
+
+    from kinvolved_assets.cli import main
+
+    generated = platform.add_customer("acme", days=3)
+    drops = sorted(generated.drops, key=lambda d: d.delivery_date)
+    _block(drops[-1].path)
+    dates = [d.delivery_date.isoformat() for d in drops]
+    code = main(["backfill", "acme", "--from", dates[0], "--to", dates[-1], mode])
+    out = capsys.readouterr().out
+    assert code == 1, out                                  # the blocked delivery is reported as a failure
+    assert "BLOCKED" in out and "marts   ok" in out, out   # but the two promoted ones reach the marts
+    with duckdb.connect(str(platform.warehouse("acme") / "marts.duckdb"), read_only=True) as con:
+        tables = con.execute("select count(*) from information_schema.tables").fetchone()[0]
+    assert tables > 0

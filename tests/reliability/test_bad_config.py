@@ -87,7 +87,7 @@ def test_each_bad_config_gives_one_clear_error_and_others_load(configs):
     out = subprocess.run([PYTHON, "-c", code], env=site.env(), capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["sensors"] == ["deliveries__good", "marts_after_delivery"], result
+    assert result["sensors"] == ["deliveries__good", "marts_after_delivery", "marts_after_failed_run"], result
     for stem in CASES:
         assert sum(1 for e in result["errors"] if f"{stem}.yaml" in e) == 1, (stem, result["errors"])
 
@@ -174,6 +174,7 @@ def test_attack_corpus_refused_one_line_each_while_the_others_ingest(site):
         assert "'2025-13-01' is not a date" in placeholders["bad_date"]
         assert "lies inside customer pii's landing folder" in placeholders["evil"]
         sensors = graphql(dep.port, SENSORS)["sensorsOrError"]["results"]
-        assert sorted(x["name"] for x in sensors) == ["deliveries__good", "deliveries__pii", "marts_after_delivery"]
+        assert sorted(x["name"] for x in sensors) == ["deliveries__good", "deliveries__pii", "marts_after_delivery",
+                                                        "marts_after_failed_run"]
     finally:
         dep.stop()
