@@ -15,6 +15,7 @@ partition, and they apply in (date, seq) order. A partition without ``seq=`` (wr
 sequence was part of the layout) counts as sequence 0 of its date.
     warehouse/<customer>/marts.duckdb                                            published marts
     warehouse/<customer>/build/                                                  marts being built (aside)
+    warehouse/<customer>/dbt_target/                                             dbt's target of the builds (kept)
 """
 
 from __future__ import annotations
@@ -147,6 +148,11 @@ class CustomerPaths:
     @property
     def build_dir(self) -> Path:
         return self.warehouse / "build"
+
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's target folder of this customer's builds, kept between them (partial_parse.msgpack)."""
+        return self.warehouse / "dbt_target"
 
     def raw_partition(self, entity: str, delivery_date: str, seq: int | None = None) -> Path:
         return partition_dirs(self.warehouse, entity, delivery_date, seq).raw

@@ -129,11 +129,53 @@ def _env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+# The name dbt opens the build file by: the same in every build, so dbt's profile (its path, and the
+# database name DuckDB derives from it) does not change between builds and dbt parses partially.
+DBT_BUILD_NAME = "profile/marts_build.duckdb"
+
+
+def open_build_file(build_file: Path) -> Path:
+    """Create the (empty) build database and its second, stable name for dbt (a hard link: one file)."""
+    import duckdb
+
+    duckdb.connect(str(build_file)).close()
+    dbt_file = build_file.parent / DBT_BUILD_NAME
+    private_dir(dbt_file.parent)
+    dbt_file.unlink(missing_ok=True)
+    os.link(build_file, dbt_file)
+    return dbt_file
+
+
+PARSE_STATE = "partial_parse.msgpack"
+
+
+def stable_target(target: Path) -> Path:
+    """The customer's dbt target folder, kept between builds for its ``partial_parse.msgpack``: the
+    next build skips the full parse (the customer's vars and profile are the same build after build;
+    a change of either, of dbt or of the project parses again)."""
+    private_dir(target)
+    keep_parse_state_only(target)
+    return target
+
+
+def keep_parse_state_only(target: Path) -> None:
+    """Drop what a build wrote into the target but its parse state (logs, compiled SQL, results):
+    nothing of one build is read as another's, and the folder stays private."""
+    for entry in target.iterdir():
+        if entry.name == PARSE_STATE and entry.is_file():
+            os.chmod(entry, FILE_MODE)
+        elif entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def publish_atomically(build_file: Path, published: Path) -> None:
     """Swap a finished build in: readers see the old file or the new one, never half of one."""
-    wal = build_file.with_name(build_file.name + ".wal")
-    if wal.exists():
-        raise RuntimeError(f"build {build_file.name} still has a write-ahead log; refusing to publish")
+    for name in (build_file, build_file.parent / DBT_BUILD_NAME):
+        if name.with_name(name.name + ".wal").exists():
+            raise RuntimeError(f"build {build_file.name} still has a write-ahead log; refusing to publish")
+    (build_file.parent / DBT_BUILD_NAME).unlink(missing_ok=True)   # no second name on the published file
     with open(build_file, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(build_file, published)
@@ -188,16 +230,20 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
         private_dir(build_dir / "tmp")   # dbt target/, the build file and its spill: 0700 like the rest
         private_dir(build_dir)
         build_file = build_dir / f"marts-{context.run_id}.duckdb"
+        dbt_file = open_build_file(build_file)
+        target = stable_target(paths.dbt_target)
         # the customer's lists go to dbt in a file (any size), the scalars as --vars
         dbt_vars = {**write_dbt_settings(customer, build_dir), "raw_root": str(paths.raw),
                     "force_mass_deletion": bool(config.force_mass_deletion)}
-        env = {"KINVOLVED_MARTS_DB": str(build_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp")}
+        env = {"KINVOLVED_MARTS_DB": str(dbt_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp")}
         if config.force_mass_deletion:
             context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
         with _env(env):
             invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
-                                 target_path=build_dir / "target", raise_on_error=False)
+                                 target_path=target, raise_on_error=False)
             events = list(invocation.stream())   # figures are read once dbt has let go of the file
+        full = disk_was_full(target / "run_results.json")
+        keep_parse_state_only(target)
         built = build_file if invocation.is_successful() else None
         for event in with_mart_figures(context, events, built, MANIFEST_PATH, customer):
             if isinstance(event, Output):
@@ -207,7 +253,6 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
         if not invocation.is_successful():
             blocked = mass_deletions(build_file, customer.attendance.mass_deletion_fraction,
                                      customer.attendance.mass_deletion_min_records)
-            full = _disk_was_full(build_dir / "target" / "run_results.json")
             shutil.rmtree(build_dir, ignore_errors=True)
             if full:
                 raise Failure(description=f"{customer_id}: " + disk_full_message(
@@ -232,7 +277,7 @@ def build_marts_assets(partitions_def: StaticPartitionsDefinition):
     return customer_marts
 
 
-def _disk_was_full(run_results: Path) -> bool:
+def disk_was_full(run_results: Path) -> bool:
     try:
         results = json.loads(run_results.read_text()).get("results", [])
     except (OSError, ValueError):
