@@ -18,7 +18,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
 from kinvolved_assets.customer_lock import customer_lock
-from kinvolved_assets.dbt_settings import write_dbt_settings
+from kinvolved_assets.dbt_settings import SETTINGS_FILE, write_dbt_settings
 from kinvolved_assets.defs.dbt_project import (  # noqa: F401 - the project's names, imported from here
     DBT_PROJECT_DIR,
     MANIFEST_PATH,
@@ -38,6 +38,7 @@ from kinvolved_assets.defs.marts_files import (
 )
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.diskspace import disk_full_message
+from kinvolved_assets.marts_plan import current_stamp, plan_build, write_stamp
 from kinvolved_assets.permissions import FILE_MODE, private_dir
 
 
@@ -46,6 +47,11 @@ class MartsConfig(Config):
         default=False,
         description="Accept bulk deliveries that delete more than the customer's mass_deletion_fraction "
         "of active records (recorded in the run's metadata).",
+    )
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the marts from nothing: dbt's kept parse state of the customer is dropped (a "
+        "full parse) and dbt runs with --full-refresh, whatever the build plan says.",
     )
 
 
@@ -96,16 +102,22 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     private_dir(build_dir)
     build_file = build_dir / f"marts-{context.run_id}.duckdb"
     dbt_file = open_build_file(build_file)
+    if config.full_refresh:
+        shutil.rmtree(paths.dbt_target, ignore_errors=True)
     target = stable_target(paths.dbt_target)
     # the customer's lists go to dbt in a file (any size), the scalars as --vars
     dbt_vars = {**write_dbt_settings(customer, build_dir), "raw_root": str(paths.raw),
                 "force_mass_deletion": bool(config.force_mass_deletion)}
+    stamp = current_stamp(DBT_PROJECT_DIR, dbt_vars, build_dir / SETTINGS_FILE, paths.raw)
+    plan = plan_build(paths.marts_db, stamp, paths.raw, config.full_refresh)
+    context.log.info(f"{customer_id}: marts build plan: {plan.line()}"
+                     + (" (built in full: no model of the project is incremental yet)" if plan.incremental else ""))
     env = {"KINVOLVED_MARTS_DB": str(dbt_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp")}
     if config.force_mass_deletion:
         context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
+    args = ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if config.full_refresh else [])]
     with _env(env):
-        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
-                             target_path=target, raise_on_error=False)
+        invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
         events = list(invocation.stream())   # figures are read once dbt has let go of the file
     full = disk_was_full(target / "run_results.json")
     keep_parse_state_only(target)
@@ -113,10 +125,12 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     for event in with_mart_figures(context, events, built, MANIFEST_PATH, customer):
         if isinstance(event, Output):
             event = event.with_metadata({**event.metadata, "customer": customer_id,
-                                         "mass_deletion_forced": bool(config.force_mass_deletion)})
+                                         "mass_deletion_forced": bool(config.force_mass_deletion),
+                                         "marts_build_plan": plan.line()})
         yield event
     if not invocation.is_successful():
         _fail(customer_id, customer, paths, build_file, full, config)
+    write_stamp(build_file, stamp)    # what the next build's plan compares with
     os.chmod(build_file, FILE_MODE)   # the published marts: 0600 like the rest of the customer's tree
     publish_atomically(build_file, paths.marts_db)
     shutil.rmtree(build_dir, ignore_errors=True)
