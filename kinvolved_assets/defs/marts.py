@@ -37,7 +37,7 @@ from kinvolved_assets.defs.marts_files import (
     stable_target,
 )
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.diskspace import disk_full_message
+from kinvolved_assets.diskspace import disk_full_message, is_disk_full
 from kinvolved_assets.marts_plan import current_stamp, plan_build, write_stamp
 from kinvolved_assets.permissions import FILE_MODE, private_dir
 
@@ -101,7 +101,13 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     private_dir(build_dir / "tmp")   # the build file and its spill: 0700 like the rest
     private_dir(build_dir)
     build_file = build_dir / f"marts-{context.run_id}.duckdb"
-    dbt_file = open_build_file(build_file)
+    try:
+        dbt_file = open_build_file(build_file)
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise Failure(description=f"{customer_id}: " + disk_full_message(
+                paths.warehouse, None, "build the marts") + " (the published marts are unchanged)") from exc
+        raise
     if config.full_refresh:
         shutil.rmtree(paths.dbt_target, ignore_errors=True)
     target = stable_target(paths.dbt_target)
