@@ -93,7 +93,7 @@ def _home() -> Path:
 
 
 def cmd_prepare_dbt(args) -> int:
-    from kinvolved_assets.defs.marts import prepare_manifest
+    from kinvolved_assets.defs.dbt_project import prepare_manifest
 
     path = prepare_manifest(force=True)
     print(f"dbt manifest ready: {path}")

@@ -74,9 +74,10 @@ def run_backlog(defs: Definitions, instance: DagsterInstance, customer_id: str, 
 
 
 def run_marts(defs: Definitions, instance: DagsterInstance, customer_id: str, force_mass_deletion: bool = False,
-              raise_on_error: bool = False, tags: dict | None = None):
+              raise_on_error: bool = False, tags: dict | None = None, full_refresh: bool = False):
     job = defs.resolve_job_def(MARTS_JOB)
-    run_config = {"ops": {"customer_marts": {"config": {"force_mass_deletion": force_mass_deletion}}}}
+    config = {"force_mass_deletion": force_mass_deletion, **({"full_refresh": True} if full_refresh else {})}
+    run_config = {"ops": {"customer_marts": {"config": config}}}
     return job.execute_in_process(partition_key=customer_id, run_config=_with_console_level(run_config),
                                   instance=instance, tags={"kinvolved/customer": customer_id, **(tags or {})},
                                   raise_on_error=raise_on_error)

@@ -16,6 +16,7 @@ sequence was part of the layout) counts as sequence 0 of its date until the cust
 moves it into its delivery's ``seq=`` folder (``legacy_layout.upgrade_layout``).
     warehouse/<customer>/marts.duckdb                                            published marts
     warehouse/<customer>/build/                                                  marts being built (aside)
+    warehouse/<customer>/dbt_target/                                             dbt's target of the builds (kept)
 """
 
 from __future__ import annotations
@@ -148,6 +149,11 @@ class CustomerPaths:
     @property
     def build_dir(self) -> Path:
         return self.warehouse / "build"
+
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's target folder of this customer's builds, kept between them (partial_parse.msgpack)."""
+        return self.warehouse / "dbt_target"
 
     def raw_partition(self, entity: str, delivery_date: str, seq: int | None = None) -> Path:
         return partition_dirs(self.warehouse, entity, delivery_date, seq).raw

@@ -1,0 +1,69 @@
+"""The dbt project of the marts and its prepared manifest (``kinvolved prepare-dbt``).
+
+``DBT_PROJECT`` is dagster-dbt's ``DbtProject`` of ``dbt_project/``; ``prepare_manifest`` runs its
+preparation (``dbt parse`` into ``dbt_project/target``: ``manifest.json``, read by the asset
+definitions, and ``partial_parse.msgpack``, the seed of every customer's dbt target) when the
+manifest is missing or older than a file of the project.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+MANIFEST_PATH = DBT_PROJECT.manifest_path
+PARSE_FREE_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+
+
+def dbt_executable() -> str:
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else "dbt"
+
+
+def dbt_sources_newer_than(path: Path) -> bool:
+    """Whether a model, macro, test, seed, contract file or dbt_project.yml changed after ``path``."""
+    if not path.exists():
+        return True
+    built = path.stat().st_mtime
+    for folder in ("models", "macros", "tests", "seeds", "contract"):
+        for f in (DBT_PROJECT_DIR / folder).rglob("*"):
+            if f.is_file() and f.stat().st_mtime > built:
+                return True
+    return (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
+
+
+class KinvolvedProjectPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparation (``dbt parse``, then the seeds' entries of ``partial_parse.msgpack``
+    invalidated so a moved project re-reads their path) with this venv's dbt."""
+
+    def prepare(self, project: DbtProject) -> None:
+        from kinvolved_assets.defs.dbt_resource import MartsDbtResource
+
+        saved = {k: os.environ.get(k) for k in PARSE_FREE_ENV}
+        os.environ.update(PARSE_FREE_ENV)
+        try:
+            resource = MartsDbtResource(project_dir=project, dbt_executable=dbt_executable())
+            resource.cli(self._prepare_project_cli_args, target_path=project.target_path).wait()
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+        self._invalidate_seeds_in_partial_parse(project)
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """Parse the project when the manifest is missing or older than the project (tests, CI, CLI)."""
+    if force or dbt_sources_newer_than(MANIFEST_PATH):
+        try:
+            KinvolvedProjectPreparer().prepare(DBT_PROJECT)
+        except Exception as exc:   # noqa: BLE001 - the CLI says which step failed and why
+            raise RuntimeError(f"dbt parse failed: {exc}") from exc
+    return MANIFEST_PATH
