@@ -9,9 +9,10 @@ not checked.
 
 from __future__ import annotations
 
+from ..sql import string as _lit
 from .discover import DropLimits
 from .findings import Finding, finding
-from .load import LoadResult, _lit
+from .load import LoadResult
 from .scratch import scratch_cursor
 
 

@@ -79,7 +79,7 @@ DATETIME_EXAMPLES = [
 def _datetime_casts(values: list[str]) -> list[tuple]:
     import duckdb
 
-    from kinvolved_assets.oneroster.load import datetime_utc
+    from kinvolved_assets.oneroster.column_sql import datetime_utc
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
