@@ -92,7 +92,7 @@ def stage_dagster(args: dict) -> dict:
     import dagster  # noqa: F401
 
     t_dagster = time.perf_counter()
-    from kinvolved_assets.commands import instance_for
+    from kinvolved_assets.cli.runs import instance_for
     from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
     from kinvolved_assets.local_runner import (
         run_backlog,

@@ -56,7 +56,7 @@ def cmd_pull(args) -> int:
     print(f"delivery {result.delivery_date}: {result.delivery}")
     if not args.ingest:
         return 0
-    from kinvolved_assets.commands import cmd_ingest
+    from kinvolved_assets.cli.ingest import cmd_ingest
 
     return cmd_ingest(argparse.Namespace(customer=args.customer, no_marts=False))
 

@@ -78,7 +78,7 @@ def test_bands_charts_report_asset_and_cli_match_truth(platform, instance, capsy
         assert (html_path.parent / f"{png}.png").read_bytes().startswith(b"\x89PNG")
 
     # kinvolved report at an earlier date: the days up to it, as known today (later corrections included)
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     dates = [str(d) for (d,) in con.execute('select distinct "date" from fct_student_daily_attendance order by 1').fetchall()]
     for date in dates[:2]:

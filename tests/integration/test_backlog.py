@@ -119,7 +119,7 @@ def test_backlog_stops_at_a_blocked_delivery(platform, instance):
 
 
 def test_backfill_one_run_from_the_cli(platform, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     generated = platform.add_customer("acme", days=3)
     dates = sorted(d.delivery_date.isoformat() for d in generated.drops)

@@ -136,7 +136,7 @@ def test_two_customers_with_colliding_ids_are_isolated(platform, instance):
 
 
 def test_onboarding_prints_schools_and_codes(platform, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
     from kinvolved_assets.generator import generate

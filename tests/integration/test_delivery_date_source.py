@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_ingest_prints_every_date_source_and_warns_on_old_attendance(platform, capsys):
-    from kinvolved_assets.commands import cmd_ingest
+    from kinvolved_assets.cli.ingest import cmd_ingest
 
     (drop,) = platform.add_customer("acme", days=1).drops   # the name-dated case: the personal-data scan
     arrived = drop.delivery_date + dt.timedelta(days=30)

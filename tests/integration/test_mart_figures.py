@@ -51,7 +51,7 @@ def test_mart_materializations_carry_figures_and_plausible_marts_pass(platform, 
 
 
 def test_implausible_marts_fail_their_checks_and_say_so(platform, instance, capsys):
-    from kinvolved_assets.commands import cmd_ingest
+    from kinvolved_assets.cli.ingest import cmd_ingest
 
     platform.add_customer("acme", days=3)
     config_file = platform.config_dir / "acme.yaml"
@@ -67,7 +67,7 @@ def test_implausible_marts_fail_their_checks_and_say_so(platform, instance, caps
     out = capsys.readouterr().out
     assert "ERROR daily_fact_not_empty: 0 student-days built although" in out
     assert "WARN  licensed_schools_have_students:" in out and "sch-not-sent" in out
-    from kinvolved_assets.commands import instance_for
+    from kinvolved_assets.cli.runs import instance_for
 
     inst = instance_for(platform.home)
     event = inst.get_latest_materialization_event(AssetKey(["marts", "fct_student_daily_attendance"]))

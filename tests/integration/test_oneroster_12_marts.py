@@ -81,7 +81,7 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
 def test_validate_and_onboard_a_12_drop(platform, capsys):
     import json
 
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
     from kinvolved_assets.generator import generate
 
     platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])

@@ -28,7 +28,7 @@ def site(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed: apt-get install chromium")
-    from kinvolved_assets.commands import instance_for
+    from kinvolved_assets.cli.runs import instance_for
     from kinvolved_assets.definitions import build_definitions
     from tests.districts import add_customer
 
@@ -199,7 +199,7 @@ def test_district_report(site):
 
 
 def test_dbt_docs_against_the_published_marts(site):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     assert main(["docs", "--customer", "demo"]) == 0
     target = site["home"] / "docs" / "demo" / "target"

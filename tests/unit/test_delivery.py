@@ -283,7 +283,7 @@ def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
 
 
 def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
     from tests.districts import add_customer
 
     home, configs = tmp_path / "home", tmp_path / "configs"

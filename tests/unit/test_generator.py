@@ -293,7 +293,7 @@ def test_demo_yaml_matches_suggested_config():
 def _cli(argv: list[str]) -> int:
     import argparse
 
-    from kinvolved_assets.cli import COMMAND_MODULES
+    from kinvolved_assets.cli.main import COMMAND_MODULES
     from kinvolved_assets.generator.command import register
 
     assert "kinvolved_assets.generator.command" in COMMAND_MODULES

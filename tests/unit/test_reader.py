@@ -409,7 +409,7 @@ def test_finding_shape_and_rule_table():
 def _run_cli(args):
     import argparse
 
-    from kinvolved_assets import validate_command as command
+    from kinvolved_assets.cli import validate as command
     p = argparse.ArgumentParser()
     sub = p.add_subparsers()
     command.register(sub)
@@ -455,7 +455,7 @@ def test_findings_capped_per_rule_with_summary(tmp_path):
 
 def test_no_dagster_import():
     import subprocess
-    code = ("import sys; import kinvolved_assets.oneroster.drop, kinvolved_assets.validate_command; "
+    code = ("import sys; import kinvolved_assets.oneroster.drop, kinvolved_assets.cli.validate; "
             "sys.exit(1 if any(m.startswith('dagster') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
     assert zipfile  # keep import used

@@ -74,7 +74,7 @@ def _n(value) -> str:
 def cmd_reingest(args) -> int:
     import os
 
-    from kinvolved_assets.commands import _tell, instance_for, quiet_runs
+    from kinvolved_assets.cli.runs import instance_for, quiet_runs, tell
     from kinvolved_assets.customer_lock import CustomerBusy, customer_lock
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.defs.keys import CUSTOMER_TAG
@@ -97,7 +97,7 @@ def cmd_reingest(args) -> int:
     tags = {CUSTOMER_TAG: customer.customer_id, PID_TAG: str(os.getpid()), "kinvolved/reingest": str(delivery.seq)}
     config = {"ops": {"oneroster_delivery": {"config": {"sha256": delivery.sha256}}}}
     try:
-        with customer_lock(paths, f"`kinvolved reingest` (pid {os.getpid()})", on_wait=_tell), \
+        with customer_lock(paths, f"`kinvolved reingest` (pid {os.getpid()})", on_wait=tell), \
                 quiet_runs(home) as log:
             result = run_ingest(defs, instance, delivery_key(customer.customer_id, delivery.delivery_date),
                                 run_config=config, tags=tags)
