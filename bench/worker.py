@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.mart_rows import mart_rows
+
 T_START = time.perf_counter()
 
 
@@ -135,7 +137,7 @@ def stage_dagster(args: dict) -> dict:
     rss_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     marts = run_marts(defs, instance, customer)
     t_marts = time.perf_counter()
-    mart_rows = _mart_rows(home / "warehouse" / customer / "marts.duckdb")
+    counted = mart_rows(home / "warehouse" / customer / "marts.duckdb")
     return {
         "ingest_runs": len(requests) + len(backlogs), "backlog_runs": len(backlogs),
         "deliveries": len(requests) + sum(int(r.tags.get("kinvolved/backlog_deliveries", 0)) for r in backlogs),
@@ -151,7 +153,7 @@ def stage_dagster(args: dict) -> dict:
         },
         "ingest_run_seconds_median": round(sorted(run_seconds)[len(run_seconds) // 2], 3) if run_seconds else None,
         "ingest_run_seconds_min": round(min(run_seconds), 3) if run_seconds else None,
-        "mart_rows": mart_rows,
+        "mart_rows": counted,
         "peak_rss_mib_by_part": {
             "dagster_process_until_marts": round(rss_after_ingest, 1),
             "dagster_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -160,21 +162,8 @@ def stage_dagster(args: dict) -> dict:
     }
 
 
-def _mart_rows(db: Path) -> dict:
-    import duckdb
-
-    if not db.exists():
-        return {}
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {t: con.execute(f'select count(*) from "{db.stem}".marts."{t}"').fetchone()[0]
-                for t in ("fct_student_daily_attendance", "msr_student_cumulative_attendance")}
-    finally:
-        con.close()
-
-
 def stage_mart_rows(args: dict) -> dict:
-    return {"mart_rows": _mart_rows(Path(args["db"]))}
+    return {"mart_rows": mart_rows(Path(args["db"]))}
 
 
 STAGES = {"ingest": stage_ingest, "limit": stage_limit, "peer_load": stage_peer_load, "peer_marts": stage_peer_marts, "dagster": stage_dagster,

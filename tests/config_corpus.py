@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from kinvolved_assets.customers import MAX_CONFIG_BYTES
-from kinvolved_assets.generator import suggested_config
+from kinvolved_assets.generator.config import suggested_config
 
 
 def valid(stem: str, **changes) -> dict:

@@ -19,8 +19,9 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
     """Write ``customer_configs/<id>.yaml`` (the generator's suggested config + ``overrides``) and,
     unless told not to, the customer's drops (a ``oneroster`` 1.1 or 1.2 export) into its landing
     folder and its truth under ``home/truth/<id>``. Returns the generator's result (None without drops)."""
-    from kinvolved_assets.generator import generate, suggested_config
     from kinvolved_assets.generator.calendar import build_calendar
+    from kinvolved_assets.generator.config import suggested_config
+    from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.paths import CustomerPaths
 
     config = suggested_config(customer_id, scale, seed, school_year, schools)

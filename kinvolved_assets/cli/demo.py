@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_demo(args) -> int:
     from kinvolved_assets.customers import load_customer_configs
     from kinvolved_assets.definitions import build_definitions
-    from kinvolved_assets.generator import generate
     from kinvolved_assets.generator.calendar import build_calendar
+    from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.local_runner import process_landing
 
     started = time.perf_counter()

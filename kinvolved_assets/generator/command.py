@@ -61,7 +61,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.paths import UnsafePathError
 
     try:

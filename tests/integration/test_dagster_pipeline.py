@@ -139,7 +139,7 @@ def test_onboarding_prints_schools_and_codes(platform, capsys):
     from kinvolved_assets.cli.main import main
 
     platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
 
     drops_dir = platform.home.parent / "incoming"
     gen = generate("newdistrict", "small", 3, __import__("datetime").date(2025, 8, 25), 1, drops_dir, school_year=2026)

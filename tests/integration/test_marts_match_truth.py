@@ -19,7 +19,7 @@ TRUTH_COLUMNS = "student_sourced_id, school_sourced_id, days_enrolled, days_abse
 
 
 def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
 
     platform.add_customer("springfield", scale="small", seed=14, generate_drops=False)
     outbox = tmp_path / "outbox"

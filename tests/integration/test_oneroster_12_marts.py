@@ -82,7 +82,7 @@ def test_validate_and_onboard_a_12_drop(platform, capsys):
     import json
 
     from kinvolved_assets.cli.main import main
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
 
     platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
     gen = generate("newdistrict", "small", 3, dt.date(2025, 8, 25), 1, platform.home.parent / "incoming",

@@ -92,7 +92,8 @@ class Player:
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory):
     """A tiny district: its 4 generated drops, plus a same-day correction of the third one."""
-    from kinvolved_assets.generator import generate, suggested_config
+    from kinvolved_assets.generator.config import suggested_config
+    from kinvolved_assets.generator.generate import generate
 
     root = tmp_path_factory.mktemp("arrivals")
     generated = generate(CUSTOMER, "tiny", 7, dt.date(2025, 8, 25), 4, root / "drops",

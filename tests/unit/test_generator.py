@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.generator import generate, suggested_config
 from kinvolved_assets.generator.calendar import build_calendar
+from kinvolved_assets.generator.config import suggested_config
+from kinvolved_assets.generator.generate import generate
 from kinvolved_assets.oneroster import spec
 
 REPO = Path(__file__).resolve().parents[2]

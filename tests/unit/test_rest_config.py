@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from kinvolved_assets.customers import validate_customer_config
-from kinvolved_assets.generator import suggested_config
+from kinvolved_assets.generator.config import suggested_config
 from kinvolved_assets.rest.config import REPO_ROOT, CredentialsError, resolve_credentials
 
 SECRET = "Ab3-very-secret-value"
