@@ -1,4 +1,5 @@
-"""``python -m bench``: per-stage time, rows/s, peak RSS and spill, next to the DuckDB limit and a pandas peer."""
+"""``python -m bench``: per-stage time, rows/s, peak RSS and spill, next to the DuckDB limit and a
+pandas peer."""
 
 import sys
 

@@ -59,11 +59,13 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print, fm
     (root / "drops.json").write_text(json.dumps(drops))
     config_dir = root / "config"
     config_dir.mkdir()
-    (config_dir / f"{CUSTOMER}.yaml").write_text(yaml.safe_dump(suggested_config(CUSTOMER, scale, seed, SCHOOL_YEAR),
+    (config_dir / f"{CUSTOMER}.yaml").write_text(yaml.safe_dump(suggested_config(CUSTOMER, scale, seed,
+                                                                                 SCHOOL_YEAR),
                                                                  sort_keys=False))
     info = {"scale": scale, "days": days, "seed": seed, "root": str(root), "landing": str(landing),
             "drops_json": str(root / "drops.json"), "config_dir": str(config_dir), "deliveries": len(drops),
-            "rows": sum(res.counts.values()), "rows_by_entity": res.counts, "csv_mib": round(csv_bytes / MIB, 1),
+            "rows": sum(res.counts.values()), "rows_by_entity": res.counts,
+            "csv_mib": round(csv_bytes / MIB, 1),
             "final": res.final, "generate_seconds": round(res.elapsed_seconds, 1), "format": fmt,
             "landing_mib": round(sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()) / MIB, 1)}
     info_path.write_text(json.dumps(info, indent=1))

@@ -13,7 +13,8 @@ from bench.report import growth, mem_gib, rates, ratios, table, targets, write_r
 from bench.stage_runs import REPO, base_env, check, link_tree, stage_dir
 from bench.stages import ALL_STAGES, fixed_overhead, run_scale
 
-DESCRIPTION = "Benchmark orchestration: generate (cached) -> run each stage in its own measured process -> ratios."
+DESCRIPTION = ("Benchmark orchestration: generate (cached) -> run each stage in its own measured process -> "
+               "ratios.")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,10 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON path (default bench/results/<scale>-<timestamp>.json)")
     ap.add_argument("--stages", default=",".join(ALL_STAGES), help=f"comma list of {', '.join(ALL_STAGES)}")
-    ap.add_argument("--work", type=Path, default=Path(os.environ.get("KINVOLVED_BENCH_DIR", "/tmp/kv-bench/run")),
+    ap.add_argument("--work", type=Path,
+                    default=Path(os.environ.get("KINVOLVED_BENCH_DIR", "/tmp/kv-bench/run")),
                     help="generated districts (cached) and stage folders")
     ap.add_argument("--threads", type=int, default=2, help="DuckDB threads of the limit and the peer")
-    ap.add_argument("--zip", action="store_true", help="deliver one ZIP per delivery instead of loose CSV folders "
+    ap.add_argument("--zip", action="store_true",
+                    help="deliver one ZIP per delivery instead of loose CSV folders "
                     "(our stages only: the limit and the peer read loose CSV)")
     return ap
 
@@ -66,19 +69,24 @@ def main(argv: list[str] | None = None) -> int:
         _log("growth (Dagster sensor -> marts, and ingest):")
         for g in report["growth"]:
             _log(f"  {g['scale']:7} rows {g['rows']:>12,}  dagster {g['dagster_seconds']}s "
-                 f"({g['dagster_us_per_row']} us/row)  ingest {g['ingest_seconds']}s ({g['ingest_us_per_row']} us/row)")
+                 f"({g['dagster_us_per_row']} us/row)  ingest {g['ingest_seconds']}s "
+                 f"({g['ingest_us_per_row']} us/row)")
     write_report(out, report)
     _log(f"results: {out}")
-    failed = [f"{sc}/{k}" for sc, e in report["scales"].items() for k, r in e["stages"].items() if r.get("returncode")]
-    failed += [f"{sc}/nightly" for sc, e in report["scales"].items() if e.get("nightly", {}).get("returncode")]
+    failed = [f"{sc}/{k}" for sc, e in report["scales"].items() for k,
+              r in e["stages"].items() if r.get("returncode")]
+    failed += [f"{sc}/nightly" for sc,
+               e in report["scales"].items() if e.get("nightly", {}).get("returncode")]
     return 1 if failed else 0
 
 
-def _run_one_scale(scale: str, work: Path, days: int, args, stages: list[str], report: dict, out: Path) -> None:
+def _run_one_scale(scale: str, work: Path, days: int, args, stages: list[str], report: dict,
+                   out: Path) -> None:
     """One scale: its district, the measured stages (saved after each), ratios, targets, the nightly stage."""
     log = _log
     info = prepare_district(work, scale, days, args.seed, log, fmt="zip" if args.zip else "loose")
-    log(f"== {scale}: {info['deliveries']} deliveries, {info['rows']:,} rows, {info['csv_mib']:.0f} MiB of CSV"
+    log(f"== {scale}: {info['deliveries']} deliveries, {info['rows']:,} rows, {info['csv_mib']:.0f} MiB of "
+        "CSV"
         + (f" in {info['landing_mib']:.0f} MiB of ZIPs" if info.get("format") == "zip" else "")
         + f" (generated in {info['generate_seconds']} s)")
 
@@ -111,5 +119,6 @@ def _overhead(work: Path, seed: int, report: dict) -> None:
     b = oh["breakdown"].get("breakdown_seconds", {})
     _log(f"nightly run, tiny district, one delivery: `kinvolved ingest` {oh['nightly_cli']['seconds']:.1f} s "
          f"(peak {oh['nightly_cli']['peak_rss_mib']:.0f} MiB); interpreter start "
-         f"{oh['interpreter_start_seconds']:.2f} s, dbt parse (no partial parse) {oh['dbt_parse_seconds']:.1f} s")
+         f"{oh['interpreter_start_seconds']:.2f} s, dbt parse (no partial parse) "
+         f"{oh['dbt_parse_seconds']:.1f} s")
     _log("  in-process breakdown: " + ", ".join(f"{k} {v:.2f} s" for k, v in b.items()))

@@ -76,12 +76,14 @@ LABELS = {
 
 
 def table(res: dict) -> str:
-    lines = [f"{'stage':36} {'seconds':>9} {'rows':>12} {'rows/s':>10} {'peak RSS MiB':>13} {'spill MiB':>10}"]
+    lines = [f"{'stage':36} {'seconds':>9} {'rows':>12} {'rows/s':>10} {'peak RSS MiB':>13} "
+             f"{'spill MiB':>10}"]
     for k in ORDER:
         if k in res:
             r = res[k]
             lines.append(f"{LABELS[k]:36} {r['seconds']:9.1f} {r['rows']:12,d} {r['rows_per_s'] or 0:10,d} "
-                         f"{r['peak_rss_mib']:13.0f} {r['spill_mib']:10.0f}" + ("  FAILED" if r.get("returncode") else ""))
+                         f"{r['peak_rss_mib']:13.0f} "
+                         f"{r['spill_mib']:10.0f}" + ("  FAILED" if r.get("returncode") else ""))
     return "\n".join(lines)
 
 

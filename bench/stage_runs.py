@@ -63,6 +63,7 @@ def run_worker(name: str, stage: str, args: dict, d: Path, tmp: Path, spill: lis
 
 def check(m: Measured, log) -> None:
     status = "ok" if m.returncode == 0 else f"FAILED rc={m.returncode}"
-    log(f"    {m.name}: {m.seconds:.1f} s, peak {m.peak_rss_bytes / MIB:.0f} MiB, spill {m.spill_bytes / MIB:.0f} MiB ({status})")
+    log(f"    {m.name}: {m.seconds:.1f} s, peak {m.peak_rss_bytes / MIB:.0f} MiB, spill "
+        f"{m.spill_bytes / MIB:.0f} MiB ({status})")
     if m.returncode:
         log(m.stderr_tail)

@@ -49,7 +49,8 @@ def run_scale(info: dict, stages: list[str], threads: int, log=print, saved=None
     if "ingest" in stages or "marts" in stages:
         d, home, tmp = stage_dir(root, "ingest", landing)
         m = run_worker("ingest", "ingest", {**common, "home": str(home)}, d, tmp, [tmp], log)
-        out["ingest"] = m.as_dict() | {"rows": m.result.get("rows_loaded", 0) + m.result.get("rows_rejected", 0)}
+        out["ingest"] = m.as_dict() | {"rows": m.result.get("rows_loaded", 0) + m.result.get("rows_rejected",
+                                                                                             0)}
         homes["ingest"] = home
     if "expectations" in stages:
         d, home, tmp = stage_dir(root, "expectations", landing)
@@ -90,7 +91,8 @@ def _marts_stage(info: dict, root: Path, ingest_home: Path, log) -> dict:
     from kinvolved_assets.defs.marts import DBT_PROJECT_DIR, dbt_executable
 
     env = base_env(tmp) | {"KINVOLVED_MARTS_DB": str(db), "KINVOLVED_DUCKDB_TEMP_DIR": str(tmp)}
-    cmd = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+    cmd = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+           str(DBT_PROJECT_DIR),
            "--target-path", str(d / "target"), "--log-path", str(d / "logs"), "--vars", json.dumps(dbt_vars)]
     log("  stage marts (dbt build) ...")
     m = run_measured("marts", cmd, env=env, spill_dirs=[tmp], cwd=REPO, log_file=d / "marts.log")
@@ -102,12 +104,14 @@ def _marts_stage(info: dict, root: Path, ingest_home: Path, log) -> dict:
 def _peer_stages(info: dict, root: Path, landing: Path, common: dict, threads: int, out: dict, log) -> None:
     """The pandas peer: load, then its marts as plain SQL."""
     d, _home, tmp = stage_dir(root, "peer", None)
-    args = {**common, "landing": str(landing), "db": str(d / "peer.duckdb"), "tmp": str(tmp), "threads": threads,
+    args = {**common, "landing": str(landing), "db": str(d / "peer.duckdb"), "tmp": str(tmp),
+            "threads": threads,
             "dbt_vars": _dbt_vars(info, Path("/nonexistent"))}
     m = run_worker("peer_load", "peer_load", args, d, tmp, [tmp], log)
     out["peer_load"] = m.as_dict() | {"rows": m.result.get("rows_loaded", 0)}
     m = run_worker("peer_marts", "peer_marts", args, d, tmp, [tmp], log)
-    out["peer_marts"] = m.as_dict() | {"rows": m.result.get("mart_rows", {}).get("fct_student_daily_attendance", 0)}
+    out["peer_marts"] = m.as_dict() | {"rows": m.result.get("mart_rows",
+                                                            {}).get("fct_student_daily_attendance", 0)}
 
 
 def fixed_overhead(work: Path, seed: int, log=print) -> dict:
@@ -124,7 +128,8 @@ def fixed_overhead(work: Path, seed: int, log=print) -> dict:
     cli = str(Path(sys.executable).parent / "kinvolved")
     log("  stage overhead: kinvolved ingest (tiny, one delivery) ...")
     m = run_measured("nightly_cli", [cli, "ingest", CUSTOMER],
-                     env=base_env(tmp) | {"KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": info["config_dir"]},
+                     env=base_env(tmp) | {"KINVOLVED_HOME": str(home),
+                                          "KINVOLVED_CONFIG_DIR": info["config_dir"]},
                      cwd=REPO, log_file=d / "cli.log")
     check(m, log)
     res["nightly_cli"] = m.as_dict()
@@ -136,7 +141,8 @@ def fixed_overhead(work: Path, seed: int, log=print) -> dict:
     from kinvolved_assets.defs.marts import DBT_PROJECT_DIR, dbt_executable
 
     t = time.perf_counter()
-    p = subprocess.run([dbt_executable(), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
+    p = subprocess.run([dbt_executable(), "parse", "--no-partial-parse", "--project-dir",
+                        str(DBT_PROJECT_DIR),
                         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(d / "parse-target"),
                         "--log-path", str(d / "logs"), "--quiet"], env=env, capture_output=True, check=False)
     res["dbt_parse_seconds"] = round(time.perf_counter() - t, 3)

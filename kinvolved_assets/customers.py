@@ -94,8 +94,8 @@ _SOURCED_ID = re.compile(r"[0-9a-zA-Z._\-/@]{1,255}", re.ASCII)
 def _check_ids(values, what: str):
     bad = [v for v in values if not _SOURCED_ID.fullmatch(v)]
     if bad:
-        raise ValueError(f"{len(bad)} {what} are not OneRoster sourcedIds/identifiers (letters, digits, . _ - / @), "
-                         f"e.g. {printable(bad[0])}")
+        raise ValueError(f"{len(bad)} {what} are not OneRoster sourcedIds/identifiers (letters, digits, . _ "
+                         f"- / @), e.g. {printable(bad[0])}")
     return values
 
 
@@ -158,15 +158,18 @@ class PeriodRule:
         if self.mode == "share" and self.share is None:
             out.append(("share", "mode share needs share: the share of the day's periods, e.g. 0.5"))
         if self.mode == "minutes" and self.minutes is None:
-            out.append(("minutes", "mode minutes needs minutes: the minutes absent that make a day, e.g. 240"))
+            out.append(("minutes",
+                        "mode minutes needs minutes: the minutes absent that make a day, e.g. 240"))
         if self.mode != "none" and self.code is None:
-            out.append(("code", "needs code: one of the customer's absence codes (title or sourcedId), e.g. AU"))
+            out.append(("code",
+                        "needs code: one of the customer's absence codes (title or sourcedId), e.g. AU"))
         if self.mode == "share" and None not in (self.share, self.half_day_share) \
                 and self.half_day_share >= self.share:
             out.append(("half_day_share", f"{self.half_day_share} must be below share {self.share} "
                                           "(a half day needs fewer absent periods than a full day)"))
         if self.mode == "all_periods" and self.half_day_share == 1:
-            out.append(("half_day_share", "1 is a full day under all_periods: give a share below 1, e.g. 0.5"))
+            out.append(("half_day_share",
+                        "1 is a full day under all_periods: give a share below 1, e.g. 0.5"))
         return out
 
 
@@ -185,7 +188,8 @@ class DailyFromPeriods(PeriodRuleFields):
 
     def school_rules(self) -> dict[str, PeriodRule]:
         base = {k: getattr(self.default_rule(), k) for k in _RULE_KEYS}
-        return {school: PeriodRule(**{**base, **{k: v for k in _RULE_KEYS if (v := getattr(o, k)) is not None}})
+        return {school: PeriodRule(**{**base,
+                                      **{k: v for k in _RULE_KEYS if (v := getattr(o, k)) is not None}})
                 for school, o in sorted(self.schools.items())}
 
     @model_validator(mode="after")
@@ -210,8 +214,10 @@ class AttendanceRules(_Strict):
 
 class ValidationRules(_Strict):
     volume_change_fraction: float = Field(0.50, gt=0, allow_inf_nan=False)
-    strict: bool = False        # true: a row-level rule failure blocks the delivery instead of quarantining rows
-    rule_severity: dict[str, Literal["quarantine", "block"]] = Field(default_factory=dict)   # per row-level rule
+    strict: bool = False        # true: a row-level rule failure blocks the delivery instead of quarantining
+                                # rows
+    rule_severity: dict[str,
+                        Literal["quarantine", "block"]] = Field(default_factory=dict)   # per row-level rule
 
 
 @lru_cache(maxsize=1)
@@ -263,7 +269,8 @@ class CustomerConfig(_Strict):
     def _history(cls, value: int | None, info: ValidationInfo) -> int | None:
         year = info.data.get("school_year")
         if value is not None and year is not None and value > year:
-            raise ValueError(f"{value} is later than school_year {year}: give {SCHOOL_YEAR_HINT}, at most {year}")
+            raise ValueError(f"{value} is later than school_year {year}: give {SCHOOL_YEAR_HINT}, at most "
+                             f"{year}")
         return value
 
     @field_validator("licensed_schools", mode="before")
@@ -282,7 +289,8 @@ class CustomerConfig(_Strict):
     @model_validator(mode="after")
     def _rest_block(self) -> CustomerConfig:
         if (self.flow == "oneroster_rest") != (self.rest is not None):
-            raise ValueError("flow oneroster_rest needs a rest: block, and a rest: block needs flow oneroster_rest")
+            raise ValueError("flow oneroster_rest needs a rest: block, and a rest: block needs flow "
+                             "oneroster_rest")
         return self
 
     @model_validator(mode="after")
@@ -367,7 +375,8 @@ def school_year_of(day: dt.date) -> int:
     return day.year + 1 if day.month >= 7 else day.year
 
 
-def before_history_message(customer: CustomerConfig, delivery_date: str, loaded_start: str | None = None) -> str | None:
+def before_history_message(customer: CustomerConfig, delivery_date: str,
+                           loaded_start: str | None = None) -> str | None:
     """Why a delivery dated before the customer's first school year is skipped (None: it is not).
     ``loaded_start``: the first date of the partitions the running code location was loaded with."""
     if delivery_date >= customer.history_start.isoformat():
@@ -421,7 +430,8 @@ def _parse_bytes(raw: bytes) -> CustomerConfig | list[tuple[str, str]]:
             _PARSED.move_to_end(digest)
             return _PARSED[digest]
     try:
-        result: CustomerConfig | list[tuple[str, str]] = CustomerConfig.model_validate(parse_config_mapping(raw))
+        result: CustomerConfig | list[tuple[str,
+                                            str]] = CustomerConfig.model_validate(parse_config_mapping(raw))
     except ConfigFileError as exc:
         result = [(exc.key, exc.message)]
     except ValidationError as exc:
@@ -498,7 +508,8 @@ def load_customer_configs(directory: Path | None = None, home: Path | None = Non
         for file in files if len(files) > 1 else []:
             others = ", ".join(f for f in files if f != file)
             refused.setdefault(file, []).append(ConfigError(
-                file, "customer_id", f"{cid!r} is also configured in {others}; keep one file (both are refused)"))
+                file, "customer_id",
+                f"{cid!r} is also configured in {others}; keep one file (both are refused)"))
     survivors = {file: config for file, config in valid if file not in refused}
     for error in landing_conflicts(survivors, (home or kinvolved_home()).resolve()):
         refused.setdefault(error.file, []).append(error)
@@ -509,7 +520,9 @@ def load_customer_configs(directory: Path | None = None, home: Path | None = Non
 
 
 __all__ = [
-    "AttendanceRules", "ConfigError", "DailyFromPeriods", "PeriodRule", "CustomerConfig", "CustomerConfigError", "LoadedConfigs",
+    "AttendanceRules", "ConfigError", "DailyFromPeriods", "PeriodRule", "CustomerConfig",
+    "CustomerConfigError", "LoadedConfigs",
     "MAX_CONFIG_BYTES", "UnsafePathError", "check_cron", "load_customer_configs", "parse_customer_config",
-    "before_history_message", "school_year_of", "school_year_start", "validate_customer_config", "SIS_VALUES", "FLOWS", "PRODUCTS",
+    "before_history_message", "school_year_of", "school_year_start", "validate_customer_config", "SIS_VALUES",
+    "FLOWS", "PRODUCTS",
 ]

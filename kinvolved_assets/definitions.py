@@ -50,7 +50,8 @@ def _schedules(customers, marts_job) -> list:
 
 
 def build_definitions(config_directory: Path | None = None, home: Path | None = None,
-                      settle_seconds: float | None = None, backlog_min_deliveries: int | None = None) -> Definitions:
+                      settle_seconds: float | None = None,
+                      backlog_min_deliveries: int | None = None) -> Definitions:
     directory = (config_directory or config_dir()).resolve()
     home = (home or kinvolved_home()).resolve()
     if settle_seconds is None:
@@ -68,7 +69,8 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
     ingest_job, marts_job, onboard_job = build_jobs(deliveries, customers, marts_assets, report_asset)
     backlog_job = build_backlog_job(customers)
     if backlog_min_deliveries is None:
-        backlog_min_deliveries = int(os.environ.get("KINVOLVED_BACKLOG_MIN_DELIVERIES", DEFAULT_BACKLOG_MIN_DELIVERIES))
+        backlog_min_deliveries = int(os.environ.get("KINVOLVED_BACKLOG_MIN_DELIVERIES",
+                                                    DEFAULT_BACKLOG_MIN_DELIVERIES))
     sensors = [build_delivery_sensor(c, ingest_job, str(home), str(directory), settle_seconds,
                                      backlog_job=backlog_job, backlog_min_deliveries=backlog_min_deliveries)
                for c in customer_ids]
@@ -80,7 +82,8 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
         # instead of spawning a second Python process per run (KINVOLVED_EXECUTOR=celery: on the pool)
         executor=run_executor(),
         assets=[raw_assets, marts_assets, report_asset, *config_error_assets(loaded.errors)],
-        asset_checks=[build_mart_checks(int(os.environ.get("KINVOLVED_ZERO_ABSENCE_DAYS", DEFAULT_ZERO_ABSENCE_DAYS)))],
+        asset_checks=[build_mart_checks(int(os.environ.get("KINVOLVED_ZERO_ABSENCE_DAYS",
+                                                           DEFAULT_ZERO_ABSENCE_DAYS)))],
         jobs=[ingest_job, marts_job, onboard_job, backlog_job, *pull_jobs],
         sensors=sensors + pull_sensors,
         schedules=_schedules(loaded.customers, marts_job) + pull_schedules,

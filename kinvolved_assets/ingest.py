@@ -129,7 +129,8 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
         for drop in find_drops(landing, config.tz, date=delivery_date):
             if not incomplete_reason(drop) and drop_sha256(drop) == sha256:
                 return _archive(drop, paths)
-        raise DeliveryNotFound(f"delivery {sha256[:12]} of {delivery_date} is neither archived nor in {landing}")
+        raise DeliveryNotFound(f"delivery {sha256[:12]} of {delivery_date} is neither archived nor in "
+                               f"{landing}")
     if drop_hint:
         return _locate_hint(config, paths, landing, drop_hint)
     with Ledger(paths) as ledger:
@@ -144,11 +145,13 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
     dated = find_drops(landing, config.tz, date=delivery_date)
     if not dated:
         raise DeliveryNotFound(
-            f"no delivery dated {delivery_date} for customer {config.customer_id} in the archive or in {landing}"
+            f"no delivery dated {delivery_date} for customer {config.customer_id} in the archive or in "
+            f"{landing}"
         )
     if len(dated) > 1:
         raise DeliveryNotFound(
-            f"{len(dated)} drops in {landing} are dated {delivery_date} ({', '.join(d.name for d in dated)}); "
+            f"{len(dated)} drops in {landing} are dated {delivery_date} "
+            f"({', '.join(d.name for d in dated)}); "
             "launch the run with run config `drop` naming one"
         )
     return _archive(dated[0], paths)
@@ -166,7 +169,8 @@ def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, dr
     matches = [d for d in near if hinted in (d.root, *d.paths)
                or (d.kind == "loose" and hinted == landing / d.name)]
     if not matches:
-        archived = ensure_within(hinted, paths.archive) if str(hinted).startswith(str(paths.archive)) else None
+        archived = ensure_within(hinted,
+                                 paths.archive) if str(hinted).startswith(str(paths.archive)) else None
         if archived and archived.exists():
             return Located(archived, _sha_from_marker(archived), archived.name, None)
         raise DeliveryNotFound(f"drop {drop_hint!r} is not in {landing}")
@@ -263,27 +267,32 @@ def ingest_delivery(
         raise
     except Exception as exc:
         if is_disk_full(exc):   # one clear operator message, never a finding against the file
-            raise DiskFull(disk_full_message(paths.warehouse, None, f"ingest the delivery of {delivery_date}")) from None
+            raise DiskFull(disk_full_message(paths.warehouse, None,
+                                             f"ingest the delivery of {delivery_date}")) from None
         raise
 
 
-def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entities, validators, reporter, limits,
+def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entities, validators, reporter,
+                      limits,
                       sha256, only_new, log) -> DeliveryOutcome:
     say = log
-    with customer_lock(paths, f"run {run_id} (delivery {delivery_date})", on_wait=say), process_tmp(paths.home):
+    with customer_lock(paths, f"run {run_id} (delivery {delivery_date})",
+                       on_wait=say), process_tmp(paths.home):
         recovered = recover_customer(paths)
         if recovered.summary():
             say(recovered.summary())
         located = locate_drop(config, paths, delivery_date, drop_hint, sha256)
         with Ledger(paths) as ledger:
-            entry = ledger.register(located.sha256, located.name, delivery_date, located.date_source or "partition")
+            entry = ledger.register(located.sha256, located.name, delivery_date,
+                                    located.date_source or "partition")
             if only_new and entry.state in SETTLED:
                 raise AlreadyIngested(entry)
             preflight(paths.warehouse, located.path, f"ingest {located.name}")
             ledger.start(located.sha256, run_id)
             try:
                 first = min(d.seq for d in ledger.same_date(delivery_date)) == entry.seq
-                outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
+                outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id,
+                                          entities=entities,
                                           validators=validators, reporter=reporter, limits=limits,
                                           seq=entry.seq, first_of_date=first)
             except BaseException as exc:

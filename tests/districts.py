@@ -30,7 +30,8 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
     if not generate_drops:
         return None
     start = start or build_calendar(school_year).start
-    return generate(customer_id, scale, seed, start, days, CustomerPaths.for_customer(customer_id, home).landing,
+    return generate(customer_id, scale, seed, start, days,
+                    CustomerPaths.for_customer(customer_id, home).landing,
                     fmt=fmt, truth=home / "truth" / customer_id, quirks=quirks, school_year=school_year,
                     oneroster=oneroster, schools=schools, period_only_schools=period_only_schools)
 
@@ -41,8 +42,10 @@ def latest_cumulative(marts: duckdb.DuckDBPyConnection, home: Path, customer_id:
     truth_file = str(home / "truth" / customer_id / "student_attendance.parquet")
     truth = duckdb.connect().execute(
         f"select {CUMULATIVE_COLUMNS} from read_parquet(?) "
-        "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all", [truth_file] * 2).fetchall()
-    got = marts.execute(f"select {CUMULATIVE_COLUMNS} from msr_student_cumulative_attendance order by all").fetchall()
+        "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all",
+        [truth_file] * 2).fetchall()
+    got = marts.execute(f"select {CUMULATIVE_COLUMNS} from msr_student_cumulative_attendance order by "
+                        "all").fetchall()
     return got, truth
 
 

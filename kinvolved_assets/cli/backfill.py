@@ -13,7 +13,8 @@ from .runs import DAGSTER_YAML, home_dir, instance_for, no_config, quiet_runs, t
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backfill", help="re-ingest a customer's deliveries over a date range (full pulls, replays)")
+    p = sub.add_parser("backfill",
+                       help="re-ingest a customer's deliveries over a date range (full pulls, replays)")
     p.add_argument("customer")
     p.add_argument("--from", dest="start", required=True, help="first delivery date, YYYY-MM-DD")
     p.add_argument("--to", dest="end", required=True, help="last delivery date, YYYY-MM-DD")
@@ -21,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run the partitions here one by one, then build marts (no daemon needed); default: "
                         "submit a Dagster backfill to the instance's run queue")
     p.add_argument("--one-run", action="store_true",
-                   help="ingest the whole range in ONE Dagster run here (the ingest_backlog job: each delivery "
+                   help="ingest the whole range in ONE Dagster run here (the ingest_backlog job: each "
+                        "delivery "
                         "still recorded as its own partition), then build marts; for full-year pulls")
     p.set_defaults(func=cmd_backfill)
 
@@ -65,7 +67,8 @@ def backfill_one_run(customer, home: Path, start: str, end: str, dates: list[str
                              tags={"kinvolved/backfill": "cli"})
         marts = run_marts(defs, instance, customer.customer_id) if result.success else None
     print(f"run output: {log}")
-    print(f"{dates[0]} .. {dates[-1]} ({len(dates)} deliveries)  {'ok     ' if result.success else 'BLOCKED'}  "
+    print(f"{dates[0]} .. {dates[-1]} ({len(dates)} deliveries)  "
+          f"{'ok     ' if result.success else 'BLOCKED'}  "
           f"run {result.run_id}")
     if marts is not None:
         print(f"marts   {'ok' if marts.success else 'FAILED'}  run {marts.run_id}")
@@ -107,7 +110,8 @@ def backfill_in_process(customer, home: Path, start: str, end: str) -> int:
         for date, _, sha in items:
             config = {"ops": {"oneroster_delivery": {"config": {"sha256": sha}}}} if sha else None
             with quiet_runs(home):
-                result = run_ingest(defs, instance, delivery_key(customer.customer_id, date), run_config=config,
+                result = run_ingest(defs, instance, delivery_key(customer.customer_id, date),
+                                    run_config=config,
                                     tags=tags)
             failed += not result.success
             print(f"{date}  {'ok     ' if result.success else 'BLOCKED'}  run {result.run_id}", flush=True)

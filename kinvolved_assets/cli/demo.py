@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate the demo district and run the whole pipeline end to end")
     p.add_argument("--customer", default="demo")
     p.add_argument("--days", type=int, default=25,
-                   help="calendar days of deliveries to simulate (25: initial bulk, a monthly bulk, 17 deltas)")
+                   help="calendar days of deliveries to simulate (25: initial bulk, a monthly bulk, 17 "
+                        "deltas)")
     p.add_argument("--fresh", action="store_true",
                    help="start over: wipe the demo customer's folders and the local Dagster instance")
     p.set_defaults(func=cmd_demo)
@@ -62,7 +63,8 @@ def cmd_demo(args) -> int:
         return 1
     _print_summary(paths, customer, instance, report)
     print(f"done in {time.perf_counter() - started:.1f}s. Explore it: make ui (http://127.0.0.1:3000)")
-    failed = any(not s for *_, s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
+    failed = any(not s for *_,
+                 s in report.ingest_runs) or (report.marts_run is not None and not report.marts_run[1])
     return 1 if failed else 0
 
 
@@ -75,11 +77,14 @@ def _print_summary(paths, customer, instance, report) -> None:
         print(f"      marts.{table:<36} {count:>9,} rows")
     con = open_marts(paths.marts_db)
     rate, chronic, students, as_of = con.execute(
-        "select sum(days_present) / nullif(sum(days_enrolled), 0), count(*) filter (where is_chronically_absent), "
+        "select sum(days_present) / nullif(sum(days_enrolled), 0), count(*) filter (where "
+        "is_chronically_absent), "
         "count(distinct student_sourced_id), max(as_of_date) from msr_student_cumulative_attendance "
-        "where school_year = (select max(school_year) from msr_student_cumulative_attendance)"   # the current year
+        "where school_year = (select max(school_year) from "
+        "msr_student_cumulative_attendance)"   # the current year
     ).fetchone()
-    print(f"      as of {as_of}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent")
+    print(f"      as of {as_of}: attendance rate {rate:.2%}, {chronic} of {students} students chronically "
+          "absent")
     if report.marts_run:
         from kinvolved_assets.defs.mart_checks import plausibility_lines
 
@@ -88,7 +93,8 @@ def _print_summary(paths, customer, instance, report) -> None:
     from kinvolved_assets.report import report_root, write_attendance_report
 
     written = write_attendance_report(paths.marts_db, report_root(paths), customer.customer_id, None,
-                                      customer.attendance.chronic_threshold, customer.attendance.min_enrolled_days)
+                                      customer.attendance.chronic_threshold,
+                                      customer.attendance.min_enrolled_days)
     print(f"      district attendance report: {written.html_path}")
     from kinvolved_assets.report.serve import report_url
 

@@ -11,7 +11,8 @@ from .runs import home_dir, instance_for, quiet_runs, tell
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="ingest every new drop in a customer's landing folder, then build marts")
+    p = sub.add_parser("ingest",
+                       help="ingest every new drop in a customer's landing folder, then build marts")
     p.add_argument("customer")
     p.add_argument("--no-marts", action="store_true")
     p.set_defaults(func=cmd_ingest)

@@ -92,7 +92,8 @@ def _onboarded_rows(paths, delivery_date: str) -> tuple[list, list]:
     con = duckdb.connect()
     schools = con.execute(
         "select sourcedId, coalesce(identifier, ''), name, type from read_parquet(?) "
-        "where status is distinct from 'tobedeleted' and type in ('school', 'district') order by type, sourcedId",
+        "where status is distinct from 'tobedeleted' and type in ('school', 'district') order by type, "
+        "sourcedId",
         [str(latest("orgs"))],
     ).fetchall()
     codes_file = latest("absence_codes")
@@ -117,12 +118,14 @@ def _print_onboarding(customer, source: Path, target: Path, drop, schools: list,
         for sid, ident, name, kind in rows:
             print(printable(f"  {sid:<24} {ident:<14} {kind:<9} {name}"))
     print(f"\nAbsence codes ({len(codes)}):")
-    print(f"  {'code':<8} {'sourcedId':<20} {'absent':<7} {'excused':<8} {'fraction':<9} {'category':<18} school")
+    print(f"  {'code':<8} {'sourcedId':<20} {'absent':<7} {'excused':<8} {'fraction':<9} {'category':<18} "
+          "school")
     for title, sid, absent, excused, school, category, fraction in codes:
         print(f"  {title:<8} {sid:<20} {str(absent).lower():<7} {str(excused).lower():<8} {fraction:<9} "
               f"{category:<18} {school}")
     print("\n" + _school_year_line(target, customer))
-    print(f"\nPaste into customer_configs/{customer.customer_id}.yaml (remove the schools that are not licensed):")
+    print(f"\nPaste into customer_configs/{customer.customer_id}.yaml (remove the schools that are not "
+          "licensed):")
     print("licensed_schools:")
     for sid, ident, name, kind in schools:
         if kind == "school":
@@ -137,7 +140,8 @@ def _school_year_line(drop_path: Path, customer) -> str:
 
     with open_drop(drop_path) as drop, tempfile.TemporaryDirectory(prefix="kv-onboard-") as tmp:
         if "academic_sessions" not in drop.files:
-            return f"School year {customer.school_year}: the drop has no academicSessions.csv to check it against."
+            return (f"School year {customer.school_year}: the drop has no academicSessions.csv to check it "
+                    "against.")
         results = {"academic_sessions": drop.load("academic_sessions", Path(tmp), "2000-01-01")}
         found = school_year_findings(results, customer)
     if not found:

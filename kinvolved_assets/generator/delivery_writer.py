@@ -80,7 +80,8 @@ def _put_entities(files: _Files, r: Renderer, d: District, day: int, changed: di
         files.put("classes", r.classes())
         files.put_users(r.users(None, None, True))
         # the enrollments of this school year (a closed year's are not sent again)
-        files.put("enrollments", r.enrollments(np.nonzero((d.stints["end"] < 0) | (d.stints["end"] > d.ys))[0],
+        files.put("enrollments",
+                  r.enrollments(np.nonzero((d.stints["end"] < 0) | (d.stints["end"] > d.ys))[0],
                                                True))
         files.put("demographics", r.demographics(None))
         files.put_rows("absence_codes", r.absence_code_rows())

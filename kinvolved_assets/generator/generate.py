@@ -85,7 +85,8 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = GenerateResult(customer_id, scale, seed, year)
-    district = District(customer_id, scale, seed, cal, schools=schools, period_only_schools=period_only_schools)
+    district = District(customer_id, scale, seed, cal, schools=schools,
+                        period_only_schools=period_only_schools)
     if not dates:
         result.elapsed_seconds = time.perf_counter() - t0
         return result
@@ -94,17 +95,21 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     truth_builder = TruthBuilder(district, first, last) if truth is not None else None
     writer = DropWriter(quirks)
     try:
-        truth_parts = _deliver(district, calendars, dates, first, last, out, fmt, quirks, spec.contract(oneroster),
+        truth_parts = _deliver(district, calendars, dates, first, last, out, fmt, quirks,
+                               spec.contract(oneroster),
                                writer, truth_builder, scale in TRUTH_EVERY_DELIVERY_SCALES, result, progress)
         if truth is not None:
             truth = Path(truth)
-            _write_truth(writer, truth, truth_parts, district, first, last, years, period_only_schools, result)
+            _write_truth(writer, truth, truth_parts, district, first, last, years, period_only_schools,
+                         result)
             (truth / "customer_config.yaml").write_text(
-                config_yaml(suggested_config(customer_id, scale, seed, year, schools, years)), encoding="utf-8")
+                config_yaml(suggested_config(customer_id, scale, seed, year, schools, years)),
+                encoding="utf-8")
     finally:
         writer.close()
     result.final = {"students": district.students.n, "guardians": district.guardians.n,
-                    "teachers": district.n_teachers, "schools": district.n_schools, "classes": district.n_classes,
+                    "teachers": district.n_teachers, "schools": district.n_schools,
+                    "classes": district.n_classes,
                     "courses": district.n_courses, "student_enrollment_stints": district.stints.n,
                     "attendance_events": district.events.n}
     result.elapsed_seconds = time.perf_counter() - t0
@@ -148,7 +153,8 @@ def _deliver(district: District, calendars: list[SchoolCalendar], dates: list[dt
         changed = {k: np.unique(np.concatenate(v)) if v else np.zeros(0, np.int64)
                    for k, v in changes_since.items()}
         changes_since = {k: [] for k in CHANGE_KEYS}
-        drop = write_delivery(writer, renderer, district, out, index, date, bulk, changed, fmt, quirks, contract)
+        drop = write_delivery(writer, renderer, district, out, index, date, bulk, changed, fmt, quirks,
+                              contract)
         result.drops.append(drop)
         for k, v in drop.rows.items():
             result.counts[k] = result.counts.get(k, 0) + v

@@ -15,7 +15,8 @@ def pick(values, expr: str) -> str:
 
 
 def date_text(expr: str) -> str:
-    return f"CASE WHEN ({expr}) < 0 THEN NULL ELSE strftime(DATE '1970-01-01' + CAST({expr} AS INTEGER), '%Y-%m-%d') END"
+    return (f"CASE WHEN ({expr}) < 0 THEN NULL ELSE strftime(DATE '1970-01-01' + CAST({expr} AS INTEGER), "
+            "'%Y-%m-%d') END")
 
 
 def timestamp_text(expr: str) -> str:

@@ -67,7 +67,8 @@ class Renderer:
         for i in range(d.n_schools):
             place = PLACES[int(d.school_name_idx[i]) % len(PLACES)]
             rows.append({"sourcedId": f"org-sch-{i + 1:04d}", "status": "active", "dateLastModified": mod,
-                         "name": f"{place} {SCHOOL_KIND_NAMES[d.school_kind[i]]} No. {i + 1}", "type": "school",
+                         "name": f"{place} {SCHOOL_KIND_NAMES[d.school_kind[i]]} No. {i + 1}",
+                         "type": "school",
                          "identifier": f"{360000 + i + 1}", "parentSourcedId": "org-dist-0001"})
         return rows
 
@@ -90,7 +91,8 @@ class Renderer:
         for i in np.nonzero(d.has_school_codes)[0]:
             for title, absent, excused, desc, cat, frac in SCHOOL_CODES:
                 rows.append({"sourcedId": f"abs-sch-{i + 1:04d}-{title.lower()}", "status": "active",
-                             "dateLastModified": mod, "title": title, "absent": b(absent), "excused": b(excused),
+                             "dateLastModified": mod, "title": title, "absent": b(absent),
+                             "excused": b(excused),
                              "description": desc, "schoolSourcedId": f"org-sch-{i + 1:04d}", "category": cat,
                              "dayFraction": f"{frac:g}"})
         if self.style.quirks:
@@ -112,7 +114,8 @@ class Renderer:
         subj = course % N_SUBJECTS
         kind = d.school_kind[d.block_school[block]]
         sname = np.where(kind == ELEMENTARY, subj, subj + N_SUBJECTS)
-        t = pa.table({"c": course, "school": d.block_school[block], "grade": d.block_grade[block].astype(np.int32),
+        t = pa.table({"c": course, "school": d.block_school[block],
+                      "grade": d.block_grade[block].astype(np.int32),
                       "sname": sname})
         names = _lit(SUBJECT_NAMES)
         codes = _lit([SUBJECT_CODES[s] for s in SUBJECT_NAMES])
@@ -121,7 +124,8 @@ class Renderer:
             "sourcedId": padded_id("crs-", "c", 6), "status": "'active'",
             "dateLastModified": timestamp_text(str(d.ys - 7)),
             "schoolYearSourcedId": f"'{d.cal.year_session_id}'",
-            "title": f"CASE WHEN grade = 0 THEN 'Kindergarten' ELSE 'Grade ' || CAST(grade AS VARCHAR) END || ' ' || {names}[sname + 1]",
+            "title": "CASE WHEN grade = 0 THEN 'Kindergarten' ELSE 'Grade ' || CAST(grade AS VARCHAR) END "
+                     f"|| ' ' || {names}[sname + 1]",
             "courseCode": f"{codes}[sname + 1] || '-' || {grade}",
             "grades": grade, "orgSourcedId": school_id("school"),
             "subjects": f"{names}[sname + 1]", "subjectCodes": f"{codes}[sname + 1]",
@@ -141,10 +145,12 @@ class Renderer:
         grade = pick(GRADE_LABELS, "grade")
         s1, s2 = d.cal.term_ids
         sql = self._select(spec.CLASSES, {
-            "sourcedId": padded_id("cls-", "c", 7), "status": "'active'", "dateLastModified": timestamp_text(str(d.ys - 7)),
+            "sourcedId": padded_id("cls-", "c", 7), "status": "'active'",
+            "dateLastModified": timestamp_text(str(d.ys - 7)),
             "title": f"{names}[sname + 1] || ' ' || {grade} || ' - Section ' || CAST(section + 1 AS VARCHAR)",
             "grades": grade, "courseSourcedId": padded_id("crs-", "course", 6),
-            "classCode": f"{codes}[sname + 1] || '-' || {grade} || '-' || lpad(CAST(section + 1 AS VARCHAR), 2, '0')",
+            "classCode": f"{codes}[sname + 1] || '-' || {grade} || '-' || lpad(CAST(section + 1 AS VARCHAR), "
+                         "2, '0')",
             "classType": f"CASE WHEN kind = {ELEMENTARY} AND subj = 0 THEN 'homeroom' ELSE 'scheduled' END",
             "location": "'Room ' || CAST(100 + (c * 7) % 300 AS VARCHAR)",
             "schoolSourcedId": school_id("school"), "termSourcedIds": f"'{s1},{s2}'",
@@ -153,7 +159,8 @@ class Renderer:
         }) + " FROM t"
         return sql, t
 
-    def users(self, students: np.ndarray | None, guardians: np.ndarray | None, teachers: bool) -> tuple[str, pa.Table]:
+    def users(self, students: np.ndarray | None, guardians: np.ndarray | None, teachers: bool) -> tuple[str,
+                                                                                                        pa.Table]:
         """Students, then teachers, then guardians; ``None`` = all of that kind."""
         d = self.d
         st, gd = d.students, d.guardians
@@ -180,28 +187,36 @@ class Renderer:
         sdom = f"{d.customer_id.replace('_', '')}.k12.example.org"
         fn_expr = f"CASE kind WHEN 2 THEN {pick(ADULT_FIRST_NAMES, 'fn')} ELSE {pick(FIRST_NAMES, 'fn')} END"
         fn, ln = "fname", "lname"
-        uid = f"CASE kind WHEN 0 THEN {padded_id('usr-stu-', 'id', 7)} WHEN 1 THEN {padded_id('usr-tch-', 'id', 6)} ELSE {padded_id('usr-gdn-', 'id', 7)} END"
+        uid = (f"CASE kind WHEN 0 THEN {padded_id('usr-stu-', 'id', 7)} WHEN 1 THEN "
+               f"{padded_id('usr-tch-', 'id', 6)} ELSE {padded_id('usr-gdn-', 'id', 7)} END")
         num = "CAST(1000000 + id AS VARCHAR)"
-        phone = ("'+1' || " + pick(AREA_CODES, "id * 7 + fn") + " || '555' || lpad(CAST((id * 7919 + fn) % 10000 AS VARCHAR), 4, '0')")
+        phone = ("'+1' || " + pick(AREA_CODES,
+                                   "id * 7 + fn") + " || '555' || lpad(CAST((id * 7919 + fn) % 10000 AS "
+                                                    "VARCHAR), 4, '0')")
         exprs = {
             "sourcedId": uid, "status": "'active'", "dateLastModified": timestamp_text("mod"),
             "enabledUser": f"'{self.style.bconst(True)}'", "orgSourcedIds": school_id("school"),
-            "role": "CASE kind WHEN 0 THEN 'student' WHEN 1 THEN 'teacher' ELSE CASE WHEN gkind = 0 THEN 'guardian' ELSE 'parent' END END",
+            "role": "CASE kind WHEN 0 THEN 'student' WHEN 1 THEN 'teacher' ELSE CASE WHEN gkind = 0 THEN "
+                    "'guardian' ELSE 'parent' END END",
             "username": "uname",
             "userIds": f"CASE kind WHEN 0 THEN '{{SIS:' || {num} || '}}' ELSE NULL END",
             "givenName": fn, "familyName": ln,
             "middleName": "CASE kind WHEN 0 THEN chr(65 + mn) ELSE NULL END",
-            "identifier": f"CASE kind WHEN 0 THEN 'S' || {num} WHEN 1 THEN 'T' || CAST(50000 + id AS VARCHAR) ELSE NULL END",
+            "identifier": f"CASE kind WHEN 0 THEN 'S' || {num} WHEN 1 THEN 'T' || CAST(50000 + id AS "
+                          "VARCHAR) ELSE NULL END",
             "email": f"CASE kind WHEN 0 THEN uname || '@students.{sdom}' "
                      f"WHEN 1 THEN lower({fn} || '.' || {ln}) || CAST(id + 1 AS VARCHAR) || '@{sdom}' "
-                     f"ELSE lower({fn} || '.' || {ln}) || CAST(id % 1000 AS VARCHAR) || '@mail.example.com' END",
+                     f"ELSE lower({fn} || '.' || {ln}) || CAST(id % 1000 AS VARCHAR) || '@mail.example.com' "
+                     "END",
             "sms": "CASE kind WHEN 2 THEN ph ELSE NULL END",
             "phone": "CASE kind WHEN 0 THEN NULL ELSE ph END",
-            "agentSourcedIds": f"CASE kind WHEN 0 THEN {padded_id('usr-gdn-', 'g0', 7)} || CASE WHEN ng > 1 THEN ',' || {padded_id('usr-gdn-', 'g0 + 1', 7)} ELSE '' END "
+            "agentSourcedIds": f"CASE kind WHEN 0 THEN {padded_id('usr-gdn-', 'g0', 7)} || CASE WHEN ng > 1 "
+                               f"THEN ',' || {padded_id('usr-gdn-', 'g0 + 1', 7)} ELSE '' END "
                                f"WHEN 2 THEN {padded_id('usr-stu-', 'g0', 7)} ELSE NULL END",
             "grades": f"CASE kind WHEN 0 THEN {pick(GRADE_LABELS, 'grade')} ELSE NULL END",
         }
-        extra = {"metadata.localCode": "CASE kind WHEN 0 THEN 'LC' || CAST(700000 + id AS VARCHAR) ELSE NULL END"} if self.style.quirks else None
+        extra = {"metadata.localCode": "CASE kind WHEN 0 THEN 'LC' || CAST(700000 + id AS VARCHAR) ELSE NULL "
+                                       "END"} if self.style.quirks else None
         inner = (f"SELECT *, CASE kind WHEN 0 THEN lower(substr(fname, 1, 1) || lname) || {num} "
                  f"ELSE lower(fname || '.' || lname) || CAST(id + 1 AS VARCHAR) END AS uname FROM "
                  f"(SELECT *, {fn_expr} AS fname, {pick(LAST_NAMES, 'ln')} AS lname, {phone} AS ph FROM t)")
@@ -217,14 +232,18 @@ class Renderer:
                       "mod": st.cols["mod"][s]})
         b = self.style.b
         exprs = {
-            "sourcedId": padded_id("usr-stu-", "id", 7), "status": "'active'", "dateLastModified": timestamp_text("mod"),
+            "sourcedId": padded_id("usr-stu-", "id", 7), "status": "'active'",
+            "dateLastModified": timestamp_text("mod"),
             "birthDate": date_text("birth"), "sex": pick(("male", "female", "other", "unspecified"), "sex"),
             "americanIndianOrAlaskaNative": b("r >= 85 AND r < 87"), "asian": b("r >= 70 AND r < 82"),
-            "blackOrAfricanAmerican": b("r >= 42 AND r < 70"), "nativeHawaiianOrOtherPacificIslander": b("r = 87"),
+            "blackOrAfricanAmerican": b("r >= 42 AND r < 70"),
+            "nativeHawaiianOrOtherPacificIslander": b("r = 87"),
             "white": b("r < 42"), "demographicRaceTwoOrMoreRaces": b("r >= 88 AND r < 95"),
             "hispanicOrLatinoEthnicity": b("h < 30"),
-            "countryOfBirthCode": "CASE WHEN h % 10 < 8 THEN 'US' ELSE " + pick(("DO", "MX", "JM", "BD", "NG", "EC"), "id") + " END",
-            "stateOfBirthAbbreviation": "CASE WHEN h % 10 < 8 THEN " + pick(STATES, "id // 3") + " ELSE NULL END",
+            "countryOfBirthCode": "CASE WHEN h % 10 < 8 THEN 'US' ELSE " + pick(("DO", "MX", "JM", "BD", "NG",
+                                                                                 "EC"), "id") + " END",
+            "stateOfBirthAbbreviation": "CASE WHEN h % 10 < 8 THEN " + pick(STATES,
+                                                                            "id // 3") + " ELSE NULL END",
             "cityOfBirth": pick(CITIES, "id // 5 + h"),
             "publicSchoolResidenceStatus": "CASE WHEN r % 20 = 0 THEN '01653' ELSE '01652' END",
         }
@@ -251,10 +270,12 @@ class Renderer:
             "mod": np.concatenate([sp.cols["mod"][rep], np.full(nt, d.ys - 7, np.int32)]),
         })
         exprs = {
-            "sourcedId": f"CASE kind WHEN 0 THEN {padded_id('enr-', 'e', 8)} || '-' || CAST(k + 1 AS VARCHAR) ELSE {padded_id('enr-t', 'e', 7)} END",
+            "sourcedId": f"CASE kind WHEN 0 THEN {padded_id('enr-', 'e', 8)} || '-' || CAST(k + 1 AS "
+                         f"VARCHAR) ELSE {padded_id('enr-t', 'e', 7)} END",
             "status": "'active'", "dateLastModified": timestamp_text("mod"),
             "classSourcedId": padded_id("cls-", "cls", 7), "schoolSourcedId": school_id("school"),
-            "userSourcedId": f"CASE kind WHEN 0 THEN {padded_id('usr-stu-', 'usr', 7)} ELSE {padded_id('usr-tch-', 'usr', 6)} END",
+            "userSourcedId": f"CASE kind WHEN 0 THEN {padded_id('usr-stu-', 'usr', 7)} ELSE "
+                             f"{padded_id('usr-tch-', 'usr', 6)} END",
             "role": "CASE kind WHEN 0 THEN 'student' ELSE 'teacher' END",
             "primary": self.style.b("kind = 1"),
             "beginDate": date_text("b"), "endDate": date_text("en"),
@@ -272,7 +293,8 @@ class Renderer:
             "i": rows.astype(np.int64), "student": student, "school": school,
             "sc": d.has_school_codes[school], "date": ev.cols["date"][rows],
             "code": ev.cols["code"][rows].astype(np.int32), "cls": ev.cols["cls"][rows],
-            "period": ev.cols["period"][rows].astype(np.int32), "minutes": ev.cols["minutes"][rows].astype(np.int32),
+            "period": ev.cols["period"][rows].astype(np.int32),
+            "minutes": ev.cols["minutes"][rows].astype(np.int32),
             "by_id": ev.cols["by_id"][rows], "cm": ev.cols["comment"][rows].astype(np.int32),
             "gfn": gd.cols["fn"][g], "gln": gd.cols["ln"][g],
             "mod": ev.cols["mod"][rows], "del": ev.cols["deleted"][rows],
@@ -282,16 +304,19 @@ class Renderer:
         title = "title"
         exprs = {
             "sourcedId": padded_id("att-", "i", 9),
-            "status": "CASE WHEN del THEN 'tobedeleted' ELSE 'active' END", "dateLastModified": timestamp_text("mod"),
+            "status": "CASE WHEN del THEN 'tobedeleted' ELSE 'active' END",
+            "dateLastModified": timestamp_text("mod"),
             "classSourcedId": f"CASE WHEN cls < 0 THEN NULL ELSE {padded_id('cls-', 'cls', 7)} END",
             "schoolSourcedId": school_id("school"), "userSourcedId": padded_id("usr-stu-", "student", 7),
             "date": date_text("date"),
             "absenceCode": f"CASE WHEN NOT by_id THEN {title} "
-                           f"WHEN sc AND list_contains({school_titles}, {title}) THEN {padded_id('abs-sch-', 'school', 4)} || '-' || lower({title}) "
+                           f"WHEN sc AND list_contains({school_titles}, {title}) THEN "
+                           f"{padded_id('abs-sch-', 'school', 4)} || '-' || lower({title}) "
                            f"ELSE 'abs-d-' || lower({title}) END",
             "period": "CASE WHEN period < 0 THEN NULL ELSE CAST(period AS VARCHAR) END",
             "minutesAbsent": "CASE WHEN minutes < 0 THEN NULL ELSE CAST(minutes AS VARCHAR) END",
             "comment": f"CASE WHEN cm < 0 THEN NULL ELSE {_lit(COMMENT_PREFIXES)}[cm + 1] || "
                        f"{pick(ADULT_FIRST_NAMES, 'gfn')} || ' ' || {pick(LAST_NAMES, 'gln')} END",
         }
-        return self._select(spec.ATTENDANCE, exprs) + f" FROM (SELECT *, {titles}[code + 1] AS title FROM t)", t
+        return self._select(spec.ATTENDANCE,
+                            exprs) + f" FROM (SELECT *, {titles}[code + 1] AS title FROM t)", t

@@ -150,7 +150,8 @@ class District:
         first_year = self.cal.school_year - 1
         birth_year = first_year - 5 - grade.astype(np.int32)
         # birth date: Sep 1 of birth_year - 1 .. Aug 31 of birth_year
-        base = np.array([day_number(dt.date(int(y) - 1, 9, 1)) for y in range(first_year - 18, first_year - 3)])
+        base = np.array([day_number(dt.date(int(y) - 1, 9, 1)) for y in range(first_year - 18,
+                                                                              first_year - 3)])
         birth = base[np.clip(birth_year - (first_year - 18), 0, len(base) - 1)] + rng.integers(0, 365, m)
         r = rng.random(m)
         p = np.clip(np.where(rng.random(m) < 0.85, rng.beta(1.6, 40.0, m), rng.beta(3.0, 16.0, m)), 0.0, 0.6)
@@ -198,7 +199,8 @@ class District:
         same_ln = rng.random(m) < 0.8
         ln = np.where(same_ln, self.students.cols["ln"][owner], rng.integers(0, 1 << 16, m))
         first = np.concatenate([[0], np.cumsum(ng)[:-1]]) if len(ng) else np.zeros(0, np.int64)
-        idx = self.guardians.append(student=owner.astype(np.int32), fn=rng.integers(0, 1 << 16, m).astype(np.int32),
+        idx = self.guardians.append(student=owner.astype(np.int32),
+                                    fn=rng.integers(0, 1 << 16, m).astype(np.int32),
                                     ln=ln.astype(np.int32), kind=rng.integers(0, 2, m).astype(np.int8),
                                     mod=np.full(m, day, np.int32))
         self.students.cols["g0"][students] = idx[first] if m else 0
@@ -304,7 +306,8 @@ class District:
             ok = self.block_of[schools * 13 + lowest] >= 0
             schools, lowest = schools[ok], lowest[ok]
             cols = self._person_arrays(len(schools), lowest)
-            new_ids = st.append(school=schools.astype(np.int32), mod=np.full(len(schools), day, np.int32), **cols)
+            new_ids = st.append(school=schools.astype(np.int32), mod=np.full(len(schools), day, np.int32),
+                                **cols)
             self._add_guardians(new_ids, day)
             opened.append(self._open_stints(new_ids, schools, self.ys, day))
         students = np.unique(np.concatenate([active, new_ids]).astype(np.int64))
@@ -367,7 +370,8 @@ class District:
         # a few school-only codes (field trip) at schools that have them
         ft = (~a) & self.has_school_codes[sch] & (r < 0.05)
         code[ft] = FT_CODE
-        minutes = np.where(code == CODE_INDEX["HD"], 180, np.where(code == CODE_INDEX["T"], rng.integers(3, 30, len(sel)), -1))
+        minutes = np.where(code == CODE_INDEX["HD"], 180,
+                           np.where(code == CODE_INDEX["T"], rng.integers(3, 30, len(sel)), -1))
         comment = np.where(rng.random(len(sel)) < 0.04, rng.integers(0, 4, len(sel)), -1)
         by_id = rng.random(len(sel)) < 0.06
         n_daily = len(sel)
@@ -447,7 +451,8 @@ class District:
         s_per = self.class_subject[s_cls].astype(np.int64) + 1
         add = {
             "stint": [ev_stint, s_stint], "code": [pc, np.full(len(s_stint), CODE_INDEX["AU"])],
-            "cls": [classes, s_cls], "period": [subj + 1, s_per], "minutes": [pmin, np.full(len(s_stint), 50)],
+            "cls": [classes, s_cls], "period": [subj + 1, s_per],
+            "minutes": [pmin, np.full(len(s_stint), 50)],
             "by_id": [np.zeros(len(rows), bool), np.zeros(len(s_stint), bool)],
             "comment": [np.full(len(rows), -1), np.full(len(s_stint), -1)],
         }
@@ -506,7 +511,8 @@ class District:
         n_wd = int(rng.poisson(max(0.2, base * 0.00015)))
         n_tr = int(rng.poisson(max(0.2, base * 0.0001))) if self.n_schools > 1 else 0
         enrolled = self.enrolled_students(day)
-        movers = rng.choice(enrolled, size=min(len(enrolled), n_wd + n_tr), replace=False) if len(enrolled) else enrolled
+        movers = rng.choice(enrolled, size=min(len(enrolled), n_wd + n_tr),
+                            replace=False) if len(enrolled) else enrolled
         tr = movers[n_wd:]          # movers[:n_wd] withdraw: closing their stint is all it takes
         changed_stints = []
         # withdrawals and transfers: close the current stint
@@ -520,7 +526,8 @@ class District:
             grade = st["grade"][tr]
             target = np.empty(len(tr), np.int64)
             for i, (s, g) in enumerate(zip(st["school"][tr], grade, strict=True)):
-                options = np.nonzero((self.block_of.reshape(-1, 13)[:, g] >= 0) & (np.arange(self.n_schools) != s))[0]
+                options = np.nonzero((self.block_of.reshape(-1, 13)[:, g] >= 0)
+                                     & (np.arange(self.n_schools) != s))[0]
                 target[i] = rng.choice(options) if len(options) else s
             idx = self._open_stints(tr, target, eff, day)
             new_stints.append(idx)
@@ -537,17 +544,20 @@ class District:
             ok = self.block_of[school * 13 + grade] >= 0
             school, grade = school[ok], grade[ok]
             cols = self._person_arrays(len(school), grade)
-            new_ids = st.append(school=school.astype(np.int32), mod=np.full(len(school), day, np.int32), **cols)
+            new_ids = st.append(school=school.astype(np.int32), mod=np.full(len(school), day, np.int32),
+                                **cols)
             self._add_guardians(new_ids, day)
             idx = self._open_stints(new_ids, school, eff, day)
             new_stints.append(idx)
-        all_stints = np.concatenate(changed_stints + new_stints) if (changed_stints or new_stints) else np.zeros(0, np.int64)
+        all_stints = np.concatenate(changed_stints + new_stints) if (changed_stints
+                                                                     or new_stints) else np.zeros(0, np.int64)
         students = np.unique(np.concatenate([tr, new_ids]).astype(np.int64))
         g0 = st.cols["g0"][students]
         ngd = st.cols["nguard"][students].astype(np.int64)
         guardians = np.unique(np.concatenate([g0, (g0 + 1)[ngd > 1]])).astype(np.int64)
         self.guardians.cols["mod"][guardians] = day
-        return DayChanges(students, guardians.astype(np.int64), np.unique(all_stints).astype(np.int64), new_ids)
+        return DayChanges(students, guardians.astype(np.int64), np.unique(all_stints).astype(np.int64),
+                          new_ids)
 
     def _open_stints(self, students: np.ndarray, schools: np.ndarray, eff: int, day: int) -> np.ndarray:
         grade = self.students.cols["grade"][students].astype(np.int64)
@@ -555,7 +565,8 @@ class District:
         section = (self.rng.random(len(students)) * self.block_nsec[block]).astype(np.int32)
         idx = self.stints.append(student=np.asarray(students, np.int32), school=np.asarray(schools, np.int32),
                                  block=block.astype(np.int32), section=section,
-                                 begin=np.full(len(students), eff, np.int32), end=np.full(len(students), -1, np.int32),
+                                 begin=np.full(len(students), eff, np.int32),
+                                 end=np.full(len(students), -1, np.int32),
                                  mod=np.full(len(students), day, np.int32))
         self.students.cols["stint"][students] = idx
         return idx

@@ -53,7 +53,9 @@ class TruthBuilder:
         self.first = first_day
         mask = district.cal.instructional_mask(first_day, last_day)
         self.mask = mask
-        self.cum = np.concatenate([[0], np.cumsum(mask)]).astype(np.int64)   # cum[k] = instr days in [first, first+k)
+        self.cum = np.concatenate([[0],
+                                   np.cumsum(mask)]).astype(np.int64)   # cum[k] = instr days in [first,
+                                                                        # first+k)
         self.last = last_day
 
     def _count(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -117,7 +119,8 @@ FROM t ORDER BY as_of_date, student_sourced_id, school_sourced_id
 """
 # a district over several school years: the same with each row's school year
 TRUTH_YEARS_SQL = TRUTH_SQL.replace("is_chronically_absent\nFROM t",
-                                    "is_chronically_absent,\n       CAST(school_year AS INTEGER) AS school_year\nFROM t")
+                                    "is_chronically_absent,\n       CAST(school_year AS INTEGER) AS "
+                                    "school_year\nFROM t")
 assert TRUTH_YEARS_SQL != TRUTH_SQL
 
 

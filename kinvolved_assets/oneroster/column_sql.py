@@ -88,8 +88,8 @@ def column_sql(col: spec.Column, v: str, k: str) -> ColSQL:
         else:
             typed = lst
             if t == "guid_list":
-                checks.append((f"({v} IS NOT NULL AND len(list_filter({k}, lambda x: {guid_broken('x')})) > 0)",
-                               "row.bad_list"))
+                broken = f"len(list_filter({k}, lambda x: {guid_broken('x')})) > 0"
+                checks.append((f"({v} IS NOT NULL AND {broken})", "row.bad_list"))
         typed = f"CASE WHEN {v} IS NULL THEN NULL ELSE {typed} END"
     elif t == "float":
         typed = f"TRY_CAST({v} AS DOUBLE)"

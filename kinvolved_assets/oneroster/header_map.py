@@ -32,7 +32,8 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
     for i, raw in enumerate(names):
         if raw == "":
             out.append(finding("header.empty_column_name",
-                               f"header cell {i + 1} is blank; every column needs a name.", file=member, line=1))
+                               f"header cell {i + 1} is blank; every column needs a name.", file=member,
+                               line=1))
             fatal = True
             file_names.append(f"_column{i + 1}")
             continue
@@ -50,7 +51,8 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
             file_names.append(raw if raw not in file_names else f"{raw}_{i + 1}")
             continue
         if target != raw:
-            out.append(finding("header.column_case", f"column {raw[:80]!r} read as {target!r}; use the exact name.",
+            out.append(finding("header.column_case",
+                               f"column {raw[:80]!r} read as {target!r}; use the exact name.",
                                file=member, line=1, column=target))
         if target in sources:
             out.append(finding("header.duplicate_column",
@@ -65,7 +67,8 @@ def map_header(ent: spec.Entity, names: list[str], member: str) -> tuple[ColumnM
     fatal = _check_columns(ent, sources, unknown, member, out) or fatal
     order = [c for c in ent.column_names if c in sources]
     if not fatal and sorted(sources, key=sources.get) != order:
-        out.append(finding("header.reordered", "columns are not in the contract order; they are matched by name.",
+        out.append(finding("header.reordered",
+                           "columns are not in the contract order; they are matched by name.",
                            file=member, line=1))
     if fatal:
         return None, out
@@ -99,7 +102,8 @@ def _check_columns(ent: spec.Entity, sources: dict[str, int], unknown: list[tupl
     return fatal
 
 
-def _unknown_columns(ent: spec.Entity, unknown: list[tuple[int, str]], member: str, quote: bool) -> list[Finding]:
+def _unknown_columns(ent: spec.Entity, unknown: list[tuple[int, str]], member: str,
+                     quote: bool) -> list[Finding]:
     """Unknown header cells, by name only when the header is intact (or the file holds no personal
     data): a file sent without its header has a data row there (names, usernames)."""
     out = []
@@ -110,7 +114,7 @@ def _unknown_columns(ent: spec.Entity, unknown: list[tuple[int, str]], member: s
                                file=member, line=1, column=raw[:80]))
         else:
             out.append(finding("header.unknown_column",
-                               f"header cell {i + 1} {describe_value(raw)} is not a {ent.file_name} column name; "
-                               "it is ignored. Is the header line missing?",
+                               f"header cell {i + 1} {describe_value(raw)} is not a {ent.file_name} column "
+                               "name; it is ignored. Is the header line missing?",
                                file=member, line=1, column=f"_column{i + 1}"))
     return out

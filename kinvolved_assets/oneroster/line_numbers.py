@@ -53,7 +53,8 @@ def number_lines(con, path: Path, n_lines: int, n_records: int, rj_lines: list[i
     out.line_expr = out.rec_expr
     if out.line_map is not None:
         con.execute("CREATE TEMP TABLE lmap(rec BIGINT, line BIGINT)")
-        con.execute("INSERT INTO lmap SELECT generate_subscripts(l, 1), unnest(l) FROM (SELECT ?::BIGINT[] AS l)",
+        con.execute("INSERT INTO lmap SELECT generate_subscripts(l, 1), unnest(l) FROM (SELECT ?::BIGINT[] "
+                    "AS l)",
                     [out.line_map])
         out.joins += f" LEFT JOIN lmap lm ON lm.rec = {out.rec_expr}"
         out.line_expr = f"coalesce(lm.line, {out.rec_expr})"

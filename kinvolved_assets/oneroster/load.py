@@ -133,7 +133,9 @@ def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str
             if is_disk_full(exc):   # our disk, not the district's file
                 raise
             res.failed = True
-            res.findings.append(finding("file.internal_error", f"{member} could not be loaded ({type(exc).__name__}); nothing was written.", file=member))
+            res.findings.append(finding("file.internal_error",
+                                        f"{member} could not be loaded ({type(exc).__name__}); nothing was "
+                                        "written.", file=member))
             return res
 
 
@@ -187,7 +189,8 @@ def _refused_rows(con, plan: LoadPlan, scanned: Scanned, n_all: int, n_good: int
     return n_bad, n_dup_rows, lines
 
 
-def _check_and_write(con, plan: LoadPlan, df: DropFile, hdr: Header, scanned: Scanned, finals: tuple[Path, ...],
+def _check_and_write(con, plan: LoadPlan, df: DropFile, hdr: Header, scanned: Scanned,
+                     finals: tuple[Path, ...],
                      raw_tmp: Path, staged: list[Path], delivery_date: str, limits: DropLimits,
                      res: LoadResult) -> tuple[Path, Path | None]:
     """Counts, mode, refused rows, then the raw Parquet, rejects and ``_files`` row into staged folders
@@ -196,7 +199,8 @@ def _check_and_write(con, plan: LoadPlan, df: DropFile, hdr: Header, scanned: Sc
     _, files_final, rej_final = finals
     counts = count_rows(con, plan)
     declared = df.declared_mode if df.declared_mode in ("bulk", "delta") else None
-    mode, fnd = decide_mode(ent, plan.cmap, hdr, declared, counts.n_good, counts.n_status, counts.n_dlm, member)
+    mode, fnd = decide_mode(ent, plan.cmap, hdr, declared, counts.n_good, counts.n_status, counts.n_dlm,
+                            member)
     res.findings.extend(fnd)
     res.mode = mode
     n_dupkeys = duplicate_keys(con, plan, counts.n_repeat)
@@ -218,7 +222,8 @@ def _check_and_write(con, plan: LoadPlan, df: DropFile, hdr: Header, scanned: Sc
     if n_rej and n_rej > limits.max_rejected_fraction * n_records:
         res.findings.append(finding(
             "file.most_rows_rejected",
-            f"{n_rej} of the file's {n_records} rows were rejected (more than {limits.max_rejected_fraction:.0%}); "
+            f"{n_rej} of the file's {n_records} rows were rejected (more than "
+            f"{limits.max_rejected_fraction:.0%}); "
             "the delivery is blocked. Fix the rows named below and send the file again.", file=member))
 
     min_date, max_date = counts.min_date, counts.max_date
@@ -232,7 +237,8 @@ def _check_and_write(con, plan: LoadPlan, df: DropFile, hdr: Header, scanned: Sc
     staged.append(files_tmp)
     write_files_row(con, ent.name, files_tmp / "part-0.parquet", delivery_date, mode, member, df.sha256,
                     res.rows, n_rej, res.min_date, res.max_date)
-    res.findings.extend(row_findings(con, ent, plan.cmap, member, n_bad, rj_lines, lines.line_expr, lines.joins,
+    res.findings.extend(row_findings(con, ent, plan.cmap, member, n_bad, rj_lines, lines.line_expr,
+                                     lines.joins,
                                      limits))
     if counts.n_good == 0 and n_bad == 0 and not rj_lines:
         res.findings.append(finding("file.no_rows", f"{member} has a header but no data rows.", file=member))

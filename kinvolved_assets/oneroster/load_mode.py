@@ -10,7 +10,8 @@ from .findings import Finding, finding
 from .header_map import ColumnMap
 
 
-def _sample_stats(ent: spec.Entity, cmap: ColumnMap, hdr: Header) -> tuple[int, int, int, int, dict[str, int]]:
+def _sample_stats(ent: spec.Entity, cmap: ColumnMap, hdr: Header) -> tuple[int, int, int, int,
+                                                                           dict[str, int]]:
     """(rows, with status, with dateLastModified, inactive, non-canonical counts) over the head sample."""
     def val(row: list[str], name: str) -> str:
         i = cmap.sources.get(name)
@@ -53,7 +54,8 @@ def decide_mode(ent: spec.Entity, cmap: ColumnMap, hdr: Header, declared: str | 
     if inferred is None and n_good:
         out.append(finding("mode.mixed_status",
                            f"{n_dlm} of {n_good} rows have dateLastModified; read as {mode}. Fill status and "
-                           "dateLastModified on every row for a delta, leave both blank for a bulk.", file=member))
+                           "dateLastModified on every row for a delta, leave both blank for a bulk.",
+                           file=member))
     if declared and inferred and declared != inferred:
         out.append(finding("manifest.mode_mismatch",
                            f"manifest.csv says {declared} but the rows "
@@ -61,8 +63,8 @@ def decide_mode(ent: spec.Entity, cmap: ColumnMap, hdr: Header, declared: str | 
                            f"read as {inferred}.", file=member))
     if inactive_s:
         out.append(finding("row.status_inactive",
-                           f"the deprecated status 'inactive' is used ({inactive_s} of the first {n_s} rows); "
-                           "read as 'tobedeleted'.", file=member, column="status"))
+                           f"the deprecated status 'inactive' is used ({inactive_s} of the first {n_s} "
+                           "rows); read as 'tobedeleted'.", file=member, column="status"))
     for name, cnt in nonc_s.items():
         out.append(finding("row.noncanonical_value",
                            f"{name} has values in non-canonical spelling, e.g. TRUE for true "

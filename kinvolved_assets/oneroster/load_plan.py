@@ -18,8 +18,8 @@ from .header_map import ColumnMap
 def csv_scan(path: Path, ncols: int) -> str:
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     return (f"read_csv({_lit(str(path))}, columns = {cols}, header = true, delim = ',', quote = '\"', "
-            "escape = '\"', auto_detect = false, strict_mode = true, store_rejects = true, rejects_table = 'rj', "
-            f"rejects_scan = 'rs', max_line_size = {MAX_LINE_BYTES})")
+            "escape = '\"', auto_detect = false, strict_mode = true, store_rejects = true, rejects_table = "
+            f"'rj', rejects_scan = 'rs', max_line_size = {MAX_LINE_BYTES})")
 
 
 @dataclass
@@ -57,7 +57,8 @@ class LoadPlan:
         return ", ".join(outs)
 
 
-def _rule_conditions(ent: spec.Entity, csql: dict[str, ColSQL], knames: dict[str, str]) -> list[tuple[str, str]]:
+def _rule_conditions(ent: spec.Entity, csql: dict[str, ColSQL],
+                     knames: dict[str, str]) -> list[tuple[str, str]]:
     """Rule order: required values, then types, then row rules. Every condition is a non-NULL boolean."""
     conds: list[tuple[str, str]] = []
     for col in ent.columns:

@@ -68,7 +68,8 @@ def scan_file(con, plan: LoadPlan, df: DropFile, hdr: Header, tmpdir: Path,
     except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
         res.failed = True
         res.findings.append(finding(
-            "file.read_error", "the file cannot be parsed as comma-separated CSV (check quotes and delimiter).",
+            "file.read_error",
+            "the file cannot be parsed as comma-separated CSV (check quotes and delimiter).",
             file=member))
         return None
     _check_deferred_guids(con, plan)
@@ -111,5 +112,6 @@ def count_rows(con, plan: LoadPlan) -> Counts:
             else ", NULL, NULL")
     n_all, n_good, n_status, n_dlm, n_repeat, min_date, max_date = con.execute(
         f"""SELECT count(*), count(*) {ok}, count({knames['status']}) {ok},
-                   count({knames['dateLastModified']}) {ok}, count({sid_k}) {ok} - count(DISTINCT hash({sid_k})) {ok}{span} FROM t""").fetchone()
+                   count({knames['dateLastModified']}) {ok}, count({sid_k}) {ok} - count(DISTINCT
+                       hash({sid_k})) {ok}{span} FROM t""").fetchone()
     return Counts(int(n_all), int(n_good), n_status, n_dlm, n_repeat, min_date, max_date)

@@ -46,7 +46,8 @@ def write_raw(con, plan: LoadPlan, raw_path: Path, mode: str, lines: LineNumbers
     where = " AND s._rn NOT IN (SELECT _rn FROM src WHERE _rule LIKE 'row.duplicate%')" if n_dup_rows else ""
     order = " ORDER BY s._rn" if lines.joins else ""
     con.execute(f"""COPY (SELECT {plan.typed_select(mode, lines.line_expr, delivery_date, member)}
-                    FROM (SELECT *, rowid + 1 AS _rn FROM t WHERE _ok) s{lines.joins} WHERE true{where}{order})
+                    FROM (SELECT *, rowid + 1 AS _rn FROM t WHERE _ok) s{lines.joins} WHERE
+                        true{where}{order})
                     TO {_lit(str(raw_path))} ({RAW_PARQUET_OPTIONS})""")
 
 
@@ -87,7 +88,8 @@ def write_files_row(con, entity: str, files_path: Path, delivery_date: str, mode
     """The file's one ``_files`` row (dbt_contract.FILES_COLUMNS)."""
     con.execute(
         f"""COPY (SELECT {_lit(entity)} AS entity, DATE {_lit(delivery_date)} AS delivery_date,
-            {_lit(mode)} AS mode, {_lit(member)} AS file_name, {_lit(sha256)} AS sha256, CAST(? AS BIGINT) AS rows,
+            {_lit(mode)} AS mode, {_lit(member)} AS file_name, {_lit(sha256)} AS sha256, CAST(? AS BIGINT) AS
+                rows,
             CAST(? AS BIGINT) AS rejected_rows, CAST(? AS DATE) AS min_date, CAST(? AS DATE) AS max_date)
             TO {_lit(str(files_path))} (FORMAT parquet)""",
         [rows, rejected_rows, min_date, max_date],

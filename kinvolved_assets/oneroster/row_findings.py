@@ -54,10 +54,12 @@ def _malformed_findings(con, member: str, rj_lines: list[int], cap: int) -> list
         what = MALFORMED.get(etype, "cannot be split into fields")
         out.append(finding("row.malformed",
                            f"line {line} {what}; the row was rejected. "
-                           "Quote fields containing commas, quotes or line breaks.", file=member, line=int(line)))
+                           "Quote fields containing commas, quotes or line breaks.", file=member,
+                           line=int(line)))
     if len(rj_lines) > cap:
         out.append(finding("rows.truncated",
-                           f"{len(rj_lines) - cap} more malformed rows (total {len(rj_lines)}); all are in rejects.",
+                           f"{len(rj_lines) - cap} more malformed rows (total {len(rj_lines)}); all are in "
+                           "rejects.",
                            file=member, severity="info"))
     return out
 
@@ -84,8 +86,8 @@ def row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: int
         if rule == "row.required_missing":
             msg = f"line {line}: {col} is required but blank; the row was rejected."
         elif rule == "row.duplicate_sourced_id":
-            msg = (f"line {line}: sourcedId {quote_value(val, pii=False)} was already used on an earlier line; "
-                   "this row was rejected.")
+            msg = (f"line {line}: sourcedId {quote_value(val, pii=False)} was already used on an earlier "
+                   "line; this row was rejected.")
         elif col in pii:
             msg = f"line {line}: {col} {quote_value(val, pii=True)} - {desc} The row was rejected."
         else:
@@ -96,6 +98,7 @@ def row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: int
         if cnt > cap:
             rule, col = rule_col.split("|", 1)
             out.append(finding("rows.truncated",
-                               f"{cnt - cap} more rows broke {rule} on {col} (total {cnt}); all are in rejects.",
+                               f"{cnt - cap} more rows broke {rule} on {col} (total {cnt}); all are in "
+                               "rejects.",
                                file=member, column=col, severity="info"))
     return out

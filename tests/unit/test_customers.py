@@ -46,7 +46,8 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def test_good_config_loads(tmp_path):
-    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml",
+                                                 GOOD.format(cid="springfield")))
     assert errors == []
     assert cfg.customer_id == "springfield"
     assert cfg.attendance.enrollment_end_inclusive is False
@@ -64,10 +65,13 @@ def test_good_config_loads(tmp_path):
         ({"school_year: 2026": "school_year: twenty"}, "school_year", "integer"),
         ({"flow: oneroster_csv": "flow: ftp"}, "flow", "oneroster_csv"),
         ({"products: [attendance]": "products: []"}, "products", "at least 1"),
-        ({"chronic_threshold: 0.1": "chronic_threshold: 1.5"}, "attendance.chronic_threshold", "less than or equal"),
+        ({"chronic_threshold: 0.1": "chronic_threshold: 1.5"}, "attendance.chronic_threshold",
+         "less than or equal"),
         ({"school_year: 2026": "school_year: 2026\nschoolyear: 2027"}, "schoolyear", "unknown key"),
-        ({'licensed_schools: [org-sch-0001, "1034"]': 'licensed_schools: ["bad id!"]'}, "licensed_schools", "sourcedIds"),
-        ({"name: Springfield Public Schools": "name: Springfield\nlanding: ../other_customer"}, "(top level)", "'..'"),
+        ({'licensed_schools: [org-sch-0001, "1034"]': 'licensed_schools: ["bad id!"]'}, "licensed_schools",
+         "sourcedIds"),
+        ({"name: Springfield Public Schools": "name: Springfield\nlanding: ../other_customer"}, "(top level)",
+         "'..'"),
         ({"name: Springfield Public Schools": "name: Springfield\nlanding: /etc"}, "(top level)", "relative"),
     ],
 )
@@ -92,7 +96,8 @@ def test_customer_id_must_be_slug_and_match_file(tmp_path):
 
 
 def test_malformed_yaml_reports_position(tmp_path):
-    _, errors = validate_customer_config(write(tmp_path, "broken.yaml", "customer_id: broken\nname: [unclosed\n"))
+    _, errors = validate_customer_config(write(tmp_path, "broken.yaml",
+                                               "customer_id: broken\nname: [unclosed\n"))
     assert errors[0].file == "broken.yaml"
     assert errors[0].key.startswith("line ")
     assert "malformed YAML" in errors[0].message
@@ -178,10 +183,12 @@ PERIODS = "  min_enrolled_days: 10\n  daily_from_periods:\n"
         ("    mode: some\n", "attendance.daily_from_periods.mode", "all_periods"),
         ("    mode: share\n    share: 1.5\n    code: AU\n", "attendance.daily_from_periods.share",
          "at most 1"),
-        ("    mode: none\n    precedence: daily\n", "attendance.daily_from_periods.precedence", "daily_event"),
+        ("    mode: none\n    precedence: daily\n", "attendance.daily_from_periods.precedence",
+         "daily_event"),
         ("    mode: all_periods\n    code: AU\n    schools:\n      org-sch-0001: {mode: minutes}\n",
          "attendance.daily_from_periods.schools.org-sch-0001.minutes", "needs minutes"),
-        ("    schools:\n      org-sch-0001: {shares: 0.5}\n", "attendance.daily_from_periods.schools.org-sch-0001.shares",
+        ("    schools:\n      org-sch-0001: {shares: 0.5}\n",
+         "attendance.daily_from_periods.schools.org-sch-0001.shares",
          "did you mean 'share'"),
         ("    code: 'A U'\n", "attendance.daily_from_periods.code", "sourcedIds"),
     ],
@@ -213,4 +220,5 @@ def test_daily_from_periods_resolves_school_rules(tmp_path):
                                          "minutes": 240, "half_day_share": 0.25, "code": "AU",
                                          "precedence": "periods"}]
     default, _ = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
-    assert default.dbt_vars()["period_rule_mode"] == "none" and default.dbt_vars()["school_period_rules"] == []
+    assert (default.dbt_vars()["period_rule_mode"] == "none" and default.dbt_vars()["school_period_rules"]
+            == [])
