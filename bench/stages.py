@@ -49,8 +49,8 @@ def run_scale(info: dict, stages: list[str], threads: int, log=print, saved=None
     if "ingest" in stages or "marts" in stages:
         d, home, tmp = stage_dir(root, "ingest", landing)
         m = run_worker("ingest", "ingest", {**common, "home": str(home)}, d, tmp, [tmp], log)
-        out["ingest"] = m.as_dict() | {"rows": m.result.get("rows_loaded", 0) + m.result.get("rows_rejected",
-                                                                                             0)}
+        rows = m.result.get("rows_loaded", 0) + m.result.get("rows_rejected", 0)
+        out["ingest"] = m.as_dict() | {"rows": rows}
         homes["ingest"] = home
     if "expectations" in stages:
         d, home, tmp = stage_dir(root, "expectations", landing)

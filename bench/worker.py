@@ -143,8 +143,8 @@ def stage_dagster(args: dict) -> dict:
     counted = mart_rows(home / "warehouse" / customer / "marts.duckdb")
     return {
         "ingest_runs": len(requests) + len(backlogs), "backlog_runs": len(backlogs),
-        "deliveries": len(requests) + sum(int(r.tags.get("kinvolved/backlog_deliveries",
-                                                         0)) for r in backlogs),
+        "deliveries": len(requests) + sum(int(r.tags.get("kinvolved/backlog_deliveries", 0))
+                                          for r in backlogs),
         "failed_runs": failed, "marts_success": bool(marts.success),
         "breakdown_seconds": {
             "import_dagster": round(t_dagster - t0, 3),
@@ -155,8 +155,8 @@ def stage_dagster(args: dict) -> dict:
             "ingest_runs": round(t_runs - t_tick, 3),
             "marts_run": round(t_marts - t_runs, 3),
         },
-        "ingest_run_seconds_median": round(sorted(run_seconds)[len(run_seconds) // 2],
-                                           3) if run_seconds else None,
+        "ingest_run_seconds_median": (round(sorted(run_seconds)[len(run_seconds) // 2], 3)
+                                      if run_seconds else None),
         "ingest_run_seconds_min": round(min(run_seconds), 3) if run_seconds else None,
         "mart_rows": counted,
         "peak_rss_mib_by_part": {

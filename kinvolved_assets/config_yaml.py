@@ -49,8 +49,8 @@ def read_config_bytes(path: Path) -> bytes:
                               f"is a {_kind(info.st_mode)}, not a regular file: replace it with a YAML file")
     if info.st_size > MAX_CONFIG_BYTES:
         raise ConfigFileError("(file)", f"{info.st_size} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK",
-                                                                 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+             | getattr(os, "O_CLOEXEC", 0))
     try:
         fd = os.open(path, flags)
     except OSError as exc:

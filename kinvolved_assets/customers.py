@@ -214,10 +214,10 @@ class AttendanceRules(_Strict):
 
 class ValidationRules(_Strict):
     volume_change_fraction: float = Field(0.50, gt=0, allow_inf_nan=False)
-    strict: bool = False        # true: a row-level rule failure blocks the delivery instead of quarantining
-                                # rows
-    rule_severity: dict[str,
-                        Literal["quarantine", "block"]] = Field(default_factory=dict)   # per row-level rule
+    # true: a row-level rule failure blocks the delivery instead of quarantining rows
+    strict: bool = False
+    # per row-level rule
+    rule_severity: dict[str, Literal["quarantine", "block"]] = Field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -430,8 +430,8 @@ def _parse_bytes(raw: bytes) -> CustomerConfig | list[tuple[str, str]]:
             _PARSED.move_to_end(digest)
             return _PARSED[digest]
     try:
-        result: CustomerConfig | list[tuple[str,
-                                            str]] = CustomerConfig.model_validate(parse_config_mapping(raw))
+        result: CustomerConfig | list[tuple[str, str]]
+        result = CustomerConfig.model_validate(parse_config_mapping(raw))
     except ConfigFileError as exc:
         result = [(exc.key, exc.message)]
     except ValidationError as exc:

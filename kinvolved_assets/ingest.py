@@ -169,8 +169,8 @@ def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, dr
     matches = [d for d in near if hinted in (d.root, *d.paths)
                or (d.kind == "loose" and hinted == landing / d.name)]
     if not matches:
-        archived = ensure_within(hinted,
-                                 paths.archive) if str(hinted).startswith(str(paths.archive)) else None
+        archived = (ensure_within(hinted, paths.archive) if str(hinted).startswith(str(paths.archive))
+                    else None)
         if archived and archived.exists():
             return Located(archived, _sha_from_marker(archived), archived.name, None)
         raise DeliveryNotFound(f"drop {drop_hint!r} is not in {landing}")

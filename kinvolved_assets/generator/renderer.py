@@ -159,8 +159,8 @@ class Renderer:
         }) + " FROM t"
         return sql, t
 
-    def users(self, students: np.ndarray | None, guardians: np.ndarray | None, teachers: bool) -> tuple[str,
-                                                                                                        pa.Table]:
+    def users(self, students: np.ndarray | None, guardians: np.ndarray | None,
+              teachers: bool) -> tuple[str, pa.Table]:
         """Students, then teachers, then guardians; ``None`` = all of that kind."""
         d = self.d
         st, gd = d.students, d.guardians
@@ -318,5 +318,5 @@ class Renderer:
             "comment": f"CASE WHEN cm < 0 THEN NULL ELSE {_lit(COMMENT_PREFIXES)}[cm + 1] || "
                        f"{pick(ADULT_FIRST_NAMES, 'gfn')} || ' ' || {pick(LAST_NAMES, 'gln')} END",
         }
-        return self._select(spec.ATTENDANCE,
-                            exprs) + f" FROM (SELECT *, {titles}[code + 1] AS title FROM t)", t
+        return (self._select(spec.ATTENDANCE, exprs)
+                + f" FROM (SELECT *, {titles}[code + 1] AS title FROM t)", t)

@@ -242,8 +242,8 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
                 disc.fatal = True
                 return disc
             budget -= n
-            if info.file_size and n > limits.ratio_min_bytes and n / max(info.compress_size,
-                                                                         1) > limits.max_compression_ratio:
+            if (info.file_size and n > limits.ratio_min_bytes
+                    and n / max(info.compress_size, 1) > limits.max_compression_ratio):
                 disc.findings.append(finding("drop.compression_ratio",
                                              f"member {info.filename[:120]!r} expands "
                                              f"{n / max(info.compress_size, 1):.0f}x (zip bomb?).",

@@ -238,8 +238,7 @@ def _check_and_write(con, plan: LoadPlan, df: DropFile, hdr: Header, scanned: Sc
     write_files_row(con, ent.name, files_tmp / "part-0.parquet", delivery_date, mode, member, df.sha256,
                     res.rows, n_rej, res.min_date, res.max_date)
     res.findings.extend(row_findings(con, ent, plan.cmap, member, n_bad, rj_lines, lines.line_expr,
-                                     lines.joins,
-                                     limits))
+                                     lines.joins, limits))
     if counts.n_good == 0 and n_bad == 0 and not rj_lines:
         res.findings.append(finding("file.no_rows", f"{member} has a header but no data rows.", file=member))
     return files_tmp, rej_tmp

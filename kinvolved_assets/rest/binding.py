@@ -189,8 +189,8 @@ def to_row(entity: str, record: Any, version: str, where: str) -> dict[str, str]
             row[column] = ",".join(_text(v, at) for v in _list(value, at))
         elif kind == "userIds":
             row[column] = ",".join(
-                "{" + _text(v.get("type"), at) + ":" + _text(v.get("identifier"),
-                                                             at) + "}" if isinstance(v, dict)
+                "{" + _text(v.get("type"), at) + ":" + _text(v.get("identifier"), at) + "}"
+                if isinstance(v, dict)
                 else _text(v, at) for v in _list(value, at))
         else:
             row[column] = _text(value, at)
