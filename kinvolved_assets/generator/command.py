@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from kinvolved_assets.generator.simulate import SCALES
+from kinvolved_assets.generator.district_tables import SCALES
 
 
 def _date(text: str) -> dt.date:

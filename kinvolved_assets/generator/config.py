@@ -7,7 +7,7 @@ import datetime as dt
 import yaml
 
 from kinvolved_assets.generator.calendar import build_calendar
-from kinvolved_assets.generator.simulate import SCALES
+from kinvolved_assets.generator.district_tables import SCALES
 from kinvolved_assets.paths import check_slug
 
 

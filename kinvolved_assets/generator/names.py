@@ -3,7 +3,7 @@ area codes, grade labels, comment prefixes and subject names (all invented or ge
 
 from __future__ import annotations
 
-from kinvolved_assets.generator.simulate import ELEMENTARY_SUBJECTS, SECONDARY_SUBJECTS
+from kinvolved_assets.generator.district_tables import ELEMENTARY_SUBJECTS, SECONDARY_SUBJECTS
 
 FIRST_NAMES = (
     "Aaliyah", "Aiden", "Amara", "Andre", "Angela", "Ava", "Benjamin", "Bianca", "Brandon", "Camila",

@@ -8,6 +8,15 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
+from kinvolved_assets.generator.district_tables import (
+    ALL_TITLES,
+    DISTRICT_CODES,
+    ELEMENTARY,
+    N_SUBJECTS,
+    SCHOOL_CODES,
+    SCHOOL_KIND_NAMES,
+    SUBJECT_CODES,
+)
 from kinvolved_assets.generator.names import (
     ADULT_FIRST_NAMES,
     AREA_CODES,
@@ -29,16 +38,7 @@ from kinvolved_assets.generator.render_sql import (
     select_columns,
     timestamp_text,
 )
-from kinvolved_assets.generator.simulate import (
-    ALL_TITLES,
-    DISTRICT_CODES,
-    ELEMENTARY,
-    N_SUBJECTS,
-    SCHOOL_CODES,
-    SCHOOL_KIND_NAMES,
-    SUBJECT_CODES,
-    District,
-)
+from kinvolved_assets.generator.simulate import District
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.sql import string_list as _lit
 

@@ -15,13 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from kinvolved_assets.generator.simulate import (
-    ALL_TITLES,
-    DISTRICT_CODES,
-    N_SUBJECTS,
-    SCHOOL_CODES,
-    District,
-)
+from kinvolved_assets.generator.district_tables import ALL_TITLES, DISTRICT_CODES, N_SUBJECTS, SCHOOL_CODES
+from kinvolved_assets.generator.simulate import District
 
 CHRONIC_THRESHOLD = 0.10
 MIN_ENROLLED_DAYS = 10
