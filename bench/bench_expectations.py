@@ -51,7 +51,8 @@ def attendance_parquet(path: Path, rows: int, threads: int) -> None:
     con.execute(f"SET threads = {threads}")
     con.execute(f"""
         COPY (
-            SELECT 'att-' || i AS sourcedId, 'active' AS status, TIMESTAMP '2025-10-01 12:00:00' AS dateLastModified,
+            SELECT 'att-' || i AS sourcedId, 'active' AS status, TIMESTAMP '2025-10-01 12:00:00' AS
+                dateLastModified,
                    CASE WHEN i % 3 = 0 THEN NULL ELSE 'cls-' || (i % 5000) END AS classSourcedId,
                    'sch-' || (i % 40) AS schoolSourcedId, 'stu-' || (i % 250000) AS userSourcedId,
                    DATE '2025-09-01' + CAST(i % 40 AS INTEGER) AS date,
@@ -69,7 +70,8 @@ def attendance_parquet(path: Path, rows: int, threads: int) -> None:
 def bench_attendance(args) -> dict:
     path = args.dir / f"attendance-{args.rows}.parquet"
     attendance_parquet(path, args.rows, args.threads)
-    res = LoadResult(entity="attendance", file_name="attendance.csv", mode="delta", rows=args.rows, parquet_path=path)
+    res = LoadResult(entity="attendance", file_name="attendance.csv", mode="delta", rows=args.rows,
+                     parquet_path=path)
     params = Params(school_year=2026, delivery_date=dt.date.fromisoformat(DATE))
     rss0 = peak_rss_mib()
     t0 = time.perf_counter()
@@ -96,36 +98,54 @@ def district_csvs(folder: Path, students: int, threads: int) -> None:
     def copy(name: str, sql: str) -> None:
         con.execute(f"COPY ({sql}) TO '{folder / name}' (HEADER, DELIMITER ',')")
 
-    copy("orgs.csv", f"""SELECT 'org-d' AS sourcedId, 'active' AS status, {stamp} AS dateLastModified, 'District' AS name,
+    copy("orgs.csv",
+         f"""SELECT 'org-d' AS sourcedId, 'active' AS status, {stamp} AS dateLastModified, 'District' AS name,
         'district' AS type, 'D1' AS identifier, NULL AS parentSourcedId
-        UNION ALL SELECT 'org-s' || i, 'active', {stamp}, 'School ' || i, 'school', 'S' || i, 'org-d' FROM range({schools}) t(i)""")
-    copy("academicSessions.csv", f"""SELECT 'ses-sy' AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
+        UNION ALL SELECT 'org-s' || i, 'active', {stamp}, 'School ' || i, 'school', 'S' || i, 'org-d' FROM
+            range({schools}) t(i)""")
+    copy("academicSessions.csv",
+         f"""SELECT 'ses-sy' AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
         'SY 2025-26' AS title, 'schoolYear' AS type, '2025-08-25' AS startDate, '2026-06-15' AS endDate,
         NULL AS parentSourcedId, '2026' AS schoolYear""")
     copy("courses.csv", f"""SELECT 'crs-' || i AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
         'ses-sy' AS schoolYearSourcedId, 'Course ' || i AS title, 'C' || i AS courseCode, '01' AS grades,
-        'org-s' || (i % {schools}) AS orgSourcedId, 'Math' AS subjects, NULL AS subjectCodes FROM range({schools * 10}) t(i)""")
+        'org-s' || (i % {schools}) AS orgSourcedId, 'Math' AS subjects, NULL AS subjectCodes FROM
+            range({schools * 10}) t(i)""")
     copy("classes.csv", f"""SELECT 'cls-' || i AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
-        'Class ' || i AS title, '01' AS grades, 'crs-' || (i % {schools * 10}) AS courseSourcedId, NULL AS classCode,
-        'scheduled' AS classType, NULL AS location, 'org-s' || ((i % {schools * 10}) % {schools}) AS schoolSourcedId,
-        'ses-sy' AS termSourcedIds, NULL AS subjects, NULL AS subjectCodes, '1' AS periods FROM range({classes}) t(i)""")
-    copy("users.csv", f"""SELECT 'stu-' || i AS sourcedId, 'active' AS status, {stamp} AS dateLastModified, 'true' AS enabledUser,
-        'org-s' || (i % {schools}) AS orgSourcedIds, 'student' AS role, 'user' || i AS username, NULL AS userIds,
+        'Class ' || i AS title, '01' AS grades, 'crs-' || (i % {schools * 10}) AS courseSourcedId, NULL AS
+            classCode,
+        'scheduled' AS classType, NULL AS location, 'org-s' || ((i % {schools * 10}) % {schools}) AS
+            schoolSourcedId,
+        'ses-sy' AS termSourcedIds, NULL AS subjects, NULL AS subjectCodes, '1' AS periods FROM
+            range({classes}) t(i)""")
+    copy("users.csv",
+         f"""SELECT 'stu-' || i AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
+        'true' AS enabledUser,
+        'org-s' || (i % {schools}) AS orgSourcedIds, 'student' AS role, 'user' || i AS username, NULL AS
+            userIds,
         'Given' || i AS givenName, 'Family' || i AS familyName, NULL AS middleName, 'ID' || i AS identifier,
-        'u' || i || '@example.org' AS email, NULL AS sms, NULL AS phone, NULL AS agentSourcedIds, '01' AS grades,
+        'u' || i || '@example.org' AS email, NULL AS sms, NULL AS phone, NULL AS agentSourcedIds, '01' AS
+            grades,
         NULL AS password FROM range({students}) t(i)
-        UNION ALL SELECT 'tch-' || i, 'active', {stamp}, 'true', 'org-s' || (i % {schools}), 'teacher', 'teacher' || i,
-        NULL, 'T' || i, 'Teacher', NULL, 'T' || i, NULL, NULL, NULL, NULL, NULL, NULL FROM range({teachers}) t(i)""")
-    copy("enrollments.csv", f"""SELECT 'enr-' || s || '-' || k AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
-        'cls-' || ((s * 7 + k) % {classes}) AS classSourcedId, 'org-s' || (((s * 7 + k) % {classes} % {schools * 10}) % {schools}) AS schoolSourcedId,
+        UNION ALL SELECT 'tch-' || i, 'active', {stamp}, 'true', 'org-s' || (i % {schools}), 'teacher',
+            'teacher' || i,
+        NULL, 'T' || i, 'Teacher', NULL, 'T' || i, NULL, NULL, NULL, NULL, NULL, NULL FROM range({teachers})
+            t(i)""")
+    copy("enrollments.csv",
+         f"""SELECT 'enr-' || s || '-' || k AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
+        'cls-' || ((s * 7 + k) % {classes}) AS classSourcedId, 'org-s' || (((s * 7 + k) % {classes} %
+            {schools * 10}) % {schools}) AS schoolSourcedId,
         'stu-' || s AS userSourcedId, 'student' AS role, 'false' AS "primary", '2025-08-25' AS beginDate,
         '2026-06-15' AS endDate FROM range({students}) a(s), range(6) b(k)""")
-    copy("absenceCodes.csv", f"""SELECT * FROM (VALUES ('ac-ae','active',{stamp},'AE','true','true','Excused',NULL,'excused_absence','1'),
+    copy("absenceCodes.csv",
+         f"""SELECT * FROM (VALUES
+        ('ac-ae','active',{stamp},'AE','true','true','Excused',NULL,'excused_absence','1'),
         ('ac-au','active',{stamp},'AU','true','false','Unexcused',NULL,'unexcused_absence','1'),
         ('ac-t','active',{stamp},'T','false','false','Tardy',NULL,'tardy','0'),
         ('ac-p','active',{stamp},'P','false','false','Present',NULL,'present','0'))
         t(sourcedId,status,dateLastModified,title,absent,excused,description,schoolSourcedId,category,dayFraction)""")
-    copy("attendance.csv", f"""SELECT 'att-{DATE}-' || i AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
+    copy("attendance.csv",
+         f"""SELECT 'att-{DATE}-' || i AS sourcedId, 'active' AS status, {stamp} AS dateLastModified,
         NULL AS classSourcedId, 'org-s' || (i % {schools}) AS schoolSourcedId, 'stu-' || i AS userSourcedId,
         '{DATE}' AS date, CASE WHEN i % 10 = 0 THEN 'AU' ELSE 'P' END AS absenceCode, NULL AS period,
         NULL AS minutesAbsent, NULL AS comment FROM range({students}) t(i)""")
@@ -161,7 +181,8 @@ def bench_delivery(args) -> dict:
     validation = time.perf_counter() - t1
     return {"bench": "delivery", "students": args.students, "rows": sum(r.rows for r in results.values()),
             "ingest_seconds": round(ingest, 2), "validation_seconds": round(validation, 2),
-            "ratio": round(validation / ingest, 3), "entities": per_entity, "peak_rss_mib": round(peak_rss_mib())}
+            "ratio": round(validation / ingest, 3), "entities": per_entity,
+            "peak_rss_mib": round(peak_rss_mib())}
 
 
 def main(argv: list[str] | None = None) -> int:

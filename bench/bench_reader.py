@@ -1,6 +1,7 @@
 """Reader speed: ``drop.load`` of a large attendance.csv vs a bare DuckDB read_csv -> Parquet.
 
-    python bench/bench_reader.py --rows 10000000 [--dir /tmp/kv-bench] [--threads 2] [--repeat 5] [--bad-rows 1]
+    python bench/bench_reader.py
+        --rows 10000000 [--dir /tmp/kv-bench] [--threads 2] [--repeat 5] [--bad-rows 1]
 
 Generates the CSV once (kept in --dir), then times:
   bare    COPY (SELECT * FROM read_csv(file)) TO parquet   (auto-detected types, same threads)
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if not clean_csv.exists():
         t0 = time.perf_counter()
         generate(clean_csv, args.rows, args.threads)
-        print(f"generated {args.rows} rows ({clean_csv.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
+        print(f"generated {args.rows} rows ({clean_csv.stat().st_size / 1e6:.0f} MB) in "
+              f"{time.perf_counter() - t0:.1f}s")
     drop_dir = clean_csv.parent
     if args.bad_rows:
         drop_dir = args.dir / f"drop-{args.rows}-bad{args.bad_rows}"
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         out = args.dir / "out"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        bare_times.append(bare(clean_csv, out / "bare.parquet", args.threads))   # a bad date stops the bare read
+        bare_times.append(bare(clean_csv, out / "bare.parquet",
+                               args.threads))   # a bad date stops the bare read
         t0 = time.perf_counter()
         with open_drop(drop_dir, limits) as drop:
             t1 = time.perf_counter()
@@ -95,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             t2 = time.perf_counter()
         open_times.append(t1 - t0)
         load_times.append(t2 - t1)
-        assert not res.failed and res.rows == args.rows and res.rejected_rows == args.bad_rows, (res.rows, res.rejected_rows)
+        assert not res.failed and res.rows == args.rows and res.rejected_rows == args.bad_rows, (res.rows,
+                                                                                                 res.rejected_rows)
     b, o, ld = min(bare_times), min(open_times), min(load_times)
     pairs = sorted(lt / bt for lt, bt in zip(load_times, bare_times, strict=True))
     print(f"file: {csv} ({size_mb:.0f} MB, {args.rows} rows), threads={args.threads}, runs={args.repeat}")

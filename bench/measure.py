@@ -113,7 +113,8 @@ def dir_bytes(paths) -> int:
     return total
 
 
-def run_measured(name: str, cmd: list[str], *, env: dict | None = None, spill_dirs=(), result_file: Path | None = None,
+def run_measured(name: str, cmd: list[str], *, env: dict | None = None, spill_dirs=(),
+                 result_file: Path | None = None,
                  interval: float = 0.2, cwd: Path | None = None, log_file: Path | None = None) -> Measured:
     """Run ``cmd`` as a child, poll its tree RSS and the spill dirs, return the figures.
 

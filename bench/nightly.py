@@ -43,7 +43,8 @@ def nightly_stage(info: dict, customer: str, stage_dir, link_tree, base_env, che
     cli = str(Path(sys.executable).parent / "kinvolved")
     env = base_env(tmp) | {"KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": info["config_dir"]}
     log(f"  stage nightly: ingesting the first {len(drops) - len(held)} deliveries (untimed) ...")
-    history = run_measured("nightly_history", [cli, "ingest", customer], env=env, cwd=d, log_file=d / "history.log")
+    history = run_measured("nightly_history", [cli, "ingest", customer], env=env, cwd=d,
+                           log_file=d / "history.log")
     check(history, log)
     out = {"history": history.as_dict(), "deliveries": []}
     if history.returncode:
@@ -74,6 +75,6 @@ def nightly_lines(scale: str, res: dict) -> list[str]:
              f"peak {res['peak_rss_mib']:.0f} MiB"]
     lines += [f"  {r['date']}  {r['seconds']:6.1f} s  {r['peak_rss_mib']:5.0f} MiB  {'/'.join(r['mode'])}"
               for r in res["deliveries"]]
-    lines.append(f"fleet projection ({scale}): {res['districts_per_machine_per_night']} districts per machine in a "
-                 f"{res['window_hours']} h night, one after another, at the median nightly cost")
+    lines.append(f"fleet projection ({scale}): {res['districts_per_machine_per_night']} districts per "
+                 f"machine in a {res['window_hours']} h night, one after another, at the median nightly cost")
     return lines

@@ -1,4 +1,5 @@
-"""Child-process entry point of one benchmark stage: ``python -m bench.worker <stage> <args-json> <out-json>``.
+"""Child-process entry point of one benchmark stage:
+``python -m bench.worker <stage> <args-json> <out-json>``.
 
 Every stage writes a JSON of its own figures (rows, sub-timings) to ``out-json``; the parent
 measures wall time, peak RSS and spill around the whole process.
@@ -12,6 +13,8 @@ import resource
 import sys
 import time
 from pathlib import Path
+
+from bench.mart_rows import mart_rows
 
 T_START = time.perf_counter()
 
@@ -53,7 +56,8 @@ def stage_ingest(args: dict) -> dict:
     landing = config.landing_dir(paths.home)
     t0 = time.perf_counter()
     for i, d in enumerate(_drops(args)):
-        out = ingest_delivery(config, paths, d["date"], run_id=f"bench{i:04d}", drop_hint=str(landing / d["name"]),
+        out = ingest_delivery(config, paths, d["date"], run_id=f"bench{i:04d}",
+                              drop_hint=str(landing / d["name"]),
                               validators=validators, reporter=reporter)
         if not out.promoted:
             blocked.append(f"{d['date']}: {out.blocking_summary()}"[:300])
@@ -61,7 +65,8 @@ def stage_ingest(args: dict) -> dict:
             rows += int(o.result.rows or 0)
             rejected += int(o.result.rejected_rows or 0)
     seconds = time.perf_counter() - t0
-    return {"rows_loaded": rows, "rows_rejected": rejected, "deliveries": len(_drops(args)), "blocked": blocked,
+    return {"rows_loaded": rows, "rows_rejected": rejected, "deliveries": len(_drops(args)),
+            "blocked": blocked,
             "work_seconds": round(seconds, 3), "validator_seconds": round(spent["validator"], 3),
             "import_seconds": round(t_import, 3)}
 
@@ -92,7 +97,7 @@ def stage_dagster(args: dict) -> dict:
     import dagster  # noqa: F401
 
     t_dagster = time.perf_counter()
-    from kinvolved_assets.commands import instance_for
+    from kinvolved_assets.cli.runs import instance_for
     from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
     from kinvolved_assets.local_runner import (
         run_backlog,
@@ -135,10 +140,11 @@ def stage_dagster(args: dict) -> dict:
     rss_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     marts = run_marts(defs, instance, customer)
     t_marts = time.perf_counter()
-    mart_rows = _mart_rows(home / "warehouse" / customer / "marts.duckdb")
+    counted = mart_rows(home / "warehouse" / customer / "marts.duckdb")
     return {
         "ingest_runs": len(requests) + len(backlogs), "backlog_runs": len(backlogs),
-        "deliveries": len(requests) + sum(int(r.tags.get("kinvolved/backlog_deliveries", 0)) for r in backlogs),
+        "deliveries": len(requests) + sum(int(r.tags.get("kinvolved/backlog_deliveries", 0))
+                                          for r in backlogs),
         "failed_runs": failed, "marts_success": bool(marts.success),
         "breakdown_seconds": {
             "import_dagster": round(t_dagster - t0, 3),
@@ -149,9 +155,10 @@ def stage_dagster(args: dict) -> dict:
             "ingest_runs": round(t_runs - t_tick, 3),
             "marts_run": round(t_marts - t_runs, 3),
         },
-        "ingest_run_seconds_median": round(sorted(run_seconds)[len(run_seconds) // 2], 3) if run_seconds else None,
+        "ingest_run_seconds_median": (round(sorted(run_seconds)[len(run_seconds) // 2], 3)
+                                      if run_seconds else None),
         "ingest_run_seconds_min": round(min(run_seconds), 3) if run_seconds else None,
-        "mart_rows": mart_rows,
+        "mart_rows": counted,
         "peak_rss_mib_by_part": {
             "dagster_process_until_marts": round(rss_after_ingest, 1),
             "dagster_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -160,24 +167,12 @@ def stage_dagster(args: dict) -> dict:
     }
 
 
-def _mart_rows(db: Path) -> dict:
-    import duckdb
-
-    if not db.exists():
-        return {}
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {t: con.execute(f'select count(*) from "{db.stem}".marts."{t}"').fetchone()[0]
-                for t in ("fct_student_daily_attendance", "msr_student_cumulative_attendance")}
-    finally:
-        con.close()
-
-
 def stage_mart_rows(args: dict) -> dict:
-    return {"mart_rows": _mart_rows(Path(args["db"]))}
+    return {"mart_rows": mart_rows(Path(args["db"]))}
 
 
-STAGES = {"ingest": stage_ingest, "limit": stage_limit, "peer_load": stage_peer_load, "peer_marts": stage_peer_marts, "dagster": stage_dagster,
+STAGES = {"ingest": stage_ingest, "limit": stage_limit, "peer_load": stage_peer_load,
+          "peer_marts": stage_peer_marts, "dagster": stage_dagster,
           "mart_rows": stage_mart_rows}
 
 

@@ -64,7 +64,8 @@ def timeouts() -> tuple[int, int]:
     if limit >= visibility:
         raise PoolSettingsError(
             f"KINVOLVED_CELERY_TIME_LIMIT ({limit}) must be below KINVOLVED_CELERY_VISIBILITY_TIMEOUT "
-            f"({visibility}): a step still running past the visibility timeout would be handed to a second worker")
+            f"({visibility}): a step still running past the visibility timeout would be handed to a second "
+            "worker")
     return visibility, limit
 
 
@@ -118,5 +119,6 @@ def build_app():
     from dagster_celery.executor import CeleryExecutor
     from dagster_celery.make_app import make_app
 
-    executor = CeleryExecutor.for_cli(broker=broker_url(), backend=backend_url(), config_source=celery_settings())
+    executor = CeleryExecutor.for_cli(broker=broker_url(), backend=backend_url(),
+                                      config_source=celery_settings())
     return make_app(executor.app_args())

@@ -42,12 +42,15 @@ def read_config_bytes(path: Path) -> bytes:
     except OSError as exc:
         raise ConfigFileError("(file)", f"cannot be read ({_os_reason(exc)})") from None
     if stat.S_ISLNK(info.st_mode):
-        raise ConfigFileError("(file)", "config files may not be symlinks: copy the file into the config folder")
+        raise ConfigFileError("(file)",
+                              "config files may not be symlinks: copy the file into the config folder")
     if not stat.S_ISREG(info.st_mode):
-        raise ConfigFileError("(file)", f"is a {_kind(info.st_mode)}, not a regular file: replace it with a YAML file")
+        raise ConfigFileError("(file)",
+                              f"is a {_kind(info.st_mode)}, not a regular file: replace it with a YAML file")
     if info.st_size > MAX_CONFIG_BYTES:
         raise ConfigFileError("(file)", f"{info.st_size} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+             | getattr(os, "O_CLOEXEC", 0))
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -71,7 +74,9 @@ def read_config_bytes(path: Path) -> bytes:
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigFileError("(file)", f"more than {MAX_CONFIG_BYTES} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
+        raise ConfigFileError("(file)",
+                              f"more than {MAX_CONFIG_BYTES} bytes; a config is at most {MAX_CONFIG_BYTES} "
+                              "bytes")
     return data
 
 
@@ -85,7 +90,8 @@ def decode_config_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigFileError("(file)", f"is not UTF-8 text (byte {exc.start} is invalid): save it as UTF-8") from None
+        raise ConfigFileError("(file)",
+                              f"is not UTF-8 text (byte {exc.start} is invalid): save it as UTF-8") from None
 
 
 def _os_reason(exc: OSError) -> str:
@@ -93,7 +99,8 @@ def _os_reason(exc: OSError) -> str:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"),
+    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "socket"),
                        (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
         if test(mode):
             return name
@@ -112,9 +119,11 @@ class _BoundedLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):  # type: ignore[override]
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
-            raise _refusal("YAML aliases (*name) are not allowed in customer configs: write the value out", event)
+            raise _refusal("YAML aliases (*name) are not allowed in customer configs: write the value out",
+                           event)
         if getattr(event, "anchor", None):
-            raise _refusal("YAML anchors (&name) are not allowed in customer configs: write the value out", event)
+            raise _refusal("YAML anchors (&name) are not allowed in customer configs: write the value out",
+                           event)
         self._nodes += 1
         if self._nodes > MAX_NODES:
             raise _refusal(f"more than {MAX_NODES} YAML values; a config holds far fewer", event)
@@ -122,7 +131,8 @@ class _BoundedLoader(yaml.SafeLoader):
         if nested:
             self._depth += 1
             if self._depth > MAX_DEPTH:
-                raise _refusal(f"nested deeper than {MAX_DEPTH} levels; see docs/onboarding.md for the layout", event)
+                raise _refusal(f"nested deeper than {MAX_DEPTH} levels; see docs/onboarding.md for the "
+                               "layout", event)
         try:
             return super().compose_node(parent, index)
         finally:
@@ -139,7 +149,8 @@ class _BoundedLoader(yaml.SafeLoader):
             except TypeError:
                 raise _refusal("a key must be plain text", key_node) from None
             if first is not None:
-                raise _refusal(f"duplicate key {printable(key)} (first on line {first + 1}): keep one of them", key_node)
+                raise _refusal(f"duplicate key {printable(key)} (first on line {first + 1}): keep one of "
+                               "them", key_node)
         return super().construct_mapping(node, deep=deep)
 
 

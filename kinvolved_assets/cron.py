@@ -18,7 +18,8 @@ def check_cron(expr: str) -> str:
         raise ValueError(f"cron {printable(expr)} must be ASCII text on one line, e.g. \"0 5 * * mon-fri\"")
     fields = expr.split()
     if len(fields) != 5:
-        raise ValueError(f"cron {expr!r} must have 5 fields (minute hour day month weekday), got {len(fields)}")
+        raise ValueError(f"cron {expr!r} must have 5 fields (minute hour day month weekday), got "
+                         f"{len(fields)}")
     for index, (text, (low, high)) in enumerate(zip(fields, _CRON_FIELDS, strict=True)):
         names = _CRON_NAMES.get(index, {})
         for part in text.split(","):
@@ -31,11 +32,13 @@ def check_cron(expr: str) -> str:
             if len(bounds) > 2:
                 raise ValueError(f"cron {expr!r}: bad range {rng!r} in field {index + 1}")
             for bound in bounds:
-                value = names.get(bound.lower()) if bound.lower() in names else (int(bound) if bound.isdigit() else None)
+                value = names.get(bound.lower()) if bound.lower() in names else (int(bound)
+                                                                                 if bound.isdigit() else None)
                 if value is None or not low <= value <= high:
                     raise ValueError(f"cron {expr!r}: {bound!r} is outside {low}-{high} in field {index + 1}")
     if not _scheduler_accepts(expr):
-        raise ValueError(f"cron {expr!r} is refused by the scheduler (a date that never comes, such as 31 February?)")
+        raise ValueError(f"cron {expr!r} is refused by the scheduler (a date that never comes, such as 31 "
+                         "February?)")
     return expr
 
 

@@ -63,20 +63,6 @@ FLOWS = ("oneroster_csv", "oneroster_rest")
 PRODUCTS = ("attendance", "family_engagement", "analytics", "messaging")
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "customer_configs"
 
-def yaml_string(value: str) -> str:
-    """``value`` as a YAML scalar that reads back as this string: quoted when plain YAML would read
-    it as something else (a number such as ``2`` or ``0012``, true, null, a date)."""
-    import json
-
-    import yaml
-
-    try:
-        plain = yaml.safe_load(value) == value
-    except yaml.YAMLError:
-        plain = False
-    return value if plain and value.strip() == value and "#" not in value else json.dumps(value)
-
-
 class Schedule(_Strict):
     daily: str | None = None      # cron, customer timezone
     monthly: str | None = None
@@ -273,21 +259,6 @@ class CustomerConfig(_Strict):
         }
 
 
-def before_history_message(customer: CustomerConfig, delivery_date: str, loaded_start: str | None = None) -> str | None:
-    """Why a delivery dated before the customer's first school year is skipped (None: it is not).
-    ``loaded_start``: the first date of the partitions the running code location was loaded with."""
-    if delivery_date >= customer.history_start.isoformat():
-        if loaded_start and delivery_date < loaded_start:
-            return (f"delivery date {delivery_date} is before {loaded_start}, the first delivery date of the "
-                    "loaded code location: reload the code location (Deployment → Reload) to load it")
-        return None
-    year = school_year_of(dt.date.fromisoformat(delivery_date))
-    first = customer.first_school_year
-    return (f"delivery date {delivery_date} is before school year {first - 1}-{str(first)[-2:]} (from "
-            f"{customer.history_start}), the first this customer loads: set history_from_school_year: {year} "
-            f"in {customer.customer_id}.yaml to load it, then reload the code location")
-
-
 def parse_customer_config(path: Path) -> CustomerConfig:
     """Parse one config file; raise ``CustomerConfigError`` with every problem found."""
     config, errors = validate_customer_config(path)
@@ -415,7 +386,8 @@ def load_customer_configs(directory: Path | None = None, home: Path | None = Non
 
 
 __all__ = [
-    "AttendanceRules", "ConfigError", "DailyFromPeriods", "PeriodRule", "CustomerConfig", "CustomerConfigError", "LoadedConfigs",
-    "MAX_CONFIG_BYTES", "UnsafePathError", "check_cron", "load_customer_configs", "parse_customer_config",
-    "before_history_message", "school_year_of", "school_year_start", "validate_customer_config", "SIS_VALUES", "FLOWS", "PRODUCTS",
+    "AttendanceRules", "ConfigError", "DailyFromPeriods", "PeriodRule", "CustomerConfig", "CustomerConfigError",
+    "LoadedConfigs", "MAX_CONFIG_BYTES", "UnsafePathError", "check_cron", "load_customer_configs",
+    "parse_customer_config", "school_year_of", "school_year_start", "validate_customer_config", "SIS_VALUES",
+    "FLOWS", "PRODUCTS",
 ]

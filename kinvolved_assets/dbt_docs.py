@@ -16,7 +16,8 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("docs", help="generate dbt docs against a customer's published marts (and serve them)")
+    p = subparsers.add_parser("docs",
+                              help="generate dbt docs against a customer's published marts (and serve them)")
     p.add_argument("--customer", default="demo")
     p.add_argument("--serve", action="store_true", help="serve the docs on 127.0.0.1 after generating them")
     p.add_argument("--port", type=int, default=8080)
@@ -37,7 +38,8 @@ def generate_docs(customer, home: Path) -> Path:
     dbt_vars = {**customer.dbt_vars(), "raw_root": str(paths.raw)}
     proc = subprocess.run(
         [dbt_executable(), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-         str(DBT_PROJECT_DIR), "--target-path", str(out / "target"), "--vars", json.dumps(dbt_vars), "--quiet"],
+         str(DBT_PROJECT_DIR), "--target-path", str(out / "target"), "--vars", json.dumps(dbt_vars),
+         "--quiet"],
         env=env, capture_output=True, text=True, check=False, cwd=DBT_PROJECT_DIR)
     if proc.returncode != 0:
         raise RuntimeError(f"dbt docs generate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-1000:]}")

@@ -16,10 +16,11 @@ from dagster import Definitions
 from kinvolved_assets.customers import config_dir, load_customer_configs
 from kinvolved_assets.defs.backlog import DEFAULT_BACKLOG_MIN_DELIVERIES, build_backlog_job
 from kinvolved_assets.defs.config_errors import config_error_assets
+from kinvolved_assets.defs.dbt_project import dbt_resource
 from kinvolved_assets.defs.executor import run_executor
 from kinvolved_assets.defs.jobs import build_jobs
 from kinvolved_assets.defs.mart_checks import build_mart_checks
-from kinvolved_assets.defs.marts import build_marts_assets, dbt_resource
+from kinvolved_assets.defs.marts import build_marts_assets
 from kinvolved_assets.defs.partitions import customer_partitions, delivery_partitions, earliest_start
 from kinvolved_assets.defs.raw_assets import build_raw_assets
 from kinvolved_assets.defs.report_asset import build_report_asset
@@ -55,7 +56,8 @@ def _schedules(customers, marts_job) -> list:
 
 
 def build_definitions(config_directory: Path | None = None, home: Path | None = None,
-                      settle_seconds: float | None = None, backlog_min_deliveries: int | None = None) -> Definitions:
+                      settle_seconds: float | None = None,
+                      backlog_min_deliveries: int | None = None) -> Definitions:
     directory = (config_directory or config_dir()).resolve()
     home = (home or kinvolved_home()).resolve()
     if settle_seconds is None:
@@ -73,7 +75,8 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
     ingest_job, marts_job, onboard_job = build_jobs(deliveries, customers, marts_assets, report_asset)
     backlog_job = build_backlog_job(customers)
     if backlog_min_deliveries is None:
-        backlog_min_deliveries = int(os.environ.get("KINVOLVED_BACKLOG_MIN_DELIVERIES", DEFAULT_BACKLOG_MIN_DELIVERIES))
+        backlog_min_deliveries = int(os.environ.get("KINVOLVED_BACKLOG_MIN_DELIVERIES",
+                                                    DEFAULT_BACKLOG_MIN_DELIVERIES))
     sensors = [build_delivery_sensor(c, ingest_job, str(home), str(directory), settle_seconds,
                                      backlog_job=backlog_job, backlog_min_deliveries=backlog_min_deliveries)
                for c in customer_ids]
@@ -85,7 +88,8 @@ def build_definitions(config_directory: Path | None = None, home: Path | None = 
         # instead of spawning a second Python process per run (KINVOLVED_EXECUTOR=celery: on the pool)
         executor=run_executor(),
         assets=[raw_assets, marts_assets, report_asset, *config_error_assets(loaded.errors)],
-        asset_checks=[build_mart_checks(int(os.environ.get("KINVOLVED_ZERO_ABSENCE_DAYS", DEFAULT_ZERO_ABSENCE_DAYS)))],
+        asset_checks=[build_mart_checks(int(os.environ.get("KINVOLVED_ZERO_ABSENCE_DAYS",
+                                                           DEFAULT_ZERO_ABSENCE_DAYS)))],
         jobs=[ingest_job, marts_job, onboard_job, backlog_job, *pull_jobs],
         sensors=sensors + pull_sensors,
         schedules=_schedules(loaded.customers, marts_job) + pull_schedules,

@@ -157,7 +157,8 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             st = entry.stat()
             day, source = _dated(entry.name, st.st_mtime, tz, entry)
-            drops.append(LandedDrop("zip", entry.name, (entry,), day, st.st_size, st.st_mtime, date_source=source))
+            drops.append(LandedDrop("zip", entry.name, (entry,), day, st.st_size, st.st_mtime,
+                                    date_source=source))
         elif entry.is_file() and entry.suffix.lower() == ".csv":
             st = entry.stat()
             day, source = _dated(entry.name, st.st_mtime, tz)

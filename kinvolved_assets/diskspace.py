@@ -33,7 +33,8 @@ class DiskFull(OSError):
 def is_disk_full(exc: BaseException) -> bool:
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, DiskFull) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+        if isinstance(exc,
+                      DiskFull) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
             return True
         if any(marker in str(exc).lower() for marker in FULL_MARKERS):
             return True

@@ -13,19 +13,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 from kinvolved_assets.checks import CheckOutcome, DeliveryContext, Validator
 from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.delivery import (
-    LandedDrop,
-    archive_drop,
-    drop_sha256,
-    find_archived,
-    find_drops,
-    incomplete_reason,
-)
+from kinvolved_assets.delivery_locate import Located, locate_drop
 from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
 from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
 from kinvolved_assets.legacy_layout import upgrade_layout
@@ -33,17 +25,13 @@ from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
-from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within, partition_dirs
+from kinvolved_assets.paths import CustomerPaths, partition_dirs
 from kinvolved_assets.permissions import private_dir, secure_tree
 from kinvolved_assets.recovery import process_tmp, recover_customer
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
 # a delivery whose attendance ends more than this many days before its delivery date gets a warning
 ATTENDANCE_GAP_DAYS = 14
-
-
-class DeliveryNotFound(FileNotFoundError):
-    pass
 
 
 class AlreadyIngested(RuntimeError):
@@ -55,13 +43,6 @@ class AlreadyIngested(RuntimeError):
             f"delivery {delivery.file_name} (sha256 {delivery.sha256[:12]}, {delivery.delivery_date} "
             f"#{delivery.seq}) is already {delivery.state} by run {delivery.run_id}; nothing was done "
             f"(`kinvolved reingest CUSTOMER {delivery.seq}` ingests it again)")
-
-
-class Located(NamedTuple):
-    path: Path                 # the archived drop to read
-    sha256: str
-    name: str                  # the drop's name as delivered
-    date_source: str | None    # name | arrival; None when only the archive knows it
 
 
 @dataclass
@@ -111,80 +92,6 @@ class DeliveryOutcome:
 
 # A reporter writes the human-readable validation report of a delivery and returns its path.
 Reporter = Callable[["DeliveryOutcome", DeliveryContext], Path]
-
-
-def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str,
-                drop_hint: str | None = None, sha256: str | None = None) -> Located:
-    """Find the drop of a delivery, archiving it first if it is still only in landing.
-
-    Order: the delivery of those bytes (``sha256``, the ledger's choice), else an explicit landing path
-    (``drop_hint``), else the ledger's latest accepted delivery of that date, else the archive for that
-    date, else the landing folder's drops dated that day (exactly one must match).
-    """
-    check_date(delivery_date)
-    landing = config.landing_dir(paths.home)
-    if sha256:
-        archived = find_archived(paths, delivery_date, sha256)
-        if archived is not None:
-            return Located(archived, sha256, archived.name, None)
-        for drop in find_drops(landing, config.tz, date=delivery_date):
-            if not incomplete_reason(drop) and drop_sha256(drop) == sha256:
-                return _archive(drop, paths)
-        raise DeliveryNotFound(f"delivery {sha256[:12]} of {delivery_date} is neither archived nor in {landing}")
-    if drop_hint:
-        return _locate_hint(config, paths, landing, drop_hint)
-    with Ledger(paths) as ledger:
-        accepted = [d for d in ledger.same_date(delivery_date) if d.state == "ingested"]
-    for delivery in reversed(accepted):
-        archived = find_archived(paths, delivery_date, delivery.sha256)
-        if archived is not None:
-            return Located(archived, delivery.sha256, delivery.file_name, delivery.date_source)
-    archived = find_archived(paths, delivery_date)
-    if archived is not None:
-        return Located(archived, _sha_from_marker(archived), archived.name, None)
-    dated = find_drops(landing, config.tz, date=delivery_date)
-    if not dated:
-        raise DeliveryNotFound(
-            f"no delivery dated {delivery_date} for customer {config.customer_id} in the archive or in {landing}"
-        )
-    if len(dated) > 1:
-        raise DeliveryNotFound(
-            f"{len(dated)} drops in {landing} are dated {delivery_date} ({', '.join(d.name for d in dated)}); "
-            "launch the run with run config `drop` naming one"
-        )
-    return _archive(dated[0], paths)
-
-
-def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, drop_hint: str) -> Located:
-    hinted = ensure_within(Path(drop_hint) if os.path.isabs(drop_hint) else landing / drop_hint, paths.home)
-    try:
-        first = hinted.relative_to(landing).parts[0]
-    except (ValueError, IndexError):
-        first = None
-    # a folder or ZIP drop is one entry of the landing folder; loose CSVs of a day form one drop
-    own_entry = first is not None and ((landing / first).is_dir() or first.lower().endswith(".zip"))
-    near = find_drops(landing, config.tz, names={first} if own_entry else None)
-    matches = [d for d in near if hinted in (d.root, *d.paths)
-               or (d.kind == "loose" and hinted == landing / d.name)]
-    if not matches:
-        archived = ensure_within(hinted, paths.archive) if str(hinted).startswith(str(paths.archive)) else None
-        if archived and archived.exists():
-            return Located(archived, _sha_from_marker(archived), archived.name, None)
-        raise DeliveryNotFound(f"drop {drop_hint!r} is not in {landing}")
-    return _archive(matches[0], paths)
-
-
-def _archive(drop: LandedDrop, paths: CustomerPaths) -> Located:
-    reason = incomplete_reason(drop)
-    if reason:
-        raise DeliveryNotFound(f"drop {drop.name} is not ready: {reason}")
-    sha = drop_sha256(drop)
-    return Located(archive_drop(drop, paths, sha), sha, drop.name, drop.date_source)
-
-
-def _sha_from_marker(archived: Path) -> str:
-    marker = archived.with_name(archived.name + ".sha256")
-    return marker.read_text().split()[0]
 
 
 def _replace_dir(src: Path | None, dest: Path) -> None:
@@ -264,28 +171,33 @@ def ingest_delivery(
         raise
     except Exception as exc:
         if is_disk_full(exc):   # one clear operator message, never a finding against the file
-            raise DiskFull(disk_full_message(paths.warehouse, None, f"ingest the delivery of {delivery_date}")) from None
+            raise DiskFull(disk_full_message(paths.warehouse, None,
+                                             f"ingest the delivery of {delivery_date}")) from None
         raise
 
 
-def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entities, validators, reporter, limits,
+def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entities, validators, reporter,
+                      limits,
                       sha256, only_new, log) -> DeliveryOutcome:
     say = log
-    with customer_lock(paths, f"run {run_id} (delivery {delivery_date})", on_wait=say), process_tmp(paths.home):
+    with customer_lock(paths, f"run {run_id} (delivery {delivery_date})",
+                       on_wait=say), process_tmp(paths.home):
         recovered = recover_customer(paths)
         if recovered.summary():
             say(recovered.summary())
         upgrade_layout(paths, say)   # legacy partitions into seq= folders before anything writes raw/
         located = locate_drop(config, paths, delivery_date, drop_hint, sha256)
         with Ledger(paths) as ledger:
-            entry = ledger.register(located.sha256, located.name, delivery_date, located.date_source or "partition")
+            entry = ledger.register(located.sha256, located.name, delivery_date,
+                                    located.date_source or "partition")
             if only_new and entry.state in SETTLED:
                 raise AlreadyIngested(entry)
             preflight(paths.warehouse, located.path, f"ingest {located.name}")
             ledger.start(located.sha256, run_id)
             try:
                 first = min(d.seq for d in ledger.same_date(delivery_date)) == entry.seq
-                outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id, entities=entities,
+                outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id,
+                                          entities=entities,
                                           validators=validators, reporter=reporter, limits=limits,
                                           seq=entry.seq, first_of_date=first)
             except BaseException as exc:

@@ -21,7 +21,8 @@ import os
 import sqlite3
 import threading
 
-MAX_KEPT_FILES = 64       # idle connections held per process (one per instance file, least recently used dropped)
+MAX_KEPT_FILES = 64       # idle connections held per process (one per instance file, least recently used
+                          # dropped)
 _kept: dict[str, sqlite3.Connection] = {}
 _inherited: list[sqlite3.Connection] = []   # kept across a fork, never used or closed by the child
 _lock = threading.Lock()
@@ -40,7 +41,8 @@ def _on_connect(dbapi_connection, _record) -> None:
             if path in _kept:
                 _kept[path] = _kept.pop(path)   # most recently used last
                 return
-            while _kept and len(_kept) >= MAX_KEPT_FILES:   # a long-lived process (daemon, webserver): drop the oldest
+            while _kept and len(_kept) >= MAX_KEPT_FILES:   # a long-lived process (daemon, webserver): drop
+                                                            # the oldest
                 oldest = _kept.pop(next(iter(_kept)))
                 try:
                     oldest.close()

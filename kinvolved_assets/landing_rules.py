@@ -45,7 +45,8 @@ def _own_rule(config: CustomerConfig, landing: Path, home: Path) -> str | None:
         return (f"landing {shown!r} lies inside {whose} {top} folder: leave landing out "
                 f"(default landing/{config.customer_id}) or use a folder of its own")
     if top in ("dagster_home", "logs"):
-        return f"landing {shown!r} lies inside the platform folder {top}/: use a folder of this customer's own"
+        return (f"landing {shown!r} lies inside the platform folder {top}/: use a folder of this customer's "
+                "own")
     if top == "landing" and rel[1] != config.customer_id:
         return (f"landing {shown!r} lies inside customer {rel[1]}'s landing folder: leave landing out "
                 f"(default landing/{config.customer_id}) or use a folder of its own")

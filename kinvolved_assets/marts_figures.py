@@ -61,7 +61,8 @@ def district_figures(con: duckdb.DuckDBPyConnection) -> DistrictFigures:
     if _exists(con, "intermediate", "int_calendar__school_year"):
         # the marts hold every delivered school year; the figures are the current (latest) one's
         row = con.execute("select school_year, cast(as_of_date as varchar) "
-                          "from intermediate.int_calendar__school_year order by school_year desc limit 1").fetchone()
+                          "from intermediate.int_calendar__school_year "
+                          "order by school_year desc limit 1").fetchone()
         if row:
             figures.school_year, figures.as_of_date = int(row[0]), row[1]
     if _exists(con, "marts", "msr_student_cumulative_attendance"):

@@ -30,7 +30,9 @@ def secure_tree(root: Path) -> int:
     if not root.is_dir() or root.is_symlink():
         return 0
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name, want in [(".", DIR_MODE)] + [(d, DIR_MODE) for d in dirnames] + [(f, FILE_MODE) for f in filenames]:
+        for name, want in [(".",
+                            DIR_MODE)] + [(d, DIR_MODE) for d in dirnames] + [(f, FILE_MODE) for f
+                                                                              in filenames]:
             p = os.path.join(dirpath, name)
             try:
                 st = os.lstat(p)

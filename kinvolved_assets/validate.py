@@ -33,7 +33,8 @@ class FileSummary:
     sha256: str | None = None
     min_date: str | None = None
     max_date: str | None = None
-    quarantined: int = 0            # rows a row-level rule of the customer moved to rejects/ (`validate --customer`)
+    quarantined: int = 0            # rows a row-level rule of the customer moved to rejects/ (`validate
+                                    # --customer`)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -84,11 +85,13 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
     and current state). The date in the drop's name, if any, is its delivery date for the suites."""
     path = Path(path)
     with open_drop(path, limits) as drop, tempfile.TemporaryDirectory(prefix="kv-validate-") as tmp:
-        report = DropReport(path=path.name, sha256=drop.sha256, fatal=drop.fatal, manifest=dict(drop.manifest))
+        report = DropReport(path=path.name, sha256=drop.sha256, fatal=drop.fatal,
+                            manifest=dict(drop.manifest))
         report.findings.extend(drop.findings)
         if drop.fatal:
             return report
-        results = drop.load_many([e.name for e in drop.contract.entities if e.name in drop.files], Path(tmp), delivery_date)
+        results = drop.load_many([e.name for e in drop.contract.entities if e.name in drop.files], Path(tmp),
+                                 delivery_date)
         for res in results.values():
             report.findings.extend(res.findings)
         config = _config(customer)
@@ -97,7 +100,8 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
         try:
             report.findings.extend(check_references(results, Path(tmp), limits, drop.contract))
         except Exception as exc:  # noqa: BLE001
-            report.findings.append(finding("file.internal_error", f"reference checks could not run ({type(exc).__name__})."))
+            report.findings.append(finding("file.internal_error",
+                                           f"reference checks could not run ({type(exc).__name__})."))
         report.findings.extend(school_year_findings(results, config))
         if expectations and results and not any(f.severity == "error" for f in foreign):
             from kinvolved_assets.delivery import date_from_name
@@ -109,7 +113,8 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
         for ent_name, res in results.items():
             report.files.append(FileSummary(res.file_name, ent_name, res.mode, res.rows,
                                             res.rejected_rows - quarantined.get(ent_name, 0), res.failed,
-                                            res.sha256, res.min_date, res.max_date, quarantined.get(ent_name, 0)))
+                                            res.sha256, res.min_date, res.max_date,
+                                            quarantined.get(ent_name, 0)))
         return report
 
 

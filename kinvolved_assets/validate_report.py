@@ -20,7 +20,8 @@ def to_json(report: DropReport, customer: str | None = None) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str)
 
 
-def text_table(headers: list[str], rows: list[list], right: set[int] = frozenset(), indent: str = "  ") -> list[str]:
+def text_table(headers: list[str], rows: list[list], right: set[int] = frozenset(),
+               indent: str = "  ") -> list[str]:
     """Rows aligned under their headers (numbers right-aligned), one line per row."""
     cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -38,7 +39,8 @@ def _examples(result: dict) -> str:
         where = f"column {result['column']}, " if result.get("column") else ""
         return f"engine error: {result['error']}; {where}expected: {result.get('description', '')}"[:200]
     parts = [" / ".join(str(b) for b in (f"line {e['line']}" if "line" in e else None, e.get("sourcedId"),
-                                          e.get("value")) if b is not None) for e in result.get("examples", [])]
+                                          e.get("value")) if b is not None) for e in result.get("examples",
+                                                                                                [])]
     text = "; ".join(parts)
     if result.get("detail"):
         text = (text + " " if text else "") + ", ".join(f"{k}={v}" for k, v in result["detail"].items())
@@ -46,10 +48,12 @@ def _examples(result: dict) -> str:
 
 
 def _files_lines(report: DropReport) -> list[str]:
-    rows = [[printable(str(f.name)), f.entity, f.mode or "-", f"{f.rows:,}", f"{f.rejected:,}", "FAILED" if f.failed else "ok"]
+    rows = [[printable(str(f.name)), f.entity, f.mode or "-", f"{f.rows:,}", f"{f.rejected:,}",
+             "FAILED" if f.failed else "ok"]
             for f in report.files]
     if not any(f.quarantined for f in report.files):
-        return ["", "Files"] + text_table(["file", "entity", "mode", "rows", "rejected", "status"], rows, {3, 4})
+        return ["", "Files"] + text_table(["file", "entity", "mode", "rows", "rejected", "status"], rows,
+                                          {3, 4})
     for row, f in zip(rows, report.files, strict=True):   # `validate --customer`: what ingest would do
         row.insert(5, f"{f.quarantined:,}")
     return ["", "Files (rows = what ingest would load)"] + text_table(
@@ -63,7 +67,8 @@ def _findings_lines(report: DropReport, first_n: int) -> list[str]:
     if not groups:
         return []
     lines = ["", "Findings"]
-    for (sev, rule), items in sorted(groups.items(), key=lambda kv: (SEVERITY_ORDER.get(kv[0][0], 9), kv[0][1])):
+    for (sev, rule), items in sorted(groups.items(),
+                                     key=lambda kv: (SEVERITY_ORDER.get(kv[0][0], 9), kv[0][1])):
         desc = RULES.get(rule, ("", "", ""))[2]
         lines.append(f"  {sev.upper():<7} {rule} x{len(items)}  {desc}")
         for f in items[:first_n]:
@@ -87,9 +92,11 @@ def _expectations_lines(report: DropReport, first_n: int) -> list[str]:
     for e in report.expectations:
         meta = e["metadata"]
         state = "passed" if e["passed"] else ("BLOCKING" if e["blocking"] else "warnings")
-        rows.append([e["entity"], state, meta.get("expectations_evaluated", 0), _suite_errors(e) if not e["passed"] else 0,
+        rows.append([e["entity"], state, meta.get("expectations_evaluated", 0),
+                     _suite_errors(e) if not e["passed"] else 0,
                      meta.get("failed_warn", 0)])
-    lines = ["", "Expectation suites"] + text_table(["entity", "result", "evaluated", "errors", "warnings"], rows,
+    lines = ["", "Expectation suites"] + text_table(["entity", "result", "evaluated", "errors", "warnings"],
+                                                    rows,
                                                       {2, 3, 4})
     failed = [(e["entity"], r) for e in report.expectations for r in e["metadata"].get("results", [])
               if not r.get("success", True)]
@@ -97,7 +104,8 @@ def _expectations_lines(report: DropReport, first_n: int) -> list[str]:
         lines += ["", "Failed expectations"]
         shown = [[entity, r["rule"], r["severity"].upper(), f"{r.get('unexpected_count', 0):,}",
                   f"{r.get('element_count', 0):,}", _examples(r)] for entity, r in failed[: first_n * 4]]
-        lines += text_table(["entity", "expectation", "severity", "unexpected", "of", "examples (line / sourcedId / value)"],
+        lines += text_table(["entity", "expectation", "severity", "unexpected", "of",
+                             "examples (line / sourcedId / value)"],
                             shown, {3, 4})
         if len(failed) > len(shown):
             lines.append(f"  ... and {len(failed) - len(shown)} more")

@@ -15,7 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--mute-audio"]
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +54,8 @@ class DagsterDev:
         self.log = open(log, "w")
         # run in DAGSTER_HOME as `make ui` does (beside the repo's dagster.yaml template Dagster warns)
         self.proc = subprocess.Popen(
-            [sys.executable, "-W", "ignore::FutureWarning", "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"),
+            [sys.executable, "-W", "ignore::FutureWarning", "-m", "dagster", "dev", "-w",
+             str(REPO / "workspace.yaml"),
              "-h", "127.0.0.1", "-p", str(self.port)], cwd=dagster_home, env=env, stdout=self.log,
             stderr=subprocess.STDOUT)
 
@@ -92,12 +94,14 @@ class Browser:
         self.port = free_port()
         profile.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                                      f"--remote-debugging-port={self.port}", f"--window-size={width},{height}",
+                                      f"--remote-debugging-port={self.port}",
+                                      f"--window-size={width},{height}",
                                       "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
             try:
-                pages = [t for t in _get_json(f"http://127.0.0.1:{self.port}/json/list") if t["type"] == "page"]
+                pages = [t for t in _get_json(f"http://127.0.0.1:{self.port}/json/list") if t["type"]
+                         == "page"]
                 if pages:
                     break
             except Exception:  # noqa: BLE001 - not up yet
@@ -108,7 +112,8 @@ class Browser:
         self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=30)
         self._id = 0
         self.send("Page.enable")
-        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                  mobile=False)
 
     def send(self, method: str, **params):
         self._id += 1
@@ -143,8 +148,8 @@ class Browser:
     def click_text(self, label: str) -> bool:
         return bool(self.eval(
             "(() => { const el = [...document.querySelectorAll('button, a, [role=tab]')]"
-            f".find(e => e.innerText && e.innerText.trim() === {json.dumps(label)}); if (el) {{ el.click(); return true; }}"
-            " return false; })()"))
+            f".find(e => e.innerText && e.innerText.trim() === {json.dumps(label)}); if (el) {{ el.click(); "
+            "return true; } return false; })()"))
 
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png")["data"]

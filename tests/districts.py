@@ -19,8 +19,9 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
     """Write ``customer_configs/<id>.yaml`` (the generator's suggested config + ``overrides``) and,
     unless told not to, the customer's drops (a ``oneroster`` 1.1 or 1.2 export) into its landing
     folder and its truth under ``home/truth/<id>``. Returns the generator's result (None without drops)."""
-    from kinvolved_assets.generator import generate, suggested_config
     from kinvolved_assets.generator.calendar import build_calendar
+    from kinvolved_assets.generator.config import suggested_config
+    from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.paths import CustomerPaths
 
     config = suggested_config(customer_id, scale, seed, school_year, schools)
@@ -29,7 +30,8 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
     if not generate_drops:
         return None
     start = start or build_calendar(school_year).start
-    return generate(customer_id, scale, seed, start, days, CustomerPaths.for_customer(customer_id, home).landing,
+    return generate(customer_id, scale, seed, start, days,
+                    CustomerPaths.for_customer(customer_id, home).landing,
                     fmt=fmt, truth=home / "truth" / customer_id, quirks=quirks, school_year=school_year,
                     oneroster=oneroster, schools=schools, period_only_schools=period_only_schools)
 
@@ -40,8 +42,10 @@ def latest_cumulative(marts: duckdb.DuckDBPyConnection, home: Path, customer_id:
     truth_file = str(home / "truth" / customer_id / "student_attendance.parquet")
     truth = duckdb.connect().execute(
         f"select {CUMULATIVE_COLUMNS} from read_parquet(?) "
-        "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all", [truth_file] * 2).fetchall()
-    got = marts.execute(f"select {CUMULATIVE_COLUMNS} from msr_student_cumulative_attendance order by all").fetchall()
+        "where as_of_date = (select max(as_of_date) from read_parquet(?)) order by all",
+        [truth_file] * 2).fetchall()
+    got = marts.execute(f"select {CUMULATIVE_COLUMNS} from msr_student_cumulative_attendance order by "
+                        "all").fetchall()
     return got, truth
 
 

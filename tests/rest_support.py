@@ -16,7 +16,7 @@ DAYS = 7
 
 
 def generate_district(out: Path, customer_id: str, days: int = DAYS, truth: Path | None = None):
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
 
     return generate(customer_id, "tiny", 7, START, days, out, truth=truth, school_year=2026)
 
@@ -35,7 +35,7 @@ def rest_config(server_url: str, **overrides) -> dict:
 def write_rest_customer(config_dir: Path, customer_id: str, server_url: str, **rest_overrides):
     """customer_configs/<id>.yaml for a REST customer of the generated district; returns the model."""
     from kinvolved_assets.customers import parse_customer_config
-    from kinvolved_assets.generator import suggested_config
+    from kinvolved_assets.generator.config import suggested_config
 
     config = suggested_config(customer_id, "tiny", 7, 2026)
     config.update(flow="oneroster_rest", rest=rest_config(server_url, **rest_overrides),

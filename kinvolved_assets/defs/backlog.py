@@ -38,8 +38,9 @@ from kinvolved_assets.defs.raw_assets import (
 )
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.delivery import delivery_dates_between
+from kinvolved_assets.delivery_locate import DeliveryNotFound
 from kinvolved_assets.diskspace import DiskFull
-from kinvolved_assets.ingest import AlreadyIngested, DeliveryNotFound, ingest_delivery
+from kinvolved_assets.ingest import AlreadyIngested, ingest_delivery
 from kinvolved_assets.ledger import Ledger
 from kinvolved_assets.legacy_layout import LegacyLayout
 

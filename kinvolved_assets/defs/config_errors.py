@@ -30,7 +30,8 @@ def error_name(file: str) -> str:
     file name had to be changed."""
     base = re.sub(r"[^a-z0-9_]", "_", file.lower().rsplit(".", 1)[0])[:40].strip("_") or "file"
     plain = re.fullmatch(r"[a-z0-9_]+\.ya?ml", file) is not None
-    return base if plain else f"{base}_{hashlib.sha256(file.encode('utf-8', 'backslashreplace')).hexdigest()[:6]}"
+    return (base if plain
+            else f"{base}_{hashlib.sha256(file.encode('utf-8', 'backslashreplace')).hexdigest()[:6]}")
 
 
 def _by_file(errors: list[ConfigError]) -> dict[str, list[ConfigError]]:

@@ -15,6 +15,8 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
+from kinvolved_assets.defs.dbt_resource import MartsDbtResource
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 MANIFEST_PATH = DBT_PROJECT.manifest_path
@@ -43,8 +45,6 @@ class KinvolvedProjectPreparer(DagsterDbtProjectPreparer):
     invalidated so a moved project re-reads their path) with this venv's dbt."""
 
     def prepare(self, project: DbtProject) -> None:
-        from kinvolved_assets.defs.dbt_resource import MartsDbtResource
-
         saved = {k: os.environ.get(k) for k in PARSE_FREE_ENV}
         os.environ.update(PARSE_FREE_ENV)
         try:
@@ -67,3 +67,9 @@ def prepare_manifest(force: bool = False) -> Path:
         except Exception as exc:   # noqa: BLE001 - the CLI says which step failed and why
             raise RuntimeError(f"dbt parse failed: {exc}") from exc
     return MANIFEST_PATH
+
+
+def dbt_resource() -> MartsDbtResource:
+    """The ``dbt`` resource of the marts asset: this project, this venv's dbt."""
+    return MartsDbtResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                            dbt_executable=dbt_executable())

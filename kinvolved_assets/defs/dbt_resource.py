@@ -28,9 +28,3 @@ class MartsDbtResource(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 - the adapter handle stays unset
         return None
 
-
-def dbt_resource() -> DbtCliResource:
-    from kinvolved_assets.defs.dbt_project import DBT_PROJECT_DIR, dbt_executable
-
-    return MartsDbtResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                            dbt_executable=dbt_executable())

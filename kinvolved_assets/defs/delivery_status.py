@@ -78,7 +78,8 @@ def annotate_check(fields: dict, delivery, paths: CustomerPaths) -> dict:
     return {**fields, "description": text, "metadata": meta}
 
 
-def blocked_observations(delivery, paths: CustomerPaths, failed_by_entity: dict[str, list[str]]) -> list[dict]:
+def blocked_observations(delivery, paths: CustomerPaths,
+                         failed_by_entity: dict[str, list[str]]) -> list[dict]:
     """(entity, metadata, description) of the observations a blocked delivery leaves on each entity."""
     out = []
     for entity in delivery.entities:
@@ -89,6 +90,7 @@ def blocked_observations(delivery, paths: CustomerPaths, failed_by_entity: dict[
         meta = {**blocked, "failed_checks": ", ".join(failed) or "none (another file failed)",
                 "blocked_by": delivery.blocking_summary(), **live, **report_link(delivery.report_path)}
         out.append({"entity": entity, "metadata": meta,
-                    "description": f"delivery {delivery.delivery_date} BLOCKED by {delivery.blocking_summary()}; "
+                    "description": f"delivery {delivery.delivery_date} BLOCKED by "
+                                   f"{delivery.blocking_summary()}; "
                                    f"{live_text(live)}"})
     return out

@@ -21,7 +21,8 @@ def build_jobs(delivery_partitions, customer_partitions, marts_assets, *downstre
         description="Archive, read, validate and promote one delivery (customer x date) to raw Parquet.",
     )
     marts = define_asset_job(
-        MARTS_JOB, selection=AssetSelection.assets(marts_assets, *downstream), partitions_def=customer_partitions,
+        MARTS_JOB, selection=AssetSelection.assets(marts_assets, *downstream),
+        partitions_def=customer_partitions,
         description="dbt build of one customer's marts into a fresh file, published atomically when green.",
     )
     onboard = define_asset_job(

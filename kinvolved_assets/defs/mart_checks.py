@@ -55,7 +55,8 @@ def _figures_metadata(build_file: Path, models: list[str], manifest_path: Path) 
         meta = {
             "dagster/row_count": MetadataValue.int(mart.rows),
             "dagster/column_schema": TableSchema(columns=[
-                TableColumn(col, dtype, description=docs.get(name, {}).get(col) or None) for col, dtype in mart.columns
+                TableColumn(col, dtype, description=docs.get(name, {}).get(col) or None) for col,
+                dtype in mart.columns
             ]),
             "as_of_date": MetadataValue.text(district.as_of_date or "none (no attendance delivered)"),
             "school_year": MetadataValue.int(district.school_year or 0),
@@ -87,7 +88,8 @@ def with_mart_figures(context, events: Iterable, build_file: Path | None, manife
                 for mart, chart in mart_chart_metadata(build_file, customer, set(figures)).items():
                     figures[mart].update(chart)
         except Exception as exc:  # noqa: BLE001 - figures are information, never a reason to fail a build
-            context.log.warning(f"mart figures could not be read ({type(exc).__name__}; an engine message may quote a value: not shown)")
+            context.log.warning(f"mart figures could not be read ({type(exc).__name__}; an engine message "
+                                "may quote a value: not shown)")
     for event in events:
         if isinstance(event, Output) and keys.get(event.output_name) in figures:
             event = event.with_metadata({**event.metadata, **figures[keys[event.output_name]]})
@@ -121,7 +123,8 @@ def build_mart_checks(min_zero_absence_days: int):
                 context.log.warning(f"{customer_id}: {r.line()}")
         record_in_latest_report(paths.reports, context.run.run_id, results)
         for r in results:
-            yield AssetCheckResult(asset_key=AssetKey([MARTS_LAYER, r.mart]), check_name=r.name, passed=r.passed,
+            yield AssetCheckResult(asset_key=AssetKey([MARTS_LAYER, r.mart]), check_name=r.name,
+                                   passed=r.passed,
                                    severity=_severity(r.name), description=r.description,
                                    metadata={"customer": customer_id, **_metadata(r.metadata)})
 
@@ -140,14 +143,16 @@ def record_in_latest_report(reports: Path, run_id: str, results) -> Path | None:
     from kinvolved_assets.expectations.report import render_html, write_text_atomically
 
     # reports/<date>/ (the first delivery of a date) and reports/<date>/seq=<N>/ (a later one of that date)
-    found = [*reports.glob("*/validation.json"), *reports.glob("*/seq=*/validation.json")] if reports.is_dir() else []
+    found = [*reports.glob("*/validation.json"),
+             *reports.glob("*/seq=*/validation.json")] if reports.is_dir() else []
     candidates = sorted(found, key=_report_order)
     if not candidates:
         return None
     path = candidates[-1]
     data = json.loads(path.read_text(encoding="utf-8"))
     data["marts_checks"] = {"run_id": run_id, "results": [
-        {"name": r.name, "mart": r.mart, "severity": r.severity, "passed": r.passed, "description": r.description}
+        {"name": r.name, "mart": r.mart, "severity": r.severity, "passed": r.passed,
+         "description": r.description}
         for r in results]}
     write_text_atomically(path, json.dumps(data, indent=2, default=str))
     write_text_atomically(path.with_name("validation.html"), render_html(data))

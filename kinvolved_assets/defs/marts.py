@@ -23,9 +23,10 @@ from kinvolved_assets.defs.dbt_project import (  # noqa: F401 - the project's na
     DBT_PROJECT_DIR,
     MANIFEST_PATH,
     dbt_executable,
+    dbt_resource,  # noqa: F401
     prepare_manifest,
 )
-from kinvolved_assets.defs.dbt_resource import MartsDbtResource, dbt_resource  # noqa: F401
+from kinvolved_assets.defs.dbt_resource import MartsDbtResource  # noqa: F401
 from kinvolved_assets.defs.dbt_translator import KinvolvedDbtTranslator
 from kinvolved_assets.defs.mart_checks import with_mart_figures
 from kinvolved_assets.defs.marts_files import (

@@ -47,7 +47,8 @@ def customer_partitions(customer_ids: Iterable[str]) -> StaticPartitionsDefiniti
     return StaticPartitionsDefinition(sorted(customer_ids))
 
 
-def delivery_partitions(customer_ids: Iterable[str], start: dt.date | str | None = None) -> MultiPartitionsDefinition:
+def delivery_partitions(customer_ids: Iterable[str],
+                        start: dt.date | str | None = None) -> MultiPartitionsDefinition:
     return MultiPartitionsDefinition(
         {CUSTOMER_DIM: customer_partitions(customer_ids), DATE_DIM: delivery_dates(start)}
     )

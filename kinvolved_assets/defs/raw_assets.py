@@ -29,10 +29,10 @@ from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observ
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.delivery_locate import DeliveryNotFound
 from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.ingest import (
     AlreadyIngested,
-    DeliveryNotFound,
     DeliveryOutcome,
     EntityOutcome,
     ingest_delivery,
@@ -104,10 +104,12 @@ def delivery_results(delivery: DeliveryOutcome, check_names: tuple[str, ...]):
     (asset_key, metadata) when the delivery was promoted, then a ``"check"`` for every check name (one
     the delivery did not run passes as WARN, marked skipped). Shared by the delivery asset (results)
     and the backlog job (events of the delivery's partition)."""
-    absent = {n: EntityOutcome(n, LoadResult(entity=n, present=False)) for n in delivery.other_version_entities}
+    absent = {n: EntityOutcome(n, LoadResult(entity=n,
+                                             present=False)) for n in delivery.other_version_entities}
     for name, outcome in {**delivery.entities, **absent}.items():
         if delivery.promoted:
-            yield "materialization", dict(asset_key=raw_asset_key(name), metadata=entity_metadata(outcome, delivery))
+            yield "materialization", dict(asset_key=raw_asset_key(name),
+                                          metadata=entity_metadata(outcome, delivery))
         for check in outcome.checks:
             yield "check", _check_fields(name, check)
         emitted = {c.name for c in outcome.checks}
@@ -148,7 +150,8 @@ def same_date_replays(paths, delivery_date: str) -> list[str | None]:
     return accepted or [None]
 
 
-def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None, reporter=None, extra_checks=None):
+def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None, reporter=None,
+                     extra_checks=None):
     """The multi-asset over every entity in the contract (a factory over the specs).
 
     By default every delivery runs the contract check and the expectation suites
@@ -166,7 +169,8 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
             "the dates nothing was delivered for).",
             kinds={"parquet", "duckdb"},
             tags={"kinvolved/entity": e.name},
-            metadata={"oneroster_file": e.file_name, "extension": e.extension, "optional_file": e.optional_file},
+            metadata={"oneroster_file": e.file_name, "extension": e.extension,
+                      "optional_file": e.optional_file},
         )
         for e in ENTITIES
     ]
@@ -187,13 +191,15 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         can_subset=True,
         op_tags={"kinvolved/stage": "ingest"},
     )
-    def oneroster_delivery(context: AssetExecutionContext, config: DeliveryConfig, platform: PlatformResource):
+    def oneroster_delivery(context: AssetExecutionContext, config: DeliveryConfig,
+                           platform: PlatformResource):
         keys = context.partition_key.keys_by_dimension
         customer_id, delivery_date = keys[CUSTOMER_DIM], keys[DATE_DIM]
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
         selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
-        replays = same_date_replays(paths, delivery_date) if not (config.drop or config.sha256) else [config.sha256]
+        replays = same_date_replays(paths,
+                                    delivery_date) if not (config.drop or config.sha256) else [config.sha256]
         for i, sha in enumerate(replays):
             try:
                 delivery = ingest_delivery(
@@ -216,7 +222,8 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
                 if kind == "materialization":
                     context.log_event(AssetMaterialization(**fields, partition=context.partition_key))
         context.log.info(
-            f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]}): "
+            f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 "
+            f"{delivery.drop_sha256[:12]}): "
             f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"
         )
         for kind, fields in delivery_results(delivery, check_names):
@@ -227,7 +234,8 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         if not delivery.promoted:
             failed = {n: [c.name for c in o.checks if not c.passed] for n, o in delivery.entities.items()}
             for obs in blocked_observations(delivery, paths, failed):
-                yield AssetObservation(asset_key=raw_asset_key(obs["entity"]), partition=context.partition_key,
+                yield AssetObservation(asset_key=raw_asset_key(obs["entity"]),
+                                       partition=context.partition_key,
                                        description=obs["description"], metadata=obs["metadata"])
             raise Failure(
                 description=blocked_description(customer_id, delivery_date, delivery),

@@ -44,7 +44,8 @@ def build_report_asset(customer_partitions):
         key=REPORT_KEY,
         group_name=REPORT_GROUP,
         partitions_def=customer_partitions,
-        deps=[AssetKey(["marts", m]) for m in ("msr_school_daily_attendance", "msr_student_cumulative_attendance",
+        deps=[AssetKey(["marts", m]) for m in ("msr_school_daily_attendance",
+                                               "msr_student_cumulative_attendance",
                                                "msr_student_attendance_bands", "dim_schools")],
         kinds={"html", "matplotlib"},
         description="District attendance report per customer and as-of date: one self-contained HTML "
@@ -63,7 +64,8 @@ def build_report_asset(customer_partitions):
                                          rules.chronic_threshold, rules.min_enrolled_days)
         data = result.data
         charts = {p.name: p.read_bytes() for p in result.pngs}
-        context.log.info(f"{customer.customer_id}: attendance report as of {data.as_of_date} at {result.html_path}")
+        context.log.info(f"{customer.customer_id}: attendance report as of {data.as_of_date} at "
+                         f"{result.html_path}")
         return MaterializeResult(metadata={
             "report": MetadataValue.path(str(result.html_path)),
             **({"report_url": MetadataValue.url(url)} if (url := report_url(result.html_path)) else {}),

@@ -37,7 +37,8 @@ class PullConfig(Config):
     full: bool = False
 
 
-@op(name="pull_oneroster_api", description="Pull a REST customer's OneRoster API into one delivery in its landing folder")
+@op(name="pull_oneroster_api",
+    description="Pull a REST customer's OneRoster API into one delivery in its landing folder")
 def pull_oneroster_api(context: OpExecutionContext, config: PullConfig, platform: PlatformResource) -> dict:
     from kinvolved_assets.rest.client import PullError
     from kinvolved_assets.rest.pull import pull_customer
@@ -65,16 +66,20 @@ def rest_pull_job():
 
 def _request(customer_id: str, full: bool, run_key: str, attempt: int = 1) -> RunRequest:
     return RunRequest(run_key=run_key, job_name=PULL_JOB,
-                      run_config={"ops": {"pull_oneroster_api": {"config": {"customer": customer_id, "full": full}}}},
-                      tags={CUSTOMER_TAG: customer_id, MODE_TAG: "full" if full else "delta", ATTEMPT_TAG: str(attempt)})
+                      run_config={"ops": {"pull_oneroster_api": {"config": {"customer": customer_id,
+                                                                            "full": full}}}},
+                      tags={CUSTOMER_TAG: customer_id, MODE_TAG: "full" if full else "delta",
+                            ATTEMPT_TAG: str(attempt)})
 
 
 def _pull_schedule(customer_id: str, kind: str, cron: str, timezone: str):
     full = kind == "monthly"
 
-    @schedule(name=f"{kind}_pull__{customer_id}", cron_schedule=cron, execution_timezone=timezone, job=rest_pull_job,
+    @schedule(name=f"{kind}_pull__{customer_id}", cron_schedule=cron, execution_timezone=timezone,
+              job=rest_pull_job,
               default_status=DefaultScheduleStatus.STOPPED,
-              description=f"{'full' if full else 'delta'} pull of {customer_id}'s OneRoster API ({cron}, {timezone})")
+              description=f"{'full' if full else 'delta'} pull of {customer_id}'s OneRoster API ({cron}, "
+                          f"{timezone})")
     def _schedule(context: ScheduleEvaluationContext):
         stamp = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual"
         return _request(customer_id, full, f"{kind}-pull-{customer_id}-{stamp}")

@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from kinvolved_assets.customer_lock import is_locked
-from kinvolved_assets.customers import before_history_message, load_customer_configs
+from kinvolved_assets.customers import load_customer_configs
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB
 from kinvolved_assets.defs.marts_triggers import (  # noqa: F401 - re-exported: the marts triggers
     PID_TAG,  # in-process runs: the process running them (a dead one's runs are failed)
@@ -28,6 +28,7 @@ from kinvolved_assets.defs.marts_triggers import (  # noqa: F401 - re-exported: 
 )
 from kinvolved_assets.defs.partitions import DATE_DIM, date_start, delivery_key
 from kinvolved_assets.delivery import drop_sha256, find_drops, incomplete_reason, unreadable_names
+from kinvolved_assets.history_window import before_history_message
 from kinvolved_assets.ledger import MAX_ATTEMPTS, PENDING, SETTLED, Ledger, pid_alive
 
 DEFAULT_SETTLE_SECONDS = 60

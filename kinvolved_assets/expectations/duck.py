@@ -29,7 +29,8 @@ def not_matching(c: str, regex: str) -> str:
     """SQL: ``c`` does not fully match ``regex``. The GUID pattern's bounded repeat is checked as a
     length plus an unbounded repeat: same result, a much smaller regex program to compile."""
     if regex == spec.GUID_PATTERN:
-        return f"(length({c}) > {spec.GUID_MAX_LENGTH} OR NOT regexp_full_match({c}, {lit(regex.strip('^$').replace('{1,255}', '+'))}))"
+        return (f"(length({c}) > {spec.GUID_MAX_LENGTH} OR NOT regexp_full_match({c}, "
+                f"{lit(regex.strip('^$').replace('{1,255}', '+'))}))")
     return f"NOT regexp_full_match({c}, {lit(regex)})"
 
 
@@ -40,7 +41,8 @@ def violation(rule: Rule, value: str | None = None) -> str:
     if rule.kind == "not_null":
         return f"{c} IS NULL"
     if rule.kind == "in_set" and p.get("regex"):   # an extensible vocabulary (OneRoster 1.2 ext: values)
-        return f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(lit(v) for v in p['values'])}) AND {not_matching(c, p['regex'])}"
+        return (f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(lit(v) for v in p['values'])}) AND "
+                f"{not_matching(c, p['regex'])}")
     if rule.kind == "in_set":
         return f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(lit(v) for v in p['values'])})"
     if rule.kind == "guid_format":
@@ -58,9 +60,11 @@ def violation(rule: Rule, value: str | None = None) -> str:
         op = ">=" if p.get("or_equal") else ">"
         return f"{a} IS NOT NULL AND {b} IS NOT NULL AND NOT ({b} {op} {a})"
     if rule.kind == "list_in_set":
-        return f"{c} IS NOT NULL AND NOT list_has_all([{', '.join(lit(v) for v in p['values'])}], list_filter({c}, lambda x: x IS NOT NULL))"
+        return (f"{c} IS NOT NULL AND NOT list_has_all([{', '.join(lit(v) for v in p['values'])}], "
+                f"list_filter({c}, lambda x: x IS NOT NULL))")
     if rule.kind == "list_guid_format":
-        return f"{c} IS NOT NULL AND len(list_filter({c}, lambda x: x IS NULL OR {not_matching('x', p['regex'])})) > 0"
+        return (f"{c} IS NOT NULL AND len(list_filter({c}, lambda x: x IS NULL OR "
+                f"{not_matching('x', p['regex'])})) > 0")
     raise ValueError(f"rule {rule.id} ({rule.kind}) has no row predicate")
 
 
@@ -70,7 +74,8 @@ ROW_KINDS = tuple(k for k in GX_KINDS if k != "column_exists") + ("list_in_set",
 VALUE_KINDS = ("in_set", "guid_format", "list_in_set", "list_guid_format")
 
 
-def run_row_rules(con, parquet: Path, rules: list[Rule], present: dict[str, str], rows: int | None = None) -> list[RuleResult]:
+def run_row_rules(con, parquet: Path, rules: list[Rule], present: dict[str, str],
+                  rows: int | None = None) -> list[RuleResult]:
     """Row rules (and column_exists) evaluated in one DuckDB scan."""
     src = f"read_parquet({lit(str(parquet))})"
     results: list[RuleResult] = []
@@ -128,7 +133,8 @@ def _examples(con, src: str, rule: Rule, key_cols: list[str]) -> list[dict]:
     if value:
         cols.append(f"{q(rule.column)} AS value")
     order = " ORDER BY _line" if "_line" in key_cols else ""
-    cur = con.execute(f"SELECT {', '.join(cols)} FROM {src} WHERE {violation(rule)}{order} LIMIT {MAX_EXAMPLES}")
+    cur = con.execute(f"SELECT {', '.join(cols)} FROM {src} WHERE {violation(rule)}{order} LIMIT "
+                      f"{MAX_EXAMPLES}")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -151,7 +157,8 @@ def run_unique(con, parquet: Path, rule: Rule, present: dict[str, str]) -> RuleR
             order = " ORDER BY _line" if "_line" in present else ""
             cur = con.execute(
                 f"SELECT {', '.join(q(c) for c in key_cols)} FROM {src} WHERE {q(col)} IN "
-                f"(SELECT {q(col)} FROM {src} GROUP BY {q(col)} HAVING count(*) > 1){order} LIMIT {MAX_EXAMPLES}")
+                f"(SELECT {q(col)} FROM {src} GROUP BY {q(col)} HAVING count(*) > 1){order} LIMIT "
+                f"{MAX_EXAMPLES}")
             names = [d[0] for d in cur.description]
             rr.add_examples([dict(zip(names, row, strict=True)) for row in cur.fetchall()])
     except Exception as exc:  # noqa: BLE001

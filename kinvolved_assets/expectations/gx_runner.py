@@ -46,7 +46,8 @@ def _gx():
 
             context = gx.get_context(mode="ephemeral")
             try:
-                context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+                context.variables.progress_bars = ProgressBarsConfig(globally=False,
+                                                                     metric_calculations=False)
             except Exception:  # noqa: BLE001 - cosmetics only
                 pass
             asset = context.data_sources.add_pandas("kinvolved_staged").add_dataframe_asset("delivery_file")
@@ -115,7 +116,8 @@ def _exception(result) -> str | None:
     for c in candidates:
         if c.get("raised_exception"):
             # GX's exception_message may quote a cell value: only the fact is kept
-            return short_error("GX raised an exception evaluating the expectation (its message is not shown: it may quote a value)")
+            return short_error("GX raised an exception evaluating the expectation (its message is not shown: "
+                               "it may quote a value)")
     return None
 
 
@@ -156,7 +158,8 @@ def run_gx_rules(con, parquet: Path, rules: list[Rule], present: dict[str, str],
             chunks += 1
             _validate_chunk(batch_definition, suite, batch.to_pandas(), result_format, out)
         if not chunks:
-            _validate_chunk(batch_definition, suite, reader.schema.empty_table().to_pandas(), result_format, out)
+            _validate_chunk(batch_definition, suite, reader.schema.empty_table().to_pandas(), result_format,
+                            out)
     except Exception as exc:  # noqa: BLE001
         for r in runnable:
             if out[r.id].error is None:

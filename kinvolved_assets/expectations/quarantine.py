@@ -56,7 +56,8 @@ def _failing_lines(con, parquet: Path, rule: Rule, present: dict, results: dict,
         conds += [f"{q(rule.column)} > DATE {lit(str(hi))}"] if hi is not None else []
         if not conds:
             return []
-        rows = con.execute(f"SELECT _line FROM read_parquet({lit(str(parquet))}) WHERE {' OR '.join(conds)}").fetchall()
+        rows = con.execute(f"SELECT _line FROM read_parquet({lit(str(parquet))}) WHERE "
+                           f"{' OR '.join(conds)}").fetchall()
         return [int(r[0]) for r in rows]
     return None
 
@@ -87,8 +88,10 @@ def quarantine_rows(con, entity: str, result, results: dict, params: Params, cus
         if not lines:
             continue
         shown = dataclasses.replace(rule, id=f"{rule.id}.quarantined", severity=WARN,
-                                    description=f"rows breaking {rule.id} moved to rejects/ ({rule.description})")
-        rr = RuleResult(shown, success=False, unexpected_count=len(lines), element_count=rows, engine="duckdb")
+                                    description=f"rows breaking {rule.id} moved to rejects/ "
+                                                f"({rule.description})")
+        rr = RuleResult(shown, success=False, unexpected_count=len(lines), element_count=rows,
+                        engine="duckdb")
         rr.detail["quarantined_rows"] = len(lines)
         rr.add_examples([{"_line": line} for line in lines[:5]])
         out.append(rr)
@@ -111,7 +114,8 @@ def _move_rows(con, parquet: Path, result, by_line: dict[int, Rule]) -> None:
     rej = rej_dir / "rejects.parquet"
     moved = (f"SELECT {as_text}, s._line, _q._rule, _q._reason, CAST(NULL AS VARCHAR) AS _raw "
              f"FROM {src} s JOIN _q USING (_line)")
-    union = f"SELECT * FROM read_parquet({lit(str(rej))}) UNION ALL BY NAME {moved}" if rej.exists() else moved
+    union = (f"SELECT * FROM read_parquet({lit(str(rej))}) UNION ALL BY NAME "
+             f"{moved}" if rej.exists() else moved)
     _copy(con, f"{union} ORDER BY _line", rej)
     _copy(con, f"SELECT * FROM {src} WHERE _line NOT IN (SELECT _line FROM _q) ORDER BY _line", parquet,
           "FORMAT parquet, STRING_DICTIONARY_PAGE_SIZE_LIMIT 65536")
@@ -124,9 +128,13 @@ def _move_rows(con, parquet: Path, result, by_line: dict[int, Rule]) -> None:
     files = getattr(result, "files_path", None)
     if files is not None and Path(files).exists():
         fsrc = f"read_parquet({lit(str(files))})"
-        _copy(con, f"SELECT * REPLACE (CAST({result.rows} AS BIGINT) AS rows, CAST({result.rejected_rows} AS BIGINT) "
-                   f"AS rejected_rows, CAST({lit(result.min_date) if result.min_date else 'NULL'} AS DATE) AS min_date, "
-                   f"CAST({lit(result.max_date) if result.max_date else 'NULL'} AS DATE) AS max_date) FROM {fsrc}", Path(files))
+        _copy(con,
+              f"SELECT * REPLACE (CAST({result.rows} AS BIGINT) AS rows, CAST({result.rejected_rows} AS "
+              "BIGINT) "
+                   f"AS rejected_rows, CAST({lit(result.min_date) if result.min_date else 'NULL'} AS DATE) "
+                   "AS min_date, "
+                   f"CAST({lit(result.max_date) if result.max_date else 'NULL'} AS DATE) AS max_date) FROM "
+                   f"{fsrc}", Path(files))
 
 
 def _copy(con, sql: str, dest: Path, options: str = "FORMAT parquet") -> None:

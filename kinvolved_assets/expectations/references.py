@@ -13,7 +13,8 @@ Target population of a reference ``entity.column -> target``:
   REST and an attendance drop of the same day) and since the target's last bulk,
   keeping per sourcedId its latest record (by delivery date, seq, then line) unless that record is
   ``tobedeleted``; plus the same state over every other delivery, later ones included (when an
-  old delivery is re-run, an id that became known since resolves: its quarantined rows come back). This is the dbt current-state rule without the attendance date-range scopes
+  old delivery is re-run, an id that became known since resolves: its quarantined rows come back). This is
+      the dbt current-state rule without the attendance date-range scopes
   (targets are never attendance).
 
 Without a current state (``kinvolved validate`` without a customer), a reference to a target that
@@ -67,13 +68,15 @@ def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, 
     parts = [(day, seq, f) for day, seq, f in partition_files(raw_root / target) if keep((day, seq))]
     if not parts:
         return []
-    meta = [(day, seq, f) for day, seq, f in partition_files(raw_root / "_files" / target) if keep((day, seq))]
+    meta = [(day, seq, f) for day, seq,
+            f in partition_files(raw_root / "_files" / target) if keep((day, seq))]
     if meta:
         rows = con.execute(f"SELECT filename FROM read_parquet([{', '.join(lit(str(m[2])) for m in meta)}], "
                            f"union_by_name=true, filename=true) WHERE mode = 'bulk'").fetchall()
         bulks = {r[0] for r in rows}
         last_bulk = max(((day, seq) for day, seq, f in meta if str(f) in bulks), default=None)
-        if last_bulk is not None:   # partitions before the last bulk are not part of the state: not read at all
+        if last_bulk is not None:   # partitions before the last bulk are not part of the state: not read at
+                                    # all
             parts = [p for p in parts if (p[0], p[1]) >= last_bulk]
     src = f"read_parquet([{', '.join(lit(str(f)) for _, _, f in parts)}], union_by_name=true, filename=true)"
     cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
@@ -88,8 +91,8 @@ def _state_ids(con, raw_root: Path, target: str, delivery_date: str, keys, flt, 
     status = "coalesce(status, 'active') <> 'tobedeleted'" if "status" in cols else "true"
     flt_sql = f" AND {q(flt[0])} = {lit(flt[1])}" if flt and flt[0] in cols else ""
     line = "_line DESC" if "_line" in cols else "1"
-    latest = (f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY sourcedId ORDER BY {order}{line}) AS _rn "
-              f"FROM {src}{since_sql}) WHERE _rn = 1 AND {status}{flt_sql}")
+    latest = (f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY sourcedId ORDER BY {order}{line}) "
+              f"AS _rn FROM {src}{since_sql}) WHERE _rn = 1 AND {status}{flt_sql}")
     return [f"SELECT CAST({q(k)} AS VARCHAR) FROM ({latest})" for k in keys if k in cols]
 
 
@@ -159,7 +162,8 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
         sid = "sourcedId" if "sourcedId" in present else "NULL::VARCHAR AS sourcedId"
         unresolved = (f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "
                       f"vals AS (SELECT {line}, {sid}, CAST({value} AS VARCHAR) AS value FROM {src}) "
-                      f"SELECT vals.* FROM vals ANTI JOIN ids ON vals.value = ids.id WHERE vals.value IS NOT NULL")
+                      "SELECT vals.* FROM vals ANTI JOIN ids ON vals.value = ids.id WHERE vals.value IS NOT "
+                      "NULL")
         checked, total, distinct = con.execute(
             f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "
             f"vals AS (SELECT CAST({value} AS VARCHAR) AS value FROM {src}) "

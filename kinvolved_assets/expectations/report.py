@@ -65,7 +65,8 @@ def report_data(outcome, ctx=None) -> dict:
         checks = []
         expectations = []
         for c in eo.checks:
-            checks.append({"name": c.name, "passed": c.passed, "blocking": c.blocking, "description": c.description})
+            checks.append({"name": c.name, "passed": c.passed, "blocking": c.blocking,
+                           "description": c.description})
             if c.name == CHECK_NAME:
                 expectations = list(c.metadata.get("results", []))
         entities.append({
@@ -115,14 +116,18 @@ def render_html(data: dict) -> str:
     status = "PROMOTED" if data["promoted"] else "BLOCKED"
     out = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Validation {_e(data['customer'])} {_e(data['delivery_date'])}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Delivery {_e(data['delivery_date'])} of {_e(data['customer'])}: <span class='{status}'>{status}</span></h1>",
+        f"<title>Validation {_e(data['customer'])} "
+        f"{_e(data['delivery_date'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Delivery {_e(data['delivery_date'])} of {_e(data['customer'])}: <span "
+        f"class='{status}'>{status}</span></h1>",
         f"<p>Drop <code>{_e(data['drop'])}</code>, sha256 <code>{_e(data['drop_sha256'])}</code>; "
         f"ingested in {_e(data['seconds'])} s; report generated {_e(data['generated_at'])}.</p>",
     ]
     if not data["promoted"]:
-        out.append(f"<p class='BLOCKED'>Blocked by: {_e(data['blocking'])}. The previous marts stay as they were.</p>")
-    out.append("<p class='muted'>Personal data (names, usernames, e-mails, phones, birth dates, comments) is never "
+        out.append(f"<p class='BLOCKED'>Blocked by: {_e(data['blocking'])}. The previous marts stay as they "
+                   "were.</p>")
+    out.append("<p class='muted'>Personal data (names, usernames, e-mails, phones, birth dates, comments) is "
+               "never "
                "shown: failures on those columns are reported as counts, line numbers and sourcedIds.</p>")
     out.append("<h2>Files</h2>")
     rows = []
@@ -137,22 +142,29 @@ def render_html(data: dict) -> str:
                 return ("passed", "passed")
             return ("FAILED" if c["blocking"] else "warning", "FAILED" if c["blocking"] else "WARN")
 
-        rows.append([e["entity"], e["file_name"] or "(not in drop)", e["mode"] or "-", e["rows"], e["rejected_rows"],
+        rows.append([e["entity"], e["file_name"] or "(not in drop)", e["mode"] or "-", e["rows"],
+                     e["rejected_rows"],
                      cell("contract"), cell(CHECK_NAME)])
-    out.append(_table(["entity", "file", "mode", "rows", "rejected", "contract", "expectations"], rows, {3, 4}))
+    out.append(_table(["entity", "file", "mode", "rows", "rejected", "contract", "expectations"], rows,
+                      {3, 4}))
     out.append("<h2>Drop findings</h2>")
     out.append(_table(["severity", "rule", "file", "message"],
-                      [[(f["severity"], f["severity"]), f["rule"], f["file"], f["message"]] for f in data["drop_findings"]]))
+                      [[(f["severity"], f["severity"]), f["rule"], f["file"],
+                        f["message"]] for f in data["drop_findings"]]))
     for e in data["entities"]:
         if not e["present"] and not e["findings"]:
             continue
-        out.append(f"<h2>{_e(e['entity'])} <span class='muted'>({_e(e['file_name'] or 'not in drop')})</span></h2>")
+        out.append(f"<h2>{_e(e['entity'])} <span "
+                   f"class='muted'>({_e(e['file_name'] or 'not in drop')})</span></h2>")
         failed = [x for x in e["expectations"] if not x.get("success", True)]
         passed = [x for x in e["expectations"] if x.get("success", True) and x.get("evaluated", True)]
         skipped = [x for x in e["expectations"] if not x.get("evaluated", True)]
-        out.append(f"<h3>Expectations: {len(passed)} passed, {len(failed)} failed, {len(skipped)} not evaluated</h3>")
-        out.append(_table(["expectation", "severity", "unexpected", "of", "examples (line / sourcedId / value)"],
-                          [[x["rule"], (x["severity"], x["severity"]), x["unexpected_count"], x["element_count"],
+        out.append(f"<h3>Expectations: {len(passed)} passed, {len(failed)} failed, {len(skipped)} not "
+                   "evaluated</h3>")
+        out.append(_table(["expectation", "severity", "unexpected", "of",
+                           "examples (line / sourcedId / value)"],
+                          [[x["rule"], (x["severity"], x["severity"]), x["unexpected_count"],
+                            x["element_count"],
                             _examples_text(x)] for x in failed], {2, 3}))
         if skipped:
             out.append(_table(["not evaluated", "why"], [[x["rule"], x.get("skipped")] for x in skipped]))
@@ -162,11 +174,13 @@ def render_html(data: dict) -> str:
                           [[(f["severity"], f["severity"]), f["rule"], f["line"], f["column"], f["message"]]
                            for f in findings[:MAX_FINDINGS_PER_ENTITY]]))
         if len(findings) > MAX_FINDINGS_PER_ENTITY:
-            out.append(f"<p class='muted'>... and {len(findings) - MAX_FINDINGS_PER_ENTITY} more (see validation.json).</p>")
+            out.append(f"<p class='muted'>... and {len(findings) - MAX_FINDINGS_PER_ENTITY} more (see "
+                       "validation.json).</p>")
         if passed:
             out.append("<details><summary>Passed expectations</summary>")
             out.append(_table(["expectation", "severity", "rows checked", "description"],
-                              [[x["rule"], x["severity"], x["element_count"], x["description"]] for x in passed], {2}))
+                              [[x["rule"], x["severity"], x["element_count"],
+                                x["description"]] for x in passed], {2}))
             out.append("</details>")
     if data.get("marts_checks"):
         out.extend(_marts_checks_html(data["marts_checks"]))
@@ -218,10 +232,12 @@ def delivery_reporter(outcome, ctx) -> Path:
     try:
         return write_report(outcome, ctx)
     except Exception as exc:  # noqa: BLE001
-        logging.getLogger(__name__).exception("validation report of %s could not be rendered", outcome.delivery_date)
+        logging.getLogger(__name__).exception("validation report of %s could not be rendered",
+                                              outcome.delivery_date)
         folder = _report_dir(ctx, outcome)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / REPORT_FILE
-        _write(path, f"<!doctype html><p>The validation report could not be rendered ({_e(type(exc).__name__)}); "
+        _write(path,
+               f"<!doctype html><p>The validation report could not be rendered ({_e(type(exc).__name__)}); "
                      "see the asset check metadata.</p>")
         return path

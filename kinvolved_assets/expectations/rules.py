@@ -156,11 +156,13 @@ def _extra_rules(entity: str, p: Params) -> list[Rule]:
     """The rules that are not a column property of the contract (ranges and orders)."""
     out: list[Rule] = []
     if entity == "academic_sessions":
-        out.append(Rule("academic_sessions.startDate.before_endDate", entity, "date_order", "startDate", ERROR,
+        out.append(Rule("academic_sessions.startDate.before_endDate", entity, "date_order", "startDate",
+                        ERROR,
                         "startDate < endDate", column_b="endDate", params={"or_equal": False}))
     if entity == "enrollments":
         out.append(Rule("enrollments.beginDate.before_endDate", entity, "date_order", "beginDate", ERROR,
-                        "beginDate <= endDate (when both are given)", column_b="endDate", params={"or_equal": True}))
+                        "beginDate <= endDate (when both are given)", column_b="endDate",
+                        params={"or_equal": True}))
     if entity == "absence_codes":
         out.append(Rule("absence_codes.dayFraction.between_0_1", entity, "between", "dayFraction", ERROR,
                         "dayFraction in [0, 1]", params={"min": 0.0, "max": 1.0}))
@@ -170,7 +172,8 @@ def _extra_rules(entity: str, p: Params) -> list[Rule]:
         bounds = p.school_year_bounds
         if bounds is not None:
             out.append(Rule("attendance.date.in_school_year", entity, "between", "date", ERROR,
-                            f"date inside the configured school year {p.school_year - 1}-{str(p.school_year)[2:]} "
+                            "date inside the configured school year "
+                            f"{p.school_year - 1}-{str(p.school_year)[2:]} "
                             f"({bounds[0]} .. {bounds[1]})", params={"min": bounds[0], "max": bounds[1]}))
         if p.delivery_date is not None:
             out.append(Rule("attendance.date.not_after_delivery", entity, "between", "date", ERROR,

@@ -65,7 +65,8 @@ def params_for(customer=None, delivery_date: str | None = None, delivery_seq: in
         school_year=(customer.school_year_for(delivery_date) if customer is not None and delivery_date
                      else getattr(customer, "school_year", None)),
         delivery_date=dt.date.fromisoformat(delivery_date) if delivery_date else None,
-        volume_change_fraction=float(customer.validation.volume_change_fraction) if customer is not None else 0.50,
+        volume_change_fraction=float(customer.validation.volume_change_fraction) if customer is not None
+        else 0.50,
     )
 
 
@@ -145,7 +146,8 @@ def school_year_results(con, parquet: Path, customer, year: int | None = None) -
     rule = Rule("academic_sessions.schoolYear.matches_configured_year", "academic_sessions", "school_year",
                 "schoolYear", ERROR, f"a session lies mostly inside the configured school year {year} "
                 f"({window(int(year))[0]} .. {window(int(year))[1]}), whatever its label")
-    rr = RuleResult(rule, success=said is None or said[0] != "error", unexpected_count=0 if sy.resolved else 1,
+    rr = RuleResult(rule, success=said is None or said[0] != "error",
+                    unexpected_count=0 if sy.resolved else 1,
                     element_count=len(found), engine="duckdb")
     if said is not None:
         rr.detail["school_year"] = said[1]
@@ -211,7 +213,8 @@ def expectations_validator(engine: str = DEFAULT_ENGINE, gx_max_rows: int = DEFA
         chosen = engine
         if engine == "auto" and delivery_rows(ctx.results) > gx_max_delivery_rows:
             chosen = "duckdb"
-        return [evaluate_entity(entity, result, ctx.results, params_for(ctx.customer, ctx.delivery_date, ctx.seq),
+        return [evaluate_entity(entity, result, ctx.results,
+                                params_for(ctx.customer, ctx.delivery_date, ctx.seq),
                                 raw_root=ctx.paths.raw, delivery_date=ctx.delivery_date, engine=chosen,
                                 gx_max_rows=gx_max_rows, chunk_rows=chunk_rows, report_path=report,
                                 customer=ctx.customer)]

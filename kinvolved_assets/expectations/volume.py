@@ -1,7 +1,8 @@
 """Volume rule: the row count of an entity against the previous delivery of the same mode.
 
 The previous delivery is the latest ``raw/_files/<entity>/delivery_date=<D'>/seq=<N'>`` with
-``(D', N') <`` this delivery's (date, seq) (an earlier delivery of the same date counts) and the same ``mode`` (bulk vs bulk, delta vs delta). The rule fails (a warning) when
+``(D', N') <`` this delivery's (date, seq) (an earlier delivery of the same date counts) and the same
+``mode`` (bulk vs bulk, delta vs delta). The rule fails (a warning) when
 ``|rows - previous| / previous`` exceeds ``validation.volume_change_fraction`` of the customer.
 No previous delivery of that mode, or a previous one with 0 rows: nothing to compare, not evaluated.
 """
@@ -19,13 +20,15 @@ from .rules import Rule
 
 def previous_delivery(con, files_root: Path, entity: str, mode: str, delivery_date: str,
                       delivery_seq: int | None = None) -> tuple[str, int] | None:
-    files = [f for day, seq, f in partition_files(files_root / entity) if before((day, seq), delivery_date, delivery_seq)]
+    files = [f for day, seq,
+             f in partition_files(files_root / entity) if before((day, seq), delivery_date, delivery_seq)]
     if not files:
         return None
     order = {str(f): i for i, f in enumerate(files)}   # application order, (date, seq)
     rows = con.execute(
         f"SELECT CAST(delivery_date AS VARCHAR), CAST(rows AS BIGINT), filename FROM read_parquet("
-        f"[{', '.join(lit(str(f)) for f in files)}], union_by_name=true, filename=true) WHERE mode = {lit(mode)}").fetchall()
+        f"[{', '.join(lit(str(f)) for f in files)}], union_by_name=true, filename=true) WHERE mode = "
+        f"{lit(mode)}").fetchall()
     if not rows:
         return None
     day, count, _ = max(rows, key=lambda r: order.get(r[2], -1))

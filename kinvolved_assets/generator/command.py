@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from kinvolved_assets.generator.simulate import SCALES
+from kinvolved_assets.generator.district_tables import SCALES
 
 
 def _date(text: str) -> dt.date:
@@ -35,33 +35,40 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "nightly deltas otherwise.")
     p.add_argument("--customer", required=True, help="customer id (slug), e.g. demo")
     p.add_argument("--scale", choices=tuple(SCALES), default="tiny",
-                   help="tiny 200 students/1 school, small 2,500/5, medium 50,000/60, large 250,000/300, xl 1,000,000/1,200")
+                   help="tiny 200 students/1 school, small 2,500/5, medium 50,000/60, large 250,000/300, xl "
+                        "1,000,000/1,200")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--start", type=_date, required=True, help="first delivery date (YYYY-MM-DD)")
     p.add_argument("--days", type=_positive, required=True, help="number of calendar days to cover")
     p.add_argument("--out", type=Path, required=True, help="folder for the drops")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--zip", dest="fmt", action="store_const", const="zip", help="one ZIP per delivery (default)")
-    fmt.add_argument("--loose", dest="fmt", action="store_const", const="loose", help="one folder of CSVs per delivery")
+    fmt.add_argument("--zip", dest="fmt", action="store_const", const="zip",
+                     help="one ZIP per delivery (default)")
+    fmt.add_argument("--loose", dest="fmt", action="store_const", const="loose",
+                     help="one folder of CSVs per delivery")
     p.add_argument("--truth", type=Path, default=None,
                    help="also write student_attendance.parquet and customer_config.yaml to this folder")
     p.add_argument("--quirks", action="store_true",
-                   help="BOM, CRLF, quoted fields, file name variants, missing manifests, metadata.* columns, TRUE/FALSE")
-    p.add_argument("--school-year", type=int, default=None, help="ending year of the school year (default: from --start)")
+                   help="BOM, CRLF, quoted fields, file name variants, missing manifests, metadata.* "
+                        "columns, TRUE/FALSE")
+    p.add_argument("--school-year", type=int, default=None,
+                   help="ending year of the school year (default: from --start)")
     p.add_argument("--oneroster", choices=("1.1", "1.2"), default="1.1",
-                   help="OneRoster version of the export (1.2: users.csv without role/orgSourcedIds, plus roles.csv)")
+                   help="OneRoster version of the export (1.2: users.csv without role/orgSourcedIds, plus "
+                        "roles.csv)")
     p.add_argument("--schools", type=_positive, default=None, help="number of schools (default: the scale's)")
     p.add_argument("--period-only-schools", type=int, default=0,
-                   help="the first N schools take attendance per class period only (no daily codes); the truth "
-                        "folder then also holds period_days.parquet")
+                   help="the first N schools take attendance per class period only (no daily codes); the "
+                        "truth folder then also holds period_days.parquet")
     p.add_argument("--years", type=_positive, default=1,
-                   help="school years to simulate from --school-year on (rollover two weeks before each next year)")
+                   help="school years to simulate from --school-year on (rollover two weeks before each next "
+                        "year)")
     p.set_defaults(func=run, fmt="zip")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.paths import UnsafePathError
 
     try:

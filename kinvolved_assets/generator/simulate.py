@@ -1,7 +1,7 @@
 """Vectorised simulation of a synthetic district: roster, enrollments and daily attendance.
 
 All state lives in numpy arrays (people and events are integer indexes); strings are only
-produced when a delivery is written (see ``write.py``). Randomness comes from one
+produced when a delivery is written (see ``renderer.py``). Randomness comes from one
 ``numpy.random.Generator`` consumed in a fixed order, so a (customer, scale, seed, dates) tuple
 always yields the same district.
 """
@@ -15,52 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinvolved_assets.generator.calendar import SchoolCalendar, day_number, from_day_number, next_weekday
-
-SCALES = {
-    # name: (students, schools)
-    "tiny": (200, 1),
-    "small": (2_500, 5),
-    "medium": (50_000, 60),
-    "large": (250_000, 300),
-    "xl": (1_000_000, 1_200),
-}
-
-ELEMENTARY, MIDDLE, HIGH = 0, 1, 2
-SCHOOL_KIND_NAMES = ("Elementary School", "Middle School", "High School")
-SCHOOL_GRADES = {ELEMENTARY: range(0, 6), MIDDLE: range(6, 9), HIGH: range(9, 13)}   # 0 = KG
-N_SUBJECTS = 7
-CLASS_SIZE = 25
-ELEMENTARY_SUBJECTS = ("Homeroom", "English Language Arts", "Mathematics", "Science", "Social Studies",
-                       "Art", "Physical Education")
-SECONDARY_SUBJECTS = ("English", "Mathematics", "Science", "Social Studies", "World Language",
-                      "Physical Education", "Music")
-SUBJECT_CODES = {"Homeroom": "HR", "English Language Arts": "ELA", "English": "ENG", "Mathematics": "MATH",
-                 "Science": "SCI", "Social Studies": "SS", "Art": "ART", "Physical Education": "PE",
-                 "World Language": "WL", "Music": "MUS"}
-
-# District-wide absence codes: (title, absent, excused, description, category, dayFraction or None)
-DISTRICT_CODES = (
-    ("P", False, False, "Present", "present", 0.0),
-    ("AE", True, True, "Absent - excused", "excused_absence", 1.0),
-    ("AU", True, False, "Absent - unexcused", "unexcused_absence", 1.0),
-    ("S", True, False, "Out-of-school suspension", "suspension", 1.0),
-    ("T", False, False, "Tardy", "tardy", 0.0),
-    ("HD", True, True, "Half day absent", "partial", 0.5),
-    ("ED", False, False, "Early departure", "early_departure", None),
-    ("MED", True, True, "Medical appointment", "excused_absence", 1.0),
+from kinvolved_assets.generator.daily_attendance import DailyAttendance
+from kinvolved_assets.generator.district_tables import (
+    CLASS_SIZE,
+    ELEMENTARY,
+    HIGH,
+    MIDDLE,
+    N_SUBJECTS,
+    SCALES,
+    SCHOOL_CODE_EVERY,
+    SCHOOL_GRADES,
 )
-CODE_INDEX = {c[0]: i for i, c in enumerate(DISTRICT_CODES)}
-# School-specific codes: attached to every SCHOOL_CODE_EVERY-th school (school index 0, k, 2k, ...).
-# "HD" overrides the district code of the same title; "FT" and "ISS" exist only at those schools.
-SCHOOL_CODES = (
-    ("HD", True, True, "Half day absent (quarter-day policy)", "partial", 0.25),
-    ("FT", False, True, "Field trip", "present", 0.0),
-    ("ISS", False, False, "In-school suspension", "suspension", 0.0),
-)
-SCHOOL_CODE_EVERY = 4
-# event code numbering: 0..len(DISTRICT_CODES)-1 district titles, then school-only titles
-FT_CODE = len(DISTRICT_CODES)
-ALL_TITLES = tuple(c[0] for c in DISTRICT_CODES) + ("FT", "ISS")
 
 
 def stable_seed(customer_id: str, seed: int) -> list[int]:
@@ -103,7 +68,7 @@ class DayChanges:
     new_students: np.ndarray
 
 
-class District:
+class District(DailyAttendance):
     """The simulated district state."""
 
     def __init__(self, customer_id: str, scale: str, seed: int, calendar: SchoolCalendar,
@@ -150,7 +115,8 @@ class District:
         first_year = self.cal.school_year - 1
         birth_year = first_year - 5 - grade.astype(np.int32)
         # birth date: Sep 1 of birth_year - 1 .. Aug 31 of birth_year
-        base = np.array([day_number(dt.date(int(y) - 1, 9, 1)) for y in range(first_year - 18, first_year - 3)])
+        base = np.array([day_number(dt.date(int(y) - 1, 9, 1)) for y in range(first_year - 18,
+                                                                              first_year - 3)])
         birth = base[np.clip(birth_year - (first_year - 18), 0, len(base) - 1)] + rng.integers(0, 365, m)
         r = rng.random(m)
         p = np.clip(np.where(rng.random(m) < 0.85, rng.beta(1.6, 40.0, m), rng.beta(3.0, 16.0, m)), 0.0, 0.6)
@@ -198,7 +164,8 @@ class District:
         same_ln = rng.random(m) < 0.8
         ln = np.where(same_ln, self.students.cols["ln"][owner], rng.integers(0, 1 << 16, m))
         first = np.concatenate([[0], np.cumsum(ng)[:-1]]) if len(ng) else np.zeros(0, np.int64)
-        idx = self.guardians.append(student=owner.astype(np.int32), fn=rng.integers(0, 1 << 16, m).astype(np.int32),
+        idx = self.guardians.append(student=owner.astype(np.int32),
+                                    fn=rng.integers(0, 1 << 16, m).astype(np.int32),
                                     ln=ln.astype(np.int32), kind=rng.integers(0, 2, m).astype(np.int8),
                                     mod=np.full(m, day, np.int32))
         self.students.cols["g0"][students] = idx[first] if m else 0
@@ -304,7 +271,8 @@ class District:
             ok = self.block_of[schools * 13 + lowest] >= 0
             schools, lowest = schools[ok], lowest[ok]
             cols = self._person_arrays(len(schools), lowest)
-            new_ids = st.append(school=schools.astype(np.int32), mod=np.full(len(schools), day, np.int32), **cols)
+            new_ids = st.append(school=schools.astype(np.int32), mod=np.full(len(schools), day, np.int32),
+                                **cols)
             self._add_guardians(new_ids, day)
             opened.append(self._open_stints(new_ids, schools, self.ys, day))
         students = np.unique(np.concatenate([active, new_ids]).astype(np.int64))
@@ -341,162 +309,6 @@ class District:
         end = self.stints.cols["end"][stint]
         return np.nonzero((begin <= day) & ((end < 0) | (day < end)))[0]
 
-    def _attendance(self, day: int) -> None:
-        rng = self.rng
-        st = self.students
-        active = self.enrolled_students(day)
-        stint = st["stint"][active]
-        m = len(active)
-        weekday = (day + 3) % 7
-        boost = 1.25 if weekday in (0, 4) else 0.95
-        u = rng.random(m)
-        p = st["prop"][active] * boost
-        t = st["tprop"][active]
-        absent = u < p
-        tardy = (~absent) & (u < p + t)
-        early = (~absent) & (~tardy) & (u < p + t + 0.004)
-        sel = np.nonzero(absent | tardy | early)[0]
-        r = rng.random(len(sel))
-        code = np.full(len(sel), CODE_INDEX["T"], np.int8)
-        a = absent[sel]
-        code[a] = np.select([r[a] < 0.42, r[a] < 0.80, r[a] < 0.86, r[a] < 0.94],
-                            [CODE_INDEX["AE"], CODE_INDEX["AU"], CODE_INDEX["MED"], CODE_INDEX["HD"]],
-                            CODE_INDEX["S"]).astype(np.int8)
-        code[early[sel]] = CODE_INDEX["ED"]
-        sch = st["school"][active[sel]]
-        # a few school-only codes (field trip) at schools that have them
-        ft = (~a) & self.has_school_codes[sch] & (r < 0.05)
-        code[ft] = FT_CODE
-        minutes = np.where(code == CODE_INDEX["HD"], 180, np.where(code == CODE_INDEX["T"], rng.integers(3, 30, len(sel)), -1))
-        comment = np.where(rng.random(len(sel)) < 0.04, rng.integers(0, 4, len(sel)), -1)
-        by_id = rng.random(len(sel)) < 0.06
-        n_daily = len(sel)
-        # period-level events (middle/high): one class per selected student-day, not counted daily
-        kind = self.school_kind[st["school"][active]]
-        sec = np.nonzero((kind != ELEMENTARY) & (rng.random(m) < 0.02))[0]
-        per = rng.integers(0, N_SUBJECTS, len(sec))
-        cls = self.stint_classes(stint[sec])[np.arange(len(sec)), per]
-        pcode = np.where(rng.random(len(sec)) < 0.7, CODE_INDEX["T"], CODE_INDEX["AU"]).astype(np.int8)
-        pmin = np.where(pcode == CODE_INDEX["T"], rng.integers(2, 20, len(sec)), 50)
-        self.day_event_start[day] = self.events.n
-        parts = {
-            "stint": [stint[sel], stint[sec]], "code": [code, pcode], "cls": [np.full(n_daily, -1), cls],
-            "period": [np.full(n_daily, -1), per + 1], "minutes": [minutes, pmin],
-            "by_id": [by_id, np.zeros(len(sec), bool)], "comment": [comment, np.full(len(sec), -1)],
-        }
-        if self.period_only.any():
-            self._period_only_events(parts, active, sel, code, stint)
-        columns = {k: np.concatenate(v) for k, v in parts.items()}
-        total = len(columns["stint"])
-        self.events.append(
-            stint=columns["stint"].astype(np.int32), date=np.full(total, day, np.int32),
-            code=columns["code"].astype(np.int8), cls=columns["cls"].astype(np.int32),
-            period=columns["period"].astype(np.int8), minutes=columns["minutes"].astype(np.int16),
-            by_id=columns["by_id"].astype(bool), comment=columns["comment"].astype(np.int8),
-            mod=np.full(total, day, np.int32), deleted=np.zeros(total, bool),
-        )
-
-    def _period_only_events(self, parts: dict, active: np.ndarray, sel: np.ndarray, code: np.ndarray,
-                            stint: np.ndarray) -> None:
-        """At period-only schools the day's codes become period events: an absence is absent from all
-        (60 %) or some periods, a half day from 2-4, a tardy is one tardy period; an early departure or
-        a field trip leaves no event. A few daily codes stay beside their periods (an office entry:
-        what wins is the rule's precedence), and a few
-        events name a class of the school the student is not enrolled in (ignored by the rules)."""
-        rng = self.rng
-        st = self.students
-        school = st["school"][active]
-        at_po = self.period_only[school]
-        # the daily events of period-only schools: a few stay, the rest are replaced
-        n_daily = len(sel)
-        po_daily = at_po[sel]
-        keep_daily = ~po_daily | (rng.random(n_daily) < 0.08)
-        converted = np.nonzero(po_daily)[0]       # the kept ones have their periods too
-        for key in parts:
-            parts[key][0] = parts[key][0][keep_daily]
-        # the random period events (tardies and cuts) of period-only schools would share keys: dropped
-        sec_keep = ~self.period_only[self.stints.cols["school"][parts["stint"][1]]]
-        for key in parts:
-            parts[key][1] = parts[key][1][sec_keep]
-        c = code[converted]
-        absent_kind = np.isin(c, [CODE_INDEX[t] for t in ("AE", "AU", "MED", "S", "HD")])
-        tardy_kind = c == CODE_INDEX["T"]
-        n = len(converted)
-        k = np.where(rng.random(n) < 0.6, N_SUBJECTS, rng.integers(1, N_SUBJECTS, n))
-        k = np.where(c == CODE_INDEX["HD"], rng.integers(2, 5, n), k)
-        k = np.where(absent_kind, k, np.where(tardy_kind, 1, 0))
-        ranks = np.argsort(rng.random((n, N_SUBJECTS)), axis=1).argsort(axis=1)
-        pick = ranks < k[:, None]
-        rows, subj = np.nonzero(pick)
-        ev_stint = stint[sel][converted][rows]
-        classes = self.stint_classes(ev_stint)[np.arange(len(rows)), subj]
-        pc = np.where(c[rows] == CODE_INDEX["HD"], CODE_INDEX["AE"], c[rows])
-        pmin = np.where(tardy_kind[rows], rng.integers(2, 20, len(rows)), rng.integers(40, 61, len(rows)))
-        pmin = np.where(rng.random(len(rows)) < 0.1, -1, pmin)
-        # a few events for a class the student is not enrolled in (another class of the same school)
-        po_active = np.nonzero(at_po)[0]
-        stray = po_active[rng.random(len(po_active)) < 0.005]
-        s_stint = stint[stray]
-        s_school = school[stray]
-        first = np.searchsorted(self.class_school, s_school, side="left")      # classes are by school
-        count = np.searchsorted(self.class_school, s_school, side="right") - first
-        guess = first + (rng.random(len(stray)) * count).astype(np.int64)
-        own = self.stint_classes(s_stint)
-        ok = ~(own == guess[:, None]).any(axis=1)
-        s_stint, s_cls = s_stint[ok], guess[ok]
-        s_per = self.class_subject[s_cls].astype(np.int64) + 1
-        add = {
-            "stint": [ev_stint, s_stint], "code": [pc, np.full(len(s_stint), CODE_INDEX["AU"])],
-            "cls": [classes, s_cls], "period": [subj + 1, s_per], "minutes": [pmin, np.full(len(s_stint), 50)],
-            "by_id": [np.zeros(len(rows), bool), np.zeros(len(s_stint), bool)],
-            "comment": [np.full(len(rows), -1), np.full(len(s_stint), -1)],
-        }
-        for key, values in add.items():
-            parts[key].extend(values)
-
-    def _stray_events(self, day: int) -> None:
-        """A few events keyed on a school holiday by mistake (the attendance rules ignore them)."""
-        rng = self.rng
-        enrolled = self.enrolled_students(day)
-        n = min(len(enrolled), int(rng.poisson(1.0)))
-        self.day_event_start[day] = self.events.n
-        if not n:
-            return
-        who = np.sort(rng.choice(enrolled, size=n, replace=False))
-        self.events.append(
-            stint=self.students.cols["stint"][who], date=np.full(n, day, np.int32),
-            code=np.full(n, CODE_INDEX["AU"], np.int8), cls=np.full(n, -1, np.int32),
-            period=np.full(n, -1, np.int8), minutes=np.full(n, -1, np.int16), by_id=np.zeros(n, bool),
-            comment=np.full(n, -1, np.int8), mod=np.full(n, day, np.int32), deleted=np.zeros(n, bool))
-
-    def _corrections(self, day: int) -> None:
-        """Retroactive fixes: re-code some recent events, delete a few entered in error."""
-        rng = self.rng
-        ev = self.events
-        window = [d for d in self.day_event_start if day - 14 <= d < day]
-        if not window:
-            return
-        lo = self.day_event_start[min(window)]
-        hi = self.day_event_start[day]
-        if hi <= lo:
-            return
-        per_day = (hi - lo) / len(window)
-        n_fix = int(rng.poisson(max(0.5, per_day * 0.03)))
-        n_del = int(rng.poisson(max(0.3, per_day * 0.004)))
-        pick = rng.integers(lo, hi, n_fix + n_del)
-        pick = pick[~ev.cols["deleted"][pick]]
-        pick = np.unique(pick)
-        rng.shuffle(pick)
-        fix, dele = pick[n_del:], pick[:n_del]
-        code = ev.cols["code"]
-        old = code[fix]
-        new = np.where(np.isin(old, [CODE_INDEX["AU"], CODE_INDEX["HD"], CODE_INDEX["T"]]),
-                       CODE_INDEX["AE"], CODE_INDEX["AU"]).astype(np.int8)
-        code[fix] = new
-        ev.cols["minutes"][fix] = -1
-        ev.cols["mod"][pick] = day
-        ev.cols["deleted"][dele] = True
-
     def _roster_changes(self, day: int) -> DayChanges:
         rng = self.rng
         st = self.students
@@ -506,7 +318,8 @@ class District:
         n_wd = int(rng.poisson(max(0.2, base * 0.00015)))
         n_tr = int(rng.poisson(max(0.2, base * 0.0001))) if self.n_schools > 1 else 0
         enrolled = self.enrolled_students(day)
-        movers = rng.choice(enrolled, size=min(len(enrolled), n_wd + n_tr), replace=False) if len(enrolled) else enrolled
+        movers = rng.choice(enrolled, size=min(len(enrolled), n_wd + n_tr),
+                            replace=False) if len(enrolled) else enrolled
         tr = movers[n_wd:]          # movers[:n_wd] withdraw: closing their stint is all it takes
         changed_stints = []
         # withdrawals and transfers: close the current stint
@@ -520,7 +333,8 @@ class District:
             grade = st["grade"][tr]
             target = np.empty(len(tr), np.int64)
             for i, (s, g) in enumerate(zip(st["school"][tr], grade, strict=True)):
-                options = np.nonzero((self.block_of.reshape(-1, 13)[:, g] >= 0) & (np.arange(self.n_schools) != s))[0]
+                options = np.nonzero((self.block_of.reshape(-1, 13)[:, g] >= 0)
+                                     & (np.arange(self.n_schools) != s))[0]
                 target[i] = rng.choice(options) if len(options) else s
             idx = self._open_stints(tr, target, eff, day)
             new_stints.append(idx)
@@ -537,17 +351,20 @@ class District:
             ok = self.block_of[school * 13 + grade] >= 0
             school, grade = school[ok], grade[ok]
             cols = self._person_arrays(len(school), grade)
-            new_ids = st.append(school=school.astype(np.int32), mod=np.full(len(school), day, np.int32), **cols)
+            new_ids = st.append(school=school.astype(np.int32), mod=np.full(len(school), day, np.int32),
+                                **cols)
             self._add_guardians(new_ids, day)
             idx = self._open_stints(new_ids, school, eff, day)
             new_stints.append(idx)
-        all_stints = np.concatenate(changed_stints + new_stints) if (changed_stints or new_stints) else np.zeros(0, np.int64)
+        all_stints = np.concatenate(changed_stints + new_stints) if (changed_stints
+                                                                     or new_stints) else np.zeros(0, np.int64)
         students = np.unique(np.concatenate([tr, new_ids]).astype(np.int64))
         g0 = st.cols["g0"][students]
         ngd = st.cols["nguard"][students].astype(np.int64)
         guardians = np.unique(np.concatenate([g0, (g0 + 1)[ngd > 1]])).astype(np.int64)
         self.guardians.cols["mod"][guardians] = day
-        return DayChanges(students, guardians.astype(np.int64), np.unique(all_stints).astype(np.int64), new_ids)
+        return DayChanges(students, guardians.astype(np.int64), np.unique(all_stints).astype(np.int64),
+                          new_ids)
 
     def _open_stints(self, students: np.ndarray, schools: np.ndarray, eff: int, day: int) -> np.ndarray:
         grade = self.students.cols["grade"][students].astype(np.int64)
@@ -555,7 +372,8 @@ class District:
         section = (self.rng.random(len(students)) * self.block_nsec[block]).astype(np.int32)
         idx = self.stints.append(student=np.asarray(students, np.int32), school=np.asarray(schools, np.int32),
                                  block=block.astype(np.int32), section=section,
-                                 begin=np.full(len(students), eff, np.int32), end=np.full(len(students), -1, np.int32),
+                                 begin=np.full(len(students), eff, np.int32),
+                                 end=np.full(len(students), -1, np.int32),
                                  mod=np.full(len(students), day, np.int32))
         self.students.cols["stint"][students] = idx
         return idx

@@ -15,13 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from kinvolved_assets.generator.simulate import (
-    ALL_TITLES,
-    DISTRICT_CODES,
-    N_SUBJECTS,
-    SCHOOL_CODES,
-    District,
-)
+from kinvolved_assets.generator.district_tables import ALL_TITLES, DISTRICT_CODES, N_SUBJECTS, SCHOOL_CODES
+from kinvolved_assets.generator.simulate import District
 
 CHRONIC_THRESHOLD = 0.10
 MIN_ENROLLED_DAYS = 10
@@ -53,7 +48,9 @@ class TruthBuilder:
         self.first = first_day
         mask = district.cal.instructional_mask(first_day, last_day)
         self.mask = mask
-        self.cum = np.concatenate([[0], np.cumsum(mask)]).astype(np.int64)   # cum[k] = instr days in [first, first+k)
+        self.cum = np.concatenate([[0],
+                                   np.cumsum(mask)]).astype(np.int64)   # cum[k] = instr days in [first,
+                                                                        # first+k)
         self.last = last_day
 
     def _count(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -117,7 +114,8 @@ FROM t ORDER BY as_of_date, student_sourced_id, school_sourced_id
 """
 # a district over several school years: the same with each row's school year
 TRUTH_YEARS_SQL = TRUTH_SQL.replace("is_chronically_absent\nFROM t",
-                                    "is_chronically_absent,\n       CAST(school_year AS INTEGER) AS school_year\nFROM t")
+                                    "is_chronically_absent,\n       CAST(school_year AS INTEGER) AS "
+                                    "school_year\nFROM t")
 assert TRUTH_YEARS_SQL != TRUTH_SQL
 
 

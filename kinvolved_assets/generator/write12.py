@@ -32,10 +32,13 @@ def users_12(users_11: SQLTable, quirks: bool) -> SQLTable:
 def roles_12(users_11: SQLTable) -> SQLTable:
     sql, table = users_11
     one = {
-        "sourcedId": "'rol-' || \"sourcedId\"", "status": '"status"', "dateLastModified": '"dateLastModified"',
-        "userSourcedId": '"sourcedId"', "roleType": "'primary'", "role": '"role"', "orgSourcedId": '"orgSourcedIds"',
+        "sourcedId": "'rol-' || \"sourcedId\"", "status": '"status"',
+        "dateLastModified": '"dateLastModified"',
+        "userSourcedId": '"sourcedId"', "roleType": "'primary'", "role": '"role"',
+        "orgSourcedId": '"orgSourcedIds"',
     }
-    coach = {**one, "sourcedId": "'rol-coach-' || \"sourcedId\"", "roleType": "'secondary'", "role": "'ext:coach'"}
+    coach = {**one, "sourcedId": "'rol-coach-' || \"sourcedId\"", "roleType": "'secondary'",
+             "role": "'ext:coach'"}
 
     def select(exprs: dict[str, str], where: str) -> str:
         cols = ", ".join(f"{exprs.get(c, 'NULL')} AS {_q(c)}" for c in spec.ROLES.column_names)
@@ -43,5 +46,6 @@ def roles_12(users_11: SQLTable) -> SQLTable:
 
     body = (f"WITH u AS (SELECT *, row_number() OVER () AS _k FROM ({sql})) "
             f"SELECT * EXCLUDE (_k) FROM ({select(one, '')} UNION ALL "
-            f"{select(coach, ' WHERE role = ' + chr(39) + 'teacher' + chr(39) + ' AND _k % 4 = 0')}) ORDER BY _k, sourcedId")
+            f"{select(coach, ' WHERE role = ' + chr(39) + 'teacher' + chr(39) + ' AND _k % 4 = 0')}) ORDER "
+            "BY _k, sourcedId")
     return body, table

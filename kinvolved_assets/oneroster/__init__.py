@@ -5,5 +5,5 @@ It imports nothing from the rest of ``kinvolved_assets`` but the ground floor (`
 ``findings`` (structured findings + rule ids), ``discover`` (drop/ZIP discovery and safety limits),
 ``decode`` (encoding + header), ``load`` (one file to raw Parquet), ``drop`` (``open_drop``),
 ``references`` (cross-file checks). Drop validation with the expectation suites on top is
-``kinvolved_assets.validate`` (``kinvolved validate``: ``validate_command``, ``validate_report``).
+``kinvolved_assets.validate`` (``kinvolved validate``: ``cli/validate.py``, ``validate_report``).
 """

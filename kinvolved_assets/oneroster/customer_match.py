@@ -103,7 +103,8 @@ def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> l
         known = " UNION ALL ".join([*history, "SELECT id FROM _licensed"])
         n_history, n_known = con.execute(
             f"SELECT (SELECT count(DISTINCT id) FROM ({' UNION ALL '.join(history) or 'SELECT NULL AS id'}) "
-            f"WHERE id IS NOT NULL), (SELECT count(DISTINCT id) FROM ({known}) WHERE id IS NOT NULL)").fetchone()
+            f"WHERE id IS NOT NULL), (SELECT count(DISTINCT id) FROM ({known}) WHERE id IS NOT "
+            "NULL)").fetchone()
         if not n_known:
             return []
         n_delivered, n_common = con.execute(
@@ -120,7 +121,8 @@ def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> l
         return [finding(RULE, (
             f"{names} is one of the {len(licensed)} licensed_schools of {cid}, and no delivery of {cid} "
             f"named its organisations before. Check that this is {cid}'s export, and that licensed_schools "
-            f"in {cid}.yaml holds its schools' sourcedIds or identifiers."), file=files[0], severity="warning")]
+            f"in {cid}.yaml holds its schools' sourcedIds or identifiers."), file=files[0],
+            severity="warning")]
     return [finding(RULE, (
         f"{names} is a licensed school of {cid} or an organisation delivered to it before ({n_known} known): "
         f"it looks like another district's export. Nothing was loaded. Move it to its own customer's "

@@ -129,10 +129,15 @@ def read_header(path: Path, member: str) -> tuple[Header | None, list[Finding]]:
         return None, [finding("file.empty", "the file is empty; send at least the header line.", file=member)]
     if head.startswith(BINARY_SIGNATURES) or b"\x00" in head[:8192]:
         if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return None, [finding("file.undecodable", "the file is UTF-16; save it as UTF-8 CSV.", file=member)]
-        return None, [finding("file.not_csv", "the file is binary (a spreadsheet, ZIP or similar), not CSV text; export it as CSV.", file=member)]
+            return None, [finding("file.undecodable", "the file is UTF-16; save it as UTF-8 CSV.",
+                                  file=member)]
+        return None, [finding("file.not_csv",
+                              "the file is binary (a spreadsheet, ZIP or similar), not CSV text; export it "
+                              "as CSV.", file=member)]
     if len(head) >= HEAD_BYTES and b"\n" not in head and b"\r" not in head:
-        return None, [finding("file.header_too_long", f"the header line is longer than {HEAD_BYTES:,} bytes, the limit; nothing was loaded. Send the header on the first line.", file=member, line=1)]
+        return None, [finding("file.header_too_long",
+                              f"the header line is longer than {HEAD_BYTES:,} bytes, the limit; nothing was "
+                              "loaded. Send the header on the first line.", file=member, line=1)]
     hdr = Header()
     data = head
     if data.startswith(BOM):
@@ -160,10 +165,14 @@ def read_header(path: Path, member: str) -> tuple[Header | None, list[Finding]]:
         if len(head) >= HEAD_BYTES and hdr.sample:
             hdr.sample.pop()   # the last one may be cut
     except csv.Error:
-        return None, [finding("file.read_error", "the header line cannot be parsed as CSV (check the quotes).", file=member, line=1)]
+        return None, [finding("file.read_error",
+                              "the header line cannot be parsed as CSV (check the quotes).", file=member,
+                              line=1)]
     names = [n.strip().strip("\ufeff") for n in names]
     if len(names) == 1 and any(d in names[0] for d in (";", "\t", "|")):
-        return None, [finding("file.wrong_delimiter", "the header is not comma-separated (';', tab or '|' found); use ',' as the delimiter.", file=member, line=1)]
+        return None, [finding("file.wrong_delimiter",
+                              "the header is not comma-separated (';', tab or '|' found); use ',' as the "
+                              "delimiter.", file=member, line=1)]
     hdr.names = names
     return hdr, []
 

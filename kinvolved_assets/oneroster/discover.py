@@ -76,7 +76,8 @@ MANIFEST_KEY = "manifest"
 
 
 def classify(stem: str) -> tuple[str, set[str]]:
-    """('entity'|'ignored'|'manifest'|'unknown', matched names) for a file stem (entities of every version)."""
+    """('entity'|'ignored'|'manifest'|'unknown', matched names) for a file stem (entities of every
+    version)."""
     toks = _tokens(stem)
     spans = {"".join(toks[i:j]) for i in range(len(toks)) for j in range(i + 1, len(toks) + 1)}
     # exact whole-stem match wins over affix matches (``classes`` vs ``classResources``)
@@ -152,11 +153,15 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
     try:
         zf = zipfile.ZipFile(zpath)
     except UnicodeDecodeError:
-        disc.findings.append(finding("drop.bad_member_name", f"{name} has a member name flagged UTF-8 that is not valid UTF-8; re-create the ZIP with UTF-8 names.", file=name))
+        disc.findings.append(finding("drop.bad_member_name",
+                                     f"{name} has a member name flagged UTF-8 that is not valid UTF-8; "
+                                     "re-create the ZIP with UTF-8 names.", file=name))
         disc.fatal = True
         return disc
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        disc.findings.append(finding("drop.bad_zip", f"{name} is not a readable ZIP (truncated or corrupt); send it again.", file=name))
+        disc.findings.append(finding("drop.bad_zip",
+                                     f"{name} is not a readable ZIP (truncated or corrupt); send it again.",
+                                     file=name))
         disc.fatal = True
         return disc
     with zf:
@@ -165,32 +170,49 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
         except Exception:  # noqa: BLE001
             infos = []
         if len(infos) > limits.max_members:
-            disc.findings.append(finding("drop.too_many_members", f"the ZIP has {len(infos)} members; the limit is {limits.max_members}.", file=name))
+            disc.findings.append(finding("drop.too_many_members",
+                                         f"the ZIP has {len(infos)} members; the limit is "
+                                         f"{limits.max_members}.", file=name))
             disc.fatal = True
             return disc
         total_declared = sum(i.file_size for i in infos)
         total_compressed = sum(i.compress_size for i in infos) or 1
         if total_declared > limits.max_uncompressed_bytes:
-            disc.findings.append(finding("drop.too_large", f"the ZIP expands to {total_declared} bytes; the limit is {limits.max_uncompressed_bytes}.", file=name))
+            disc.findings.append(finding("drop.too_large",
+                                         f"the ZIP expands to {total_declared} bytes; the limit is "
+                                         f"{limits.max_uncompressed_bytes}.", file=name))
             disc.fatal = True
             return disc
-        if total_declared > limits.ratio_min_bytes and total_declared / total_compressed > limits.max_compression_ratio:
-            disc.findings.append(finding("drop.compression_ratio", f"the ZIP expands {total_declared / total_compressed:.0f}x; the limit is {limits.max_compression_ratio:.0f}x (zip bomb?).", file=name))
+        if (total_declared > limits.ratio_min_bytes
+                and total_declared / total_compressed > limits.max_compression_ratio):
+            disc.findings.append(finding("drop.compression_ratio",
+                                         f"the ZIP expands {total_declared / total_compressed:.0f}x; the "
+                                         f"limit is {limits.max_compression_ratio:.0f}x (zip bomb?).",
+                                         file=name))
             disc.fatal = True
             return disc
         for info in infos:
             mode = info.external_attr >> 16
             if _unsafe_member(info.filename):
-                disc.findings.append(finding("drop.unsafe_path", f"member {info.filename[:120]!r} has an absolute path or '..'; the drop is refused.", file=name))
+                disc.findings.append(finding("drop.unsafe_path",
+                                             f"member {info.filename[:120]!r} has an absolute path or '..'; "
+                                             "the drop is refused.", file=name))
                 disc.fatal = True
             elif stat.S_ISLNK(mode):
-                disc.findings.append(finding("drop.symlink", f"member {info.filename[:120]!r} is a symbolic link; the drop is refused.", file=name))
+                disc.findings.append(finding("drop.symlink",
+                                             f"member {info.filename[:120]!r} is a symbolic link; the drop "
+                                             "is refused.", file=name))
                 disc.fatal = True
             elif info.flag_bits & 0x1:
-                disc.findings.append(finding("drop.encrypted", f"member {info.filename[:120]!r} is encrypted.", file=name))
+                disc.findings.append(finding("drop.encrypted",
+                                             f"member {info.filename[:120]!r} is encrypted.", file=name))
                 disc.fatal = True
-            elif info.file_size > limits.ratio_min_bytes and info.file_size / max(info.compress_size, 1) > limits.max_compression_ratio:
-                disc.findings.append(finding("drop.compression_ratio", f"member {info.filename[:120]!r} expands {info.file_size / max(info.compress_size, 1):.0f}x (zip bomb?).", file=name))
+            elif (info.file_size > limits.ratio_min_bytes
+                  and info.file_size / max(info.compress_size, 1) > limits.max_compression_ratio):
+                disc.findings.append(finding("drop.compression_ratio",
+                                             f"member {info.filename[:120]!r} expands "
+                                             f"{info.file_size / max(info.compress_size, 1):.0f}x (zip "
+                                             "bomb?).", file=name))
                 disc.fatal = True
         if disc.fatal:
             return disc
@@ -205,18 +227,27 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
                 with zf.open(info) as src:
                     n, digest = _hash_copy(src, local, budget)
             except OverflowError:
-                disc.findings.append(finding("drop.too_large", f"member {info.filename[:120]!r} expands beyond the size limit (zip bomb?).", file=name))
+                disc.findings.append(finding("drop.too_large",
+                                             f"member {info.filename[:120]!r} expands beyond the size limit "
+                                             "(zip bomb?).", file=name))
                 disc.fatal = True
                 return disc
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+                    RuntimeError) as exc:
                 if is_disk_full(exc):   # our disk, not the district's file
                     raise
-                disc.findings.append(finding("drop.bad_zip", f"member {info.filename[:120]!r} cannot be extracted (truncated or corrupt ZIP).", file=name))
+                disc.findings.append(finding("drop.bad_zip",
+                                             f"member {info.filename[:120]!r} cannot be extracted (truncated "
+                                             "or corrupt ZIP).", file=name))
                 disc.fatal = True
                 return disc
             budget -= n
-            if info.file_size and n > limits.ratio_min_bytes and n / max(info.compress_size, 1) > limits.max_compression_ratio:
-                disc.findings.append(finding("drop.compression_ratio", f"member {info.filename[:120]!r} expands {n / max(info.compress_size, 1):.0f}x (zip bomb?).", file=name))
+            if (info.file_size and n > limits.ratio_min_bytes
+                    and n / max(info.compress_size, 1) > limits.max_compression_ratio):
+                disc.findings.append(finding("drop.compression_ratio",
+                                             f"member {info.filename[:120]!r} expands "
+                                             f"{n / max(info.compress_size, 1):.0f}x (zip bomb?).",
+                                             file=name))
                 disc.fatal = True
                 return disc
             member = printable("/".join(parts))   # control characters shown escaped everywhere
@@ -233,7 +264,9 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
         for d in list(dirnames):
             p = Path(dirpath) / d
             if p.is_symlink():
-                disc.findings.append(finding("drop.symlink", f"{(rel_dir / d).as_posix()!r} is a symbolic link; it is not followed.", file=(rel_dir / d).as_posix()))
+                disc.findings.append(finding("drop.symlink",
+                                             f"{(rel_dir / d).as_posix()!r} is a symbolic link; it is not "
+                                             "followed.", file=(rel_dir / d).as_posix()))
                 dirnames.remove(d)
             elif d.startswith(".") or d == "__MACOSX":
                 dirnames.remove(d)
@@ -243,15 +276,21 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
                 continue
             p = Path(dirpath) / f
             if not _utf8(rel):
-                disc.findings.append(finding("drop.bad_file_name", f"the file name {printable(rel)!r} is not valid UTF-8; the file is ignored. Rename it.", file=printable(rel)))
+                disc.findings.append(finding("drop.bad_file_name",
+                                             f"the file name {printable(rel)!r} is not valid UTF-8; the file "
+                                             "is ignored. Rename it.", file=printable(rel)))
                 continue
             if p.is_symlink() or not p.is_file():
-                disc.findings.append(finding("drop.symlink", f"{rel!r} is a symbolic link or special file; it is not read.", file=rel))
+                disc.findings.append(finding("drop.symlink",
+                                             f"{rel!r} is a symbolic link or special file; it is not read.",
+                                             file=rel))
                 continue
             entries.append((rel, p))
     entries = [(printable(rel), p) for rel, p in entries]
     if len(entries) > limits.max_members:
-        disc.findings.append(finding("drop.too_many_members", f"the folder has {len(entries)} files; the limit is {limits.max_members}.", file=folder.name))
+        disc.findings.append(finding("drop.too_many_members",
+                                     f"the folder has {len(entries)} files; the limit is "
+                                     f"{limits.max_members}.", file=folder.name))
         disc.fatal = True
         return disc
     h = hashlib.sha256()
@@ -262,7 +301,9 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
         disc.file_hashes[rel] = (n, digest)
         h.update(f"{rel}\0{digest}\n".encode())
     if total > limits.max_uncompressed_bytes:
-        disc.findings.append(finding("drop.too_large", f"the folder holds {total} bytes; the limit is {limits.max_uncompressed_bytes}.", file=folder.name))
+        disc.findings.append(finding("drop.too_large",
+                                     f"the folder holds {total} bytes; the limit is "
+                                     f"{limits.max_uncompressed_bytes}.", file=folder.name))
         disc.fatal = True
     disc.sha256 = h.hexdigest()
     disc.members = sorted(entries)
@@ -295,16 +336,21 @@ def read_manifest(path: Path, member: str) -> tuple[dict[str, str], list[Finding
             text = raw.decode("cp1252", errors="replace")
         rows = list(csv.reader(io.StringIO(text)))
     except Exception:  # noqa: BLE001
-        return {}, [finding("manifest.unreadable", "manifest.csv cannot be read; bulk/delta is inferred from the data.", file=member)]
+        return {}, [finding("manifest.unreadable",
+                            "manifest.csv cannot be read; bulk/delta is inferred from the data.",
+                            file=member)]
     manifest: dict[str, str] = {}
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["propertyname", "value"]:
-        findings.append(finding("manifest.unreadable", "manifest.csv must start with the header propertyName,value; bulk/delta is inferred from the data.", file=member, line=1))
+        findings.append(finding("manifest.unreadable",
+                                "manifest.csv must start with the header propertyName,value; bulk/delta is "
+                                "inferred from the data.", file=member, line=1))
         return {}, findings
     for lineno, row in enumerate(rows[1:], start=2):
         if not row or not any(c.strip() for c in row):
             continue
         if len(row) < 2:
-            findings.append(finding("manifest.unreadable", "manifest line needs propertyName,value.", file=member, line=lineno))
+            findings.append(finding("manifest.unreadable", "manifest line needs propertyName,value.",
+                                    file=member, line=lineno))
             continue
         manifest[row[0].strip()] = row[1].strip()
     return manifest, findings

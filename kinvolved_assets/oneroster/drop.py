@@ -60,7 +60,9 @@ class Drop:
             if is_disk_full(exc):   # our disk, not the district's file
                 raise
             self.fatal = True
-            self.findings.append(finding("drop.bad_zip", f"the drop could not be opened ({type(exc).__name__}).", file=self.path.name))
+            self.findings.append(finding("drop.bad_zip",
+                                         f"the drop could not be opened ({type(exc).__name__}).",
+                                         file=self.path.name))
         return self
 
     def __enter__(self) -> Drop:
@@ -84,10 +86,12 @@ class Drop:
             disc = extract_zip(p, Path(self._tmp.name), self.limits)
         elif p.is_file() and p.suffix.lower() == ".csv":
             n, digest = file_sha256(p)
-            disc = Discovery(root=p.parent, members=[(p.name, p)], sha256=digest, file_hashes={p.name: (n, digest)})
+            disc = Discovery(root=p.parent, members=[(p.name, p)], sha256=digest,
+                             file_hashes={p.name: (n, digest)})
         else:
             self.fatal = True
-            self.findings.append(finding("drop.not_found", f"{p.name!r} is not a ZIP, a folder or a CSV file.", file=p.name))
+            self.findings.append(finding("drop.not_found",
+                                         f"{p.name!r} is not a ZIP, a folder or a CSV file.", file=p.name))
             return
         self.sha256 = disc.sha256
         self.findings.extend(disc.findings)
@@ -100,30 +104,41 @@ class Drop:
         for sent, rel, local in strip_single_top_folder(disc.members):
             pp = PurePosixPath(rel)
             if len(pp.parts) > 1:
-                self.findings.append(finding("drop.nested_file", f"{sent!r} is in a sub-folder; it is ignored. Put the CSV files at the top level.", file=sent))
+                self.findings.append(finding("drop.nested_file",
+                                             f"{sent!r} is in a sub-folder; it is ignored. Put the CSV files "
+                                             "at the top level.", file=sent))
                 continue
             if pp.suffix.lower() != ".csv":
                 self.unknown_files.append(sent)
-                self.findings.append(finding("drop.unknown_file", f"{sent!r} is not a .csv file; it is ignored.", file=sent))
+                self.findings.append(finding("drop.unknown_file",
+                                             f"{sent!r} is not a .csv file; it is ignored.", file=sent))
                 continue
             kind, names = classify(pp.stem)
             if kind == "manifest":
                 if manifest_entry is not None:
-                    self.findings.append(finding("drop.ambiguous_file", f"two manifest files ({manifest_entry[0]!r}, {sent!r}); neither is used.", file=sent))
+                    self.findings.append(finding("drop.ambiguous_file",
+                                                 f"two manifest files ({manifest_entry[0]!r}, {sent!r}); "
+                                                 "neither is used.", file=sent))
                     manifest_entry = ("", Path())
                 else:
                     manifest_entry = (sent, local)
             elif kind == "entity":
                 if len(names) > 1:
-                    self.findings.append(finding("drop.ambiguous_file", f"{sent!r} matches several files ({', '.join(sorted(names))}); rename it.", file=sent))
+                    self.findings.append(finding("drop.ambiguous_file",
+                                                 f"{sent!r} matches several files "
+                                                 f"({', '.join(sorted(names))}); rename it.", file=sent))
                     continue
                 candidates.setdefault(next(iter(names)), []).append((sent, local))
             elif kind == "ignored":
                 ignored.extend(names)
-                self.findings.append(finding("drop.ignored_file", f"{sent!r} is a OneRoster file we do not ingest; it is ignored.", file=sent))
+                self.findings.append(finding("drop.ignored_file",
+                                             f"{sent!r} is a OneRoster file we do not ingest; it is ignored.",
+                                             file=sent))
             else:
                 self.unknown_files.append(sent)
-                self.findings.append(finding("drop.unknown_file", f"{sent!r} does not match any OneRoster+ file name; it is ignored.", file=sent))
+                self.findings.append(finding("drop.unknown_file",
+                                             f"{sent!r} does not match any OneRoster+ file name; it is "
+                                             "ignored.", file=sent))
         if manifest_entry and manifest_entry[0]:
             self.manifest, mf = read_manifest(manifest_entry[1], manifest_entry[0])
             self.findings.extend(mf)
@@ -140,7 +155,10 @@ class Drop:
             if len(cands) > 1:
                 names = ", ".join(repr(c[0]) for c in cands)[:200]
                 for sent, _ in cands:
-                    self.findings.append(finding("drop.ambiguous_file", f"several files match {self.contract.entity(ent_name).file_name} ({names}); none is loaded. Send exactly one.", file=sent))
+                    self.findings.append(finding("drop.ambiguous_file",
+                                                 "several files match "
+                                                 f"{self.contract.entity(ent_name).file_name} ({names}); "
+                                                 "none is loaded. Send exactly one.", file=sent))
                 continue
             sent, local = cands[0]
             n, digest = disc.file_hashes.get(sent, (None, None))
@@ -148,18 +166,26 @@ class Drop:
                 n, digest = file_sha256(local)
             mode = declared.get(ent_name)
             if mode == "absent":
-                self.findings.append(finding("manifest.declared_absent", f"manifest.csv says {self.contract.entity(ent_name).file_name} is absent but {sent!r} is in the drop; it is loaded.", file=sent))
+                self.findings.append(finding("manifest.declared_absent",
+                                             f"manifest.csv says {self.contract.entity(ent_name).file_name} "
+                                             f"is absent but {sent!r} is in the drop; it is loaded.",
+                                             file=sent))
             self.files[ent_name] = DropFile(ent_name, sent, local, n, digest, mode)
         for ent in self.contract.entities:
             if ent.name in self.files or ent.name in candidates:
                 continue
             mode = declared.get(ent.name)
             if mode in ("bulk", "delta"):
-                self.findings.append(finding("manifest.declared_missing", f"manifest.csv declares {ent.file_name} as {mode} but the file is not in the drop.", file=ent.file_name))
+                self.findings.append(finding("manifest.declared_missing",
+                                             f"manifest.csv declares {ent.file_name} as {mode} but the file "
+                                             "is not in the drop.", file=ent.file_name))
             elif not ent.optional_file:
-                self.findings.append(finding("drop.file_missing", f"{ent.file_name} is not in the drop; the current {ent.name} state is unchanged.", file=ent.file_name))
+                self.findings.append(finding("drop.file_missing",
+                                             f"{ent.file_name} is not in the drop; the current {ent.name} "
+                                             "state is unchanged.", file=ent.file_name))
         if not candidates:
-            self.findings.append(finding("drop.empty", "the drop has no OneRoster+ CSV files.", file=self.path.name))
+            self.findings.append(finding("drop.empty", "the drop has no OneRoster+ CSV files.",
+                                         file=self.path.name))
             self.fatal = True
 
     def _declared_modes(self, member: str | None) -> dict[str, str]:
@@ -172,7 +198,9 @@ class Drop:
                 continue
             v = value.strip().lower()
             if v not in spec.MANIFEST_MODES:
-                self.findings.append(finding("manifest.bad_mode", f"manifest {key[:60]!r} is not bulk, delta or absent; the mode is inferred from the data.", file=member))
+                self.findings.append(finding("manifest.bad_mode",
+                                             f"manifest {key[:60]!r} is not bulk, delta or absent; the mode "
+                                             "is inferred from the data.", file=member))
                 continue
             out[next(iter(names))] = v
         return out
@@ -185,7 +213,8 @@ class Drop:
         check_date(delivery_date)
         df = self.files.get(name)
         if df is None:
-            return LoadResult(entity=name, present=False, failed=self.fatal, oneroster_version=self.contract.version)
+            return LoadResult(entity=name, present=False, failed=self.fatal,
+                              oneroster_version=self.contract.version)
         if self.fatal:
             return LoadResult(entity=name, file_name=df.member_name, sha256=df.sha256, failed=True,
                               oneroster_version=self.contract.version)
@@ -195,11 +224,13 @@ class Drop:
             res.findings.extend(primary_role_findings(res, self.limits))
         return res
 
-    def load_many(self, entity_names: list[str] | tuple[str, ...], out_root: Path, delivery_date: str) -> dict[str, LoadResult]:
+    def load_many(self, entity_names: list[str] | tuple[str, ...], out_root: Path,
+                  delivery_date: str) -> dict[str, LoadResult]:
         """``load`` for several entities, in their order. Files below ``LARGE_FILE_BYTES`` load side by
         side on ``limits.threads`` threads: a small file's time is mostly the fixed cost of planning its
         statements, on one core. Large files load one after the other with all threads meanwhile, each
-        once no small file is loading without the process's idle scratch databases (``scratch.release_idle``)."""
+        once no small file is loading without the process's idle scratch databases
+        (``scratch.release_idle``)."""
         sizes = {n: df.size for n in entity_names if (df := self.files.get(spec.entity(n).name)) is not None}
         small = [n for n, size in sizes.items() if size < LARGE_FILE_BYTES]
         workers = min(int(self.limits.threads), len(small))
@@ -236,7 +267,8 @@ def _loader_pool(workers: int) -> ThreadPoolExecutor:
 
 
 def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
-    """Open (discover, and extract a ZIP safely) a drop; use as a context manager so temp files are removed."""
+    """Open (discover, and extract a ZIP safely) a drop; use as a context manager so temp files are
+    removed."""
     return Drop(Path(path), limits).open()
 
 

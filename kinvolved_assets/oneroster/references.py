@@ -44,21 +44,30 @@ def check_references(results: dict[str, LoadResult], root: Path, limits: DropLim
             tgt = ok.get(target)
             if tgt is None:
                 if target not in results:
-                    n = con.execute(f"SELECT count(*) FROM read_parquet({_lit(str(src.parquet_path))}) WHERE {_q(col)} IS NOT NULL").fetchone()[0]
+                    n = con.execute(f"SELECT count(*) FROM read_parquet({_lit(str(src.parquet_path))}) WHERE "
+                                    f"{_q(col)} IS NOT NULL").fetchone()[0]
                     if n:
-                        out.append(finding("ref.target_absent", f"{col} of {n} rows was not checked: {spec.entity(target).file_name} is not in the drop.", file=member, column=col))
+                        out.append(finding("ref.target_absent",
+                                           f"{col} of {n} rows was not checked: "
+                                           f"{spec.entity(target).file_name} is not in the drop.",
+                                           file=member, column=col))
                 continue
             key_cols = ["sourcedId"] + (["title"] if col == "absenceCode" else [])
-            parts = [f"SELECT {_q(k)} AS id FROM read_parquet({_lit(str(tgt.parquet_path))})" for k in key_cols]
+            parts = [f"SELECT {_q(k)} AS id FROM "
+                     f"read_parquet({_lit(str(tgt.parquet_path))})" for k in key_cols]
             if tgt.rejects_path is not None and Path(tgt.rejects_path).exists():
-                rcols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(str(tgt.rejects_path))})").fetchall()}
-                parts += [f"SELECT {_q(k)} FROM read_parquet({_lit(str(tgt.rejects_path))})" for k in key_cols if k in rcols]
+                rcols = {r[0] for r in con.execute("DESCRIBE SELECT * FROM "
+                                                   f"read_parquet({_lit(str(tgt.rejects_path))})").fetchall()}
+                parts += [f"SELECT {_q(k)} FROM "
+                          f"read_parquet({_lit(str(tgt.rejects_path))})" for k in key_cols if k in rcols]
             ids = " UNION ".join(parts)
             if ctype in ("guid_list",):
-                vals = f"SELECT _line, unnest({_q(col)}) AS v FROM read_parquet({_lit(str(src.parquet_path))})"
+                vals = (f"SELECT _line, unnest({_q(col)}) AS v FROM "
+                        f"read_parquet({_lit(str(src.parquet_path))})")
             else:
                 vals = f"SELECT _line, {_q(col)} AS v FROM read_parquet({_lit(str(src.parquet_path))})"
-            q = f"WITH ids AS ({ids}), vals AS ({vals}) SELECT _line, v FROM vals WHERE v IS NOT NULL AND v NOT IN (SELECT id FROM ids WHERE id IS NOT NULL)"
+            q = (f"WITH ids AS ({ids}), vals AS ({vals}) SELECT _line, v FROM vals WHERE v IS NOT NULL AND v "
+                 "NOT IN (SELECT id FROM ids WHERE id IS NOT NULL)")
             total = con.execute(f"SELECT count(*) FROM ({q})").fetchone()[0]
             if not total:
                 continue
@@ -66,9 +75,14 @@ def check_references(results: dict[str, LoadResult], root: Path, limits: DropLim
             first = con.execute(f"{q} ORDER BY _line LIMIT {int(limits.max_findings_per_rule)}").fetchall()
             tname = spec.entity(target).file_name
             for line, v in first:
-                out.append(finding("ref.dangling", f"line {line}: {col} {quote_value(v, pii=False)} is not a sourcedId{' or title' if col == 'absenceCode' else ''} in {tname} ({tgt.mode}).", file=member, line=int(line), column=col, severity=sev))
+                out.append(finding("ref.dangling",
+                                   f"line {line}: {col} {quote_value(v, pii=False)} is not a "
+                                   f"sourcedId{' or title' if col == 'absenceCode' else ''} in {tname} "
+                                   f"({tgt.mode}).", file=member, line=int(line), column=col, severity=sev))
             if total > len(first):
-                out.append(finding("rows.truncated", f"{total - len(first)} more unresolved {col} references (total {total}).", file=member, column=col, severity="info"))
+                out.append(finding("rows.truncated",
+                                   f"{total - len(first)} more unresolved {col} references (total {total}).",
+                                   file=member, column=col, severity="info"))
     finally:
         con.close()
     return out

@@ -79,7 +79,8 @@ def describe(sy: SchoolYear, sessions: list[Session]) -> tuple[str, str] | None:
         if near:
             s = near[-1]
             suggested = s.end.year if s.end and s.end.month <= 8 else (s.end.year + 1 if s.end else None)
-            hint = (f" The latest schoolYear session is {s.sourced_id} ({s.start} .. {s.end}, labelled {s.label}); "
+            hint = (f" The latest schoolYear session is {s.sourced_id} ({s.start} .. {s.end}, labelled "
+                    f"{s.label}); "
                     f"set school_year: {suggested} in the customer config if that is the year to load.")
         return ("error", f"no academic session lies mostly inside the configured school year {sy.configured} "
                          f"({lo} .. {hi}); attendance cannot be counted.{hint}")
@@ -89,12 +90,15 @@ def describe(sy: SchoolYear, sessions: list[Session]) -> tuple[str, str] | None:
     if sy.relabelled:
         s = sy.relabelled[0]
         return ("warning", f"schoolYear session {s.sourced_id} ({s.start} .. {s.end}) is labelled {s.label}, "
-                           f"not {sy.configured}; its dates lie in the configured school year {sy.configured}, "
+                           f"not {sy.configured}; its dates lie in the configured school year "
+                           f"{sy.configured}, "
                            f"so it is used (labels differ between SIS: the spec uses the ending year).")
     return None
 
 
 def sessions_from_parquet(con, parquet: str) -> list[Session]:
     rows = con.execute("SELECT sourcedId, type, startDate, endDate, schoolYear, coalesce(title, '') "
-                       "FROM read_parquet(?) WHERE coalesce(status, 'active') <> 'tobedeleted'", [parquet]).fetchall()
-    return [Session(str(a), str(b), c, d, int(e) if e is not None else None, str(f)) for a, b, c, d, e, f in rows]
+                       "FROM read_parquet(?) WHERE coalesce(status, 'active') <> 'tobedeleted'",
+                       [parquet]).fetchall()
+    return [Session(str(a), str(b), c, d, int(e) if e is not None else None, str(f)) for a, b, c, d, e,
+            f in rows]

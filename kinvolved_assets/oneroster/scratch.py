@@ -29,7 +29,8 @@ _databases: dict[tuple, duckdb.DuckDBPyConnection] = {}
 _spill_dirs: dict[tuple, str] = {}
 
 
-def _configure(db: duckdb.DuckDBPyConnection, threads: int, memory_limit: str, spill: str, keep_order: bool) -> None:
+def _configure(db: duckdb.DuckDBPyConnection, threads: int, memory_limit: str, spill: str,
+               keep_order: bool) -> None:
     db.execute(f"SET threads = {max(1, int(threads))}")
     db.execute(f"SET memory_limit = {string(str(memory_limit))}")
     db.execute(f"SET temp_directory = {string(spill)}")
@@ -37,14 +38,16 @@ def _configure(db: duckdb.DuckDBPyConnection, threads: int, memory_limit: str, s
     db.execute("SET TimeZone = 'UTC'")
 
 
-def private_database(threads: int, memory_limit: str, spill_dir: str, *, keep_order: bool = True) -> duckdb.DuckDBPyConnection:
+def private_database(threads: int, memory_limit: str, spill_dir: str, *,
+                     keep_order: bool = True) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB for one large file; closing the connection frees all of it."""
     db = duckdb.connect(":memory:")
     _configure(db, threads, memory_limit, spill_dir, keep_order)
     return db
 
 
-def scratch_cursor(threads: int = 2, memory_limit: str = "4GB", *, keep_order: bool = True) -> duckdb.DuckDBPyConnection:
+def scratch_cursor(threads: int = 2, memory_limit: str = "4GB", *,
+                   keep_order: bool = True) -> duckdb.DuckDBPyConnection:
     """A new connection on the process's scratch database for these settings (close it when done).
 
     ``keep_order``: rows keep the order they were read in (the loader numbers rows by it).

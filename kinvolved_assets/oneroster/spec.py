@@ -259,7 +259,8 @@ IGNORED_ONEROSTER_FILES = (
 # orgs are rows of roles.csv. Vocabularies may be extended with ``ext:`` values.
 
 ROLE_TYPES = ("primary", "secondary")
-ROLES_12 = ("aide", "counselor", "districtAdministrator", "guardian", "parent", "principal", "proctor", "relative",
+ROLES_12 = ("aide", "counselor", "districtAdministrator", "guardian", "parent", "principal", "proctor",
+            "relative",
             "siteAdministrator", "student", "systemAdministrator", "teacher")
 # A value of an extensible column outside its vocabulary: ``ext:`` and 1..250 more characters, no comma.
 EXT_PREFIX = "ext:"
@@ -380,7 +381,8 @@ def _raw_entities() -> tuple[Entity, ...]:
             have = out[e.name].column_names
             extra = tuple(replace(c, required=False) for c in e.columns if c.name not in have)
             merged = tuple(replace(c, extensible=c.extensible or e.column(c.name).extensible)
-                           if c.name in e.column_names else replace(c, required=False) for c in out[e.name].columns)
+                           if c.name in e.column_names else replace(c, required=False) for c
+                           in out[e.name].columns)
             out[e.name] = replace(out[e.name], columns=merged + extra)
     order = [e.name for e in ENTITIES_12 if not e.extension] + [e.name for e in ENTITIES_12 if e.extension]
     return tuple(out[n] for n in order)

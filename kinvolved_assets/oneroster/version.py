@@ -41,7 +41,8 @@ def users_layout(path: Path, member: str) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def detect(manifest: dict[str, str], manifest_member: str | None, entity_files: dict[str, list[tuple[str, Path]]],
+def detect(manifest: dict[str, str], manifest_member: str | None,
+           entity_files: dict[str, list[tuple[str, Path]]],
            ignored_files: list[str]) -> Detection:
     """The contract to read the drop with. ``entity_files``: entity -> [(member, path)] found;
     ``ignored_files``: the recognised, not ingested file names found."""
@@ -49,13 +50,20 @@ def detect(manifest: dict[str, str], manifest_member: str | None, entity_files: 
     out: list[Finding] = []
     mfile = manifest_member
     if declared.startswith("1.0"):
-        return Detection(None, [finding("drop.version_unsupported", "manifest oneroster.version is 1.0; OneRoster 1.0 is not accepted. Export OneRoster 1.1 or 1.2 CSV (with the Kinvolved extension files).", file=mfile)])
+        return Detection(None,
+                         [finding("drop.version_unsupported",
+                                  "manifest oneroster.version is 1.0; OneRoster 1.0 is not accepted. Export "
+                                  "OneRoster 1.1 or 1.2 CSV (with the Kinvolved extension files).",
+                                  file=mfile)])
     if declared and not declared.startswith(("1.1", "1.2")):
-        out.append(finding("manifest.version", f"manifest oneroster.version {declared[:20]!r} is not 1.1 or 1.2; the version is read from the files.", file=mfile))
+        out.append(finding("manifest.version",
+                           f"manifest oneroster.version {declared[:20]!r} is not 1.1 or 1.2; the version is "
+                           "read from the files.", file=mfile))
         declared = ""
     declared = declared[:3]
     # what the files say: 1.2-only files, and the users.csv header
-    v12_files = sorted({spec.entity(e).file_name for e in entity_files if e not in spec.ONEROSTER_11.entity_names}
+    v12_files = sorted({spec.entity(e).file_name for e in entity_files if e
+                        not in spec.ONEROSTER_11.entity_names}
                        | {f"{n}.csv" for n in ignored_files if n in spec.IGNORED_ONEROSTER_12_FILES})
     layout, telling = None, []
     users = entity_files.get("users", [])
@@ -65,16 +73,24 @@ def detect(manifest: dict[str, str], manifest_member: str | None, entity_files: 
     if v12_files:
         said["1.2"].append(f"it has the 1.2-only files {', '.join(v12_files)[:120]}")
     if layout == "mixed":
-        return Detection(None, out + [finding("drop.version_mixed", f"users.csv has columns of both OneRoster 1.1 and 1.2 ({', '.join(telling)}); send one version's layout.", file=users[0][0], line=1)])
+        return Detection(None,
+                         out + [finding("drop.version_mixed",
+                                        "users.csv has columns of both OneRoster 1.1 and 1.2 "
+                                        f"({', '.join(telling)}); send one version's layout.",
+                                        file=users[0][0], line=1)])
     if layout:
-        what = "role/orgSourcedIds" if layout == "1.1" else ", ".join(telling[:3]) + (", ..." if len(telling) > 3 else "")
+        what = "role/orgSourcedIds" if layout == "1.1" else ", ".join(telling[:3]) + (", "
+                                                                                      "..." if len(telling)
+                                                                                      > 3 else "")
         said[layout].append(f"users.csv has the {layout} columns {what}")
     if declared:
         said[declared].insert(0, f"manifest oneroster.version is {declared}")
     if said["1.1"] and said["1.2"]:
         msg = (f"the drop mixes OneRoster versions: 1.1 because {'; '.join(said['1.1'])}, but 1.2 because "
                f"{'; '.join(said['1.2'])}. Send every file of one version (and a manifest that names it).")
-        return Detection(None, out + [finding("drop.version_mixed", msg, file=mfile or (users[0][0] if users else None))])
+        return Detection(None,
+                         out + [finding("drop.version_mixed", msg,
+                                        file=mfile or (users[0][0] if users else None))])
     version = "1.2" if said["1.2"] else "1.1"
     why = "; ".join(said[version]) or "it has no 1.2-only file or column"
     out.append(finding("drop.version", f"read as OneRoster {version} because {why}.", file=mfile))

@@ -40,7 +40,8 @@ def _pct(value) -> str:
 
 def _table(headers: list[str], rows: list[list], numeric: set[int]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td{' class=n' if i in numeric else ''}>{_e(c)}</td>" for i, c in enumerate(r))
+    body = "".join("<tr>" + "".join(f"<td{' class=n' if i in numeric else ''}>{_e(c)}</td>" for i,
+                                    c in enumerate(r))
                    + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -52,26 +53,31 @@ def _img(name: str, png: bytes, alt: str) -> str:
 def render_html(data: ReportData, charts: dict[str, bytes]) -> str:
     t = data.thresholds
     out = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-           f"<title>Attendance report {_e(data.customer_id)} {_e(data.as_of_date)}</title><style>{_CSS}</style></head><body>",
+           f"<title>Attendance report {_e(data.customer_id)} "
+           f"{_e(data.as_of_date)}</title><style>{_CSS}</style></head><body>",
            f"<h1>District attendance report: {_e(data.customer_id)}, as of {_e(data.as_of_date)}</h1>",
-           f"<p class='muted'>School year {_e(data.school_year)}. Counts and rates only; no student is named or "
-           f"identified. Chronically absent: absent at least {data.chronic_threshold:.0%} of at least "
+           f"<p class='muted'>School year {_e(data.school_year)}. Counts and rates only; no student is named "
+           f"or identified. Chronically absent: absent at least {data.chronic_threshold:.0%} of at least "
            f"{data.min_enrolled_days} enrolled instructional days. Generated "
            f"{_e(dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
            "<table class='figures'><tbody>",
            f"<tr><th>attendance rate</th><td class=n>{_pct(data.attendance_rate)}</td></tr>",
            f"<tr><th>students</th><td class=n>{data.students:,}</td></tr>",
-           f"<tr><th>chronically absent</th><td class=n>{data.chronically_absent:,} ({_pct(data.chronic_rate)})</td></tr>",
+           f"<tr><th>chronically absent</th><td class=n>{data.chronically_absent:,} "
+           f"({_pct(data.chronic_rate)})</td></tr>",
            "</tbody></table>",
            "<h2>Daily attendance rate by school</h2>", _img("daily", charts["daily_attendance_rate.png"],
                                                            "daily attendance rate per school and district"),
            "<h2>Attendance bands</h2>",
            f"<p class='muted'>Attendance Works bands: satisfactory &ge; {t['satisfactory']:.0%}, at risk "
-           f"{t['at_risk']:.0%}&ndash;{t['satisfactory']:.0%}, moderate chronic {t['moderate_chronic']:.0%}&ndash;"
-           f"{t['at_risk']:.0%}, severe chronic &lt; {t['moderate_chronic']:.0%} (year-to-date attendance rate).</p>",
+           f"{t['at_risk']:.0%}&ndash;{t['satisfactory']:.0%}, moderate chronic "
+           f"{t['moderate_chronic']:.0%}&ndash;"
+           f"{t['at_risk']:.0%}, severe chronic &lt; {t['moderate_chronic']:.0%} (year-to-date attendance "
+           "rate).</p>",
            _img("bands", charts["attendance_bands.png"], "students by attendance band"),
            _table(["band", "students", "share"], [[BAND_LABELS[b], data.bands.get(b, 0),
-                                                   _pct(data.bands.get(b, 0) / (sum(data.bands.values()) or 1))]
+                                                   _pct(data.bands.get(b, 0) / (sum(data.bands.values())
+                                                                                or 1))]
                                                   for b in BANDS], {1, 2}),
            "<h2>Chronic absence by school</h2>", _img("school", charts["chronic_absence_by_school.png"],
                                                      "chronic absence rate by school"),
@@ -81,7 +87,8 @@ def render_html(data: ReportData, charts: dict[str, bytes]) -> str:
            "<h2>Chronic absence by grade</h2>", _img("grade", charts["chronic_absence_by_grade.png"],
                                                     "chronic absence rate by grade"),
            _table(["grade", "students", "chronically absent", "chronic rate"],
-                  [[g["grade"], g["students"], g["chronic"], _pct(g["chronic_rate"])] for g in data.grades], {1, 2, 3}),
+                  [[g["grade"], g["students"], g["chronic"], _pct(g["chronic_rate"])] for g in data.grades],
+                  {1, 2, 3}),
            "</body></html>"]
     return "\n".join(out)
 

@@ -39,7 +39,8 @@ def daily_rate_chart(data: ReportData) -> bytes:
         ax.plot([dt.date.fromisoformat(d) for d, _ in points], [r for _, r in points], linewidth=1.1,
                 alpha=0.75, marker="." if len(points) < 40 else None, label=school)
     if data.district_daily:
-        ax.plot([dt.date.fromisoformat(d) for d, _ in data.district_daily], [r for _, r in data.district_daily],
+        ax.plot([dt.date.fromisoformat(d) for d, _ in data.district_daily],
+                [r for _, r in data.district_daily],
                 color="black", linewidth=2.4, label="district")
     ax.axhline(data.thresholds.get("satisfactory", 0.95), color="#1a7f37", linestyle="--", linewidth=0.8)
     ax.set_title(f"Daily attendance rate by school, school year {data.school_year} (to {data.as_of_date})")
@@ -58,7 +59,8 @@ def daily_rate_chart(data: ReportData) -> bytes:
     return _png(fig)
 
 
-def _bar(labels: list[str], values: list[float], counts: list[str], title: str, threshold: float | None) -> bytes:
+def _bar(labels: list[str], values: list[float], counts: list[str], title: str,
+         threshold: float | None) -> bytes:
     fig, ax = plt.subplots(figsize=(9, max(2.2, 0.45 * len(labels) + 1.2)))
     bars = ax.barh(labels, values, color="#b42318")
     for bar, text in zip(bars, counts, strict=True):
@@ -75,18 +77,21 @@ def _bar(labels: list[str], values: list[float], counts: list[str], title: str, 
 def chronic_by_school_chart(data: ReportData) -> bytes:
     return _bar([s["school"] for s in data.schools], [s["chronic_rate"] for s in data.schools],
                 [f"{s['chronic']} of {s['students']}" for s in data.schools],
-                f"Chronic absence rate by school (absent >= {data.chronic_threshold:.0%} of enrolled days)", 0.0)
+                f"Chronic absence rate by school (absent >= {data.chronic_threshold:.0%} of enrolled days)",
+                0.0)
 
 
 def chronic_by_grade_chart(data: ReportData) -> bytes:
     return _bar([f"grade {g['grade']}" for g in data.grades], [g["chronic_rate"] for g in data.grades],
-                [f"{g['chronic']} of {g['students']}" for g in data.grades], "Chronic absence rate by grade", 0.0)
+                [f"{g['chronic']} of {g['students']}" for g in data.grades], "Chronic absence rate by grade",
+                0.0)
 
 
 def bands_chart(data: ReportData) -> bytes:
     """How many students are in each attendance band (Attendance Works)."""
     t = data.thresholds
-    ranges = {"satisfactory": f">= {t['satisfactory']:.0%}", "at_risk": f"{t['at_risk']:.0%}-{t['satisfactory']:.0%}",
+    ranges = {"satisfactory": f">= {t['satisfactory']:.0%}",
+              "at_risk": f"{t['at_risk']:.0%}-{t['satisfactory']:.0%}",
               "moderate_chronic": f"{t['moderate_chronic']:.0%}-{t['at_risk']:.0%}",
               "severe_chronic": f"< {t['moderate_chronic']:.0%}"}
     total = sum(data.bands.values()) or 1

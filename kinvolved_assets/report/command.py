@@ -9,7 +9,8 @@ import sys
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("report", help="write the district attendance report (HTML + PNG charts) of a customer")
+    p = subparsers.add_parser("report",
+                              help="write the district attendance report (HTML + PNG charts) of a customer")
     p.add_argument("customer")
     p.add_argument("--as-of", dest="as_of", default=None,
                    help="YYYY-MM-DD (default: the marts' as-of date); days after it are left out")
@@ -17,7 +18,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_report)
     p = subparsers.add_parser("serve-reports", help="serve the validation and district reports on 127.0.0.1 "
                               "(the Dagster UI links to them; started by make ui)")
-    p.add_argument("--port", type=int, default=None, help="default: the port of KINVOLVED_REPORTS_URL, else 3001")
+    p.add_argument("--port", type=int, default=None,
+                   help="default: the port of KINVOLVED_REPORTS_URL, else 3001")
     p.set_defaults(func=cmd_serve_reports)
 
 

@@ -66,7 +66,8 @@ def _index(warehouse_root: Path) -> str:
             for report in sorted(found, reverse=True):
                 href = "/" + "/".join(quote(p, safe="=") for p in report.relative_to(warehouse_root).parts)
                 rows.append(f'<li><a href="{href}">{html.escape(customer.name)} · {html.escape(folder)} · '
-                            f'{html.escape("/".join(report.relative_to(customer / folder).parts[:-1]))}</a></li>')
+                            f'{html.escape("/".join(report.relative_to(customer / folder).parts[:-1]))}'
+                            '</a></li>')
     return ("<!doctype html><meta charset=utf-8><title>Kinvolved reports</title><h1>Kinvolved reports</h1>"
             f"<ul>{''.join(rows) or '<li>no reports yet</li>'}</ul>")
 
@@ -101,5 +102,6 @@ def make_handler(warehouse_root: Path):
     return ReportHandler
 
 
-def report_server(warehouse_root: Path, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+def report_server(warehouse_root: Path, port: int = DEFAULT_PORT,
+                  host: str = "127.0.0.1") -> ThreadingHTTPServer:
     return ThreadingHTTPServer((host, port), make_handler(warehouse_root))

@@ -45,7 +45,8 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
     "enrollments": {"classSourcedId": ("class", "ref"), "schoolSourcedId": ("school", "ref"),
                     "userSourcedId": ("user", "ref"), "primary": ("primary", "bool")},
     "demographics": {c: (c, "bool") for c in (
-        "americanIndianOrAlaskaNative", "asian", "blackOrAfricanAmerican", "nativeHawaiianOrOtherPacificIslander",
+        "americanIndianOrAlaskaNative", "asian", "blackOrAfricanAmerican",
+        "nativeHawaiianOrOtherPacificIslander",
         "white", "demographicRaceTwoOrMoreRaces", "hispanicOrLatinoEthnicity")},
     "absence_codes": {"absent": ("absent", "bool"), "excused": ("excused", "bool"),
                       "dayFraction": ("dayFraction", "number")},
@@ -77,7 +78,8 @@ def _split(text: str) -> list[str]:
 def _ref(entity: str, column: str, sourced_id: str, base: str) -> dict[str, str]:
     target = _REF_TARGET.get(column) or entity
     path = ENDPOINTS.get(target, target)
-    return {"sourcedId": sourced_id, "type": REF_TYPES.get(target, target), "href": f"{base}/{path}/{sourced_id}"}
+    return {"sourcedId": sourced_id, "type": REF_TYPES.get(target, target),
+            "href": f"{base}/{path}/{sourced_id}"}
 
 
 def _bool_json(text: str, version: str) -> Any:
@@ -187,7 +189,8 @@ def to_row(entity: str, record: Any, version: str, where: str) -> dict[str, str]
             row[column] = ",".join(_text(v, at) for v in _list(value, at))
         elif kind == "userIds":
             row[column] = ",".join(
-                "{" + _text(v.get("type"), at) + ":" + _text(v.get("identifier"), at) + "}" if isinstance(v, dict)
+                "{" + _text(v.get("type"), at) + ":" + _text(v.get("identifier"), at) + "}"
+                if isinstance(v, dict)
                 else _text(v, at) for v in _list(value, at))
         else:
             row[column] = _text(value, at)

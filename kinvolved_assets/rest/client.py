@@ -73,14 +73,15 @@ class OneRosterClient:
     # ---- auth -----------------------------------------------------------------------------------
     def _refused(self, where: str) -> ProviderRefused:
         return ProviderRefused(
-            f"the provider refused the credentials of customer {self.customer_id} ({where}); check the values of "
-            f"{self.rest.credentials_env.client_id} / {self.rest.credentials_env.client_secret}")
+            f"the provider refused the credentials of customer {self.customer_id} ({where}); check the "
+            f"values of {self.rest.credentials_env.client_id} / {self.rest.credentials_env.client_secret}")
 
     def _new_session(self) -> requests.Session:
         creds = self._credentials
         if self.rest.auth == "oauth1_hmac_sha256":
             session = requests.Session()
-            session.auth = OAuth1(creds.client_id, creds.client_secret, signature_method=SIGNATURE_HMAC_SHA256)
+            session.auth = OAuth1(creds.client_id, creds.client_secret,
+                                  signature_method=SIGNATURE_HMAC_SHA256)
             return session
         session = OAuth2Session(client=BackendApplicationClient(client_id=creds.client_id),
                                 scope=self.rest.scope.split() if self.rest.scope else None)
@@ -89,7 +90,8 @@ class OneRosterClient:
             os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
         try:
             self._throttle()
-            session.fetch_token(self.rest.token_url, client_id=creds.client_id, client_secret=creds.client_secret,
+            session.fetch_token(self.rest.token_url, client_id=creds.client_id,
+                                client_secret=creds.client_secret,
                                 timeout=self.rest.timeout_s, include_client_id=False)
             outcome, status = "token", 200
         except OAuth2Error as exc:
@@ -167,7 +169,8 @@ class OneRosterClient:
                 self.log(RequestRecord("GET", path, params or {}, None, attempt, time.monotonic() - started,
                                        type(exc).__name__))
                 if attempt > self.rest.max_retries:
-                    raise PullError(f"customer {self.customer_id}: {path} did not answer after {attempt} attempts "
+                    raise PullError(f"customer {self.customer_id}: {path} did not answer after {attempt} "
+                                    "attempts "
                                     f"({type(exc).__name__}, timeout {self.rest.timeout_s:g}s)") from None
                 self._sleep(self._backoff(attempt))
                 continue
@@ -177,18 +180,23 @@ class OneRosterClient:
                     sink.write_from(response, MAX_PAGE_BYTES)
                 except (requests.RequestException, OSError) as exc:
                     response.close()
-                    self.log(RequestRecord("GET", path, params or {}, status, attempt, time.monotonic() - started,
+                    self.log(RequestRecord("GET", path, params or {}, status, attempt,
+                                           time.monotonic() - started,
                                            f"body {type(exc).__name__}"))
                     if attempt > self.rest.max_retries:
-                        raise PullError(f"customer {self.customer_id}: {path} body failed after {attempt} attempts "
-                                        f"({type(exc).__name__})") from None
+                        raise PullError(f"customer {self.customer_id}: {path} body failed after {attempt} "
+                                        f"attempts ({type(exc).__name__})") from None
                     self._sleep(self._backoff(attempt))
                     continue
-                self.log(RequestRecord("GET", path, params or {}, status, attempt, time.monotonic() - started, "ok"))
+                self.log(RequestRecord("GET", path, params or {}, status, attempt, time.monotonic() - started,
+                                       "ok"))
                 return response
             response.close()
-            outcome = {401: "unauthorized", 429: "rate limited"}.get(status, "server error" if status >= 500 else "refused")
-            self.log(RequestRecord("GET", path, params or {}, status, attempt, time.monotonic() - started, outcome))
+            outcome = {401: "unauthorized", 429: "rate limited"}.get(status,
+                                                                     "server "
+                                                                     "error" if status >= 500 else "refused")
+            self.log(RequestRecord("GET", path, params or {}, status, attempt, time.monotonic() - started,
+                                   outcome))
             if status == 401 or status == 403:
                 if refreshed or self.rest.auth == "oauth1_hmac_sha256" and status == 403:
                     raise self._refused(f"{path} answered {status} after a new token")

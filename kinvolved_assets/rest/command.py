@@ -11,9 +11,11 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pull", help="pull a REST customer's OneRoster API into a delivery in its landing folder")
+    p = sub.add_parser("pull",
+                       help="pull a REST customer's OneRoster API into a delivery in its landing folder")
     p.add_argument("customer")
-    p.add_argument("--full", action="store_true", help="a full pull (default: a delta since the last ingested pull)")
+    p.add_argument("--full", action="store_true",
+                   help="a full pull (default: a delta since the last ingested pull)")
     p.add_argument("--ingest", action="store_true", help="then ingest the landing folder and build marts")
     p.set_defaults(func=cmd_pull)
 
@@ -27,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="environment variable holding the client id the server accepts")
     p.add_argument("--client-secret-env", default="ONEROSTER_CLIENT_SECRET",
                    help="environment variable holding the client secret the server accepts")
-    p.add_argument("--admin", action="store_true", help="enable POST /_admin/faults and /_admin/as-of (tests)")
+    p.add_argument("--admin", action="store_true",
+                   help="enable POST /_admin/faults and /_admin/as-of (tests)")
     p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (0: until Ctrl-C)")
     p.set_defaults(func=cmd_serve)
 
@@ -56,7 +59,7 @@ def cmd_pull(args) -> int:
     print(f"delivery {result.delivery_date}: {result.delivery}")
     if not args.ingest:
         return 0
-    from kinvolved_assets.commands import cmd_ingest
+    from kinvolved_assets.cli.ingest import cmd_ingest
 
     return cmd_ingest(argparse.Namespace(customer=args.customer, no_marts=False))
 
@@ -79,7 +82,8 @@ def cmd_serve(args) -> int:
     with server:
         state = server.provider.state
         print(f"serving {len(state.drops)} drops as of {state.as_of} on {server.url} "
-              f"(1.1: /ims/oneroster/v1p1, 1.2: /ims/oneroster/rostering/v1p2, token: {server.url}/oauth/token)",
+              "(1.1: /ims/oneroster/v1p1, 1.2: /ims/oneroster/rostering/v1p2, token: "
+              f"{server.url}/oauth/token)",
               flush=True)
         deadline = time.monotonic() + args.seconds if args.seconds else None
         try:

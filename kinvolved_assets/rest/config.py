@@ -39,7 +39,8 @@ class CredentialsEnv(_Strict):
     @classmethod
     def _env_name(cls, value: str) -> str:
         if not ENV_NAME_RE.match(value):
-            raise ValueError("must name an environment variable (A-Z, 0-9, '_'), not hold the credential itself")
+            raise ValueError("must name an environment variable (A-Z, 0-9, '_'), not hold the credential "
+                             "itself")
         return value
 
 

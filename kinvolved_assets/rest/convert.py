@@ -31,7 +31,8 @@ def _latest(stamp: str, current: str | None) -> str | None:
     return value if current is None or value > current else current
 
 
-def write_entity_csv(entity: str, pages: list, version: str, mode: str, target: Path) -> tuple[int, str | None]:
+def write_entity_csv(entity: str, pages: list, version: str, mode: str, target: Path) -> tuple[int,
+                                                                                               str | None]:
     """Write one entity's CSV from its pages (PageSinks); returns (rows written, latest dateLastModified)."""
     ent = spec.ONEROSTER_11.entity(entity)
     key = binding.collection_key(entity)

@@ -150,12 +150,14 @@ class DistrictState:
     def touch(self, entity: str, sourced_id: str) -> None:
         """Re-save a record unchanged: only its dateLastModified moves past every other record's."""
         with self.lock:
-            latest = max((r.get("dateLastModified", "") for rows in self.records.values() for r in rows.values()),
+            latest = max((r.get("dateLastModified",
+                                "") for rows in self.records.values() for r in rows.values()),
                          default="")
             moment = _parse_ts(latest) + dt.timedelta(seconds=1) if latest else dt.datetime.now(dt.UTC)
             self.version += 1
             row = self.records[entity][sourced_id]
-            self.records[entity][sourced_id] = {**row, "dateLastModified": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            self.records[entity][sourced_id] = {**row,
+                                                "dateLastModified": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _parse_ts(text: str) -> dt.datetime:

@@ -96,7 +96,8 @@ def _pull_entity(client: OneRosterClient, archive: PullArchive, customer, entity
                 break
             if link:
                 if urlparse(link)[:2] != origin:
-                    raise PullError(f"customer {customer.customer_id}: a Link header of {entity} leaves rest.base_url")
+                    raise PullError(f"customer {customer.customer_id}: a Link header of {entity} leaves "
+                                    "rest.base_url")
                 next_url, next_params = link, None
             elif (got < totals[-1]) if totals[-1] is not None else count >= rest.page_size:
                 next_params = {"limit": rest.page_size, "offset": offset, **params}   # no Link: by offset
@@ -107,11 +108,13 @@ def _pull_entity(client: OneRosterClient, archive: PullArchive, customer, entity
             return pages, got
         archive.drop_entity(entity)
         change = f"{totals[0]} -> {totals[-1]}, {got} received"
-    raise PullError(f"customer {customer.customer_id}: the record count of {entity} changed while paging ({change}) "
+    raise PullError(f"customer {customer.customer_id}: the record count of {entity} changed while paging "
+                    f"({change}) "
                     f"on {COUNT_ATTEMPTS} attempts; the pull was not promoted and the next tick tries again")
 
 
-def _write_delivery(customer, landing: Path, pull_id: str, pages: dict, mode: str) -> tuple[Path, dict, dict, dict]:
+def _write_delivery(customer, landing: Path, pull_id: str, pages: dict, mode: str) -> tuple[Path, dict, dict,
+                                                                                            dict]:
     work = landing / f".rest_{pull_id}.tmp"
     work.mkdir(parents=True)
     rows, files, marks, modes = {}, {}, {}, {}
@@ -127,7 +130,8 @@ def _write_delivery(customer, landing: Path, pull_id: str, pages: dict, mode: st
     return work, rows, files, marks
 
 
-def pull_customer(customer, home: Path | None = None, *, force_full: bool = False, now: dt.datetime | None = None,
+def pull_customer(customer, home: Path | None = None, *, force_full: bool = False,
+                  now: dt.datetime | None = None,
                   sleep=time.sleep) -> PullResult:
     """Pull a REST customer's API into one delivery in its landing folder (see the module docstring)."""
     started = time.monotonic()
@@ -149,8 +153,10 @@ def pull_customer(customer, home: Path | None = None, *, force_full: bool = Fals
         pull_id = f"{now.astimezone(customer.tz):%Y%m%d_%H%M%S}_{plan.mode}_{secrets.token_hex(2)}"
         result = PullResult(customer.customer_id, pull_id, plan.mode, plan.reason, day.isoformat())
         archive = PullArchive(root, pull_id)
-        client = OneRosterClient(customer.customer_id, customer.rest, credentials, log=archive.log, sleep=sleep)
-        summary = {"customer_id": customer.customer_id, "pull_id": pull_id, "mode": plan.mode, "reason": plan.reason,
+        client = OneRosterClient(customer.customer_id, customer.rest, credentials, log=archive.log,
+                                 sleep=sleep)
+        summary = {"customer_id": customer.customer_id, "pull_id": pull_id, "mode": plan.mode,
+                   "reason": plan.reason,
                    "delivery_date": result.delivery_date, "version": customer.rest.version,
                    "started": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
         work = None
@@ -176,7 +182,8 @@ def pull_customer(customer, home: Path | None = None, *, force_full: bool = Fals
                 shutil.rmtree(work, ignore_errors=True)
             if isinstance(exc, PullError):
                 raise
-            raise PullError(f"customer {customer.customer_id}: {message}; the pull was not promoted") from None
+            raise PullError(f"customer {customer.customer_id}: {message}; the pull was not "
+                            "promoted") from None
         result.delivery, result.rows = landing / name, rows
         result.pages, result.requests = summary["pages"], client.requests_made
         result.seconds = time.monotonic() - started

@@ -29,7 +29,8 @@ from kinvolved_assets.rest.oauth1_check import signature_valid
 TOKEN_PATH = "/oauth/token"
 MAX_LIMIT = 10000
 MAX_BODY = 16 * 1024
-_ROUTES = {(version, binding.endpoint(version, e)): e for version in binding.PREFIX for e in binding.ENDPOINTS}
+_ROUTES = {(version,
+            binding.endpoint(version, e)): e for version in binding.PREFIX for e in binding.ENDPOINTS}
 
 
 @dataclass
@@ -111,8 +112,10 @@ class _Handler(BaseHTTPRequestHandler):
         if form.get("grant_type") != "client_credentials":
             return self._send(400, {"error": "unsupported_grant_type"})
         p = self.provider
-        if not (hmac.compare_digest(client_id, p.client_id) and hmac.compare_digest(client_secret, p.client_secret)):
-            return self._send(401, {"error": "invalid_client"}, {"WWW-Authenticate": 'Basic realm="oneroster"'})
+        if not (hmac.compare_digest(client_id, p.client_id) and hmac.compare_digest(client_secret,
+                                                                                    p.client_secret)):
+            return self._send(401, {"error": "invalid_client"},
+                              {"WWW-Authenticate": 'Basic realm="oneroster"'})
         token = secrets.token_urlsafe(32)
         with p.lock:
             p.tokens[token] = time.monotonic() + p.token_seconds
@@ -204,7 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
         base = f"http://{self.headers.get('Host', '127.0.0.1')}{binding.PREFIX[version]}"
         headers = {"X-Total-Count": str(len(rows))}
         if offset + limit < len(rows) and self.provider.faults.link_header:
-            headers["Link"] = f'<{base}/{binding.ENDPOINTS[entity]}?{urlencode({**query, "offset": offset + limit, "limit": limit})}>; rel="next"'
+            following = urlencode({**query, "offset": offset + limit, "limit": limit})
+            headers["Link"] = f'<{base}/{binding.ENDPOINTS[entity]}?{following}>; rel="next"'
         body = {binding.collection_key(entity): [binding.to_json(entity, r, version, base) for r in page]}
         self._send(200, body, headers)
         self._modify_after_page(entity, rows, page, offset, predicate, len(rows) > offset + limit)
@@ -231,11 +235,13 @@ class ProviderServer:
                  token_seconds: int = 3600):
         state = DistrictState(district)
         state.advance(as_of or state.drops[-1][0])
-        self.provider = Provider(state, client_id, client_secret, auth=auth, admin=admin, token_seconds=token_seconds)
+        self.provider = Provider(state, client_id, client_secret, auth=auth, admin=admin,
+                                 token_seconds=token_seconds)
         handler = type("Handler", (_Handler,), {"provider": self.provider})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="oneroster-provider")
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                                       name="oneroster-provider")
 
     @property
     def url(self) -> str:

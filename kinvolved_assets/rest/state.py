@@ -59,7 +59,8 @@ def accepted(paths: CustomerPaths, entry: dict) -> bool:
                      if day == entry["delivery_date"]]
             if not parts:
                 return False
-            found = con.execute("select count(*) from read_parquet(?) where sha256 = ?", [parts, sha]).fetchone()[0]
+            found = con.execute("select count(*) from read_parquet(?) where sha256 = ?",
+                                [parts, sha]).fetchone()[0]
             if not found:
                 return False
     finally:

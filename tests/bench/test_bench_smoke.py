@@ -36,7 +36,8 @@ def test_bench_tiny_smoke(tmp_path):
         assert stage["rows_per_s"] > 0 and stage["spill_mib"] >= 0, (name, stage)
     # ours and the peer agree on the marts they build
     assert entry["stages"]["marts"]["mart_rows"] == entry["stages"]["peer_marts"]["mart_rows"]
-    for name in ("ingest_vs_limit_time", "ingest_vs_limit_rss", "ingest_vs_peer_load_time", "ingest_vs_peer_load_rss",
+    for name in ("ingest_vs_limit_time", "ingest_vs_limit_rss", "ingest_vs_peer_load_time",
+                 "ingest_vs_peer_load_rss",
                  "marts_vs_peer_marts_time", "pipeline_vs_peer_time"):
         assert entry["ratios"][name] > 0, name
     assert "ours: read+validate -> Parquet" in proc.stdout and "ratio ingest_vs_limit_time" in proc.stdout

@@ -26,13 +26,16 @@ def _truth(home, as_of: str) -> dict:
                count(distinct student_sourced_id) filter (where days_enrolled >= {MIN_DAYS}
                    and days_absent >= 0.1 * days_enrolled - 1e-9),
                count(*) filter (where attendance_rate >= {t['satisfactory']} - 1e-9),
-               count(*) filter (where attendance_rate < {t['satisfactory']} - 1e-9 and attendance_rate >= {t['at_risk']} - 1e-9),
-               count(*) filter (where attendance_rate < {t['at_risk']} - 1e-9 and attendance_rate >= {t['moderate_chronic']} - 1e-9),
+               count(*) filter (where attendance_rate < {t['satisfactory']} - 1e-9 and attendance_rate >=
+                   {t['at_risk']} - 1e-9),
+               count(*) filter (where attendance_rate < {t['at_risk']} - 1e-9 and attendance_rate >=
+                   {t['moderate_chronic']} - 1e-9),
                count(*) filter (where attendance_rate < {t['moderate_chronic']} - 1e-9)
             from read_parquet(?) where as_of_date = cast(? as date)""",
         [str(home / "truth" / "acme" / "student_attendance.parquet"), as_of]).fetchone()
     return {"students": rows[0], "rate": rows[1], "chronic": rows[2],
-            "bands": dict(zip(("satisfactory", "at_risk", "moderate_chronic", "severe_chronic"), rows[3:], strict=True))}
+            "bands": dict(zip(("satisfactory", "at_risk", "moderate_chronic", "severe_chronic"), rows[3:],
+                              strict=True))}
 
 
 def test_bands_charts_report_asset_and_cli_match_truth(platform, instance, capsys, monkeypatch):
@@ -47,14 +50,18 @@ def test_bands_charts_report_asset_and_cli_match_truth(platform, instance, capsy
     con = open_marts(platform.warehouse("acme") / "marts.duckdb")
     as_of = str(con.execute("select max(as_of_date) from msr_student_attendance_bands").fetchone()[0])
     truth = _truth(platform.home, as_of)
-    bands = dict(con.execute("select attendance_band, count(*) from msr_student_attendance_bands group by 1").fetchall())
+    bands = dict(con.execute("select attendance_band, count(*) from msr_student_attendance_bands "
+                             "group by 1").fetchall())
     assert {b: bands.get(b, 0) for b in truth["bands"]} == truth["bands"]
-    assert sum(bands.values()) == con.execute("select count(*) from msr_student_cumulative_attendance").fetchone()[0]
+    assert sum(bands.values()) == con.execute("select count(*) from "
+                                              "msr_student_cumulative_attendance").fetchone()[0]
     assert truth["chronic"] > 0, "the test district must have chronically absent students"
 
     # charts on the mart materializations: Markdown images with PNG data URIs
-    for mart in ("msr_school_daily_attendance", "msr_student_cumulative_attendance", "msr_student_attendance_bands"):
-        meta = instance.get_latest_materialization_event(AssetKey(["marts", mart])).asset_materialization.metadata
+    for mart in ("msr_school_daily_attendance", "msr_student_cumulative_attendance",
+                 "msr_student_attendance_bands"):
+        meta = instance.get_latest_materialization_event(AssetKey(["marts",
+                                                                   mart])).asset_materialization.metadata
         images = re.findall(r"!\[[^\]]+\]\(data:image/png,((?:%[0-9A-F]{2})+)\)", meta["chart"].value)
         assert images and all(bytes.fromhex(i.replace("%", "")).startswith(b"\x89PNG") for i in images), mart
         encoded = "".join(re.findall(r"\]\(data:image/png,([^)]*)\)", meta["chart"].value))
@@ -71,27 +78,33 @@ def test_bands_charts_report_asset_and_cli_match_truth(platform, instance, capsy
     assert meta["report"] == str(html_path)
     assert meta["report_url"] == f"http://127.0.0.1:3001/acme/attendance_reports/{as_of}/attendance.html"
     page = html_path.read_text()
-    assert page.count("src='data:image/png,%89%50%4E%47") == 4 and "http://" not in page and "https://" not in page
-    students = [r[0] for r in con.execute("select distinct student_sourced_id from msr_student_attendance_bands").fetchall()]
+    assert (page.count("src='data:image/png,%89%50%4E%47") == 4
+            and "http://" not in page and "https://" not in page)
+    students = [r[0] for r in con.execute("select distinct student_sourced_id from "
+                                          "msr_student_attendance_bands").fetchall()]
     assert not [s for s in students if s in page], "no student id in the report"
-    for png in ("daily_attendance_rate", "chronic_absence_by_school", "chronic_absence_by_grade", "attendance_bands"):
+    for png in ("daily_attendance_rate", "chronic_absence_by_school", "chronic_absence_by_grade",
+                "attendance_bands"):
         assert (html_path.parent / f"{png}.png").read_bytes().startswith(b"\x89PNG")
 
     # kinvolved report at an earlier date: the days up to it, as known today (later corrections included)
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
-    dates = [str(d) for (d,) in con.execute('select distinct "date" from fct_student_daily_attendance order by 1').fetchall()]
+    dates = [str(d) for (d,) in con.execute('select distinct "date" from fct_student_daily_attendance order '
+                                            'by 1').fetchall()]
     for date in dates[:2]:
         capsys.readouterr()
         assert main(["report", "acme", "--as-of", date]) == 0
         out = capsys.readouterr().out
         students, rate, chronic = con.execute(
             f"""select count(distinct student_sourced_id), sum(n - a) / sum(n),
-                       count(distinct student_sourced_id) filter (where n >= {MIN_DAYS} and a >= 0.1 * n - 1e-9)
+                       count(distinct student_sourced_id) filter (where n >= {MIN_DAYS} and a >= 0.1 * n -
+                           1e-9)
                 from (select student_sourced_id, count(*) as n, sum(absent_fraction) as a
                       from fct_student_daily_attendance where "date" <= cast(? as date) group by all)""",
             [date]).fetchone()
-        assert f"as of {date}: attendance rate {rate:.2%}, {chronic} of {students} students chronically absent" in out
+        assert (f"as of {date}: attendance rate {rate:.2%}, {chronic} of {students} students "
+                "chronically absent") in out
         written = platform.warehouse("acme") / "attendance_reports" / date / "attendance.html"
         assert f"report: {written}" in out and written.exists()
         assert f"served: http://127.0.0.1:3001/acme/attendance_reports/{date}/attendance.html" in out

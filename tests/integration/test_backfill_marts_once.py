@@ -20,8 +20,10 @@ def _trigger(defs, instance, run_id):
     from dagster import DagsterEventType, build_run_status_sensor_context
 
     run = instance.get_run_by_id(run_id)
-    success = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_SUCCESS).records[0].event_log_entry
-    ctx = build_run_status_sensor_context(sensor_name="marts_after_delivery", dagster_event=success.dagster_event,
+    success = instance.get_records_for_run(run_id,
+                                           of_type=DagsterEventType.RUN_SUCCESS).records[0].event_log_entry
+    ctx = build_run_status_sensor_context(sensor_name="marts_after_delivery",
+                                          dagster_event=success.dagster_event,
                                           dagster_instance=instance, dagster_run=run)
     return defs.resolve_sensor_def("marts_after_delivery")(ctx)
 
@@ -37,7 +39,8 @@ def test_asset_backfill_of_two_dates_requests_one_marts_build(platform, instance
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id="bf-two", asset_graph=defs.resolve_asset_graph(), partition_names=[str(k) for k in keys],
         asset_selection=[raw_asset_key(e) for e in ENTITY_NAMES], backfill_timestamp=time.time(), tags={},
-        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None)
+        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None,
+        run_config=None)
     instance.add_backfill(backfill)
     tags = {"dagster/backfill": "bf-two", "kinvolved/customer": "acme"}
 
@@ -94,10 +97,12 @@ def test_partition_run_replays_every_accepted_delivery_of_its_date_in_arrival_or
     with sqlite3.connect(ledger) as con:
         rows = con.execute("select seq, file_name, state, attempts from deliveries order by seq").fetchall()
     assert [r[1:] for r in rows] == [(nightly.name, "ingested", 2), (correction.name, "ingested", 2)], rows
-    events = instance.get_records_for_run(replay.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    events = instance.get_records_for_run(replay.run_id,
+                                          of_type=DagsterEventType.ASSET_MATERIALIZATION).records
     orgs = [r for r in events if r.event_log_entry.dagster_event.event_specific_data.materialization.asset_key
             == raw_asset_key("orgs")]
-    drops = [r.event_log_entry.dagster_event.event_specific_data.materialization.metadata["drop"].value for r in orgs]
+    drops = [r.event_log_entry.dagster_event.event_specific_data.materialization.metadata["drop"].value for r
+             in orgs]
     assert len(drops) == 2 and drops[0] != drops[1], drops
     assert sorted((platform.warehouse("acme") / "raw" / "orgs" / f"delivery_date={date}").iterdir()) == [
         platform.warehouse("acme") / "raw" / "orgs" / f"delivery_date={date}" / f"seq={r[0]}" for r in rows]
@@ -214,7 +219,7 @@ def test_backlog_run_stopped_at_a_blocked_delivery_builds_the_marts_of_the_promo
 def test_cli_backfill_whose_last_delivery_is_blocked_builds_the_marts_of_the_earlier_ones(platform, capsys, mode):
     import duckdb
 
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     generated = platform.add_customer("acme", days=3)
     drops = sorted(generated.drops, key=lambda d: d.delivery_date)

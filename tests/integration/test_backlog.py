@@ -39,7 +39,8 @@ def test_backlog_run_matches_one_run_per_delivery(platform, tmp_path, monkeypatc
     with DagsterInstance.ephemeral() as inst:
         report = process_landing(build_definitions(one.config_dir, one.home, settle_seconds=0,
                                                    backlog_min_deliveries=0), inst, "acme")
-        reference_partitions = {e.name: inst.get_materialized_partitions(raw_asset_key(e.name)) for e in ENTITIES}
+        reference_partitions = {e.name: inst.get_materialized_partitions(raw_asset_key(e.name)) for e
+                                in ENTITIES}
     assert len(report.ingest_runs) == n and all(ok for *_, ok in report.ingest_runs)
     reference, reference_raw = content_digest(one.warehouse("acme") / "marts.duckdb"), _raw_partitions(one)
 
@@ -58,17 +59,22 @@ def test_backlog_run_matches_one_run_per_delivery(platform, tmp_path, monkeypatc
         # every delivery is its own customer|date partition of each entity it carried
         expected = {f"acme|{d}" for d in dates}
         assert inst.get_materialized_partitions(raw_asset_key("attendance")) == expected
-        assert {e.name: inst.get_materialized_partitions(raw_asset_key(e.name)) for e in ENTITIES} == reference_partitions
+        assert {e.name: inst.get_materialized_partitions(raw_asset_key(e.name)) for e
+                in ENTITIES} == reference_partitions
         checks = [r.event_log_entry.dagster_event.event_specific_data for r in
-                  inst.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000).records]
+                  inst.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION,
+                                           limit=10_000).records]
         assert {c.partition for c in checks} == expected
         assert {c.check_name for c in checks} == {"contract", "expectations"}
         assert all(c.passed for c in checks)
-        assert len(checks) == n * len(RAW_ENTITIES) * 2   # every raw entity x both checks, skipped ones included
+        assert len(checks) == n * len(RAW_ENTITIES) * 2   # every raw entity x both checks, skipped ones
+                                                          # included
 
         # the marts trigger reacts to the backlog run like to a delivery run
-        success = inst.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_SUCCESS).records[0].event_log_entry
-        ctx = build_run_status_sensor_context(sensor_name="marts_after_delivery", dagster_event=success.dagster_event,
+        success = inst.get_records_for_run(run.run_id,
+                                           of_type=DagsterEventType.RUN_SUCCESS).records[0].event_log_entry
+        ctx = build_run_status_sensor_context(sensor_name="marts_after_delivery",
+                                              dagster_event=success.dagster_event,
                                               dagster_instance=inst, dagster_run=run)
         request = defs.resolve_sensor_def("marts_after_delivery")(ctx)
         assert request.partition_key == "acme"
@@ -101,8 +107,10 @@ def test_backlog_stops_at_a_blocked_delivery(platform, instance):
     attendance = sorted(p.name for p in (platform.warehouse("acme") / "raw" / "attendance").iterdir())
     assert attendance == [f"delivery_date={d}" for d in dates[:2]]          # promoted before the blocked one
     assert len(list((platform.warehouse("acme") / "quarantine" / dates[2]).iterdir())) == 1
-    assert instance.get_materialized_partitions(raw_asset_key("attendance")) == {f"acme|{d}" for d in dates[:2]}
-    failure = instance.get_records_for_run(report.ingest_runs[0][1], of_type=DagsterEventType.STEP_FAILURE).records
+    assert instance.get_materialized_partitions(raw_asset_key("attendance")) == {f"acme|{d}" for d
+                                                                                 in dates[:2]}
+    failure = instance.get_records_for_run(report.ingest_runs[0][1],
+                                           of_type=DagsterEventType.STEP_FAILURE).records
     message = failure[0].event_log_entry.dagster_event.event_specific_data.error.message
     assert dates[2] in message and "2 later ones not run" in message
     # the blocked delivery's check and observation name it and what stays live, as a run per delivery does
@@ -112,14 +120,16 @@ def test_backlog_stops_at_a_blocked_delivery(platform, instance):
     failed = [e for e in evaluations if not e.passed]
     assert [(e.asset_key.path[-1], e.partition) for e in failed] == [("attendance", f"acme|{dates[2]}")]
     assert failed[0].description.startswith(f"delivery {dates[2]} (")
-    assert f"FAILED, delivery BLOCKED (not promoted); live: the delivery of {dates[1]} (" in failed[0].description
+    assert (f"FAILED, delivery BLOCKED (not promoted); live: the delivery of {dates[1]} ("
+            in failed[0].description)
     observed = {r.event_log_entry.dagster_event.event_specific_data.asset_observation.asset_key.path[-1]
-                for r in instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_OBSERVATION).records}
+                for r in instance.get_records_for_run(run_id,
+                                                      of_type=DagsterEventType.ASSET_OBSERVATION).records}
     assert "attendance" in observed
 
 
 def test_backfill_one_run_from_the_cli(platform, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     generated = platform.add_customer("acme", days=3)
     dates = sorted(d.delivery_date.isoformat() for d in generated.drops)

@@ -22,7 +22,7 @@ def _ledger(platform) -> list[tuple]:
 
 def test_backfill_replays_the_accepted_delivery_and_a_fixed_drop_of_the_same_name_is_ingested(
         platform, instance, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     platform.add_customer("acme", days=1)
     defs = platform.definitions()

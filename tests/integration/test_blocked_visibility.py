@@ -38,7 +38,8 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     run_id = second.ingest_runs[0][1]
 
     checks = {}
-    for record in instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records:
+    for record in instance.get_records_for_run(run_id,
+                                               of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records:
         data = record.event_log_entry.dagster_event.event_specific_data
         checks[(data.asset_key.path[-1], data.check_name)] = data
     failed = checks[("attendance", "contract")]

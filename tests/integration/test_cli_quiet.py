@@ -15,10 +15,12 @@ pytestmark = pytest.mark.integration
 
 def test_ingest_prints_no_dagster_notices(platform):
     platform.add_customer("acme", generate_drops=False)
-    env = {**os.environ, "KINVOLVED_HOME": str(platform.home), "KINVOLVED_CONFIG_DIR": str(platform.config_dir)}
+    env = {**os.environ, "KINVOLVED_HOME": str(platform.home),
+           "KINVOLVED_CONFIG_DIR": str(platform.config_dir)}
     env.pop("PYTHONWARNINGS", None)
     kinvolved = Path(sys.executable).parent / "kinvolved"
-    proc = subprocess.run([str(kinvolved), "ingest", "acme"], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([str(kinvolved), "ingest", "acme"], env=env, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "no new drops" in proc.stdout
     for noise in ("BetaWarning", "SupersessionWarning", "PreviewWarning", "dg dev"):

@@ -23,7 +23,8 @@ from kinvolved_assets.marts_reader import open_marts
 pytestmark = pytest.mark.integration
 
 
-def test_broken_config_is_shown_and_a_valid_customer_materializes(platform, instance: DagsterInstance, caplog):
+def test_broken_config_is_shown_and_a_valid_customer_materializes(platform, instance: DagsterInstance,
+                                                                  caplog):
     platform.add_customer("acme", days=2)
     (platform.config_dir / "broken.yaml").write_text("customer_id: broken\nnon_instructional_days:\n"
                                                      "  district: [2025-13-01]\n")
@@ -31,7 +32,8 @@ def test_broken_config_is_shown_and_a_valid_customer_materializes(platform, inst
         defs = platform.definitions()
     Definitions.validate_loadable(defs)
     logged = [r.getMessage() for r in caplog.records if "broken.yaml" in r.getMessage()]
-    assert len(logged) == len(set(logged)) == 6, logged   # one line per problem (5 missing keys, 1 date), once
+    assert len(logged) == len(set(logged)) == 6, logged   # one line per problem (5 missing keys, 1 date),
+                                                          # once
     assert any("non_instructional_days.district[0]: '2025-13-01' is not a date" in m for m in logged), logged
 
     # the placeholder asset: in the global lineage, its description is the error and the fix
@@ -61,19 +63,24 @@ def test_broken_config_is_shown_and_a_valid_customer_materializes(platform, inst
 
 def test_two_thousand_school_config_builds_marts(platform, instance: DagsterInstance):
     start = build_calendar(2026).start
-    weekdays = [start + dt.timedelta(days=i) for i in range(7) if (start + dt.timedelta(days=i)).weekday() < 5]
+    weekdays = [start + dt.timedelta(days=i) for i in range(7) if (start + dt.timedelta(days=i)).weekday()
+                < 5]
     closures = [d.isoformat() for d in weekdays[:2]] + [
         (dt.date(2026, 1, 5) + dt.timedelta(days=7 * k)).isoformat() for k in range(8)]
-    schools = ["org-sch-0001"] + [f"org-sch-{i:04d}" for i in range(1001, 2000)] + [f"extra-{i}" for i in range(1000)]
+    schools = ["org-sch-0001"] + [f"org-sch-{i:04d}" for i in range(1001,
+                                                                    2000)] + [f"extra-{i}" for i
+                                                                              in range(1000)]
     platform.add_customer("metro", days=7, licensed_schools=schools,
-                          non_instructional_days={"district": [], "schools": {s: list(closures) for s in schools}})
+                          non_instructional_days={"district": [],
+                                                  "schools": {s: list(closures) for s in schools}})
     text = (platform.config_dir / "metro.yaml").read_bytes()
     assert len(schools) == 2000 and len(text) > 300 * 1024, len(text)   # far over one 128 KiB argument
     report = process_landing(platform.definitions(), instance, "metro")
     assert report.ingest_runs and all(ok for *_, ok in report.ingest_runs), report
     assert report.marts_run and report.marts_run[1], report
     con = open_marts(platform.warehouse("metro") / "marts.duckdb")
-    days = {d for (d,) in con.execute("select calendar_date from marts.intermediate.int_calendar__instructional_days "
+    days = {d for (d,) in con.execute("select calendar_date from "
+                                      "marts.intermediate.int_calendar__instructional_days "
                                       "where school_sourced_id = 'org-sch-0001'").fetchall()}
     as_of = con.execute("select max(as_of_date) from msr_student_cumulative_attendance").fetchone()[0]
     expected = {d for d in weekdays if d <= as_of} - set(weekdays[:2])
@@ -96,7 +103,8 @@ def test_partitions_start_at_the_earliest_school_year_and_older_deliveries_name_
     assert not tick.run_requests
     assert "set history_from_school_year: 2019 in hist.yaml" in tick.skip_message, tick.skip_message
 
-    config.write_text(yaml.safe_dump({**data, "school_year": 2026, "history_from_school_year": 2019}, sort_keys=False))
+    config.write_text(yaml.safe_dump({**data, "school_year": 2026, "history_from_school_year": 2019},
+                                     sort_keys=False))
     defs = platform.definitions()
     partitions = defs.resolve_job_def("ingest_delivery").partitions_def
     assert date_start(partitions) == "2018-07-01"

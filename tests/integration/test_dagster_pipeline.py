@@ -64,7 +64,8 @@ def test_definitions_load_and_asset_specs_match_snapshot(platform):
     assert snapshot["marts/msr_student_cumulative_attendance"]["partitions"] == "StaticPartitionsDefinition"
     if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
         SNAPSHOT.write_text(json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
-    assert snapshot == json.loads(SNAPSHOT.read_text()), "asset specs changed: rerun with UPDATE_SNAPSHOTS=1 and review"
+    assert snapshot == json.loads(SNAPSHOT.read_text()), (
+        "asset specs changed: rerun with UPDATE_SNAPSHOTS=1 and review")
 
 
 def test_sensor_materialize_every_asset_and_rematerialize_idempotently(platform, instance: DagsterInstance):
@@ -127,22 +128,25 @@ def test_two_customers_with_colliding_ids_are_isolated(platform, instance):
     assert ids["alpha"] == ids["beta"], "the generator reuses sourcedIds across customers"
     for customer, other in (("alpha", "beta"), ("beta", "alpha")):
         con = marts[customer]
-        views = " ".join(r[0] or "" for r in con.execute("select sql from duckdb_views() where not internal").fetchall())
+        views = " ".join(r[0] or "" for r in con.execute("select sql from duckdb_views() where not "
+                                                         "internal").fetchall())
         assert f"/warehouse/{customer}/raw" in views and f"/warehouse/{other}/" not in views
         got, truth = latest_cumulative(con, platform.home, customer)
         assert got == truth, customer
-    assert marts["alpha"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone() != \
+    assert marts["alpha"].execute("select sum(days_absent) from "
+                                  "msr_student_cumulative_attendance").fetchone() != \
         marts["beta"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone()
 
 
 def test_onboarding_prints_schools_and_codes(platform, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
 
     drops_dir = platform.home.parent / "incoming"
-    gen = generate("newdistrict", "small", 3, __import__("datetime").date(2025, 8, 25), 1, drops_dir, school_year=2026)
+    gen = generate("newdistrict", "small", 3, __import__("datetime").date(2025, 8, 25), 1, drops_dir,
+                   school_year=2026)
     code = main(["onboard", "newdistrict", str(gen.drops[0].path)])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -171,9 +175,11 @@ def test_blocked_delivery_keeps_previous_marts_and_triggers_no_build(platform, i
 
     # the marts trigger turns a successful ingest run into one marts run for that customer
     ok_run = instance.get_run_by_id(report.ingest_runs[0][1])
-    success_event = instance.get_records_for_run(ok_run.run_id, of_type=DagsterEventType.RUN_SUCCESS).records[0].event_log_entry
+    success_event = instance.get_records_for_run(ok_run.run_id,
+                                                 of_type=DagsterEventType.RUN_SUCCESS).records[0].event_log_entry
     trigger = defs.resolve_sensor_def("marts_after_delivery")
-    ctx = build_run_status_sensor_context(sensor_name="marts_after_delivery", dagster_event=success_event.dagster_event,
+    ctx = build_run_status_sensor_context(sensor_name="marts_after_delivery",
+                                          dagster_event=success_event.dagster_event,
                                           dagster_instance=instance, dagster_run=ok_run)
     request = trigger(ctx)
     assert request.partition_key == "acme" and request.run_key == f"marts-after-{ok_run.run_id}"
@@ -185,7 +191,8 @@ def test_blocked_delivery_keeps_previous_marts_and_triggers_no_build(platform, i
         for item in zin.namelist():
             data = zin.read(item).decode("utf-8")
             if item.endswith("attendance.csv"):
-                lines = [",".join(cell for i, cell in enumerate(line.split(",")) if i != 5) for line in data.splitlines()]
+                lines = [",".join(cell for i,
+                                  cell in enumerate(line.split(",")) if i != 5) for line in data.splitlines()]
                 data = "\n".join(lines) + "\n"
             zout.writestr(item, data)
     report = process_landing(defs, instance, "acme")
@@ -196,7 +203,8 @@ def test_blocked_delivery_keeps_previous_marts_and_triggers_no_build(platform, i
     quarantined = list((platform.warehouse("acme") / "quarantine" / "2025-08-26").iterdir())
     assert len(quarantined) == 1
     failed = instance.get_run_by_id(report.ingest_runs[0][1])
-    records = instance.get_records_for_run(failed.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    records = instance.get_records_for_run(failed.run_id,
+                                           of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
     outcomes = {(r.event_log_entry.dagster_event.event_specific_data.asset_key.path[-1],
                  r.event_log_entry.dagster_event.event_specific_data.check_name):
                 r.event_log_entry.dagster_event.event_specific_data.passed for r in records}

@@ -446,14 +446,16 @@ def test_roster_bulk_delta_and_deletes(main_build):
     assert enr["e8"][1] == D("2025-09-15")
     assert query(
         db,
-        "select count(*) from marts.fct_student_daily_attendance where student_sourced_id in ('u11','u12','t1')",
+        "select count(*) from marts.fct_student_daily_attendance where student_sourced_id in "
+        "('u11','u12','t1')",
     ) == [(0,)]
     # empty demographics never delivered: typed empty relation
     assert query(db, "select count(*) from staging.stg_oneroster__demographics") == [(0,)]
     types = dict(
         query(
             db,
-            "select column_name, data_type from information_schema.columns where table_name='stg_oneroster__demographics'",
+            "select column_name, data_type from information_schema.columns where "
+            "table_name='stg_oneroster__demographics'",
         )
     )
     assert types["birth_date"] == "DATE" and types["is_asian"] == "BOOLEAN"
@@ -465,7 +467,8 @@ def test_calendar_and_enrollment_days(main_build):
         r[0]
         for r in query(
             db,
-            "select calendar_date from intermediate.int_calendar__instructional_days where school_sourced_id='S1' order by 1",
+            "select calendar_date from intermediate.int_calendar__instructional_days where "
+            "school_sourced_id='S1' order by 1",
         )
     ]
     assert (
@@ -476,7 +479,8 @@ def test_calendar_and_enrollment_days(main_build):
         r[0]
         for r in query(
             db,
-            "select calendar_date from intermediate.int_calendar__instructional_days where school_sourced_id='S2'",
+            "select calendar_date from intermediate.int_calendar__instructional_days where "
+            "school_sourced_id='S2'",
         )
     ]
     assert len(s2_days) == 18 and D("2025-09-05") not in s2_days
@@ -517,7 +521,8 @@ def test_attendance_current_state(main_build):
     school = query(
         db,
         """select students_enrolled, students_absent, students_with_absence, attendance_rate
-                          from marts.msr_school_daily_attendance where school_sourced_id='S1' and "date"='2025-09-09'""",
+                          from marts.msr_school_daily_attendance where school_sourced_id='S1' and
+                              "date"='2025-09-09'""",
     )
     # enrolled S1 on 09-09: u1,u2,u3,u5,u6,u8,u10,u13 (u11/u12 deleted, u14 from 09-22)
     assert school == [(8, 0.5, 1, 7.5 / 8)]
@@ -540,7 +545,8 @@ def test_chronic_threshold_and_min_days(main_build):
         db,
         """select count(*) from marts.msr_student_cumulative_attendance m
         join (select student_sourced_id, school_sourced_id, count(*) n, sum(absent_fraction) a
-              from marts.fct_student_daily_attendance group by all) f using (student_sourced_id, school_sourced_id)
+              from marts.fct_student_daily_attendance group by all) f using (student_sourced_id,
+                  school_sourced_id)
         where m.days_enrolled <> f.n or m.days_absent <> f.a""",
     ) == [(0,)]
 
@@ -553,7 +559,8 @@ def test_mass_deletion_guard(tmp_path):
     assert ("assert_no_mass_deletion", "fail") in failures(result)
     rows = query(
         db,
-        "select entity, delivery_date, would_delete, active_before from intermediate.int_oneroster__mass_deletion_audit",
+        "select entity, delivery_date, would_delete, active_before from "
+        "intermediate.int_oneroster__mass_deletion_audit",
     )
     assert ("users", D2, 5, 10) in rows
     guard = next(r for r in result.result if r.node.name == "assert_no_mass_deletion")

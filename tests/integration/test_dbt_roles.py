@@ -15,7 +15,8 @@ D3 = D2 + dt.timedelta(days=1)
 
 
 def user12(sid):
-    return {"sourcedId": sid, "enabledUser": True, "username": sid, "givenName": "Given", "familyName": "Family",
+    return {"sourcedId": sid, "enabledUser": True, "username": sid, "givenName": "Given",
+            "familyName": "Family",
             "primaryOrgSourcedId": "S1"}
 
 
@@ -32,15 +33,21 @@ def orgs(raw):
 def test_effective_role_and_orgs_follow_the_documented_rule(tmp_path):
     raw = tmp_path / "raw"
     orgs(raw)
-    v11 = {"sourcedId": "u11", "enabledUser": True, "orgSourcedIds": ["S2"], "role": "teacher", "username": "u11",
+    v11 = {"sourcedId": "u11", "enabledUser": True, "orgSourcedIds": ["S2"], "role": "teacher",
+           "username": "u11",
            "givenName": "G", "familyName": "F"}
-    write_delivery(raw, "users", D1, "bulk", [user12(u) for u in ("u1", "u2", "u3", "u4", "u5", "u6")] + [v11])
+    write_delivery(raw, "users", D1, "bulk",
+                   [user12(u) for u in ("u1", "u2", "u3", "u4", "u5", "u6")] + [v11])
     write_delivery(raw, "roles", D1, "bulk", [
-        role("r1a", "u1", "ext:coach", kind="secondary"), role("r1b", "u1", "teacher", org_="S2"),   # primary wins
-        role("r2a", "u2", "aide", kind="secondary", begin="2025-08-01"),                             # no primary:
-        role("r2b", "u2", "counselor", org_="S2", kind="secondary", begin="2025-09-01"),             # latest begin
+        role("r1a", "u1", "ext:coach", kind="secondary"),
+        role("r1b", "u1", "teacher", org_="S2"),   # primary wins
+        role("r2a", "u2", "aide", kind="secondary",
+             begin="2025-08-01"),                             # no primary:
+        role("r2b", "u2", "counselor", org_="S2", kind="secondary",
+             begin="2025-09-01"),             # latest begin
         role("r3a", "u3", "student", begin="2025-08-01"), role("r3b", "u3", "principal", begin="2025-08-15"),
-        role("r4a", "u4", "ext:pupil"), role("r5a", "u5", "ext:other"), role("r5b", "u5", "aide", kind="secondary"),
+        role("r4a", "u4", "ext:pupil"), role("r5a", "u5", "ext:other"),
+        role("r5b", "u5", "aide", kind="secondary"),
         role("r6a", "u6", "student"), role("r6b", "u6", "aide", kind="secondary"),
         role("r11", "u11", "student"),                     # a 1.1 user keeps its own role and orgs
     ])

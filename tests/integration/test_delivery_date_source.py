@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_ingest_prints_every_date_source_and_warns_on_old_attendance(platform, capsys):
-    from kinvolved_assets.commands import cmd_ingest
+    from kinvolved_assets.cli.ingest import cmd_ingest
 
     (drop,) = platform.add_customer("acme", days=1).drops   # the name-dated case: the personal-data scan
     arrived = drop.delivery_date + dt.timedelta(days=30)
@@ -31,4 +31,5 @@ def test_ingest_prints_every_date_source_and_warns_on_old_attendance(platform, c
     assert runs[0].endswith("(export.zip: date from the arrival (a guess: no date in the name))"), runs[0]
     warnings = [ln.strip() for ln in lines if ln.startswith("  warning:")]
     assert len(warnings) == 1 and warnings[0].startswith("warning: attendance in export.zip ends "), lines
-    assert f"days before its delivery date {arrived} (date from the arrival); check the delivery date" in warnings[0]
+    assert (f"days before its delivery date {arrived} (date from the arrival); check the delivery "
+            "date" in warnings[0])

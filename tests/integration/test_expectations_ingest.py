@@ -1,4 +1,5 @@
-"""The suites inside ``ingest_delivery``: a failing ERROR expectation blocks promotion, the report is written."""
+"""The suites inside ``ingest_delivery``: a failing ERROR expectation blocks promotion, the report is
+written."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def test_good_then_bad_delivery(tmp_path):
     for name, eo in good.entities.items():
         checks = {c.name: c for c in eo.checks}
         assert checks[CHECK_NAME].passed, (name, checks[CHECK_NAME].metadata["failures_md"])
-    assert good.report_path == paths.report_dir("2025-09-05") / "validation.html" and good.report_path.exists()
+    assert (good.report_path == paths.report_dir("2025-09-05") / "validation.html"
+            and good.report_path.exists())
     before = sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet"))
 
     bad = good_rows()

@@ -68,7 +68,7 @@ def raw_rows(warehouse: Path) -> dict[str, int]:
 
 
 def test_reingest_of_a_legacy_tree_moves_it_to_seq_folders_without_duplicates(platform, instance, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     platform.add_customer("acme", days=2)
     defs = platform.definitions()

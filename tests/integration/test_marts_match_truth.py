@@ -19,7 +19,7 @@ TRUTH_COLUMNS = "student_sourced_id, school_sourced_id, days_enrolled, days_abse
 
 
 def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.generator.generate import generate
 
     platform.add_customer("springfield", scale="small", seed=14, generate_drops=False)
     outbox = tmp_path / "outbox"
@@ -49,25 +49,31 @@ def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
             got = marts.execute(
                 f"select {TRUTH_COLUMNS}, attendance_rate from msr_student_cumulative_attendance order by all"
             ).fetchall()
-            assert {r[0] for r in marts.execute("select distinct as_of_date from msr_student_cumulative_attendance").fetchall()} \
+            assert {r[0] for r in marts.execute("select distinct as_of_date from "
+                                                "msr_student_cumulative_attendance").fetchall()} \
                 == {drop.delivery_date}
         assert len(got) == len(expected), f"{as_of}: {len(got)} rows in marts vs {len(expected)} in truth"
-        mismatches = [(g, e) for g, e in zip(got, expected, strict=True) if g[:5] != e[:5] or abs(g[5] - e[5]) > 1e-12]
-        assert not mismatches, f"{as_of}: {len(mismatches)} student x school rows differ, e.g. {mismatches[:3]}"
+        mismatches = [(g, e) for g,
+                      e in zip(got, expected, strict=True) if g[:5] != e[:5] or abs(g[5] - e[5]) > 1e-12]
+        assert not mismatches, (f"{as_of}: {len(mismatches)} student x school rows differ, "
+                                f"e.g. {mismatches[:3]}")
 
     # the scenario really exercised what it claims
     wh = platform.warehouse("springfield") / "raw"
     q = duckdb.connect()
     deleted = q.execute(f"select count(*) from read_parquet('{wh}/attendance/**/*.parquet') "
                         "where status = 'tobedeleted'").fetchone()[0]
-    corrected = q.execute(f"select count(*) from (select sourcedId from read_parquet('{wh}/attendance/**/*.parquet') "
+    corrected = q.execute("select count(*) from (select sourcedId from "
+                          f"read_parquet('{wh}/attendance/**/*.parquet') "
                           "group by sourcedId having count(distinct absenceCode) > 1)").fetchone()[0]
     withdrawn = q.execute(f"select count(*) from read_parquet('{wh}/enrollments/**/*.parquet') "
                           "where _mode = 'delta' and endDate is not null").fetchone()[0]
-    transfers = con.execute("select count(*) from (select student_sourced_id from read_parquet(?) where as_of_date = ? "
+    transfers = con.execute("select count(*) from (select student_sourced_id from read_parquet(?) where "
+                            "as_of_date = ? "
                             "group by 1 having count(distinct school_sourced_id) > 1)",
                             [truth_file, gen.drops[-1].delivery_date.isoformat()]).fetchone()[0]
-    assert deleted > 0 and corrected > 0 and withdrawn > 0 and transfers > 0, (deleted, corrected, withdrawn, transfers)
+    assert deleted > 0 and corrected > 0 and withdrawn > 0 and transfers > 0, (deleted, corrected, withdrawn,
+                                                                               transfers)
     chronic = con.execute("select avg(is_chronically_absent::int) from read_parquet(?) where as_of_date = ?",
                           [truth_file, gen.drops[-1].delivery_date.isoformat()]).fetchone()[0]
     assert 0.03 < chronic < 0.40

@@ -20,7 +20,7 @@ ORGS = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\
 
 
 def test_onboard_block_pastes_into_a_valid_config(platform, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     platform.add_customer("numdistrict", generate_drops=False, licensed_schools=[])
     drop = write_drop(platform.home.parent / "incoming", {"orgs.csv": ORGS}, name="export_2025-09-02")

@@ -29,13 +29,15 @@ def _platform(kind, root, monkeypatch):
 def _effective_users(p) -> list[tuple]:
     """Every current user's effective role and orgs (intermediate layer of the published build)."""
     with duckdb.connect(str(p.warehouse("twin") / "marts.duckdb"), read_only=True) as con:
-        return con.execute("select user_sourced_id, role, org_sourced_ids from intermediate.int_oneroster__users_current "
+        return con.execute("select user_sourced_id, role, org_sourced_ids from "
+                           "intermediate.int_oneroster__users_current "
                            "order by all").fetchall()
 
 
 def _deliver(p, version: str) -> tuple[str, object]:
     # Fri 26 Sep (bulk), Mon-Tue deltas, Wed 1 Oct (monthly bulk), Thu delta
-    gen = p.add_customer("twin", scale="small", seed=14, start=dt.date(2025, 9, 26), days=7, oneroster=version)
+    gen = p.add_customer("twin", scale="small", seed=14, start=dt.date(2025, 9, 26), days=7,
+                         oneroster=version)
     assert [d.mode for d in gen.drops] == ["bulk", "delta", "delta", "bulk", "delta"]
     with DagsterInstance.ephemeral() as inst:
         report = process_landing(p.definitions(), inst, "twin")
@@ -62,15 +64,17 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
     raw = p12.warehouse("twin") / "raw"
     q = duckdb.connect()
     # the 1.2 users carry no role: it came from roles.csv, which landed as its own entity
-    cols = {r[0] for r in q.execute(f"describe select * from read_parquet('{raw}/users/**/*.parquet', union_by_name=true)").fetchall()}
+    cols = {r[0] for r in q.execute(f"describe select * from read_parquet('{raw}/users/**/*.parquet', "
+                                    "union_by_name=true)").fetchall()}
     assert "role" not in cols and "primaryOrgSourcedId" in cols
     partitions = sorted(d.name for d in (raw / "roles").iterdir())
     assert len(partitions) == len(gen_12.drops) - sum(1 for d in gen_12.drops if "roles" not in d.rows)
     truth = str(p12.home / "truth" / "twin" / "student_attendance.parquet")
-    moved = q.execute("select count(*) from (select student_sourced_id from read_parquet(?) where as_of_date = ? "
-                      "group by 1 having count(distinct school_sourced_id) > 1)",
+    moved = q.execute("select count(*) from (select student_sourced_id from read_parquet(?) where as_of_date "
+                      "= ? group by 1 having count(distinct school_sourced_id) > 1)",
                       [truth, gen_12.drops[-1].delivery_date.isoformat()]).fetchone()[0]
-    coach = q.execute(f"select count(*) from read_parquet('{raw}/roles/**/*.parquet') where role = 'ext:coach'").fetchone()[0]
+    coach = q.execute(f"select count(*) from read_parquet('{raw}/roles/**/*.parquet') where role = "
+                      "'ext:coach'").fetchone()[0]
     deleted = q.execute(f"select count(*) from read_parquet('{raw}/attendance/**/*.parquet') "
                         "where status = 'tobedeleted'").fetchone()[0]
     withdrawn = q.execute(f"select count(*) from read_parquet('{raw}/enrollments/**/*.parquet') "
@@ -81,8 +85,8 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
 def test_validate_and_onboard_a_12_drop(platform, capsys):
     import json
 
-    from kinvolved_assets.cli import main
-    from kinvolved_assets.generator import generate
+    from kinvolved_assets.cli.main import main
+    from kinvolved_assets.generator.generate import generate
 
     platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
     gen = generate("newdistrict", "small", 3, dt.date(2025, 8, 25), 1, platform.home.parent / "incoming",

@@ -52,16 +52,20 @@ def period_marts(tmp_path_factory):
         from kinvolved_assets.definitions import build_definitions
 
         with DagsterInstance.ephemeral() as instance:
-            report = process_landing(build_definitions(config_dir, home, settle_seconds=0), instance, "periods")
+            report = process_landing(build_definitions(config_dir, home, settle_seconds=0), instance,
+                                     "periods")
         assert [ok for *_, ok in report.ingest_runs] == [True], report.ingest_runs
         assert report.marts_run and report.marts_run[1], report.marts_run
         with open_marts(home / "warehouse" / "periods" / "marts.duckdb") as marts:
             daily = marts.execute(
-                'select student_sourced_id, school_sourced_id, "date", absent_fraction, absence_code, is_excused '
+                'select student_sourced_id, school_sourced_id, "date", absent_fraction, absence_code, '
+                'is_excused '
                 "from fct_student_daily_attendance").fetchall()
-            cumulative = marts.execute("select student_sourced_id, school_sourced_id, days_enrolled, days_absent "
+            cumulative = marts.execute("select student_sourced_id, school_sourced_id, days_enrolled, "
+                                       "days_absent "
                                        "from msr_student_cumulative_attendance order by all").fetchall()
-            ignored = marts.execute("select school_sourced_id, reason, count(*) from intermediate.int_attendance__period_events_ignored "
+            ignored = marts.execute("select school_sourced_id, reason, count(*) from "
+                                    "intermediate.int_attendance__period_events_ignored "
                                     "group by all order by all").fetchall()
         truth = duckdb.connect().execute(
             "select * from read_parquet(?)", [str(home / "truth" / "periods" / "period_days.parquet")])
@@ -89,7 +93,8 @@ def test_period_only_days_equal_the_rules(period_marts):
     # every rule really decided days: full days everywhere a rule applies, half days where one is set
     for school in ("org-sch-0001", "org-sch-0002", "org-sch-0003"):
         assert checked[school][1.0] > 5 and checked[school][0.5] > 0, (school, checked[school])
-    assert checked["org-sch-0004"][1.0] + checked["org-sch-0004"][0.5] < 10, "mode none: only daily codes count"
+    assert (checked["org-sch-0004"][1.0] + checked["org-sch-0004"][0.5]
+            < 10), "mode none: only daily codes count"
     # the rules differ: the same figures under another school's rule would give other days
     rows = [r for r in stats.values() if r["school_sourced_id"] == "org-sch-0002" and r["has_periods"]]
     assert any(day_fraction(_rule("org-sch-0001"), r) != day_fraction(_rule("org-sch-0002"), r) for r in rows)
@@ -98,7 +103,8 @@ def test_period_only_days_equal_the_rules(period_marts):
 def test_precedence_and_codes(period_marts):
     stats, daily = period_marts["stats"], period_marts["daily"]
     by_key = {(s, sc, d): (f, code, exc) for s, sc, d, f, code, exc in daily}
-    both = [k for k, r in stats.items() if r["has_periods"] and r["daily_fraction"] is not None and k in by_key]
+    both = [k for k,
+            r in stats.items() if r["has_periods"] and r["daily_fraction"] is not None and k in by_key]
     schools = {k[1] for k in both}
     assert {"org-sch-0002", "org-sch-0003"} <= schools, "days with a daily code and period events at both"
     for key in both:
@@ -138,6 +144,7 @@ def test_cumulative_and_ignored_events(period_marts):
     ignored_truth: dict[str, int] = {}
     for r in stats.values():
         if r["ignored_events"] and _rule(r["school_sourced_id"])["mode"] != "none":
-            ignored_truth[r["school_sourced_id"]] = ignored_truth.get(r["school_sourced_id"], 0) + r["ignored_events"]
+            ignored_truth[r["school_sourced_id"]] = ignored_truth.get(r["school_sourced_id"],
+                                                                      0) + r["ignored_events"]
     assert ignored_truth and period_marts["ignored"] == [
         (school, "class_not_enrolled", n) for school, n in sorted(ignored_truth.items())]

@@ -1,6 +1,7 @@
 """One path downstream: the generated district pulled over REST (initial full pull, nightly deltas
 with corrections and deletions, a monthly full pull) gives marts identical to ingesting its CSV
-drops, and equal to the truth, also after replaying the archived pulls (one backlog run); the hybrid (roster over REST, attendance as CSV drops) too. Real
+drops, and equal to the truth, also after replaying the archived pulls (one backlog run); the hybrid
+(roster over REST, attendance as CSV drops) too. Real
 provider over HTTP, real Dagster runs (sensor -> ingest -> dbt) on an on-disk instance, then a scan
 of everything written for the client secret and every token issued."""
 
@@ -46,7 +47,8 @@ def _site(root, name):
 
 def _ingest(defs, instance, marts: bool = False):
     report = process_landing(defs, instance, CID, build_marts=marts)
-    assert report.ingest_runs and all(ok for *_, ok in report.ingest_runs), (report.ingest_runs, report.sensor_logs)
+    assert report.ingest_runs and all(ok for *_, ok in report.ingest_runs), (report.ingest_runs,
+                                                                             report.sensor_logs)
     return report
 
 
@@ -87,7 +89,8 @@ def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monk
         for index, drop in enumerate(gen.drops):
             server.provider.state.advance(drop.delivery_date)
             monthly = index > 0 and drop.mode == "bulk"
-            result = pull_customer(customer, rest_home, now=pull_time(drop.delivery_date, customer), force_full=monthly)
+            result = pull_customer(customer, rest_home, now=pull_time(drop.delivery_date, customer),
+                                   force_full=monthly)
             modes.append(result.mode)
             rows.append(sum(result.rows.values()))
             assert result.delivery_date == drop.delivery_date.isoformat()
@@ -96,14 +99,16 @@ def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monk
         first_build = content_digest(rest_home / "warehouse" / CID / "marts.duckdb")
         # replay: the pulled deliveries were archived like drops; one backlog run re-ingests them all
         dates = [d.delivery_date.isoformat() for d in gen.drops]
-        assert run_backlog(defs, instance, CID, run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}}).success
+        assert run_backlog(defs, instance, CID,
+                           run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}}).success
         assert run_marts(defs, instance, CID).success
         assert content_digest(rest_home / "warehouse" / CID / "marts.duckdb") == first_build
         _no_secrets(tmp_path, server)
     assert modes == ["full", "delta", "delta", "full", "delta"], modes
     assert rows[1] < rows[0] / 3 and rows[4] < rows[3] / 3, rows
 
-    rest_marts, csv_marts = rest_home / "warehouse" / CID / "marts.duckdb", csv_home / "warehouse" / CID / "marts.duckdb"
+    rest_marts, csv_marts = (rest_home / "warehouse" / CID / "marts.duckdb",
+                             csv_home / "warehouse" / CID / "marts.duckdb")
     assert content_digest(rest_marts) == content_digest(csv_marts)
     with open_marts(rest_marts) as marts:
         got, truth = latest_cumulative(marts, tmp_path, CID)
@@ -112,7 +117,8 @@ def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monk
     q = duckdb.connect()
     deleted = q.execute(f"select count(*) from read_parquet('{raw}/attendance/**/*.parquet') "
                         "where _mode = 'delta' and status = 'tobedeleted'").fetchone()[0]
-    corrected = q.execute(f"select count(*) from (select sourcedId from read_parquet('{raw}/attendance/**/*.parquet') "
+    corrected = q.execute("select count(*) from (select sourcedId from "
+                          f"read_parquet('{raw}/attendance/**/*.parquet') "
                           "group by sourcedId having count(distinct absenceCode) > 1)").fetchone()[0]
     assert deleted > 0 and corrected > 0, (deleted, corrected)
 

@@ -51,8 +51,10 @@ def nightly() -> dict[str, list[dict]]:
     """A new school, a new student there and a new absence code; school org-s1 renamed."""
     return {
         "orgs": [school("Acme Elementary (nightly)"),
-                 {**BASE, "sourcedId": "org-s2", "name": "Acme Middle", "type": "school", "parentSourcedId": "org-d"}],
-        "users": [{**BASE, "sourcedId": "stu-3", "enabledUser": True, "orgSourcedIds": ["org-s2"], "role": "student",
+                 {**BASE, "sourcedId": "org-s2", "name": "Acme Middle", "type": "school",
+                  "parentSourcedId": "org-d"}],
+        "users": [{**BASE, "sourcedId": "stu-3", "enabledUser": True, "orgSourcedIds": ["org-s2"],
+                   "role": "student",
                    "grades": ["06"], "identifier": "S-3", "username": "student.three", "givenName": "Given",
                    "familyName": "Family"}],
         "absence_codes": [{**BASE, "sourcedId": "ac-ue", "title": "UE", "absent": True, "excused": False,
@@ -102,7 +104,8 @@ def test_both_kept_and_the_correction_validated_against_the_nightly(same_day):
     check = expectations(fixed, "attendance")
     assert check.passed, check.metadata.get("failures_md")
     refs = {k: v for k, v in check.metadata["unexpected_counts"].items() if ".references_" in k}
-    assert set(refs) >= {"attendance.schoolSourcedId.references_orgs", "attendance.userSourcedId.references_users",
+    assert set(refs) >= {"attendance.schoolSourcedId.references_orgs",
+                         "attendance.userSourcedId.references_users",
                          "attendance.absenceCode.references_absence_codes"} and not any(refs.values()), refs
     assert check.metadata["rows"] == 1
     # the ledger's arrival sequence keys the partitions: both orgs deltas of the day are in raw/
@@ -121,7 +124,8 @@ def test_each_delivery_keeps_its_own_report(same_day):
     paths, night, fixed = same_day
     assert night.report_path == paths.report_dir(DAY) / "validation.html"
     assert fixed.report_path == paths.report_dir(DAY, 3) / "validation.html"
-    reports = {json.loads(p.with_suffix(".json").read_text())["drop"] for p in (night.report_path, fixed.report_path)}
+    reports = {json.loads(p.with_suffix(".json").read_text())["drop"] for p in (night.report_path,
+                                                                                fixed.report_path)}
     assert reports == {"acme_20250908_nightly", "acme_20250908_a_correction"}
 
 
@@ -129,7 +133,8 @@ def test_reingest_of_the_nightly_keeps_the_correction(same_day):
     paths, night, _ = same_day
     again = ingest(paths, DAY, "acme_20250908_nightly", {}, sha256=night.drop_sha256)
     assert again.promoted, again.blocking_summary()
-    assert [(d, s) for d, s, _ in partition_files(paths.raw / "orgs")] == [("2025-09-05", 1), (DAY, 2), (DAY, 3)]
+    assert [(d, s) for d, s, _ in partition_files(paths.raw / "orgs")] == [("2025-09-05", 1), (DAY, 2),
+                                                                           (DAY, 3)]
     assert again.report_path == night.report_path
 
 

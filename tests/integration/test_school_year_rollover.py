@@ -191,8 +191,9 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
     import duckdb
     import yaml
 
-    from kinvolved_assets.generator import generate, suggested_config
     from kinvolved_assets.generator.calendar import build_calendar
+    from kinvolved_assets.generator.config import suggested_config
+    from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.local_runner import process_landing
     from kinvolved_assets.marts_figures import open_marts_file
 

@@ -28,7 +28,7 @@ def site(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed: apt-get install chromium")
-    from kinvolved_assets.commands import instance_for
+    from kinvolved_assets.cli.runs import instance_for
     from kinvolved_assets.definitions import build_definitions
     from tests.districts import add_customer
 
@@ -96,7 +96,8 @@ def _open(site, path: str, *needles: str, timeout: float = 90) -> str:
 
 def _link(site, needle: str) -> str:
     """The href of the UI's link whose target contains ``needle`` (a report of `kinvolved serve-reports`)."""
-    href = site["browser"].eval(f"(() => {{ const a = [...document.querySelectorAll('a')].find(e => e.href.includes("
+    href = site["browser"].eval("(() => { const a = [...document.querySelectorAll('a')].find(e => "
+                                "e.href.includes("
                                 f"{json.dumps(needle)})); return a ? a.href : null; }})()")
     assert href and href.startswith(site["reports"] + "/"), href
     return href
@@ -113,7 +114,8 @@ def test_asset_lineage(site):
 
 
 def test_raw_asset_partitions(site):
-    text = _open(site, "/assets/oneroster/attendance?view=partitions", "Materialized (", "Partitions Selected")
+    text = _open(site, "/assets/oneroster/attendance?view=partitions", "Materialized (",
+                 "Partitions Selected")
     counts = {k: int(v) for k, v in re.findall(r"(Failed|Materialized) \((\d+)\)", text)}
     # Dagster marks the re-delivered date Failed (its latest run failed); its earlier data stays live
     assert counts == {"Failed": 1, "Materialized": site["promoted"] - 1}, counts
@@ -121,7 +123,8 @@ def test_raw_asset_partitions(site):
     site["browser"].screenshot(site["shots"] / "02_raw_partitions.png")
     # the blocked date's pane: the live materialization (the good delivery) and the blocked one beside it
     text = _open(site, f"/assets/oneroster/attendance?view=partitions&partition=demo%7C{site['date']}",
-                 f"demo|{site['date']}", "did not materialize this asset", "blocked_drop", "live_delivery_date")
+                 f"demo|{site['date']}", "did not materialize this asset", "blocked_drop",
+                 "live_delivery_date")
     assert "Latest materialization" in text and site["bad"] in text and "failed_checks" in text
     assert f"demo_{site['date'].replace('-', '')}.zip" in text        # the drop that stays live
     site["browser"].screenshot(site["shots"] / "02b_blocked_partition.png")
@@ -148,7 +151,8 @@ def test_blocked_delivery_checks(site):
     # the blocked re-delivery is the date's second delivery: its own report folder, reports/<date>/seq=<n>/
     report = _link(site, f"/demo/reports/{site['date']}/seq=")
     assert report.endswith("/validation.html"), report
-    text = _open(site, report, f"Delivery {site['date']} of demo: BLOCKED", "Blocked by: attendance: contract")
+    text = _open(site, report, f"Delivery {site['date']} of demo: BLOCKED",
+                 "Blocked by: attendance: contract")
     assert site["bad"] in text
     browser.screenshot(site["shots"] / "04c_validation_report.png")
     _open(site, "/assets/oneroster/attendance?view=checks", "contract", "Execution history")
@@ -165,17 +169,20 @@ def test_blocked_delivery_checks(site):
 
 def test_mart_page_with_figures_and_chart(site):
     browser = site["browser"]
-    text = _open(site, "/assets/marts/msr_student_attendance_bands?view=events", "dagster/row_count", "attendance_rate",
+    text = _open(site, "/assets/marts/msr_student_attendance_bands?view=events", "dagster/row_count",
+                 "attendance_rate",
                  "chronically_absent", "as_of_date")
     assert "chart" in text
     browser.screenshot(site["shots"] / "03a_mart_figures.png")
     assert browser.click_text("[Show Markdown]") or browser.eval(
-        "(() => { const el = [...document.querySelectorAll('button, a')].find(e => /Show Markdown/.test(e.innerText));"
+        "(() => { const el = [...document.querySelectorAll('button, a')].find(e => /Show "
+        "Markdown/.test(e.innerText));"
         " if (el) { el.click(); return true; } return false; })()")
     deadline = time.monotonic() + 30
     loaded = 0
     while time.monotonic() < deadline and not loaded:
-        loaded = browser.eval("[...document.querySelectorAll('img')].filter(i => i.src.startsWith('data:image/png,')"
+        loaded = browser.eval("[...document.querySelectorAll('img')].filter(i => "
+                              "i.src.startsWith('data:image/png,')"
                               " && i.complete && i.naturalWidth > 300).length")
         time.sleep(0.5)
     assert loaded >= 1, "the chart image did not render in the UI"
@@ -183,7 +190,8 @@ def test_mart_page_with_figures_and_chart(site):
 
 
 def test_district_report(site):
-    report = sorted((site["home"] / "warehouse" / "demo" / "attendance_reports").glob("*/attendance.html"))[-1]
+    reports = site["home"] / "warehouse" / "demo" / "attendance_reports"
+    report = sorted(reports.glob("*/attendance.html"))[-1]
     browser = site["browser"]
     text = _open(site, report.as_uri(), "District attendance report", "Chronic absence by grade")
     assert "attendance rate" in text and "severe chronic" in text
@@ -199,7 +207,7 @@ def test_district_report(site):
 
 
 def test_dbt_docs_against_the_published_marts(site):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
 
     assert main(["docs", "--customer", "demo"]) == 0
     target = site["home"] / "docs" / "demo" / "target"

@@ -90,7 +90,8 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
     alpha = site.add_customer("alpha", seed=1, days=3)
     beta = site.add_customer("beta", seed=2, days=3)
     with zipfile.ZipFile(alpha.drops[0].path) as z:
-        school = next(r for r in csv.DictReader(io.StringIO(z.read("orgs.csv").decode())) if r["type"] == "school")
+        school = next(r for r in csv.DictReader(io.StringIO(z.read("orgs.csv").decode())) if r["type"]
+                      == "school")
     for drop in beta.drops:
         rename_school(drop.path, school["name"])
     bad = site.landing("alpha") / "alpha_20250828.zip"
@@ -117,7 +118,8 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
         dep.start()
         watcher.start()
         dates = [d.delivery_date.isoformat() for d in big.drops]
-        backfill_id = dep.backfill_assets([["oneroster", e] for e in ENTITY_NAMES], [f"big|{d}" for d in dates],
+        backfill_id = dep.backfill_assets([["oneroster", e] for e in ENTITY_NAMES],
+                                          [f"big|{d}" for d in dates],
                                           {"kinvolved/customer": "big"})
         # the sensors start once the backfill's first run has, so their runs meet the backfill's
         assert wait_for(lambda: bool(instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))),
@@ -140,14 +142,17 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
         while time.monotonic() < deadline and (pending or "big" not in launched):
             for customer in list(pending):
                 if finished(customer, pending[customer]):
-                    launched[customer] = dep.launch_run("build_marts", customer, {"kinvolved/customer": customer})
+                    launched[customer] = dep.launch_run("build_marts", customer,
+                                                        {"kinvolved/customer": customer})
                     del pending[customer]
             if "big" not in launched and backfill_done():
                 launched["big"] = dep.launch_run("build_marts", "big", {"kinvolved/customer": "big"})
             time.sleep(0.5)
-        assert not pending and "big" in launched, f"ingest did not finish in time (pending {pending}, {launched})"
+        assert (not pending and "big"
+                in launched), f"ingest did not finish in time (pending {pending}, {launched})"
         assert wait_for(lambda: all(instance.get_run_by_id(r).is_finished for r in launched.values()),
-                        timeout=max(60.0, deadline - time.monotonic()), interval=0.5), "marts runs did not finish"
+                        timeout=max(60.0, deadline - time.monotonic()),
+                        interval=0.5), "marts runs did not finish"
         # with the daemon and the webserver still up, nobody holds a lock on the published marts
         for customer in ("alpha", "beta", "big"):
             path = site.marts(customer)
@@ -161,7 +166,8 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
         dep.stop()
     runs = instance.get_runs()
     seconds = time.monotonic() - started
-    return {"site": site, "instance": instance, "runs": runs, "backfill_id": backfill_id, "marts_runs": launched,
+    return {"site": site, "instance": instance, "runs": runs, "backfill_id": backfill_id,
+            "marts_runs": launched,
             "violations": violations, "lock_probe": lock_probe, "validate": validate,
             "validate_json": validate_json, "bad_drop": bad, "seconds": seconds,
             "generated": {"big": big, "alpha": alpha, "beta": beta}, "school_name": school["name"]}

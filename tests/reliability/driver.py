@@ -161,7 +161,8 @@ def _daemon_like_tick(defs, instance, customer: str) -> list:
     key = f"daemon_like_cursor__{customer}"
     stored = instance.run_storage.get_cursor_values({key}).get(key)
     sensor_def = defs.resolve_sensor_def(f"deliveries__{customer}")
-    result = sensor_def.evaluate_tick(build_sensor_context(instance=instance, cursor=stored, definitions=defs))
+    result = sensor_def.evaluate_tick(build_sensor_context(instance=instance, cursor=stored,
+                                                           definitions=defs))
     if result.cursor is not None:
         instance.run_storage.set_cursor_values({key: result.cursor})
     runs = []
@@ -171,7 +172,8 @@ def _daemon_like_tick(defs, instance, customer: str) -> list:
             outcome = run_backlog(defs, instance, customer, run_config=request.run_config, tags=tags)
             runs.append(("backlog", outcome.run_id, outcome.success))
         else:
-            outcome = run_ingest(defs, instance, request.partition_key, run_config=request.run_config, tags=tags)
+            outcome = run_ingest(defs, instance, request.partition_key, run_config=request.run_config,
+                                 tags=tags)
             runs.append((request.partition_key.keys_by_dimension["date"], outcome.run_id, outcome.success))
     return runs
 

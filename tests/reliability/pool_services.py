@@ -23,7 +23,8 @@ PG_USER, PG_PASSWORD, PG_DB = "dagster", "kinvolved-test-password", "dagster"
 
 
 def _binary(name: str, package: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                                                   reverse=True)), None)
     if not found:
         raise RuntimeError(f"{name} not found on PATH: install {package} (apt-get install -y {package})")
     return found
@@ -38,7 +39,8 @@ def _unprivileged_account() -> pwd.struct_passwd | None:
             return pwd.getpwnam(name)
         except KeyError:
             continue
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "kinvolved-pg"],
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    "kinvolved-pg"],
                    check=True, capture_output=True)
     return pwd.getpwnam("kinvolved-pg")
 
@@ -84,14 +86,16 @@ class Postgres:
             **self._as_owner(account))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "postgres exited:\n" + (self.root / "postgres.log").read_text()[-3000:]
+            assert self.proc.poll() is None, ("postgres exited:\n"
+                                              + (self.root / "postgres.log").read_text()[-3000:])
             try:
                 self.connect("postgres").close()
                 break
             except Exception:  # noqa: BLE001 - not accepting connections yet
                 time.sleep(0.3)
         else:
-            raise AssertionError("postgres did not accept connections:\n" + (self.root / "postgres.log").read_text())
+            raise AssertionError("postgres did not accept "
+                                 "connections:\n" + (self.root / "postgres.log").read_text())
         con = self.connect("postgres")
         con.autocommit = True
         con.cursor().execute(f"create database {PG_DB}")
@@ -140,7 +144,8 @@ class Redis:
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "redis-server exited:\n" + (self.root / "redis.log").read_text()[-3000:]
+            assert self.proc.poll() is None, ("redis-server exited:\n"
+                                              + (self.root / "redis.log").read_text()[-3000:])
             try:
                 if redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=2).ping():
                     return self

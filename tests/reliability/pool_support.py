@@ -35,9 +35,11 @@ class PoolDeployment:
         visibility, limit = self.timeouts
         return self.site.env(
             **self.pg.env(), KINVOLVED_EXECUTOR="celery", KINVOLVED_CELERY_BROKER=self.redis.url,
-            KINVOLVED_CELERY_BACKEND=self.redis.url[:-1] + "1", KINVOLVED_CELERY_VISIBILITY_TIMEOUT=str(visibility),
+            KINVOLVED_CELERY_BACKEND=self.redis.url[:-1] + "1",
+            KINVOLVED_CELERY_VISIBILITY_TIMEOUT=str(visibility),
             KINVOLVED_CELERY_TIME_LIMIT=str(limit), KINVOLVED_CODE_HOST="127.0.0.1",
-            KINVOLVED_CODE_PORT=str(self.code_port), KINVOLVED_COMPUTE_LOGS_DIR=str(self.site.home / "compute_logs"),
+            KINVOLVED_CODE_PORT=str(self.code_port),
+            KINVOLVED_COMPUTE_LOGS_DIR=str(self.site.home / "compute_logs"),
             # every run is a fresh run worker and every worker child loads the code once: the suites' rules
             # run on the DuckDB engine here (GX itself is exercised by the expectation tests)
             KINVOLVED_SETTLE_SECONDS="0", KINVOLVED_EXPECTATIONS_ENGINE="duckdb")
@@ -45,7 +47,8 @@ class PoolDeployment:
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
         self.logs.mkdir(exist_ok=True)
         proc = subprocess.Popen(cmd, env=self.env(), cwd=str(REPO), start_new_session=True,
-                                stdout=open(self.logs / f"{name}.out", "w"), stderr=open(self.logs / f"{name}.err", "w"))
+                                stdout=open(self.logs / f"{name}.out", "w"),
+                                stderr=open(self.logs / f"{name}.err", "w"))
         self.procs[name] = proc
         return proc
 
@@ -55,18 +58,22 @@ class PoolDeployment:
 
     def start(self, workers: int) -> None:
         workspace = str(DEPLOY / "workspace.yaml")
-        self._spawn("code", [f"{BIN}/dagster", "api", "grpc", "-m", "kinvolved_assets.definitions", "-h", "127.0.0.1",
+        self._spawn("code",
+                    [f"{BIN}/dagster", "api", "grpc", "-m", "kinvolved_assets.definitions", "-h", "127.0.0.1",
                              "-p", str(self.code_port), "--location-name", "kinvolved", "-d", str(REPO)])
         for n in range(1, workers + 1):
             self.start_worker(f"w{n}")
         ok = wait_for(self._code_up, timeout=240, interval=1)
         assert ok, "code server did not come up:\n" + self.log("code")
-        self._spawn("webserver", [f"{BIN}/dagster-webserver", "-h", "127.0.0.1", "-p", str(self.port), "-w", workspace])
+        self._spawn("webserver",
+                    [f"{BIN}/dagster-webserver", "-h", "127.0.0.1", "-p", str(self.port), "-w", workspace])
         self._spawn("daemon", [f"{BIN}/dagster-daemon", "run", "-w", workspace])
-        assert wait_for(self._webserver_up, timeout=240, interval=1), "webserver down:\n" + self.log("webserver")
+        assert wait_for(self._webserver_up, timeout=240,
+                        interval=1), "webserver down:\n" + self.log("webserver")
 
     def start_worker(self, name: str) -> subprocess.Popen:
-        return self._spawn(name, [f"{BIN}/celery", "-A", "kinvolved_assets.celery_app", "worker", "-Q", "dagster",
+        return self._spawn(name,
+                           [f"{BIN}/celery", "-A", "kinvolved_assets.celery_app", "worker", "-Q", "dagster",
                                   "-c", "1", "-P", "prefork", "-n", f"{name}@%h", "--loglevel", "INFO",
                                   "--without-gossip", "--without-mingle"])
 
@@ -168,7 +175,8 @@ def step_attempts(instance, run_id: str) -> list[dict]:
         if event.event_type == DagsterEventType.ENGINE_EVENT and WORKER_EVENT in (event.message or ""):
             meta = event.event_specific_data.metadata
             worker = str(meta["Celery worker"].value).split("@")[0]
-            attempts.append({"step": event.step_key, "worker": worker, "picked": record.timestamp, "end": None,
+            attempts.append({"step": event.step_key, "worker": worker, "picked": record.timestamp,
+                             "end": None,
                              "outcome": None})
         elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and attempts:
             attempts[-1].update(end=record.timestamp, outcome=event.event_type.value)

@@ -28,7 +28,8 @@ SCHOOL_YEAR = 2026
 def child_env(home: Path, config_dir: Path, dagster_home: Path, **extra: str) -> dict:
     env = dict(os.environ)
     env.update({
-        "KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": str(config_dir), "DAGSTER_HOME": str(dagster_home),
+        "KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": str(config_dir),
+        "DAGSTER_HOME": str(dagster_home),
         "PATH": BIN + os.pathsep + env.get("PATH", ""), "GX_ANALYTICS_ENABLED": "false",
         "DAGSTER_DISABLE_TELEMETRY": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
         "PYTHONUNBUFFERED": "1",
@@ -68,7 +69,8 @@ class Site(CustomerFolders):
 
     def add_customer(self, customer_id: str, *, seed: int = 7, days: int = 5, start: dt.date | None = None,
                      generate_drops: bool = True, **overrides):
-        return super().add_customer(customer_id, scale="tiny", seed=seed, school_year=SCHOOL_YEAR, start=start,
+        return super().add_customer(customer_id, scale="tiny", seed=seed, school_year=SCHOOL_YEAR,
+                                    start=start,
                                     days=days, fmt="zip", generate_drops=generate_drops, **overrides)
 
     def marts(self, customer_id: str) -> Path:
@@ -82,7 +84,8 @@ class Site(CustomerFolders):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
 
-    def run(self, *args: str, failpoint: str | None = None, timeout: float = 240, expect_ok: bool | None = True,
+    def run(self, *args: str, failpoint: str | None = None, timeout: float = 240,
+            expect_ok: bool | None = True,
             env: dict | None = None):
         proc = self.start(*args, failpoint=failpoint, env=env)
         try:
@@ -94,7 +97,8 @@ class Site(CustomerFolders):
         self.cli_output += [out, err]
         summary = _last_json(out)
         if expect_ok is not None:
-            assert (proc.returncode == 0) == expect_ok, f"driver {args} rc={proc.returncode}\n{out[-3000:]}\n{err[-5000:]}"
+            assert (proc.returncode
+                    == 0) == expect_ok, f"driver {args} rc={proc.returncode}\n{out[-3000:]}\n{err[-5000:]}"
         return proc.returncode, summary, out, err
 
     def cli(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -247,7 +251,9 @@ class Deployment:
         import urllib.request
 
         if self.procs["webserver"].poll() is not None:
-            raise AssertionError("webserver exited: " + (self.site.root / "process_logs/webserver.err").read_text()[-3000:])
+            raise AssertionError("webserver "
+                                 "exited: "
+                                 + (self.site.root / "process_logs/webserver.err").read_text()[-3000:])
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/server_info", timeout=5):
                 return True

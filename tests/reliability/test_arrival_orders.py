@@ -42,7 +42,8 @@ def _raw_view(raw: Path) -> str:
             parts = partition_files(base)
             for day, seq, file in parts:
                 rank = sorted(s for d, s, _ in parts if d == day).index(seq)
-                rows = con.execute(f"select * from read_parquet('{file}', hive_partitioning = false) order by all").fetchall()
+                rows = con.execute(f"select * from read_parquet('{file}', hive_partitioning = false) order "
+                                   "by all").fetchall()
                 digest.update(repr((str(base.relative_to(raw)), day, rank, rows)).encode())
     con.close()
     return digest.hexdigest()
@@ -60,7 +61,8 @@ class Player:
         self.log: list[str] = []
 
     def _ingest(self, date: str, **how):
-        return ingest_delivery(self.customer, self.paths, date, run_id=f"run-{len(self.log)}", validators=self.validators,
+        return ingest_delivery(self.customer, self.paths, date, run_id=f"run-{len(self.log)}",
+                               validators=self.validators,
                                reporter=self.reporter, **how)
 
     def arrive(self, drop: Path, date: str, name: str | None = None) -> str:
@@ -92,7 +94,8 @@ class Player:
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory):
     """A tiny district: its 4 generated drops, plus a same-day correction of the third one."""
-    from kinvolved_assets.generator import generate, suggested_config
+    from kinvolved_assets.generator.config import suggested_config
+    from kinvolved_assets.generator.generate import generate
 
     root = tmp_path_factory.mktemp("arrivals")
     generated = generate(CUSTOMER, "tiny", 7, dt.date(2025, 8, 25), 4, root / "drops",
@@ -101,7 +104,8 @@ def deliveries(tmp_path_factory):
     assert len(drops) == 4, drops
     day, third = drops[2]
     correction = third.with_name(third.stem + "_correction.zip")
-    with zipfile.ZipFile(drops[0][1]) as first:   # the correction re-sends the roster's orgs, a school renamed
+    with zipfile.ZipFile(drops[0][1]) as first:   # the correction re-sends the roster's orgs, a school
+                                                  # renamed
         orgs = next(first.read(n) for n in first.namelist() if n.endswith("orgs.csv"))
     rewrite_zip(third, correction, lambda name, text: None if name.endswith("orgs.csv") else text)
     with zipfile.ZipFile(correction, "a") as z:
@@ -130,7 +134,8 @@ def _play(platform, home: Path, customer, deliveries, rng: random.Random) -> Pla
     rng.shuffle(later)
     drops = [first, *later]
     day, correction = deliveries["correction"]
-    nightly = next(i for i, (d, p) in enumerate(drops) if p.name.startswith(correction.stem[: -len("_correction")]))
+    nightly = next(i for i,
+                   (d, p) in enumerate(drops) if p.name.startswith(correction.stem[: -len("_correction")]))
     drops.insert(rng.randint(nightly + 1, len(drops)), (day, correction))
     recopied = rng.choice(drops)
     drops.insert(rng.randint(drops.index(recopied) + 1, len(drops)), (recopied[0], recopied[1], "copy"))
@@ -142,13 +147,15 @@ def _play(platform, home: Path, customer, deliveries, rng: random.Random) -> Pla
             assert player.arrive(item[1], item[0], name=f"resent_{item[1].name}") == "skipped"
         else:
             assert player.arrive(item[1], item[0]) == "ingested"
-    player.reingest(drops[nightly][1].name)   # the nightly re-run after its correction: the correction still wins
+    player.reingest(drops[nightly][1].name)   # the nightly re-run after its correction: the correction still
+                                              # wins
     return player
 
 
 def _sequential(platform, home: Path, customer, deliveries, order: list[tuple[str, str]]) -> Player:
     """The same deliveries one by one in the (date, seq) order the ledger of a played run shows."""
-    by_name = {p.name: p for _, p in deliveries["drops"]} | {deliveries["correction"][1].name: deliveries["correction"][1]}
+    by_name = {p.name: p for _,
+               p in deliveries["drops"]} | {deliveries["correction"][1].name: deliveries["correction"][1]}
     player = Player(platform, home, customer)
     for date, name in order:
         assert player.arrive(by_name[name], date) == "ingested"
@@ -167,7 +174,8 @@ def test_marts_after_any_arrival_order_equal_the_sequential_ones(platform, insta
         order = player.order()
         assert len(order) == 5 and any("skipped resent_" in line for line in player.log), player.log
         if tuple(order) not in sequential:
-            ref = _sequential(platform, tmp_path / f"sequential{len(sequential)}", customer, deliveries, order)
+            ref = _sequential(platform, tmp_path / f"sequential{len(sequential)}", customer, deliveries,
+                              order)
             sequential[tuple(order)] = (ref, _raw_view(ref.paths.raw))
         ref, ref_view = sequential[tuple(order)]
         assert _raw_view(player.paths.raw) == ref_view, (seed, player.log)

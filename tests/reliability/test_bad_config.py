@@ -11,7 +11,7 @@ import pytest
 import yaml
 from reliability_support import PYTHON, record_fault
 
-from kinvolved_assets.generator import suggested_config
+from kinvolved_assets.generator.config import suggested_config
 
 pytestmark = pytest.mark.reliability
 

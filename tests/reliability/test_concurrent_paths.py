@@ -27,7 +27,8 @@ def test_ingest_backfill_and_sensor_at_once_lose_and_duplicate_nothing(tmp_path,
                      "--in-process"],
         "sensor": [PYTHON, str(DRIVER), "sensor-runs", "acme", "--marts"],
     }
-    procs = {name: subprocess.Popen(cmd, env=site.env(**cli_instance(site)), cwd=str(site.root), stdout=subprocess.PIPE,
+    procs = {name: subprocess.Popen(cmd, env=site.env(**cli_instance(site)), cwd=str(site.root),
+                                    stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True) for name, cmd in commands.items()}
     outputs = {name: proc.communicate(timeout=600) for name, proc in procs.items()}
     text = {name: out + err for name, (out, err) in outputs.items()}
@@ -45,6 +46,7 @@ def test_ingest_backfill_and_sensor_at_once_lose_and_duplicate_nothing(tmp_path,
     assert final.returncode == 0, final.stdout + final.stderr
     assert content_digest(site.marts("acme")) == reference.digest
     waited = sum("waiting for it to finish" in t for t in text.values())
-    record_fault("`kinvolved ingest` + `kinvolved backfill --in-process` + sensor runs on one customer at once",
+    record_fault("`kinvolved ingest` + `kinvolved backfill --in-process` + sensor runs on one customer at "
+                 "once",
                  f"4 deliveries ingested, 4 archived, no leftovers; {waited} caller(s) waited for the writer "
                  "lock; marts digest equal to the sequential run")

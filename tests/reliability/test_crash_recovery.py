@@ -54,7 +54,8 @@ def test_sigkill_then_plain_ingest_converges(tmp_path, baseline, reference, poin
     if point == "dbt":
         proc = site.start("process", "acme", env=cli_instance(site))
         try:
-            building = wait_for(lambda: next(iter((site.warehouse("acme") / "build").glob("marts-*.duckdb")), None),
+            building = wait_for(lambda: next(iter((site.warehouse("acme") / "build").glob("marts-*.duckdb")),
+                                             None),
                                 timeout=240)
             assert building is not None and proc.poll() is None, "dbt never started"
         finally:

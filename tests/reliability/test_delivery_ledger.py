@@ -36,11 +36,13 @@ def test_cli_ingest_after_sensor_runs_ingests_nothing_again(tmp_path, baseline, 
 
     proc = site.cli("ingest", "acme")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "no new drops" in proc.stdout and " run " not in proc.stdout.split("no new drops")[0].split("\n", 1)[-1]
+    assert "no new drops" in proc.stdout and " run " not in proc.stdout.split("no new drops")[0].split("\n",
+                                                                                                       1)[-1]
     assert ledger_rows(site) == before, "the CLI ingested a delivery the sensor had already ingested"
     assert content_digest(site.marts("acme")) == reference.digest
     record_fault("sensor runs (dagster/run_key) then `kinvolved ingest` with its own cursor",
-                 "0 deliveries ingested again; ledger unchanged (4 ingested, 1 attempt each); marts digest equal")
+                 "0 deliveries ingested again; ledger unchanged (4 ingested, 1 attempt each); marts digest "
+                 "equal")
 
 
 def test_recopied_drops_are_skipped_with_a_message_naming_them(tmp_path, baseline, reference):
@@ -67,4 +69,5 @@ def test_recopied_drops_are_skipped_with_a_message_naming_them(tmp_path, baselin
     assert len(rows) == 4 and all(r[3] == "ingested" and r[4] == 1 for r in rows), rows
     assert {r[5] for r in rows} == {"name"}
     record_fault("3 ingested drops re-copied under new names beside 1 new drop, then `kinvolved ingest`",
-                 "1 delivery ingested; 3 skip messages naming the copies; marts digest equal to the reference")
+                 "1 delivery ingested; 3 skip messages naming the copies; marts digest equal to the "
+                 "reference")

@@ -27,7 +27,8 @@ def warehouse_on_tmpfs(site, customer: str, spare: int):
     held = site.root / "warehouse-held"
     shutil.move(str(warehouse), held)
     warehouse.mkdir()
-    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(warehouse)], capture_output=True)
+    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(warehouse)],
+                           capture_output=True)
     if probe.returncode != 0:
         shutil.rmtree(warehouse)
         shutil.move(str(held), warehouse)
@@ -48,7 +49,8 @@ def warehouse_on_tmpfs(site, customer: str, spare: int):
 
 
 def _ingest(site, **env) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(Path(BIN) / "kinvolved"), "ingest", "acme"], env=site.env(**env), cwd=str(site.root),
+    proc = subprocess.run([str(Path(BIN) / "kinvolved"), "ingest", "acme"], env=site.env(**env),
+                          cwd=str(site.root),
                           capture_output=True, text=True, timeout=300)
     site.cli_output += [proc.stdout, proc.stderr]
     return proc
@@ -90,5 +92,5 @@ def test_disk_full_gives_one_message_keeps_marts_and_converges(tmp_path, baselin
         assert content_digest(site.marts("acme")) == reference.digest
         assert [r[3] for r in ledger_rows(site)] == ["ingested"] * 4
     record_fault(f"warehouse on a tmpfs with {spare // 1024} KB free ({where}), `kinvolved ingest`",
-                 f"one line: {line[line.index('no space'):][:90]}…; marts unchanged, no run STARTED; after freeing space "
-                 "the same command converges to the uninterrupted marts")
+                 f"one line: {line[line.index('no space'):][:90]}…; marts unchanged, no run STARTED; after "
+                 "freeing space the same command converges to the uninterrupted marts")

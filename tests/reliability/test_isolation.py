@@ -12,7 +12,7 @@ import yaml
 from reliability_support import record_fault
 
 from kinvolved_assets.customers import load_customer_configs
-from kinvolved_assets.generator import suggested_config
+from kinvolved_assets.generator.config import suggested_config
 from kinvolved_assets.marts_reader import MART_TABLES, open_marts
 from tests.districts import latest_cumulative
 
@@ -59,9 +59,12 @@ def test_colliding_customers_share_nothing(fleet):
             reports = site.warehouse(customer) / "reports"
             texts = [p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()]
             assert texts, f"{customer} has validation reports"
-            assert not any(f"/{other}/" in t or f"warehouse/{other}" in t or f"{other}_2025" in t for t in texts)
-        assert marts["alpha"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone() \
-            != marts["beta"].execute("select sum(days_absent) from msr_student_cumulative_attendance").fetchone()
+            assert not any(f"/{other}/" in t or f"warehouse/{other}" in t or f"{other}_2025" in t for t
+                           in texts)
+        assert marts["alpha"].execute("select sum(days_absent) from "
+                                      "msr_student_cumulative_attendance").fetchone() \
+            != marts["beta"].execute("select sum(days_absent) from "
+                                     "msr_student_cumulative_attendance").fetchone()
     finally:
         for con in marts.values():
             con.close()
@@ -70,7 +73,8 @@ def test_colliding_customers_share_nothing(fleet):
                  "no report mentions the other's folder or drops")
 
 
-@pytest.mark.parametrize("case", ["dotdot_landing", "absolute_landing", "symlink_landing", "dotdot_customer_id",
+@pytest.mark.parametrize("case",
+                         ["dotdot_landing", "absolute_landing", "symlink_landing", "dotdot_customer_id",
                                   "absolute_customer_id", "symlink_config_file"])
 def test_paths_escaping_their_folder_are_rejected_at_config_load(tmp_path, case):
     home = tmp_path / "home"

@@ -49,7 +49,8 @@ def _partial_bulk(source, target) -> tuple[int, int]:
                     links = [a for a in (r.get("agentSourcedIds") or "").split(",") if a]
                     if links and not any(a in kept for a in links):
                         continue
-                    r["agentSourcedIds"] = ",".join(a for a in links if a in kept or not a.startswith("usr-stu"))
+                    r["agentSourcedIds"] = ",".join(a for a in links if a in kept
+                                                    or not a.startswith("usr-stu"))
                 out.append(r)
             return write(fields, out)
         return text
@@ -66,7 +67,8 @@ def _partial_bulk(source, target) -> tuple[int, int]:
             fields, data = rows(text)
             ids = {r["sourcedId"] for r in data}
             for r in data:
-                r["agentSourcedIds"] = ",".join(a for a in (r.get("agentSourcedIds") or "").split(",") if a in ids)
+                r["agentSourcedIds"] = ",".join(a for a in (r.get("agentSourcedIds") or "").split(",") if a
+                                                in ids)
             return write(fields, data)
         return text
 
@@ -113,7 +115,8 @@ def test_partial_bulk_is_stopped_then_forced(tmp_path, baseline):
     surfaced = text + "\n" + logs
     assert "assert_no_mass_deletion" in surfaced
     message = next((line for line in surfaced.splitlines() if "Mass deletion blocked" in line), "")
-    for word in ("users (bulk of 2025-09-02)", "would_delete=", "active_before=", "force_mass_deletion: true"):
+    for word in ("users (bulk of 2025-09-02)", "would_delete=", "active_before=",
+                 "force_mass_deletion: true"):
         assert word in message, f"the operator is not told {word!r}:\n{message or surfaced[-4000:]}"
     # the run's failure itself says what would be removed and how to force it
     failure = next((line for line in text.splitlines() if "mass deletion blocked" in line), "")
@@ -134,11 +137,13 @@ def test_partial_bulk_is_stopped_then_forced(tmp_path, baseline):
         for r in forced)
     record_fault(f"partial bulk export: {kept} of {total} students",
                  f"marts build failed on assert_no_mass_deletion, published marts unchanged; operator sees: "
-                 f"{message.strip()[message.find('Mass'):][:400]!r}; forced run succeeded ({len(forced)} materializations with "
+                 f"{message.strip()[message.find('Mass'):][:400]!r}; forced run succeeded ({len(forced)} "
+                 "materializations with "
                  f"mass_deletion_forced=true{'' if students is None else f', {students} active students'})")
 
 
 def _has_column(con) -> bool:
-    cols = {r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = 'fct_enrollments'")
+    cols = {r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = "
+                                      "'fct_enrollments'")
             .fetchall()}
     return {"is_active", "student_sourced_id"} <= cols

@@ -53,18 +53,22 @@ def _hostile_drops(landing: Path, first_zip: Path, second_zip: Path, day_a: str,
     with zipfile.ZipFile(first_zip) as z:
         users_header = z.read("users.csv").decode().splitlines()[0].split(",")
         demo_header = z.read("demographics.csv").decode().splitlines()[0].split(",")
-        student = next(r for r in csv.DictReader(io.StringIO(z.read("users.csv").decode())) if r["role"] == "student")
+        student = next(r for r in csv.DictReader(io.StringIO(z.read("users.csv").decode())) if r["role"]
+                       == "student")
     with zipfile.ZipFile(second_zip) as z:
         att_text = z.read("attendance.csv").decode()
     att_header = att_text.splitlines()[0].split(",")
     att = next(csv.DictReader(io.StringIO(att_text)))
     stamp = f"{day_a}T20:00:00Z"
-    base = dict(status="active", dateLastModified=stamp, enabledUser="true", orgSourcedIds=student["orgSourcedIds"],
+    base = dict(status="active", dateLastModified=stamp, enabledUser="true",
+                orgSourcedIds=student["orgSourcedIds"],
                 role="student", username="plain.user", givenName="G", familyName="F")
     good = [dict(base, sourcedId=f"usr-plant-ok-{i}", username=f"ok{i}", givenName=GIVEN, familyName=FAMILY,
                  email=f"ok{i}@x.example") for i in range(5)]
-    shifted = [dict(base, sourcedId="usr-plant-1", role=USERNAME), dict(base, sourcedId="usr-plant-2", orgSourcedIds=SHIFTED_NAME),
-               dict(base, sourcedId="usr-plant-3", enabledUser=EMAIL), dict(base, sourcedId="usr-plant-4", grades=PHONE)]
+    shifted = [dict(base, sourcedId="usr-plant-1", role=USERNAME),
+               dict(base, sourcedId="usr-plant-2", orgSourcedIds=SHIFTED_NAME),
+               dict(base, sourcedId="usr-plant-3", enabledUser=EMAIL),
+               dict(base, sourcedId="usr-plant-4", grades=PHONE)]
     att_base = {k: att[k] for k in att_header} | {"dateLastModified": stamp, "status": "active"}
     a = landing / f"pdscan_{day_a.replace('-', '')}"
     a.mkdir()
@@ -72,17 +76,20 @@ def _hostile_drops(landing: Path, first_zip: Path, second_zip: Path, day_a: str,
                                     "file.demographics,delta\nfile.attendance,delta\n")
     (a / "users.csv").write_text(_csv(users_header, good + shifted))
     (a / "demographics.csv").write_text(_csv(demo_header, [
-        {"sourcedId": "usr-plant-ok-0", "status": "active", "dateLastModified": stamp, "birthDate": BORN, "sex": "female"},
+        {"sourcedId": "usr-plant-ok-0", "status": "active", "dateLastModified": stamp, "birthDate": BORN,
+         "sex": "female"},
         {"sourcedId": "usr-plant-ok-1", "status": "active", "dateLastModified": stamp, "sex": BORN}]))
     (a / "attendance.csv").write_text(_csv(att_header, [
         att_base | {"sourcedId": "att-plant-1", "comment": f"{COMMENT_NAME} called in"},
         att_base | {"sourcedId": "att-plant-2", "comment": ""},
         att_base | {"sourcedId": "att-plant-3", "date": DATE_NAME},
-        att_base | {"sourcedId": "att-plant-4", "userSourcedId": "usr-nobody-404", "comment": f"{QUARANTINED_NAME} note"},
+        att_base | {"sourcedId": "att-plant-4", "userSourcedId": "usr-nobody-404",
+                    "comment": f"{QUARANTINED_NAME} note"},
         att_base | {"sourcedId": "att-plant-5", "comment": ""}]))
     b = landing / f"pdscan_{day_b.replace('-', '')}"
     b.mkdir()
-    row = dict(base, sourcedId="usr-plant-9", username=USERNAME + "b", givenName=HEADERLESS_NAME, familyName=FAMILY,
+    row = dict(base, sourcedId="usr-plant-9", username=USERNAME + "b", givenName=HEADERLESS_NAME,
+               familyName=FAMILY,
                email=EMAIL, phone=PHONE)
     (b / "users.csv").write_text(_csv(users_header, [row]).split("\n", 1)[1])   # no header line
     return [a, b]
@@ -113,7 +120,8 @@ def _database_text(path: Path) -> str:
     con = duckdb.connect()
     try:
         if path.suffix == ".parquet":
-            return "\n".join(str(r) for r in con.execute("select * from read_parquet(?)", [str(path)]).fetchall())
+            return "\n".join(str(r) for r in con.execute("select * from read_parquet(?)",
+                                                         [str(path)]).fetchall())
         kind = "sqlite" if path.suffix == ".db" else "duckdb"
         if kind == "sqlite":
             import sqlite3
@@ -125,7 +133,8 @@ def _database_text(path: Path) -> str:
                 lite.close()
         con.execute(f"ATTACH '{path}' AS m (READ_ONLY)")
         parts = []
-        for schema, table in con.execute("select schema_name, table_name from duckdb_tables() where database_name = 'm'").fetchall():
+        for schema, table in con.execute("select schema_name, table_name from duckdb_tables() where "
+                                         "database_name = 'm'").fetchall():
             parts.extend(str(r) for r in con.execute(f'select * from m."{schema}"."{table}"').fetchall())
         return "\n".join(parts)
     except (duckdb.Error, OSError) as exc:   # a file being replaced: it is scanned as bytes anyway
@@ -162,7 +171,8 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     landing = home / "landing" / "pdscan"
     drops = _hostile_drops(landing, first, second, day_a, day_b)
     env = {**os.environ, "KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": str(config_dir),
-           "KINVOLVED_LOG_LEVEL": "DEBUG", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+           "KINVOLVED_LOG_LEVEL": "DEBUG",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     dbt_log = REPO / "dbt_project" / "logs" / "dbt.log"
     dbt_log_start = dbt_log.stat().st_size if dbt_log.exists() else 0
     started = time.time() - 1
@@ -178,11 +188,14 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     outputs.append(done.stdout + done.stderr)
     lines = done.stdout.splitlines()
     assert [ln.split()[:2] for ln in lines if ln[:4].isdigit()] == [
-        [str(d), "ok"] for d in sorted(x.delivery_date for x in gen.drops)] + [[day_a, "ok"], [day_b, "BLOCKED"]], done.stdout
+        [str(d), "ok"] for d in sorted(x.delivery_date for x in gen.drops)] + [[day_a, "ok"],
+                                                                               [day_b,
+                                                                                "BLOCKED"]], done.stdout
     assert any(ln.startswith("marts   ok") for ln in lines), done.stdout
     assert f"(pdscan_{day_a.replace('-', '')}: date from the name)" in done.stdout
     # the customer's whole tree, the published marts and reports included, is private
-    assert _not_private(home / "warehouse" / "pdscan") == [] and _not_private(home / "archive" / "pdscan") == []
+    assert (_not_private(home / "warehouse" / "pdscan") == [] and _not_private(home / "archive" / "pdscan")
+            == [])
     assert (home / "warehouse" / "pdscan" / "marts.duckdb").is_file()
 
     texts = {f"cli output #{i}": o.encode() for i, o in enumerate(outputs)}
@@ -202,9 +215,12 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     assert all(v.encode() in archived for v in PLANTED if v not in ("Marisabel", "Ostrowicz"))
     wh = home / "warehouse" / "pdscan"
     con = duckdb.connect()
-    rejects = str(con.execute(f"select * from read_parquet('{wh}/rejects/**/*.parquet', union_by_name = true)").fetchall())
+    rejects = str(con.execute(f"select * from read_parquet('{wh}/rejects/**/*.parquet', union_by_name = "
+                              "true)").fetchall())
     for value in (USERNAME, SHIFTED_NAME, EMAIL, PHONE, BORN, DATE_NAME, QUARANTINED_NAME):
         assert value in rejects, value
-    raw = str(con.execute(f"select givenName from read_parquet('{wh}/raw/users/delivery_date={day_a}/**/*.parquet')").fetchall())
-    comments = str(con.execute(f"select comment from read_parquet('{wh}/raw/attendance/delivery_date={day_a}/**/*.parquet')").fetchall())
+    raw = str(con.execute("select givenName from "
+                          f"read_parquet('{wh}/raw/users/delivery_date={day_a}/**/*.parquet')").fetchall())
+    comments = str(con.execute("select comment from "
+                               f"read_parquet('{wh}/raw/attendance/delivery_date={day_a}/**/*.parquet')").fetchall())
     assert GIVEN in raw and COMMENT_NAME in comments

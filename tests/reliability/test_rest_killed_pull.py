@@ -31,7 +31,8 @@ CID = "restco"
 def _pull_run(defs, instance, full: bool = False):
     return defs.resolve_job_def(PULL_JOB).execute_in_process(
         run_config={"ops": {"pull_oneroster_api": {"config": {"customer": CID, "full": full}}}},
-        instance=instance, tags={"kinvolved/customer": CID, "kinvolved/pull_mode": "full" if full else "delta",
+        instance=instance,
+        tags={"kinvolved/customer": CID, "kinvolved/pull_mode": "full" if full else "delta",
                                  "kinvolved/pull_attempt": "1"}, raise_on_error=False)
 
 
@@ -50,7 +51,8 @@ def test_killed_pull_is_never_promoted_and_the_next_tick_pulls_again(tmp_path, m
         customer = write_customer(configs, CID, server.url, page_size=50)
         server.provider.faults.slow, server.provider.faults.slow_seconds = 10_000, 0.05
         work = home / "archive" / CID / "rest"
-        child = subprocess.Popen([str(Path(sys.executable).parent / "kinvolved"), "pull", CID], env=dict(os.environ),
+        child = subprocess.Popen([str(Path(sys.executable).parent / "kinvolved"), "pull", CID],
+                                 env=dict(os.environ),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(list(work.glob(".pull-*.tmp/pages/*/*.json.gz"))) < 8:
@@ -96,11 +98,13 @@ def test_a_failed_pull_run_is_retried_at_most_three_times(tmp_path, monkeypatch)
         first = _pull_run(defs, instance, full=True)
         assert not first.success
         failure = [e for e in first.all_events if e.event_type_value == "STEP_FAILURE"][0]
-        assert "the provider refused the credentials of customer restco" in str(failure.event_specific_data.error)
+        assert ("the provider refused the credentials of customer "
+                "restco" in str(failure.event_specific_data.error))
         request = retry_decision(instance, CID)
         assert request.tags["kinvolved/pull_attempt"] == "2" and request.tags["kinvolved/pull_mode"] == "full"
         for attempt in ("2", "3"):
-            run = defs.resolve_job_def(PULL_JOB).execute_in_process(run_config=request.run_config, instance=instance,
+            run = defs.resolve_job_def(PULL_JOB).execute_in_process(run_config=request.run_config,
+                                                                    instance=instance,
                                                                     tags=request.tags, raise_on_error=False)
             assert not run.success
             request = retry_decision(instance, CID)

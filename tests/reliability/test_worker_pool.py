@@ -60,7 +60,8 @@ def _instance(dep: PoolDeployment, monkeypatch):
 
 
 def _customer_runs(instance, customer: str, job: str) -> list:
-    return [r for r in instance.get_runs() if r.job_name == job and r.tags.get("kinvolved/customer") == customer]
+    return [r for r in instance.get_runs() if r.job_name == job and r.tags.get("kinvolved/customer")
+            == customer]
 
 
 def _launch_marts_when_ingested(dep: PoolDeployment, instance, expected: dict[str, int]) -> dict[str, str]:
@@ -76,7 +77,8 @@ def _launch_marts_when_ingested(dep: PoolDeployment, instance, expected: dict[st
         if not killed:
             killed.update(_kill_if_building(dep, instance, launched) or {})
         time.sleep(0.2)
-    assert len(launched) == len(expected), f"ingest did not finish in time: {launched}\n" + dep.log("daemon")[-2000:]
+    assert (len(launched)
+            == len(expected)), f"ingest did not finish in time: {launched}\n" + dep.log("daemon")[-2000:]
     assert killed, "no dbt build was caught running on a worker"
     return {"launched": launched, **killed}
 
@@ -120,11 +122,13 @@ def test_worker_pool_on_postgres_and_redis(tmp_path, dbt_manifest, services, mon
                 dep.start_sensor(f"deliveries__{customer}")
             killed = _launch_marts_when_ingested(dep, instance, expected)
             single = _single_machine(reference, CUSTOMERS)     # while the pool waits out the timeout
-            done = wait_for(lambda: all(instance.get_run_by_id(r).is_finished for r in killed["launched"].values()),
+            done = wait_for(lambda: all(instance.get_run_by_id(r).is_finished for r
+                                        in killed["launched"].values()),
                             timeout=DEADLINE, interval=2)
             assert done, "marts runs did not finish:\n" + dep.log("w1")[-1500:] + dep.log("w2")[-1500:]
         seconds = time.monotonic() - started
-        runs = {c: [r for r in instance.get_runs() if r.tags.get("kinvolved/customer") == c] for c in CUSTOMERS}
+        runs = {c: [r for r in instance.get_runs() if r.tags.get("kinvolved/customer") == c] for c
+                in CUSTOMERS}
         attempts = {r.run_id: step_attempts(instance, r.run_id) for rs in runs.values() for r in rs}
         spans = {run_id: run_span(instance, run_id) for run_id in attempts}
         materializations = _materialization_counts(instance)
@@ -132,11 +136,13 @@ def test_worker_pool_on_postgres_and_redis(tmp_path, dbt_manifest, services, mon
         dep.stop()
 
     # ---- every delivery ingested once, nothing failed, nothing materialized twice -----------------
-    failed = [(r.job_name, r.tags.get("dagster/partition"), r.status.value) for rs in runs.values() for r in rs
+    failed = [(r.job_name, r.tags.get("dagster/partition"),
+               r.status.value) for rs in runs.values() for r in rs
               if r.status.value != "SUCCESS"]
     assert failed == [], failed
     for customer, count in expected.items():
-        ingested = sorted(r.tags["dagster/partition"] for r in runs[customer] if r.job_name == "ingest_delivery")
+        ingested = sorted(r.tags["dagster/partition"] for r in runs[customer] if r.job_name
+                          == "ingest_delivery")
         assert len(ingested) == count == len(set(ingested)), (customer, ingested)
     assert len(materializations) >= 3 * 5 and set(materializations.values()) == {1}, \
         {k: v for k, v in materializations.items() if v != 1}
@@ -185,7 +191,8 @@ def test_worker_pool_on_postgres_and_redis(tmp_path, dbt_manifest, services, mon
         f"{killed['worker']} SIGKILLed while dbt built {killed['customer']}'s marts",
         f"{len(attempts)} runs, all green, each delivery once; the step re-ran on the other worker "
         f"{retried[1]['picked'] - killed['killed_at']:.0f}s after the kill (visibility timeout "
-        f"{VISIBILITY_TIMEOUT}s); marts digests equal to a single-machine run; {len(probe.latencies)} GraphQL "
+        f"{VISIBILITY_TIMEOUT}s); marts digests equal to a single-machine run; {len(probe.latencies)} "
+        "GraphQL "
         f"answers, max {max(probe.latencies):.2f}s, 0 errors; {across} cross-customer overlaps, 0 within a "
         f"customer; {_throughput(per_worker)}; {seconds:.0f}s end to end, load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -196,8 +203,8 @@ def _materialization_counts(instance) -> dict[tuple[str, str], int]:
     from dagster import DagsterEventType, EventRecordsFilter
 
     counts: dict[tuple[str, str], int] = {}
-    records = instance.get_event_records(EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION),
-                                         limit=100000)
+    materialized = EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION)
+    records = instance.get_event_records(materialized, limit=100000)
     for record in records:
         mat = record.asset_materialization
         if mat.asset_key.path[0] == "oneroster":
@@ -214,8 +221,10 @@ def _throughput(per_worker: dict[str, list[dict]]) -> str:
         busy = sum(a["end"] - a["picked"] for a in done)
         ingest = [a["end"] - a["picked"] for a in done if a["step"] != MARTS_STEP]
         marts = [a["end"] - a["picked"] for a in done if a["step"] == MARTS_STEP]
-        means = ", ".join(f"{label} mean {sum(v) / len(v):.1f}s" for label, v in (("ingest", ingest), ("dbt build", marts))
+        means = ", ".join(f"{label} mean {sum(v) / len(v):.1f}s" for label,
+                          v in (("ingest", ingest), ("dbt build", marts))
                           if v)
-        parts.append(f"{worker}: {len(done)} steps in {busy:.0f}s busy = {3600 * len(done) / max(busy, 1):.0f} "
+        parts.append(f"{worker}: {len(done)} steps in {busy:.0f}s busy = "
+                     f"{3600 * len(done) / max(busy, 1):.0f} "
                      f"runs/h ({means})")
     return "; ".join(parts)

@@ -32,8 +32,10 @@ COMMENT = "Zebulonia called in sick, mother Philippa"
 
 _PA = {
     "guid": pa.string(), "string": pa.string(), "enum": pa.string(), "date": pa.date32(),
-    "datetime": pa.timestamp("us"), "year": pa.int32(), "boolean": pa.bool_(), "guid_list": pa.list_(pa.string()),
-    "list": pa.list_(pa.string()), "enum_list": pa.list_(pa.string()), "float": pa.float64(), "integer": pa.int64(),
+    "datetime": pa.timestamp("us"), "year": pa.int32(), "boolean": pa.bool_(),
+    "guid_list": pa.list_(pa.string()),
+    "list": pa.list_(pa.string()), "enum_list": pa.list_(pa.string()), "float": pa.float64(),
+    "integer": pa.int64(),
 }
 D = dt.date.fromisoformat
 
@@ -46,16 +48,19 @@ def good_rows() -> dict[str, list[dict]]:
     return {
         "orgs": [
             {**base, "sourcedId": "org-d", "name": "Acme District", "type": "district"},
-            {**base, "sourcedId": "org-s1", "name": "Acme Elementary", "type": "school", "parentSourcedId": "org-d"},
+            {**base, "sourcedId": "org-s1", "name": "Acme Elementary", "type": "school",
+             "parentSourcedId": "org-d"},
         ],
         "academic_sessions": [
-            {**base, "sourcedId": "ses-sy", "title": "SY 2025-26", "type": "schoolYear", "startDate": D("2025-08-25"),
+            {**base, "sourcedId": "ses-sy", "title": "SY 2025-26", "type": "schoolYear",
+             "startDate": D("2025-08-25"),
              "endDate": D("2026-06-15"), "schoolYear": 2026},
             {**base, "sourcedId": "ses-s1", "title": "S1", "type": "semester", "startDate": D("2025-08-25"),
              "endDate": D("2026-01-16"), "parentSourcedId": "ses-sy", "schoolYear": 2026},
         ],
         "courses": [
-            {**base, "sourcedId": "crs-1", "schoolYearSourcedId": "ses-sy", "title": "Grade 1", "grades": ["01"],
+            {**base, "sourcedId": "crs-1", "schoolYearSourcedId": "ses-sy", "title": "Grade 1",
+             "grades": ["01"],
              "orgSourcedId": "org-s1"},
         ],
         "classes": [
@@ -65,7 +70,8 @@ def good_rows() -> dict[str, list[dict]]:
         "users": [
             {**student, "sourcedId": "stu-1"},
             {**student, "sourcedId": "stu-2", "identifier": "S-2"},
-            {**base, "sourcedId": "tch-1", "enabledUser": True, "orgSourcedIds": ["org-s1"], "role": "teacher",
+            {**base, "sourcedId": "tch-1", "enabledUser": True, "orgSourcedIds": ["org-s1"],
+             "role": "teacher",
              "username": "teacher.one", "givenName": "Tea", "familyName": "Cher"},
         ],
         "enrollments": [
@@ -78,17 +84,21 @@ def good_rows() -> dict[str, list[dict]]:
              "userSourcedId": "tch-1", "role": "teacher"},
         ],
         "demographics": [
-            {**base, "sourcedId": "stu-1", "birthDate": BIRTH_DATE, "sex": "female", "cityOfBirth": "Brigadoon"},
+            {**base, "sourcedId": "stu-1", "birthDate": BIRTH_DATE, "sex": "female",
+             "cityOfBirth": "Brigadoon"},
         ],
         "absence_codes": [
-            {**base, "sourcedId": "ac-ae", "title": "AE", "absent": True, "excused": True, "category": "excused_absence",
+            {**base, "sourcedId": "ac-ae", "title": "AE", "absent": True, "excused": True,
+             "category": "excused_absence",
              "dayFraction": 1.0},
-            {**base, "sourcedId": "ac-t", "title": "T", "absent": False, "excused": False, "category": "tardy",
+            {**base, "sourcedId": "ac-t", "title": "T", "absent": False, "excused": False,
+             "category": "tardy",
              "dayFraction": 0.0},
         ],
         "attendance": [
             {**base, "sourcedId": "att-1", "classSourcedId": "cls-1", "schoolSourcedId": "org-s1",
-             "userSourcedId": "stu-1", "date": D("2025-09-02"), "absenceCode": "AE", "period": "1", "minutesAbsent": 50.0},
+             "userSourcedId": "stu-1", "date": D("2025-09-02"), "absenceCode": "AE", "period": "1",
+             "minutesAbsent": 50.0},
             {**base, "sourcedId": "att-2", "schoolSourcedId": "org-s1", "userSourcedId": "stu-2",
              "date": D("2025-09-03"), "absenceCode": "ac-t", "comment": COMMENT},
         ],
@@ -96,11 +106,15 @@ def good_rows() -> dict[str, list[dict]]:
 
 
 def write_entity(root: Path, entity: str, date: str, rows: list[dict], mode: str = "bulk",
-                 drop_columns: tuple[str, ...] = (), types: dict[str, pa.DataType] | None = None) -> LoadResult:
+                 drop_columns: tuple[str, ...] = (),
+                 types: dict[str, pa.DataType] | None = None) -> LoadResult:
     """Write raw/<entity>/delivery_date=<date>/part-0.parquet and its _files row below ``root``."""
     ent = spec.entity(entity)
-    fields = [pa.field(c.name, (types or {}).get(c.name, _PA[c.type])) for c in ent.columns if c.name not in drop_columns]
-    fields += [pa.field("_line", pa.int64()), pa.field("_delivery_date", pa.date32()), pa.field("_mode", pa.string()),
+    fields = [pa.field(c.name,
+                       (types or {}).get(c.name,
+                                         _PA[c.type])) for c in ent.columns if c.name not in drop_columns]
+    fields += [pa.field("_line", pa.int64()), pa.field("_delivery_date", pa.date32()),
+               pa.field("_mode", pa.string()),
                pa.field("_file", pa.string())]
     data = {f.name: [] for f in fields}
     for i, row in enumerate(rows):
@@ -126,7 +140,8 @@ def write_entity(root: Path, entity: str, date: str, rows: list[dict], mode: str
 
 
 def stage_delivery(tmp_path: Path, rows: dict[str, list[dict]] | None = None, *, date: str = DATE,
-                   modes: dict[str, str] | None = None, drop_columns: dict[str, tuple[str, ...]] | None = None,
+                   modes: dict[str, str] | None = None,
+                   drop_columns: dict[str, tuple[str, ...]] | None = None,
                    omit: tuple[str, ...] = (), types: dict[str, dict] | None = None) -> DeliveryContext:
     rows = copy.deepcopy(rows if rows is not None else good_rows())
     paths = CustomerPaths.for_customer(CUSTOMER.customer_id, tmp_path / "home")
@@ -136,6 +151,7 @@ def stage_delivery(tmp_path: Path, rows: dict[str, list[dict]] | None = None, *,
         if ent.name in omit or ent.name not in rows:
             results[ent.name] = LoadResult(entity=ent.name, present=False)
             continue
-        results[ent.name] = write_entity(staging, ent.name, date, rows[ent.name], (modes or {}).get(ent.name, "bulk"),
+        results[ent.name] = write_entity(staging, ent.name, date, rows[ent.name],
+                                         (modes or {}).get(ent.name, "bulk"),
                                          (drop_columns or {}).get(ent.name, ()), (types or {}).get(ent.name))
     return DeliveryContext(CUSTOMER, paths, date, staging, results, "run-1")

@@ -38,7 +38,8 @@ def test_items_follow_the_ledger_and_skip_what_it_refused(acme):
         (dates[0], None, first.drop_sha256), (dates[2], None, None)]
     # explicit dates: each once, in date order, with its drop
     chosen = BacklogConfig(dates=[dates[2], dates[0], dates[2]], drops=["c.zip", "a.zip", "c.zip"])
-    assert backlog_items(chosen, config, paths, platform.home) == [(dates[0], "a.zip", None), (dates[2], "c.zip", None)]
+    assert backlog_items(chosen, config, paths, platform.home) == [(dates[0], "a.zip", None),
+                                                                   (dates[2], "c.zip", None)]
     with pytest.raises(Failure, match="config drops has 1 entries for 2 dates"):
         backlog_items(BacklogConfig(dates=dates[:2], drops=["a.zip"]), config, paths, platform.home)
     with pytest.raises(Failure, match="config deliveries has 1 entries for 2 dates"):
@@ -57,5 +58,6 @@ def test_one_run_ingests_every_delivery_as_its_own_partition(acme, instance):
     with Ledger(paths) as ledger:
         assert [(d.delivery_date, d.state) for d in ledger.deliveries()] == [(d, "ingested") for d in dates]
     # the sensor's backlog (only_new) finds nothing left to do
-    again = run_backlog(defs, instance, "acme", {"ops": {BACKLOG_OP: {"config": {"only_new": True, "dates": dates}}}})
+    again = run_backlog(defs, instance, "acme",
+                        {"ops": {BACKLOG_OP: {"config": {"only_new": True, "dates": dates}}}})
     assert again.success and again.output_for_node(BACKLOG_OP) == 0

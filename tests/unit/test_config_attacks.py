@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kinvolved_assets.customers import MAX_CONFIG_BYTES, before_history_message, load_customer_configs
+from kinvolved_assets.customers import MAX_CONFIG_BYTES, load_customer_configs
 from kinvolved_assets.dbt_settings import write_dbt_settings
+from kinvolved_assets.history_window import before_history_message
 from kinvolved_assets.paths import SLUG_RE, check_date
 from tests.config_corpus import dump, valid, write_corpus
 
@@ -58,13 +59,14 @@ def test_a_symlinked_landing_into_another_customers_folder_is_refused(tmp_path):
     loaded = load_customer_configs(configs, home=home)
     assert sorted(loaded.customers) == ["pii"]
     assert [str(e) for e in loaded.errors] == [
-        "evil.yaml: landing: landing 'sftp/evil' lies inside customer pii's landing folder: leave landing out "
-        "(default landing/evil) or use a folder of its own"]
+        "evil.yaml: landing: landing 'sftp/evil' lies inside customer pii's landing folder: leave landing "
+        "out (default landing/evil) or use a folder of its own"]
 
 
 def test_missing_config_folder_is_an_error_not_a_crash(tmp_path):
     loaded = load_customer_configs(tmp_path / "nowhere", home=tmp_path)
-    assert loaded.customers == {} and len(loaded.errors) == 1 and "KINVOLVED_CONFIG_DIR" in loaded.errors[0].message
+    assert (loaded.customers == {} and len(loaded.errors) == 1 and "KINVOLVED_CONFIG_DIR"
+            in loaded.errors[0].message)
 
 
 def large_config(customer_id: str, schools: int = 2000, closures: int = 10) -> dict:

@@ -46,7 +46,8 @@ def tick(landing, cursor, settle=0.0, now=None):
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("acme_20250902.zip", "2025-09-02"), ("oneroster-2025-09-02", "2025-09-02"), ("users_2025_09_02.csv", "2025-09-02"),
+    [("acme_20250902.zip", "2025-09-02"), ("oneroster-2025-09-02", "2025-09-02"),
+     ("users_2025_09_02.csv", "2025-09-02"),
      ("attendance_1034.csv", None), ("drop_20251341.zip", None), ("x120250902.zip", None)],
 )
 def test_date_from_name(name, expected):
@@ -173,7 +174,8 @@ def test_ledger_records_arrival_order_states_and_date_source(tmp_path):
         assert (b.seq, a.seq, b.state, b.attempts) == (1, 2, "landed", 0)
         assert [d.file_name for d in ledger.deliveries()] == ["export.zip", "acme_20250902.zip"]
         started = ledger.start(a.sha256, "run-1")
-        assert (started.state, started.run_id, started.pid, started.attempts) == ("ingesting", "run-1", os.getpid(), 1)
+        assert (started.state, started.run_id, started.pid, started.attempts) == ("ingesting", "run-1",
+                                                                                  os.getpid(), 1)
         done = ledger.finish(a.sha256, "ingested", rows=10, errors=0, warnings=2)
         assert (done.state, done.rows, done.warnings, done.pid) == ("ingested", 10, 2, None)
         assert [d.seq for d in ledger.find("2")] == [2]
@@ -237,8 +239,10 @@ def test_delivery_date_from_the_manifest_when_the_name_has_none(tmp_path):
     landing.mkdir()
     manifest = "propertyName,value\noneroster.version,1.1\ndelivery.date,{}\n"
     make_zip(landing / "export.zip", {"manifest.csv": manifest.format("2025-09-03"), "orgs.csv": "a\n"})
-    make_zip(landing / "nested.zip", {"export/manifest.csv": manifest.format("2025-09-04"), "export/orgs.csv": "b\n"})
-    make_zip(landing / "acme_20250902.zip", {"manifest.csv": manifest.format("2025-09-05"), "orgs.csv": "c\n"})
+    make_zip(landing / "nested.zip",
+             {"export/manifest.csv": manifest.format("2025-09-04"), "export/orgs.csv": "b\n"})
+    make_zip(landing / "acme_20250902.zip",
+             {"manifest.csv": manifest.format("2025-09-05"), "orgs.csv": "c\n"})
     make_zip(landing / "baddate.zip", {"manifest.csv": manifest.format("2025-02-30"), "orgs.csv": "d\n"})
     folder = landing / "folder_export"
     folder.mkdir()
@@ -283,7 +287,7 @@ def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
 
 
 def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
-    from kinvolved_assets.cli import main
+    from kinvolved_assets.cli.main import main
     from tests.districts import add_customer
 
     home, configs = tmp_path / "home", tmp_path / "configs"

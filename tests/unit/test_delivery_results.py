@@ -16,7 +16,8 @@ CHECKS = ("contract", "expectations")
 
 
 def _delivery(promoted: bool) -> DeliveryOutcome:
-    users = EntityOutcome("users", LoadResult("users", file_name="users.csv", sha256="a" * 64, mode="bulk", rows=12),
+    users = EntityOutcome("users",
+                          LoadResult("users", file_name="users.csv", sha256="a" * 64, mode="bulk", rows=12),
                           [CheckOutcome("contract", True, True, {"rows": 12}, "contract"),
                            CheckOutcome("expectations", promoted, not promoted, {"failures_md": "| x |",
                                                                                   "report_path": "/r.html"})])
@@ -29,9 +30,11 @@ def test_promoted_delivery_materializes_then_checks_every_entity():
     results = list(delivery_results(_delivery(True), CHECKS))
     order = [(kind, fields["asset_key"].path[-1], fields.get("check_name")) for kind, fields in results]
     assert order == [
-        ("materialization", "users", None), ("check", "users", "contract"), ("check", "users", "expectations"),
+        ("materialization", "users", None), ("check", "users", "contract"),
+        ("check", "users", "expectations"),
         ("materialization", "orgs", None), ("check", "orgs", "contract"), ("check", "orgs", "expectations"),
-        ("materialization", "roles", None), ("check", "roles", "contract"), ("check", "roles", "expectations"),
+        ("materialization", "roles", None), ("check", "roles", "contract"),
+        ("check", "roles", "expectations"),
     ]
     meta = results[0][1]["metadata"]
     assert results[0][1]["asset_key"] == raw_asset_key("users")
@@ -40,7 +43,8 @@ def test_promoted_delivery_materializes_then_checks_every_entity():
     roles = results[6][1]["metadata"]
     assert roles["present"] is False and roles["mode"] == "absent"
     skipped = results[5][1]                   # orgs ran no expectations: passes as WARN, marked skipped
-    assert skipped["passed"] and skipped["severity"] == AssetCheckSeverity.WARN and "skipped" in skipped["metadata"]
+    assert (skipped["passed"] and skipped["severity"] == AssetCheckSeverity.WARN and "skipped"
+            in skipped["metadata"])
     contract = results[1][1]
     assert contract["severity"] == AssetCheckSeverity.ERROR and contract["metadata"] == {"rows": 12}
 
@@ -52,4 +56,5 @@ def test_blocked_delivery_reports_checks_only_with_typed_metadata():
     assert [(f["asset_key"], f["check_name"], f["severity"]) for f in failed] == [
         (raw_asset_key("users"), "expectations", AssetCheckSeverity.ERROR)]
     meta = failed[0]["metadata"]
-    assert isinstance(meta["failures_md"], MarkdownMetadataValue) and isinstance(meta["report_path"], PathMetadataValue)
+    assert isinstance(meta["failures_md"], MarkdownMetadataValue) and isinstance(meta["report_path"],
+                                                                                 PathMetadataValue)

@@ -53,7 +53,8 @@ def _env_refs(node) -> set[str]:
 
 
 def _pin(project: dict, name: str) -> str:
-    everything = project["project"]["dependencies"] + sum(project["project"]["optional-dependencies"].values(), [])
+    everything = (project["project"]["dependencies"]
+                  + sum(project["project"]["optional-dependencies"].values(), []))
     return next(d.split("==")[1] for d in everything if d.split("==")[0] == name)
 
 
@@ -63,16 +64,19 @@ def test_same_run_limits_in_every_shape(helm, production):
     helm_queue = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert helm["dagsterDaemon"]["runCoordinator"]["type"] == "QueuedRunCoordinator"
     # the per-customer limits are the embedded ones, unchanged
-    assert queue["tag_concurrency_limits"] == embedded["tag_concurrency_limits"] == helm_queue["tagConcurrencyLimits"]
+    assert (queue["tag_concurrency_limits"] == embedded["tag_concurrency_limits"]
+            == helm_queue["tagConcurrencyLimits"])
     per_customer = {(limit["key"], limit["limit"]) for limit in queue["tag_concurrency_limits"]
                     if limit["value"] == {"applyLimitPerUniqueValue": True}}
     assert ("kinvolved/customer", 1) in per_customer and ("dagster/partition/customer", 1) in per_customer
     # one global cap, the same number
-    assert isinstance(queue["max_concurrent_runs"], int) and queue["max_concurrent_runs"] == helm_queue["maxConcurrentRuns"]
+    assert isinstance(queue["max_concurrent_runs"],
+                      int) and queue["max_concurrent_runs"] == helm_queue["maxConcurrentRuns"]
     assert production["run_retries"]["max_retries"] == helm["dagsterDaemon"]["runRetries"]["maxRetries"]
     assert production["run_retries"]["retry_on_asset_or_op_failure"] is False
     assert helm["dagsterDaemon"]["runRetries"]["retryOnAssetOrOpFailure"] is False
-    assert production["run_monitoring"]["start_timeout_seconds"] == helm["dagsterDaemon"]["runMonitoring"]["startTimeoutSeconds"]
+    assert (production["run_monitoring"]["start_timeout_seconds"]
+            == helm["dagsterDaemon"]["runMonitoring"]["startTimeoutSeconds"])
 
 
 def test_same_postgres_and_environment(helm, production, env_file):
@@ -93,7 +97,8 @@ def test_same_postgres_and_environment(helm, production, env_file):
     # the code location gets the same platform variables in both shapes (the executor differs by design)
     code = helm["dagster-user-deployments"]["deployments"][0]
     helm_env = {e["name"]: e["value"] for e in code["env"]}
-    for name in ("KINVOLVED_HOME", "KINVOLVED_CONFIG_DIR", "DAGSTER_DISABLE_TELEMETRY", "GX_ANALYTICS_ENABLED",
+    for name in ("KINVOLVED_HOME", "KINVOLVED_CONFIG_DIR", "DAGSTER_DISABLE_TELEMETRY",
+                 "GX_ANALYTICS_ENABLED",
                  "DBT_SEND_ANONYMOUS_USAGE_STATS"):
         assert name in helm_env and name in env_file, name
     assert env_file["KINVOLVED_EXECUTOR"] == "celery" and helm_env["KINVOLVED_EXECUTOR"] == "in_process"
@@ -131,7 +136,8 @@ def test_code_image_is_pinned_non_root_and_prepares_dbt(helm):
     user = re.findall(r"^USER (\d+):(\d+)$", dockerfile, re.M)
     assert user and user[-1] != ("0", "0")
     context = helm["dagster-user-deployments"]["deployments"][0]["podSecurityContext"]
-    assert context["runAsNonRoot"] is True and (str(context["runAsUser"]), str(context["runAsGroup"])) == user[-1]
+    assert context["runAsNonRoot"] is True and (str(context["runAsUser"]),
+                                                str(context["runAsGroup"])) == user[-1]
     env = dict(re.findall(r"^\s+(KINVOLVED_HOME|KINVOLVED_CONFIG_DIR)=(\S+)", dockerfile, re.M))
     helm_env = {e["name"]: e["value"] for e in helm["dagster-user-deployments"]["deployments"][0]["env"]}
     assert env == {k: helm_env[k] for k in env} and len(env) == 2

@@ -238,7 +238,8 @@ def test_attendance_after_delivery_date(tmp_path):
     ("enrollments", "schoolSourcedId", "org-404", "enrollments.schoolSourcedId.references_orgs"),
     ("classes", "courseSourcedId", "crs-404", "classes.courseSourcedId.references_courses"),
     ("classes", "schoolSourcedId", "org-404", "classes.schoolSourcedId.references_orgs"),
-    ("classes", "termSourcedIds", ["ses-sy", "ses-404"], "classes.termSourcedIds.references_academic_sessions"),
+    ("classes", "termSourcedIds", ["ses-sy", "ses-404"],
+     "classes.termSourcedIds.references_academic_sessions"),
     ("attendance", "userSourcedId", "stu-404", "attendance.userSourcedId.references_users"),
     ("attendance", "userSourcedId", "tch-1", "attendance.userSourcedId.references_users"),   # not a student
     ("attendance", "schoolSourcedId", "org-404", "attendance.schoolSourcedId.references_orgs"),
@@ -270,7 +271,8 @@ def test_reference_to_deleted_record_in_current_state(tmp_path):
     ctx = stage_delivery(tmp_path, {"attendance": rows["attendance"]}, modes={"attendance": "delta"})
     checks = run_all(ctx, gx_entity="attendance")
     r = assert_only(checks, "attendance.userSourcedId.references_users")
-    assert r["examples"][0]["sourcedId"] == "att-2" and r["detail"]["against"] == "this delivery + current state"
+    assert (r["examples"][0]["sourcedId"] == "att-2" and r["detail"]["against"] == "this delivery + current "
+                                                                                   "state")
 
 
 def test_bulk_target_replaces_current_state(tmp_path):
@@ -342,14 +344,17 @@ def test_gx_unavailable_is_a_blocking_failure(tmp_path, monkeypatch):
 
 def test_gx_chunks_sum_counts(tmp_path):
     rows = good_rows()
-    rows["attendance"] = [dict(rows["attendance"][1], sourcedId=f"att-{i}", minutesAbsent=-1.0 if i % 3 == 0 else 1.0)
+    rows["attendance"] = [dict(rows["attendance"][1], sourcedId=f"att-{i}",
+                               minutesAbsent=-1.0 if i % 3 == 0 else 1.0)
                           for i in range(10)]
     ctx = stage_delivery(tmp_path, rows)
     res = ctx.results["attendance"]
     params = params_for(ctx.customer, ctx.delivery_date)
-    a = evaluate_entity("attendance", res, ctx.results, params, raw_root=None, delivery_date=None, engine="gx",
+    a = evaluate_entity("attendance", res, ctx.results, params, raw_root=None, delivery_date=None,
+                        engine="gx",
                         chunk_rows=3)
-    b = evaluate_entity("attendance", res, ctx.results, params, raw_root=None, delivery_date=None, engine="duckdb")
+    b = evaluate_entity("attendance", res, ctx.results, params, raw_root=None, delivery_date=None,
+                        engine="duckdb")
     assert a.metadata["unexpected_counts"] == b.metadata["unexpected_counts"]
     assert a.metadata["unexpected_counts"]["attendance.minutesAbsent.not_negative"] == 4
 
@@ -394,7 +399,8 @@ def test_no_personal_value_in_metadata_or_report(tmp_path):
     checks = run_all(ctx, engine="gx")
     assert not checks["users"].passed and not checks["demographics"].passed
     outcome = DeliveryOutcome("acme", DATE, tmp_path / "acme_20250905.zip", "f" * 64, [],
-                              {n: EntityOutcome(n, r, [checks[n]] if n in checks else []) for n, r in ctx.results.items()},
+                              {n: EntityOutcome(n, r, [checks[n]] if n in checks else []) for n,
+                               r in ctx.results.items()},
                               promoted=False, seconds=1.0)
     path = delivery_reporter(outcome, ctx)
     assert path == ctx.paths.report_dir(DATE) / "validation.html" and path.exists()

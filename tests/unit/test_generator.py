@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.generator import generate, suggested_config
 from kinvolved_assets.generator.calendar import build_calendar
+from kinvolved_assets.generator.config import suggested_config
+from kinvolved_assets.generator.generate import generate
 from kinvolved_assets.oneroster import spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +106,8 @@ def test_bulk_then_deltas_with_monthly_bulk(small_loose):
                     continue
                 _, rows = _rows(data)
                 assert all(r["status"] in spec.STATUS_VALUES and r["dateLastModified"] for r in rows), name
-                assert all(r["dateLastModified"].startswith(drop.delivery_date.isoformat()) for r in rows), name
+                assert all(r["dateLastModified"].startswith(drop.delivery_date.isoformat()) for r
+                           in rows), name
 
 
 def test_deltas_carry_roster_changes_and_corrections(small_loose):
@@ -146,7 +148,8 @@ def test_headers_and_referential_integrity(small_loose):
                 for c in ent.required_columns:
                     assert r[c] != "", (name, c)
                 seen[stem][r["sourcedId"]] = r
-    orgs, sessions, courses, classes = seen["orgs"], seen["academicSessions"], seen["courses"], seen["classes"]
+    orgs, sessions, courses, classes = (seen["orgs"], seen["academicSessions"], seen["courses"],
+                                        seen["classes"])
     users, codes = seen["users"], seen["absenceCodes"]
     assert sum(1 for o in orgs.values() if o["type"] == "district") == 1
     assert sum(1 for o in orgs.values() if o["type"] == "school") == 5
@@ -185,7 +188,8 @@ def test_truth_is_consistent(small_loose, small_late):
         t = duckdb.connect().execute(f"SELECT * FROM '{base / 'truth' / 'student_attendance.parquet'}'").df()
         assert list(t.columns) == ["as_of_date", "student_sourced_id", "school_sourced_id", "days_enrolled",
                                    "days_absent", "attendance_rate", "is_chronically_absent"]
-        assert set(t["as_of_date"].astype(str).str[:10]) == {d.delivery_date.isoformat() for d in result.drops}
+        assert set(t["as_of_date"].astype(str).str[:10]) == {d.delivery_date.isoformat() for d
+                                                             in result.drops}
         assert (t["days_enrolled"] > 0).all() and (t["days_absent"] >= 0).all()
         assert (t["days_absent"] <= t["days_enrolled"]).all()
         assert t["attendance_rate"].between(0, 1).all()
@@ -194,8 +198,9 @@ def test_truth_is_consistent(small_loose, small_late):
         chronic = (t["days_absent"] / t["days_enrolled"] >= 0.10) & (t["days_enrolled"] >= 10)
         assert (chronic == t["is_chronically_absent"]).all()
     _, base = small_late
-    last = duckdb.connect().execute(f"""SELECT avg(is_chronically_absent::INT) FROM '{base / 'truth' / 'student_attendance.parquet'}'
-                          WHERE as_of_date = (SELECT max(as_of_date) FROM '{base / 'truth' / 'student_attendance.parquet'}')""").fetchone()[0]
+    truth = base / "truth" / "student_attendance.parquet"
+    last = duckdb.connect().execute(f"""SELECT avg(is_chronically_absent::INT) FROM '{truth}'
+                          WHERE as_of_date = (SELECT max(as_of_date) FROM '{truth}')""").fetchone()[0]
     assert 0.05 <= last <= 0.30
     config = yaml.safe_load((base / "truth" / "customer_config.yaml").read_text())
     assert config == suggested_config("late_d", "small", 5, 2026)
@@ -211,7 +216,8 @@ def test_truth_matches_the_delivered_csvs(fixture, request):
         for i, drop in enumerate(result.drops):
             p = drop.path / f"{stem}.csv"
             if p.exists():
-                parts.append(f"SELECT *, {i} AS _i, '{drop.mode}' AS _m FROM read_csv('{p}', all_varchar=true, header=true)")
+                parts.append(f"SELECT *, {i} AS _i, '{drop.mode}' AS _m FROM read_csv('{p}', "
+                             "all_varchar=true, header=true)")
         con.execute(f"CREATE TABLE {stem} AS " + " UNION ALL BY NAME ".join(parts))
     last_bulk = max(i for i, d in enumerate(result.drops) if d.mode == "bulk")
     cal = build_calendar(2026)
@@ -225,12 +231,14 @@ def test_truth_matches_the_delivered_csvs(fixture, request):
             SELECT * FROM enrollments WHERE _i >= {last_bulk}
             QUALIFY row_number() OVER (PARTITION BY sourcedId ORDER BY _i DESC) = 1),
         codes AS (SELECT * FROM absenceCodes WHERE _i = {last_bulk}),
-        sy AS (SELECT startDate::DATE s, endDate::DATE e FROM academicSessions WHERE _i = {last_bulk} AND type = 'schoolYear'),
+        sy AS (SELECT startDate::DATE s, endDate::DATE e FROM academicSessions WHERE _i = {last_bulk} AND
+            type = 'schoolYear'),
         days AS (SELECT d::DATE d FROM sy, range(sy.s, sy.e, INTERVAL 1 DAY) r(d)
                  WHERE isodow(d) < 6 AND d::DATE NOT IN ({hol}) AND d <= DATE '{as_of}'),
         enrolled AS (
             SELECT DISTINCT e.userSourcedId stu, e.schoolSourcedId sch, days.d
-            FROM cur_enr e JOIN days ON days.d >= e.beginDate::DATE AND (e.endDate IS NULL OR days.d < e.endDate::DATE)
+            FROM cur_enr e JOIN days ON days.d >= e.beginDate::DATE AND (e.endDate IS NULL OR days.d <
+                e.endDate::DATE)
             WHERE e.role = 'student' AND coalesce(e.status, 'active') = 'active'),
         ev AS (
             SELECT a.userSourcedId stu, a.schoolSourcedId sch, a.date::DATE d,
@@ -242,11 +250,13 @@ def test_truth_matches_the_delivered_csvs(fixture, request):
             LEFT JOIN codes dc ON dc.title = a.absenceCode AND dc.schoolSourcedId IS NULL
             WHERE coalesce(a.status, 'active') = 'active' AND a.classSourcedId IS NULL)
         SELECT en.stu, en.sch, count(*) AS days_enrolled,
-               coalesce(sum(CASE WHEN ev.absent = 'true' THEN coalesce(ev.frac::DOUBLE, 1) ELSE 0 END), 0) AS days_absent
+               coalesce(sum(CASE WHEN ev.absent = 'true' THEN coalesce(ev.frac::DOUBLE, 1) ELSE 0 END), 0) AS
+                   days_absent
         FROM enrolled en LEFT JOIN ev USING (stu, sch, d)
         GROUP BY ALL ORDER BY 1, 2""").fetchall()
     want = con.execute(f"""SELECT student_sourced_id, school_sourced_id, days_enrolled, days_absent
-                           FROM '{base / 'truth' / 'student_attendance.parquet'}' WHERE as_of_date = DATE '{as_of}'
+                           FROM '{base / 'truth' / 'student_attendance.parquet'}' WHERE as_of_date = DATE
+                               '{as_of}'
                            ORDER BY 1, 2""").fetchall()
     assert len(got) == len(want) > 2000
     assert got == want
@@ -293,7 +303,7 @@ def test_demo_yaml_matches_suggested_config():
 def _cli(argv: list[str]) -> int:
     import argparse
 
-    from kinvolved_assets.cli import COMMAND_MODULES
+    from kinvolved_assets.cli.main import COMMAND_MODULES
     from kinvolved_assets.generator.command import register
 
     assert "kinvolved_assets.generator.command" in COMMAND_MODULES
@@ -347,7 +357,8 @@ def test_oneroster_12_export_is_the_same_district(tmp_path):
         assert tuple(hr) == spec.ROLES.column_names
         # the same people; each one's primary role and org are its 1.1 role and orgSourcedIds
         assert [u["sourcedId"] for u in users12] == [u["sourcedId"] for u in users11]
-        primary = {r["userSourcedId"]: (r["role"], r["orgSourcedId"]) for r in roles if r["roleType"] == "primary"}
+        primary = {r["userSourcedId"]: (r["role"],
+                                        r["orgSourcedId"]) for r in roles if r["roleType"] == "primary"}
         assert len(primary) == sum(r["roleType"] == "primary" for r in roles)
         assert primary == {u["sourcedId"]: (u["role"], u["orgSourcedIds"]) for u in users11}
         assert {r["role"] for r in roles if r["roleType"] == "secondary"} <= {"ext:coach"}

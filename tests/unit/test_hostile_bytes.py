@@ -139,7 +139,8 @@ def test_one_huge_record_without_newline_is_refused_early(tmp_path):
 
 def test_record_just_over_the_line_limit_among_good_rows(tmp_path):
     lines = VALID["orgs.csv"].splitlines()
-    data = ("\n".join(lines) + "\n").encode() + b"s9,,,X" + b"y" * MAX_LINE_BYTES + b",school,,d1\n" + b"s8,,,Y,school,,d1\n"
+    data = ("\n".join(lines)
+            + "\n").encode() + b"s9,,,X" + b"y" * MAX_LINE_BYTES + b",school,,d1\n" + b"s8,,,Y,school,,d1\n"
     with open_drop(write_drop(tmp_path, {"orgs.csv": data})) as drop:
         res = drop.load("orgs", tmp_path / "wh", D)
     (f,) = by_rule(res.findings, "file.record_too_long")

@@ -9,9 +9,9 @@ import pytest
 
 from kinvolved_assets.checks import CheckOutcome
 from kinvolved_assets.customers import load_customer_configs
+from kinvolved_assets.delivery_locate import DeliveryNotFound
 from kinvolved_assets.ingest import (
     AlreadyIngested,
-    DeliveryNotFound,
     contract_check,
     ingest_delivery,
     promote,
@@ -57,7 +57,8 @@ def test_delivery_is_promoted_into_raw_and_recorded(acme):
     assert outcome.ledger.state == "ingested" and outcome.ledger.rows == sum(
         outcome.entities[n].result.rows for n in present)
     with Ledger(paths) as ledger:
-        assert [(d.delivery_date, d.state, d.run_id) for d in ledger.deliveries()] == [(dates[0], "ingested", "run-a")]
+        assert [(d.delivery_date, d.state, d.run_id) for d in ledger.deliveries()] == [(dates[0], "ingested",
+                                                                                        "run-a")]
 
     # an automatic path refuses a settled delivery; an explicit one replays it
     with pytest.raises(AlreadyIngested, match="already ingested by run run-a"):

@@ -35,9 +35,12 @@ def test_shifted_rows_never_put_personal_values_into_findings(tmp_path):
     """Rows whose values slid into the wrong columns: a username in role, a name in orgSourcedIds,
     a birth date in sex, an email in enabledUser."""
     users = VALID["users.csv"] + "".join([
-        row(USER_COLUMNS, sourcedId="u7", enabledUser="true", orgSourcedIds="s1", role=USERNAME, username="x", givenName="G", familyName="F"),
-        row(USER_COLUMNS, sourcedId="u8", enabledUser="true", orgSourcedIds=f'"{NAME}"', role="student", username="x", givenName="G", familyName="F"),
-        row(USER_COLUMNS, sourcedId="u9", enabledUser=EMAIL, orgSourcedIds="s1", role="student", username="x", givenName="G", familyName="F"),
+        row(USER_COLUMNS, sourcedId="u7", enabledUser="true", orgSourcedIds="s1", role=USERNAME, username="x",
+            givenName="G", familyName="F"),
+        row(USER_COLUMNS, sourcedId="u8", enabledUser="true", orgSourcedIds=f'"{NAME}"', role="student",
+            username="x", givenName="G", familyName="F"),
+        row(USER_COLUMNS, sourcedId="u9", enabledUser=EMAIL, orgSourcedIds="s1", role="student", username="x",
+            givenName="G", familyName="F"),
     ])
     demo_cols = VALID["demographics.csv"].splitlines()[0].split(",")
     demographics = VALID["demographics.csv"] + row(demo_cols, sourcedId="u2", sex=BORN)
@@ -48,8 +51,11 @@ def test_shifted_rows_never_put_personal_values_into_findings(tmp_path):
     text = _all_text(rep)
     for value in (NAME, "Isabella", USERNAME, BORN, EMAIL, "bbrown"):
         assert value not in text, value
-    assert found[("row.bad_enum", "role")].message.startswith("line 4: role (a value of 13 characters: lower-case letters, digits; not shown)")
-    assert found[("row.bad_enum", "sex")].line == 3 and "10 characters" in found[("row.bad_enum", "sex")].message
+    assert found[("row.bad_enum",
+                  "role")].message.startswith("line 4: role (a value of 13 characters: lower-case letters, "
+                                              "digits; not shown)")
+    assert found[("row.bad_enum", "sex")].line == 3 and "10 characters" in found[("row.bad_enum",
+                                                                                  "sex")].message
 
 
 def test_headerless_users_file_does_not_quote_its_first_row(tmp_path):
@@ -68,9 +74,11 @@ def test_harmless_values_are_still_quoted(tmp_path):
     non-personal date column (its header is intact) but describes a name in that column."""
     classes = VALID["classes.csv"] + "k3,,,Bio,09,c1,B1,lecture,,s1,t1,,,\n"
     att_cols = VALID["attendance.csv"].splitlines()[0].split(",")
-    attendance = VALID["attendance.csv"] + row(att_cols, sourcedId="a7", schoolSourcedId="s1", userSourcedId="u1",
+    attendance = VALID["attendance.csv"] + row(att_cols, sourcedId="a7", schoolSourcedId="s1",
+                                               userSourcedId="u1",
                                                date="2024-02-30", absenceCode="AE") + \
-        row(att_cols, sourcedId="a8", schoolSourcedId="s1", userSourcedId="u1", date="Baker", absenceCode="AE")
+        row(att_cols, sourcedId="a8", schoolSourcedId="s1", userSourcedId="u1", date="Baker",
+            absenceCode="AE")
     rep = validate_drop(write_drop(tmp_path, {"classes.csv": classes, "attendance.csv": attendance}))
     msgs = {f.line: f.message for f in rep.findings if f.rule in ("row.bad_enum", "row.bad_date")}
     assert "'lecture'" in msgs[4]                          # classes holds no personal data
@@ -116,7 +124,8 @@ def test_customer_data_tree_is_private(tmp_path):
     old = os.umask(0o022)
     try:
         assert ingest_delivery(config, paths, D, run_id="r1", reporter=delivery_reporter).promoted
-        assert not ingest_delivery(config, paths, "2025-09-03", run_id="r2", reporter=delivery_reporter).promoted
+        assert not ingest_delivery(config, paths, "2025-09-03", run_id="r2",
+                                   reporter=delivery_reporter).promoted
     finally:
         os.umask(old)
     for sub in ("raw", "rejects", "quarantine", "reports"):
@@ -141,20 +150,29 @@ def test_engine_messages_never_quote_a_cell(tmp_path):
 
     planted = "Marisabel Ostrowicz <b>"
     parquet = tmp_path / "attendance.parquet"   # a staged file whose date column kept the text (a reader bug)
-    duckdb.sql(f"COPY (SELECT 2::BIGINT AS _line, 'a1' AS sourcedId, 'active' AS status, 's1' AS schoolSourcedId, "
-               f"'u1' AS userSourcedId, '{planted}' AS date, 'AE' AS absenceCode, NULL::VARCHAR AS classSourcedId, "
+    duckdb.sql("COPY (SELECT 2::BIGINT AS _line, 'a1' AS sourcedId, 'active' AS status, 's1' AS "
+               "schoolSourcedId, "
+               f"'u1' AS userSourcedId, '{planted}' AS date, 'AE' AS absenceCode, NULL::VARCHAR AS "
+               "classSourcedId, "
                f"10.0 AS minutesAbsent) TO '{parquet}'")
-    res = SimpleNamespace(parquet_path=parquet, rows=1, rejected_rows=0, present=True, failed=False, mode="bulk",
+    res = SimpleNamespace(parquet_path=parquet, rows=1, rejected_rows=0, present=True, failed=False,
+                          mode="bulk",
                           file_name="attendance.csv")
     for engine in ("duckdb", "gx"):
         check = evaluate_entity("attendance", res, {"attendance": res}, Params(2024, dt.date(2024, 3, 5)),
                                 raw_root=None, delivery_date=None, engine=engine)
         assert check.blocking and check.metadata["engine_errors"] > 0, engine
-        report = DropReport(path="drop", sha256="0" * 64, fatal=False, expectations=[{"entity": "attendance", "name": check.name, "passed": False,
-                                                        "blocking": True, "description": "", "metadata": check.metadata}])
+        report = DropReport(path="drop", sha256="0" * 64, fatal=False,
+                            expectations=[{"entity": "attendance", "name": check.name, "passed": False,
+                                                        "blocking": True, "description": "",
+                                                        "metadata": check.metadata}])
         shown = (json.dumps(check.metadata, default=str) + to_text(report)
                  + "".join(_examples_text(r) for r in check.metadata["results"]))
         assert "Marisabel" not in shown and "Ostrowicz" not in shown and "<b>" not in shown, engine
-        assert check.metadata["engine_error"].startswith("ConversionException (the engine's message is not shown")
-        date_rule = next(r for r in check.metadata["results"] if r["rule"] == "attendance.date.in_school_year")
-        assert "column date" in _examples_text(date_rule) and "2023-07-01 .. 2024-06-30" in _examples_text(date_rule)
+        assert check.metadata["engine_error"].startswith("ConversionException (the engine's message is not "
+                                                         "shown")
+        date_rule = next(r for r in check.metadata["results"] if r["rule"]
+                         == "attendance.date.in_school_year")
+        assert ("column "
+                "date" in _examples_text(date_rule) and "2023-07-01 .. "
+                                                        "2024-06-30" in _examples_text(date_rule))

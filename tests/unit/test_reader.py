@@ -75,10 +75,12 @@ def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path, monkeyp
     assert list(many) == names
     for n in names:
         a, b = many[n], one[n]
-        assert (a.rows, a.rejected_rows, a.mode, a.failed, a.min_date) == (b.rows, b.rejected_rows, b.mode, b.failed, b.min_date)
+        assert (a.rows, a.rejected_rows, a.mode, a.failed, a.min_date) == (b.rows, b.rejected_rows, b.mode,
+                                                                           b.failed, b.min_date)
         assert [f.to_dict() for f in a.findings] == [f.to_dict() for f in b.findings]
         cols = "* EXCLUDE (_delivery_date)"
-        assert q(f"SELECT {cols} FROM '{a.parquet_path}' ORDER BY _line") == q(f"SELECT {cols} FROM '{b.parquet_path}' ORDER BY _line")
+        assert q(f"SELECT {cols} FROM '{a.parquet_path}' ORDER BY "
+                 "_line") == q(f"SELECT {cols} FROM '{b.parquet_path}' ORDER BY _line")
     assert many["users"].rejected_rows == 1 and many["attendance"].rows == 3
     large = sum(f.size >= load.LARGE_FILE_BYTES for f in drop.files.values())
     if large_from == 236:
@@ -129,9 +131,11 @@ def test_large_file_memory_limit_follows_the_file_size():
     limits = DropLimits()
     assert load.load_memory_limit(limits, 10 << 20) == "160MiB"          # floor
     assert load.load_memory_limit(limits, 300 << 20) == "900MiB"         # 3x the file
-    assert load.load_memory_limit(limits, 2 << 30) == f"{4_000_000_000 // 1024**2}MiB"   # never above memory_limit
+    assert load.load_memory_limit(limits,
+                                  2 << 30) == f"{4_000_000_000 // 1024**2}MiB"   # never above memory_limit
     assert load.load_memory_limit(DropLimits(memory_limit="512MiB"), 300 << 20) == "512MiB"
-    assert load.load_memory_limit(DropLimits(memory_limit="75%"), 300 << 20) == "75%"   # DuckDB's own forms pass through
+    assert load.load_memory_limit(DropLimits(memory_limit="75%"),
+                                  300 << 20) == "75%"   # DuckDB's own forms pass through
 
 
 def test_filename_classification():
@@ -166,13 +170,14 @@ def test_metadata_columns_kept_and_types_follow_spec(tmp_path):
                 assert desc[col] == typ
     desc = dict((c, t) for c, t, *_ in q(f"DESCRIBE SELECT * FROM '{res.parquet_path}'"))
     assert desc["metadata.source"] == "VARCHAR"
-    rows = q(f"SELECT _line, \"metadata.source\", _mode, _file, _delivery_date, status FROM '{res.parquet_path}' ORDER BY _line")
+    rows = q("SELECT _line, \"metadata.source\", _mode, _file, _delivery_date, status FROM "
+             f"'{res.parquet_path}' ORDER BY _line")
     assert [r[0] for r in rows] == [2, 3, 4]
     assert rows[0][1:5] == ("sis", "bulk", "attendance.csv", __import__("datetime").date(2024, 3, 5))
     assert rows[0][5] == "active"   # blank status in a bulk is active
     assert (out / "raw" / "attendance" / f"delivery_date={D}" / "part-0.parquet").exists()
-    files_row = q(f"SELECT entity, delivery_date, mode, file_name, sha256, rows, rejected_rows, min_date, max_date "
-                  f"FROM '{out}/raw/_files/attendance/delivery_date={D}/part-0.parquet'")
+    files_row = q("SELECT entity, delivery_date, mode, file_name, sha256, rows, rejected_rows, min_date, "
+                  f"max_date FROM '{out}/raw/_files/attendance/delivery_date={D}/part-0.parquet'")
     assert len(files_row) == 1 and files_row[0][0] == "attendance" and files_row[0][5] == 3
     assert str(files_row[0][7]) == "2024-03-01" and str(files_row[0][8]) == "2024-03-05"
     assert not (out / "rejects" / "attendance").exists()
@@ -184,7 +189,9 @@ def test_lists_enums_and_defaults(tmp_path):
     with open_drop(drop_path) as drop:
         cls = drop.load("classes", out, D)
         ac = drop.load("absence_codes", out, D)
-    assert q(f"SELECT periods, termSourcedIds FROM '{cls.parquet_path}' WHERE sourcedId = 'k1'") == [(["1", "2"], ["t1"])]
+    assert q(f"SELECT periods, termSourcedIds FROM '{cls.parquet_path}' WHERE sourcedId = 'k1'") == [(["1",
+                                                                                                       "2"],
+                                                                                                       ["t1"])]
     frac = dict(q(f"SELECT title, dayFraction FROM '{ac.parquet_path}'"))
     assert frac == {"AE": 1.0, "T": 0.0, "HD": 0.5}
 
@@ -199,7 +206,8 @@ def test_delta_inferred_and_inactive_read_as_tobedeleted(tmp_path):
         res = drop.load("attendance", tmp_path / "wh", D)
     assert res.mode == "delta" and res.rows == 3 and not errors(res.findings)
     assert {"row.status_inactive", "row.noncanonical_value"} <= rules(res.findings, "warning")
-    assert q(f"SELECT status FROM '{res.parquet_path}' ORDER BY _line") == [("active",), ("tobedeleted",), ("active",)]
+    assert q(f"SELECT status FROM '{res.parquet_path}' ORDER BY _line") == [("active",), ("tobedeleted",),
+                                                                            ("active",)]
 
 
 def test_manifest_modes_and_disagreement(tmp_path):
@@ -224,7 +232,8 @@ def test_missing_file_is_not_present_and_writes_nothing(tmp_path):
 
 
 def test_reordered_and_unknown_columns(tmp_path):
-    orgs = "name,sourcedId,type,status,dateLastModified,parentSourcedId,identifier,notes\nX,d1,district,,,,,hello\n"
+    orgs = ("name,sourcedId,type,status,dateLastModified,parentSourcedId,identifier,notes\n"
+            "X,d1,district,,,,,hello\n")
     with open_drop(write_drop(tmp_path, {"orgs.csv": orgs})) as drop:
         res = drop.load("orgs", tmp_path / "wh", D)
     assert {"header.reordered", "header.unknown_column"} <= rules(res.findings, "warning")
@@ -242,7 +251,8 @@ def test_absent_twice_header_reads_second_as_excused(tmp_path):
 
 
 def test_cp1252_fallback(tmp_path):
-    orgs = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\nd1,,,Caf\u00e9 \u201cD\u201d,district,,\n"
+    orgs = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+            "d1,,,Caf\u00e9 \u201cD\u201d,district,,\n")
     with open_drop(write_drop(tmp_path, {"orgs.csv": orgs.encode("cp1252")})) as drop:
         res = drop.load("orgs", tmp_path / "wh", D)
     assert "file.encoding_fallback" in rules(res.findings, "warning") and not errors(res.findings)
@@ -269,7 +279,8 @@ def test_embedded_newlines_keep_physical_line_numbers(tmp_path, file_path):
         res = drop.load("orgs", tmp_path / "wh", D)
     assert dict(q(f"SELECT sourcedId, _line FROM '{res.parquet_path}'")) == {"d1": 2, "s1": 5, "s4": 8}
     assert {(f.rule, f.line) for f in errors(res.findings)} == {("row.bad_enum", 6), ("row.malformed", 7)}
-    assert sorted(q(f"SELECT _line, _rule FROM '{res.rejects_path}'")) == [(6, "row.bad_enum"), (7, "row.malformed")]
+    assert sorted(q(f"SELECT _line, _rule FROM '{res.rejects_path}'")) == [(6, "row.bad_enum"),
+                                                                           (7, "row.malformed")]
 
 
 def test_rejects_keep_original_values_and_reason(tmp_path):
@@ -280,7 +291,8 @@ def test_rejects_keep_original_values_and_reason(tmp_path):
     row = q(f"SELECT sourcedId, date, comment, _line, _rule, _reason FROM '{res.rejects_path}'")[0]
     assert row[:5] == ("a9", "2024-02-30", f"{PII_MARK} x", 5, "row.bad_date")
     assert row[5].startswith("date:")
-    assert Path(res.rejects_path) == tmp_path / "wh" / "rejects" / "attendance" / f"delivery_date={D}" / "rejects.parquet"
+    assert Path(res.rejects_path) == (tmp_path / "wh" / "rejects" / "attendance" / f"delivery_date={D}"
+                                      / "rejects.parquet")
 
 
 @pytest.mark.parametrize("look_alike", [False, True])
@@ -304,11 +316,14 @@ def test_rejected_rows_keep_their_own_lines_and_values(tmp_path, look_alike, fil
     ]
     with open_drop(write_drop(tmp_path, {"attendance.csv": head + "\n" + "\n".join(rows) + "\n"})) as drop:
         res = drop.load("attendance", tmp_path / "wh", D)
-    assert sorted(q(f"SELECT sourcedId, _line FROM '{res.parquet_path}'")) == [("a1", 2), ("a2", 3), ("a3", 7), ("a5", 12)]
+    assert sorted(q(f"SELECT sourcedId, _line FROM '{res.parquet_path}'")) == [("a1", 2), ("a2", 3),
+                                                                               ("a3", 7), ("a5", 12)]
     rejected = sorted(q(f"SELECT _line, sourcedId, date, _rule FROM '{res.rejects_path}'"))
-    assert rejected == [(5, "b1", "2024-02-30", "row.bad_date"), (6, "b1" if look_alike else "b9", "2024-02-31", "row.bad_date"),
+    assert rejected == [(5, "b1", "2024-02-30", "row.bad_date"),
+                        (6, "b1" if look_alike else "b9", "2024-02-31", "row.bad_date"),
                         (8, "b2", "2024-13-01", "row.bad_date"), (9, "b2", "2024-13-01", "row.bad_date"),
-                        (10, "a1", "2024-03-04", "row.duplicate_sourced_id"), (11, None, None, "row.malformed")]
+                        (10, "a1", "2024-03-04", "row.duplicate_sourced_id"),
+                        (11, None, None, "row.malformed")]
     assert res.rows == 4 and res.rejected_rows == 6
 
 
@@ -370,8 +385,10 @@ def test_references_bulk_errors_delta_warnings(tmp_path):
     att = VALID["attendance.csv"] + "a9,,,k9,s1,u9,2024-03-01,ZZ,,,\n"
     rep = validate_drop(write_drop(tmp_path, {"attendance.csv": att}, name="bulk"))
     dangling = {(f.column, f.line, f.severity) for f in rep.findings if f.rule == "ref.dangling"}
-    assert dangling == {("classSourcedId", 5, "error"), ("userSourcedId", 5, "error"), ("absenceCode", 5, "error")}
-    users_delta = VALID["users.csv"].replace("u1,,,", "u1,active,2024-03-01T00:00:00Z,").replace("u2,,,", "u2,active,2024-03-01,")
+    assert dangling == {("classSourcedId", 5, "error"), ("userSourcedId", 5, "error"),
+                        ("absenceCode", 5, "error")}
+    users_delta = VALID["users.csv"].replace("u1,,,", "u1,active,2024-03-01T00:00:00Z,").replace("u2,,,",
+                                                                                                 "u2,active,2024-03-01,")
     rep = validate_drop(write_drop(tmp_path, {"attendance.csv": att, "users.csv": users_delta}, name="delta"))
     sev = {f.column: f.severity for f in rep.findings if f.rule == "ref.dangling"}
     assert sev["userSourcedId"] == "warning" and sev["classSourcedId"] == "error"
@@ -388,8 +405,10 @@ def test_no_personal_data_in_findings_report_or_json(tmp_path):
     users = VALID["users.csv"] + f"u3,,,maybe,s1,student,{PII_MARK}.x,,{PII_MARK}A,{PII_MARK}B,,,,,,,,\n"
     users += f"u4,,,true,s1,student,{PII_MARK}.y,,,{PII_MARK}C,,,,,,,,\n"   # blank required givenName
     demo = VALID["demographics.csv"] + f"u2,,,{PII_MARK}-01-01,male,,,,,,,,,,,\n"
-    att = VALID["attendance.csv"] + f"a9,,,,s1,u1,bad-date,AE,,,{PII_MARK} secret\n" + f"a10,,,,s1,u1,2024-03-01,AE,,,{PII_MARK},extra\n"
-    rep = validate_drop(write_drop(tmp_path, {"users.csv": users, "demographics.csv": demo, "attendance.csv": att}))
+    att = (VALID["attendance.csv"] + f"a9,,,,s1,u1,bad-date,AE,,,{PII_MARK} secret\n"
+           + f"a10,,,,s1,u1,2024-03-01,AE,,,{PII_MARK},extra\n")
+    rep = validate_drop(write_drop(tmp_path,
+                                   {"users.csv": users, "demographics.csv": demo, "attendance.csv": att}))
     assert {"row.bad_boolean", "row.required_missing", "row.bad_date", "row.malformed"} <= rules(rep.findings)
     blob = to_text(rep) + to_json(rep) + repr(rep.findings)
     assert PII_MARK not in blob
@@ -400,7 +419,8 @@ def test_no_personal_data_in_findings_report_or_json(tmp_path):
 
 def test_finding_shape_and_rule_table():
     f = Finding("error", "users.csv", 3, "role", "row.bad_enum", "x")
-    assert f.to_dict() == {"severity": "error", "file": "users.csv", "line": 3, "column": "role", "rule": "row.bad_enum", "message": "x"}
+    assert f.to_dict() == {"severity": "error", "file": "users.csv", "line": 3, "column": "role",
+                           "rule": "row.bad_enum", "message": "x"}
     with pytest.raises(ValueError):
         Finding("fatal", None, None, None, "x", "y")
     assert all(v[0] in ("error", "warning", "info") for v in RULES.values())
@@ -409,7 +429,7 @@ def test_finding_shape_and_rule_table():
 def _run_cli(args):
     import argparse
 
-    from kinvolved_assets import validate_command as command
+    from kinvolved_assets.cli import validate as command
     p = argparse.ArgumentParser()
     sub = p.add_subparsers()
     command.register(sub)
@@ -455,7 +475,7 @@ def test_findings_capped_per_rule_with_summary(tmp_path):
 
 def test_no_dagster_import():
     import subprocess
-    code = ("import sys; import kinvolved_assets.oneroster.drop, kinvolved_assets.validate_command; "
+    code = ("import sys; import kinvolved_assets.oneroster.drop, kinvolved_assets.cli.validate; "
             "sys.exit(1 if any(m.startswith('dagster') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
     assert zipfile  # keep import used
@@ -464,8 +484,7 @@ def test_no_dagster_import():
 def test_blank_lines_keep_physical_line_numbers(tmp_path, file_path):
     orgs = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\r\n"
             "d1,,,D,district,,\r\n"
-            "\r\n"
-            "s1,,,S,school,,d1\r\n"
+            "\r\ns1,,,S,school,,d1\r\n"
             "s2,,,S2,bogus,,d1\r\n")
     with open_drop(write_drop(tmp_path, {"orgs.csv": orgs})) as drop:
         res = drop.load("orgs", tmp_path / "wh", D)

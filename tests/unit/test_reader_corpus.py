@@ -31,46 +31,89 @@ def orgs_plus(*rows: str) -> str:
 FOLDER_CASES = [
     ("empty_file", {"attendance.csv": ""}, ("error", "file.empty", "attendance.csv", None)),
     ("header_only", {"attendance.csv": ATT_HEAD + "\n"}, ("warning", "file.no_rows", "attendance.csv", None)),
-    ("wrong_delimiter", {"orgs.csv": VALID["orgs.csv"].replace(",", ";")}, ("error", "file.wrong_delimiter", "orgs.csv", 1)),
-    ("tab_delimiter", {"orgs.csv": VALID["orgs.csv"].replace(",", "\t")}, ("error", "file.wrong_delimiter", "orgs.csv", 1)),
-    ("duplicate_header", {"orgs.csv": ORGS_HEAD + ",name\nd1,,,D,district,,,D2\n"}, ("error", "header.duplicate_column", "orgs.csv", 1)),
-    ("missing_required_column", {"users.csv": VALID["users.csv"].replace(",role,", ",rolex,")}, ("error", "header.missing_required_column", "users.csv", 1)),
-    ("blank_header_cell", {"orgs.csv": ORGS_HEAD + ",\nd1,,,D,district,,,\n"}, ("error", "header.empty_column_name", "orgs.csv", 1)),
-    ("duplicate_sourced_id", {"orgs.csv": orgs_plus("s1,,,Again,school,,d1")}, ("error", "row.duplicate_sourced_id", "orgs.csv", 4)),
-    ("dangling_reference", {"enrollments.csv": VALID["enrollments.csv"] + "e3,,,k1,s1,u404,student,,,\n"}, ("error", "ref.dangling", "enrollments.csv", 4)),
-    ("dangling_class_term", {"classes.csv": VALID["classes.csv"] + "k3,,,X,09,c1,,scheduled,,s1,\"t1,t404\",,,\n"}, ("error", "ref.dangling", "classes.csv", 4)),
-    ("bad_date", {"attendance.csv": att("a1,,,,s1,u1,03/01/2024,AE,,,")}, ("error", "row.bad_date", "attendance.csv", 2)),
-    ("impossible_date", {"attendance.csv": att("a1,,,,s1,u1,2024-02-30,AE,,,")}, ("error", "row.bad_date", "attendance.csv", 2)),
-    ("bad_datetime", {"attendance.csv": att("a1,active,yesterday,,s1,u1,2024-03-01,AE,,,")}, ("error", "row.bad_datetime", "attendance.csv", 2)),
-    ("bad_enum", {"classes.csv": VALID["classes.csv"].replace("scheduled", "lecture")}, ("error", "row.bad_enum", "classes.csv", 2)),
-    ("bad_status", {"orgs.csv": orgs_plus("s2,deleted,2024-01-01,X,school,,d1")}, ("error", "row.bad_enum", "orgs.csv", 4)),
-    ("bad_grade_list", {"courses.csv": VALID["courses.csv"].replace('"09,10"', '"09,13th"')}, ("error", "row.bad_list", "courses.csv", 2)),
+    ("wrong_delimiter", {"orgs.csv": VALID["orgs.csv"].replace(",", ";")},
+     ("error", "file.wrong_delimiter", "orgs.csv", 1)),
+    ("tab_delimiter", {"orgs.csv": VALID["orgs.csv"].replace(",", "\t")},
+     ("error", "file.wrong_delimiter", "orgs.csv", 1)),
+    ("duplicate_header", {"orgs.csv": ORGS_HEAD + ",name\nd1,,,D,district,,,D2\n"},
+     ("error", "header.duplicate_column", "orgs.csv", 1)),
+    ("missing_required_column", {"users.csv": VALID["users.csv"].replace(",role,", ",rolex,")},
+     ("error", "header.missing_required_column", "users.csv", 1)),
+    ("blank_header_cell", {"orgs.csv": ORGS_HEAD + ",\nd1,,,D,district,,,\n"},
+     ("error", "header.empty_column_name", "orgs.csv", 1)),
+    ("duplicate_sourced_id", {"orgs.csv": orgs_plus("s1,,,Again,school,,d1")},
+     ("error", "row.duplicate_sourced_id", "orgs.csv", 4)),
+    ("dangling_reference", {"enrollments.csv": VALID["enrollments.csv"] + "e3,,,k1,s1,u404,student,,,\n"},
+     ("error", "ref.dangling", "enrollments.csv", 4)),
+    ("dangling_class_term",
+     {"classes.csv": VALID["classes.csv"] + "k3,,,X,09,c1,,scheduled,,s1,\"t1,t404\",,,\n"},
+     ("error", "ref.dangling", "classes.csv", 4)),
+    ("bad_date", {"attendance.csv": att("a1,,,,s1,u1,03/01/2024,AE,,,")},
+     ("error", "row.bad_date", "attendance.csv", 2)),
+    ("impossible_date", {"attendance.csv": att("a1,,,,s1,u1,2024-02-30,AE,,,")},
+     ("error", "row.bad_date", "attendance.csv", 2)),
+    ("bad_datetime", {"attendance.csv": att("a1,active,yesterday,,s1,u1,2024-03-01,AE,,,")},
+     ("error", "row.bad_datetime", "attendance.csv", 2)),
+    ("bad_enum", {"classes.csv": VALID["classes.csv"].replace("scheduled", "lecture")},
+     ("error", "row.bad_enum", "classes.csv", 2)),
+    ("bad_status", {"orgs.csv": orgs_plus("s2,deleted,2024-01-01,X,school,,d1")},
+     ("error", "row.bad_enum", "orgs.csv", 4)),
+    ("bad_grade_list", {"courses.csv": VALID["courses.csv"].replace('"09,10"', '"09,13th"')},
+     ("error", "row.bad_list", "courses.csv", 2)),
     ("bad_guid", {"orgs.csv": orgs_plus("s 2,,,X,school,,d1")}, ("error", "row.bad_guid", "orgs.csv", 4)),
-    ("guid_too_long", {"orgs.csv": orgs_plus("s" * 256 + ",,,X,school,,d1")}, ("error", "row.bad_guid", "orgs.csv", 4)),
-    ("bad_guid_list", {"users.csv": VALID["users.csv"].replace("u2,,,true,s1,", "u2,,,true,\"s1,s#2\",")}, ("error", "row.bad_list", "users.csv", 3)),
-    ("bad_boolean", {"users.csv": VALID["users.csv"].replace("u2,,,true,", "u2,,,yes,")}, ("error", "row.bad_boolean", "users.csv", 3)),
-    ("bad_year", {"academicSessions.csv": VALID["academicSessions.csv"].replace(",2024\nt1", ",24\nt1")}, ("error", "row.bad_year", "academicSessions.csv", 2)),
-    ("bad_number", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,ten,")}, ("error", "row.bad_number", "attendance.csv", 2)),
-    ("required_value_blank", {"attendance.csv": att("a1,,,,s1,,2024-03-01,AE,,,")}, ("error", "row.required_missing", "attendance.csv", 2)),
-    ("day_fraction_range", {"absenceCodes.csv": VALID["absenceCodes.csv"] + "ac4,,,X,true,false,,,,1.5\n"}, ("error", "row.out_of_range", "absenceCodes.csv", 5)),
-    ("negative_minutes", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,-5,")}, ("error", "row.out_of_range", "attendance.csv", 2)),
-    ("date_order", {"academicSessions.csv": VALID["academicSessions.csv"].replace("2023-08-01,2023-12-22", "2023-12-22,2023-08-01")}, ("error", "row.date_order", "academicSessions.csv", 3)),
-    ("too_many_fields", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,,", "a2,,,,s1,u1,2024-03-02,AE,,,x,y")}, ("error", "row.malformed", "attendance.csv", 3)),
-    ("too_few_fields", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01", "a2,,,,s1,u1,2024-03-02,AE,,,")}, ("error", "row.malformed", "attendance.csv", 2)),
-    ("stray_quote", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,,", 'a2,,,,s1,u1,2024-03-02,"A"E,,,')}, ("error", "row.malformed", "attendance.csv", 3)),
-    ("not_csv_xlsx", {"users.csv": b"PK\x03\x04\x14\x00\x00\x00binary-spreadsheet"}, ("error", "file.not_csv", "users.csv", None)),
-    ("utf16", {"orgs.csv": VALID["orgs.csv"].encode("utf-16")}, ("error", "file.undecodable", "orgs.csv", None)),
-    ("ambiguous_files", {"Users_2024.csv": VALID["users.csv"], "users.csv": VALID["users.csv"]}, ("error", "drop.ambiguous_file", "users.csv", None)),
+    ("guid_too_long", {"orgs.csv": orgs_plus("s" * 256 + ",,,X,school,,d1")},
+     ("error", "row.bad_guid", "orgs.csv", 4)),
+    ("bad_guid_list", {"users.csv": VALID["users.csv"].replace("u2,,,true,s1,", "u2,,,true,\"s1,s#2\",")},
+     ("error", "row.bad_list", "users.csv", 3)),
+    ("bad_boolean", {"users.csv": VALID["users.csv"].replace("u2,,,true,", "u2,,,yes,")},
+     ("error", "row.bad_boolean", "users.csv", 3)),
+    ("bad_year", {"academicSessions.csv": VALID["academicSessions.csv"].replace(",2024\nt1", ",24\nt1")},
+     ("error", "row.bad_year", "academicSessions.csv", 2)),
+    ("bad_number", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,ten,")},
+     ("error", "row.bad_number", "attendance.csv", 2)),
+    ("required_value_blank", {"attendance.csv": att("a1,,,,s1,,2024-03-01,AE,,,")},
+     ("error", "row.required_missing", "attendance.csv", 2)),
+    ("day_fraction_range", {"absenceCodes.csv": VALID["absenceCodes.csv"] + "ac4,,,X,true,false,,,,1.5\n"},
+     ("error", "row.out_of_range", "absenceCodes.csv", 5)),
+    ("negative_minutes", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,-5,")},
+     ("error", "row.out_of_range", "attendance.csv", 2)),
+    ("date_order",
+     {"academicSessions.csv": VALID["academicSessions.csv"].replace("2023-08-01,2023-12-22",
+                                                                    "2023-12-22,2023-08-01")},
+                                                                    ("error", "row.date_order",
+                                                                     "academicSessions.csv", 3)),
+    ("too_many_fields",
+     {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,,", "a2,,,,s1,u1,2024-03-02,AE,,,x,y")},
+     ("error", "row.malformed", "attendance.csv", 3)),
+    ("too_few_fields", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01", "a2,,,,s1,u1,2024-03-02,AE,,,")},
+     ("error", "row.malformed", "attendance.csv", 2)),
+    ("stray_quote", {"attendance.csv": att("a1,,,,s1,u1,2024-03-01,AE,,,", 'a2,,,,s1,u1,2024-03-02,"A"E,,,')},
+     ("error", "row.malformed", "attendance.csv", 3)),
+    ("not_csv_xlsx", {"users.csv": b"PK\x03\x04\x14\x00\x00\x00binary-spreadsheet"},
+     ("error", "file.not_csv", "users.csv", None)),
+    ("utf16", {"orgs.csv": VALID["orgs.csv"].encode("utf-16")},
+     ("error", "file.undecodable", "orgs.csv", None)),
+    ("ambiguous_files", {"Users_2024.csv": VALID["users.csv"], "users.csv": VALID["users.csv"]},
+     ("error", "drop.ambiguous_file", "users.csv", None)),
     ("unknown_file", {"notes.csv": "a,b\n1,2\n"}, ("warning", "drop.unknown_file", "notes.csv", None)),
     ("not_a_csv_name", {"readme.txt": "hello"}, ("warning", "drop.unknown_file", "readme.txt", None)),
-    ("ignored_oneroster_file", {"lineItems.csv": "sourcedId\nx\n"}, ("info", "drop.ignored_file", "lineItems.csv", None)),
-    ("nested_file", {"extra/attendance.csv": VALID["attendance.csv"]}, ("warning", "drop.nested_file", "extra/attendance.csv", None)),
-    ("manifest_declared_missing", {"manifest.csv": "propertyName,value\nfile.demographics,bulk\n", "demographics.csv": None},
+    ("ignored_oneroster_file", {"lineItems.csv": "sourcedId\nx\n"},
+     ("info", "drop.ignored_file", "lineItems.csv", None)),
+    ("nested_file", {"extra/attendance.csv": VALID["attendance.csv"]},
+     ("warning", "drop.nested_file", "extra/attendance.csv", None)),
+    ("manifest_declared_missing",
+     {"manifest.csv": "propertyName,value\nfile.demographics,bulk\n", "demographics.csv": None},
      ("error", "manifest.declared_missing", "demographics.csv", None)),
-    ("manifest_bad_mode", {"manifest.csv": "propertyName,value\nfile.users,full\n"}, ("warning", "manifest.bad_mode", "manifest.csv", None)),
-    ("manifest_unreadable", {"manifest.csv": "key;value\nx;y\n"}, ("warning", "manifest.unreadable", "manifest.csv", 1)),
-    ("manifest_mode_mismatch", {"manifest.csv": "propertyName,value\nfile.attendance,delta\n", "attendance.csv": VALID["attendance.csv"]}, ("warning", "manifest.mode_mismatch", "attendance.csv", None)),
-    ("mixed_status", {"attendance.csv": att("a1,active,2024-03-01,,s1,u1,2024-03-01,AE,,,", "a2,,,,s1,u1,2024-03-02,AE,,,")},
+    ("manifest_bad_mode", {"manifest.csv": "propertyName,value\nfile.users,full\n"},
+     ("warning", "manifest.bad_mode", "manifest.csv", None)),
+    ("manifest_unreadable", {"manifest.csv": "key;value\nx;y\n"},
+     ("warning", "manifest.unreadable", "manifest.csv", 1)),
+    ("manifest_mode_mismatch",
+     {"manifest.csv": "propertyName,value\nfile.attendance,delta\n",
+      "attendance.csv": VALID["attendance.csv"]},
+      ("warning", "manifest.mode_mismatch", "attendance.csv", None)),
+    ("mixed_status",
+     {"attendance.csv": att("a1,active,2024-03-01,,s1,u1,2024-03-01,AE,,,", "a2,,,,s1,u1,2024-03-02,AE,,,")},
      ("warning", "mode.mixed_status", "attendance.csv", None)),
     ("empty_drop", {"orgs.csv": None, "readme.md": "x"}, ("error", "drop.empty", "drop", None)),
 ]
@@ -95,19 +138,30 @@ MANIFEST_12 = VALID_12["manifest.csv"]
 # OneRoster 1.2 drops (base VALID_12): (case id, files to change, expected (severity, rule, file, line))
 V12_CASES = [
     ("v12_missing_roles", {"roles.csv": None}, ("info", "drop.file_missing", "roles.csv", None)),
-    ("v12_role_of_unknown_user", {"roles.csv": roles_plus("r4,,,u404,primary,student,,,s1,")}, ("error", "ref.dangling", "roles.csv", 5)),
-    ("v12_role_at_unknown_org", {"roles.csv": roles_plus("r4,,,u1,secondary,aide,,,s404,")}, ("error", "ref.dangling", "roles.csv", 5)),
-    ("v12_user_without_primary_role", {"roles.csv": VALID_12["roles.csv"].replace("r2,,,u2,primary", "r2,,,u2,secondary")},
+    ("v12_role_of_unknown_user", {"roles.csv": roles_plus("r4,,,u404,primary,student,,,s1,")},
+     ("error", "ref.dangling", "roles.csv", 5)),
+    ("v12_role_at_unknown_org", {"roles.csv": roles_plus("r4,,,u1,secondary,aide,,,s404,")},
+     ("error", "ref.dangling", "roles.csv", 5)),
+    ("v12_user_without_primary_role",
+     {"roles.csv": VALID_12["roles.csv"].replace("r2,,,u2,primary", "r2,,,u2,secondary")},
      ("warning", "roles.no_primary", "roles.csv", 3)),
-    ("v12_user_with_two_primary_roles", {"roles.csv": VALID_12["roles.csv"].replace("r3,,,u2,secondary", "r3,,,u2,primary")},
+    ("v12_user_with_two_primary_roles",
+     {"roles.csv": VALID_12["roles.csv"].replace("r3,,,u2,secondary", "r3,,,u2,primary")},
      ("warning", "roles.several_primary", "roles.csv", 3)),
-    ("v12_bad_role", {"roles.csv": roles_plus("r4,,,u1,secondary,coach,,,s1,")}, ("error", "row.bad_enum", "roles.csv", 5)),
-    ("v12_bad_role_type", {"roles.csv": roles_plus("r4,,,u1,tertiary,aide,,,s1,")}, ("error", "row.bad_enum", "roles.csv", 5)),
-    ("v12_ext_with_comma", {"classes.csv": VALID["classes.csv"].replace("scheduled", '"ext:a,b"')}, ("error", "row.bad_enum", "classes.csv", 2)),
-    ("v12_ignored_file", {"userResources.csv": "sourcedId\nx\n"}, ("info", "drop.ignored_file", "userResources.csv", None)),
-    ("v12_users_under_11_manifest", {"manifest.csv": MANIFEST_11}, ("error", "drop.version_mixed", "manifest.csv", None)),
-    ("v12_roles_beside_11_users", {"manifest.csv": None, "users.csv": VALID["users.csv"]}, ("error", "drop.version_mixed", "users.csv", None)),
-    ("v12_users_with_11_columns", {"users.csv": VALID_12["users.csv"].replace("pronouns\n", "pronouns,role\n", 1)},
+    ("v12_bad_role", {"roles.csv": roles_plus("r4,,,u1,secondary,coach,,,s1,")},
+     ("error", "row.bad_enum", "roles.csv", 5)),
+    ("v12_bad_role_type", {"roles.csv": roles_plus("r4,,,u1,tertiary,aide,,,s1,")},
+     ("error", "row.bad_enum", "roles.csv", 5)),
+    ("v12_ext_with_comma", {"classes.csv": VALID["classes.csv"].replace("scheduled", '"ext:a,b"')},
+     ("error", "row.bad_enum", "classes.csv", 2)),
+    ("v12_ignored_file", {"userResources.csv": "sourcedId\nx\n"},
+     ("info", "drop.ignored_file", "userResources.csv", None)),
+    ("v12_users_under_11_manifest", {"manifest.csv": MANIFEST_11},
+     ("error", "drop.version_mixed", "manifest.csv", None)),
+    ("v12_roles_beside_11_users", {"manifest.csv": None, "users.csv": VALID["users.csv"]},
+     ("error", "drop.version_mixed", "users.csv", None)),
+    ("v12_users_with_11_columns",
+     {"users.csv": VALID_12["users.csv"].replace("pronouns\n", "pronouns,role\n", 1)},
      ("error", "drop.version_mixed", "users.csv", 1)),
 ]
 
@@ -127,14 +181,16 @@ def test_oneroster_12_corpus(tmp_path, case, files, expected):
 def test_oneroster_11_users_under_a_12_manifest_or_a_10_manifest_is_one_refusal(tmp_path):
     for i, (manifest, rule) in enumerate(((MANIFEST_12, "drop.version_mixed"),
                                           (MANIFEST_11.replace(",1.1", ",1.0"), "drop.version_unsupported"))):
-        rep = validate_drop(write_drop(tmp_path, {"manifest.csv": manifest}, name=f"d{i}"), expectations=False)
+        rep = validate_drop(write_drop(tmp_path, {"manifest.csv": manifest}, name=f"d{i}"),
+                            expectations=False)
         assert [f.rule for f in rep.findings if f.severity == "error"] == [rule], rep.findings
         assert rep.fatal and rep.files == []
 
 
 def test_version_is_a_finding_from_the_manifest_or_the_headers(tmp_path):
     cases = ((VALID_12, {}, "1.2", "manifest oneroster.version is 1.2"),
-             (VALID_12, {"manifest.csv": None}, "1.2", "it has the 1.2-only files roles.csv, userProfiles.csv"),
+             (VALID_12, {"manifest.csv": None}, "1.2",
+              "it has the 1.2-only files roles.csv, userProfiles.csv"),
              (VALID_12, {"manifest.csv": None, "roles.csv": None, "userProfiles.csv": None}, "1.2",
               "users.csv has the 1.2 columns"),
              (VALID, {}, "1.1", "users.csv has the 1.1 columns role/orgSourcedIds"),
@@ -143,7 +199,8 @@ def test_version_is_a_finding_from_the_manifest_or_the_headers(tmp_path):
     for i, (base, files, version, why) in enumerate(cases):
         rep = validate_drop(write_drop(tmp_path, files, base=base, name=f"d{i}"), expectations=False)
         said = [f.message for f in rep.findings if f.rule == "drop.version"]
-        assert len(said) == 1 and said[0].startswith(f"read as OneRoster {version} because") and why in said[0], said
+        assert len(said) == 1 and said[0].startswith(f"read as OneRoster {version} "
+                                                     "because") and why in said[0], said
         assert not [f for f in rep.findings if f.severity == "error"], rep.findings
 
 
@@ -151,7 +208,8 @@ def test_oneroster_12_drop_lands_users_roles_and_ext_values(tmp_path):
     ext = {"orgs.csv": VALID["orgs.csv"].replace("s1,,,Demo High,school", "s1,,,Demo High,ext:campus"),
            "academicSessions.csv": VALID["academicSessions.csv"].replace(",term,", ",ext:quarter,"),
            "classes.csv": VALID["classes.csv"].replace("homeroom", "ext:advisory"),
-           "enrollments.csv": VALID["enrollments.csv"].replace("e2,,,k1,s1,u2,teacher", "e2,,,k1,s1,u2,ext:observer"),
+           "enrollments.csv": VALID["enrollments.csv"].replace("e2,,,k1,s1,u2,teacher",
+                                                               "e2,,,k1,s1,u2,ext:observer"),
            "demographics.csv": VALID["demographics.csv"].replace(",female,", ",ext:nonbinary,"),
            "roles.csv": roles_plus("r4,,,u2,secondary,ext:coach,,,s1,")}
     out = tmp_path / "wh"
@@ -166,18 +224,22 @@ def test_oneroster_12_drop_lands_users_roles_and_ext_values(tmp_path):
     def values(entity, col):
         return sorted(v for (v,) in q.execute(f"select {col} from '{res[entity].parquet_path}'").fetchall())
     assert "ext:campus" in values("orgs", "type") and "ext:quarter" in values("academic_sessions", "type")
-    assert "ext:advisory" in values("classes", '"classType"') and "ext:observer" in values("enrollments", "role")
+    assert "ext:advisory" in values("classes", '"classType"') and "ext:observer" in values("enrollments",
+                                                                                           "role")
     assert values("demographics", "sex") == ["ext:nonbinary"] and "ext:coach" in values("roles", "role")
     cols = [r[0] for r in q.execute(f"describe select * from '{res['users'].parquet_path}'").fetchall()]
     assert "role" not in cols and "primaryOrgSourcedId" in cols and "pronouns" in cols
     # an ext: value is OneRoster 1.2 only
-    rep = validate_drop(write_drop(tmp_path, {"classes.csv": ext["classes.csv"]}, name="v11"), expectations=False)
-    assert ("error", "row.bad_enum", "classes.csv", 3) in [(f.severity, f.rule, f.file, f.line) for f in rep.findings]
+    rep = validate_drop(write_drop(tmp_path, {"classes.csv": ext["classes.csv"]}, name="v11"),
+                        expectations=False)
+    assert ("error", "row.bad_enum", "classes.csv",
+            3) in [(f.severity, f.rule, f.file, f.line) for f in rep.findings]
 
 
 def test_oneroster_12_findings_carry_no_personal_data(tmp_path):
     bad = VALID_12["users.csv"].replace("u2,,,true,", "u2,,,maybe,").replace(",s1,\n", ",s 1,\n")
-    rep = validate_drop(write_drop(tmp_path, {"users.csv": bad, "roles.csv": roles_plus("r4,,,u1,x,y,,,s1,")}, base=VALID_12))
+    rep = validate_drop(write_drop(tmp_path, {"users.csv": bad, "roles.csv": roles_plus("r4,,,u1,x,y,,,s1,")},
+                                   base=VALID_12))
     assert {"row.bad_boolean", "row.bad_enum"} <= {f.rule for f in rep.findings}
     assert PII_MARK not in json.dumps(rep.to_dict())
 
@@ -289,22 +351,30 @@ def test_oneroster_12_expectations_check_roles_and_ext_values(tmp_path):
     users = {r.id for r in rules_for("users", p12)}
     assert "users.role.not_null" not in users and "users.primaryOrgSourcedId.references_orgs" in users
     roles = {r.id: r for r in rules_for("roles", p12)}
-    assert {"roles.userSourcedId.references_users", "roles.orgSourcedId.references_orgs", "roles.role.in_set"} <= set(roles)
-    assert roles["roles.userSourcedId.references_users"].severity == roles["roles.orgSourcedId.references_orgs"].severity == "ERROR"
+    assert {"roles.userSourcedId.references_users", "roles.orgSourcedId.references_orgs",
+            "roles.role.in_set"} <= set(roles)
+    assert (roles["roles.userSourcedId.references_users"].severity
+            == roles["roles.orgSourcedId.references_orgs"].severity == "ERROR")
     ref = next(r for r in rules_for("attendance", p12) if r.id == "attendance.userSourcedId.references_roles")
-    assert ref.severity == "ERROR" and ref.params["filter"] == ("role", "student") and ref.params["keys"] == ("userSourcedId",)
-    assert next(r for r in rules_for("attendance", p12) if r.id == "attendance.userSourcedId.references_users").params["filter"] is None
+    assert (ref.severity == "ERROR" and ref.params["filter"] == ("role", "student")
+            and ref.params["keys"] == ("userSourcedId",))
+    assert next(r for r in rules_for("attendance",
+                                     p12) if r.id
+                                     == "attendance.userSourcedId.references_users").params["filter"] is None
     # ext: values pass the suites; attendance of a user whose only role is not student is blocking
     ok = validate_drop(write_drop(tmp_path, {"roles.csv": roles_plus("r4,,,u2,secondary,ext:coach,,,s1,"),
-                                              "classes.csv": VALID["classes.csv"].replace("homeroom", "ext:advisory")},
+                                              "classes.csv": VALID["classes.csv"].replace("homeroom",
+                                                                                          "ext:advisory")},
                                   base=VALID_12, name="ok"))
-    assert ok.ok and {e["entity"] for e in ok.expectations} >= {"users", "roles", "user_profiles"}, ok.expectations
+    assert ok.ok and {e["entity"] for e in ok.expectations} >= {"users", "roles",
+                                                                "user_profiles"}, ok.expectations
     att = VALID["attendance.csv"] + "a4,,,,s1,u2,2024-03-05,AE,,,\n"
     bad = validate_drop(write_drop(tmp_path, {"attendance.csv": att}, base=VALID_12, name="bad"))
     failed = {e["entity"]: e for e in bad.expectations if not e["passed"]}
     assert list(failed) == ["attendance"] and failed["attendance"]["blocking"]
     counts = failed["attendance"]["metadata"]["unexpected_counts"]
-    assert counts["attendance.userSourcedId.references_roles"] == 1 and counts["attendance.userSourcedId.references_users"] == 0
+    assert (counts["attendance.userSourcedId.references_roles"] == 1
+            and counts["attendance.userSourcedId.references_users"] == 0)
 
 
 def test_published_doc_lists_both_versions():

@@ -18,9 +18,11 @@ def served(tmp_path, monkeypatch):
     (warehouse / "acme" / "reports" / "2025-09-05" / "validation.html").write_text("<h1>validation acme</h1>")
     (warehouse / "acme" / "reports" / "2025-09-05" / "validation.json").write_text("{}")
     (warehouse / "acme" / "reports" / "2025-09-05" / "seq=7").mkdir()
-    (warehouse / "acme" / "reports" / "2025-09-05" / "seq=7" / "validation.html").write_text("<h1>second</h1>")
+    (warehouse / "acme" / "reports" / "2025-09-05" / "seq=7" / "validation.html").write_text(
+        "<h1>second</h1>")
     (warehouse / "acme" / "attendance_reports" / "2025-09-05").mkdir(parents=True)
-    (warehouse / "acme" / "attendance_reports" / "2025-09-05" / "attendance.html").write_text("<h1>district</h1>")
+    (warehouse / "acme" / "attendance_reports" / "2025-09-05" / "attendance.html").write_text(
+        "<h1>district</h1>")
     (warehouse / "acme" / "raw" / "users" / "delivery_date=2025-09-05").mkdir(parents=True)
     (warehouse / "acme" / "raw" / "users" / "delivery_date=2025-09-05" / "part-0.html").write_text("raw")
     (warehouse / "acme" / "marts.duckdb").write_text("marts")
@@ -49,15 +51,20 @@ def test_reports_are_served_and_nothing_else(served):
     assert _get(url) == (200, "<h1>validation acme</h1>")
     assert _get(f"{base}/acme/attendance_reports/2025-09-05/attendance.html") == (200, "<h1>district</h1>")
     status, index = _get(base + "/")
-    assert status == 200 and "/acme/reports/2025-09-05/validation.html" in index and "attendance_reports" in index
+    assert (status == 200 and "/acme/reports/2025-09-05/validation.html" in index and "attendance_reports"
+            in index)
     # a later delivery of the same date keeps its own report, served beside the first one's
     second = report_url(warehouse / "acme" / "reports" / "2025-09-05" / "seq=7" / "validation.html")
     assert second == f"{base}/acme/reports/2025-09-05/seq=7/validation.html"
-    assert _get(second) == (200, "<h1>second</h1>") and "/acme/reports/2025-09-05/seq=7/validation.html" in index
+    assert _get(second) == (200,
+                            "<h1>second</h1>") and "/acme/reports/2025-09-05/seq=7/validation.html" in index
     assert _get(f"{base}/acme/attendance_reports/2025-09-05/seq=7/attendance.html")[0] == 404
     for path in ("/acme/reports/2025-09-05/validation.json", "/acme/marts.duckdb",
-                 "/acme/raw/users/delivery_date=2025-09-05/part-0.html", "/acme/reports/2025-09-05/../../marts.duckdb",
-                 "/acme/reports/%2e%2e/2025-09-05/validation.html", "/Acme/reports/2025-09-05/validation.html"):
+                 "/acme/raw/users/delivery_date=2025-09-05/part-0.html",
+                 "/acme/reports/2025-09-05/../../marts.duckdb",
+                 "/acme/reports/%2e%2e/2025-09-05/validation.html",
+                 "/Acme/reports/2025-09-05/validation.html"):
         assert _get(base + path)[0] == 404, path
     assert report_url(warehouse / "acme" / "marts.duckdb") is None
-    assert report_url(warehouse / "acme" / "raw" / "users" / "delivery_date=2025-09-05" / "part-0.html") is None
+    assert report_url(warehouse / "acme" / "raw" / "users" / "delivery_date=2025-09-05"
+                      / "part-0.html") is None

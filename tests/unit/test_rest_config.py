@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from kinvolved_assets.customers import validate_customer_config
-from kinvolved_assets.generator import suggested_config
+from kinvolved_assets.generator.config import suggested_config
 from kinvolved_assets.rest.config import REPO_ROOT, CredentialsError, resolve_credentials
 
 SECRET = "Ab3-very-secret-value"
@@ -35,10 +35,12 @@ def test_valid_block_has_defaults(tmp_path):
 
 @pytest.mark.parametrize("rest, where, words", [
     ({"client_secret": SECRET}, "rest.client_secret", "unknown key"),
-    ({"credentials_env": {"client_id": "RESTCO_ID", "client_secret": SECRET}}, "rest.credentials_env.client_secret",
+    ({"credentials_env": {"client_id": "RESTCO_ID", "client_secret": SECRET}},
+     "rest.credentials_env.client_secret",
      "must name an environment variable"),
     ({"base_url": "http://sis.example.org"}, "rest.base_url", "must use https"),
-    ({"base_url": f"https://user:{SECRET}@sis.example.org"}, "rest.base_url", "may not carry a user or password"),
+    ({"base_url": f"https://user:{SECRET}@sis.example.org"}, "rest.base_url",
+     "may not carry a user or password"),
     ({"token_url": None}, "rest", "token_url is required"),
     ({"entities": ["users", "grades"]}, "rest.entities", "unknown entity 'grades'"),
     ({"version": "1.0"}, "rest.version", "1.1"),

@@ -93,7 +93,8 @@ def test_full_pull_writes_the_same_files_as_the_bulk_drop(site):
         for name in generated.namelist():
             if name == "manifest.csv":
                 continue
-            assert _sorted_rows((result.delivery / name).read_bytes()) == _sorted_rows(generated.read(name)), name
+            assert (_sorted_rows((result.delivery / name).read_bytes())
+                    == _sorted_rows(generated.read(name))), name
     manifest = (result.delivery / "manifest.csv").read_text()
     assert "source.flow,oneroster_rest" in manifest and "file.users,bulk" in manifest
     archived = result.archive
@@ -166,7 +167,8 @@ def test_a_wrong_secret_fails_with_one_clear_message(site, monkeypatch):
     with pytest.raises(ProviderRefused) as err:
         site.pull(site.customer(server))
     message = str(err.value)
-    assert message.startswith("the provider refused the credentials of customer restco (token endpoint answered 401)")
+    assert message.startswith("the provider refused the credentials of customer restco (token endpoint "
+                              "answered 401)")
     assert SECRET[::-1] not in message and server.provider.issued == []
     assert _visible_drops(site.home) == []
 
@@ -192,7 +194,8 @@ def _delta_users(site, server, customer):
     from kinvolved_assets.rest.pull import _pull_entity
 
     archive = PullArchive(site.home / "archive" / "restco" / "rest", "probe")
-    client = OneRosterClient("restco", customer.rest, resolve_credentials("restco", customer.rest), log=archive.log)
+    client = OneRosterClient("restco", customer.rest, resolve_credentials("restco", customer.rest),
+                             log=archive.log)
     params = {"filter": "dateLastModified>'2025-09-20T00:00:00Z'"}
     return archive, _pull_entity(client, archive, customer, "users", params)
 
@@ -239,18 +242,22 @@ def test_the_commands_serve_and_pull_for_real(site, tmp_path):
         port = probe.getsockname()[1]
     kinvolved = os.path.join(os.path.dirname(sys.executable), "kinvolved")
     env = {**os.environ, "ONEROSTER_CLIENT_ID": CLIENT_ID, "ONEROSTER_CLIENT_SECRET": SECRET}
-    server = subprocess.Popen([kinvolved, "serve-oneroster", "--district", str(site.district), "--port", str(port),
-                               "--as-of", "2025-09-29", "--seconds", "60"], env=env, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([kinvolved, "serve-oneroster", "--district", str(site.district), "--port",
+                               str(port),
+                               "--as-of", "2025-09-29", "--seconds", "60"], env=env, stdout=subprocess.PIPE,
+                               text=True)
     try:
         banner = server.stdout.readline()
         assert f"on http://127.0.0.1:{port}" in banner and "as of 2025-09-29" in banner, banner
         from types import SimpleNamespace
 
         site.customer(SimpleNamespace(url=f"http://127.0.0.1:{port}"))
-        done = subprocess.run([kinvolved, "pull", "restco", "--full"], env=dict(os.environ), capture_output=True,
+        done = subprocess.run([kinvolved, "pull", "restco", "--full"], env=dict(os.environ),
+                              capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith("full pull ") and "users" in done.stdout and SECRET not in done.stdout + done.stderr
+        assert (done.stdout.startswith("full pull ") and "users" in done.stdout
+                and SECRET not in done.stdout + done.stderr)
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -47,8 +47,10 @@ def _raw_ids(paths, date=D) -> list[str]:
 
 
 def test_bad_rows_are_quarantined_and_the_rest_of_the_night_loads(tmp_path):
-    paths, out = _deliver(tmp_path, {"attendance.csv": ATT_HEAD + GOOD + FUTURE + UNKNOWN_CODE + UNKNOWN_STUDENT
-                                     + GOOD.replace("a1,", "b1,").replace("a2,", "b2,").replace("a3,", "b3,")})
+    paths, out = _deliver(tmp_path,
+                          {"attendance.csv": ATT_HEAD + GOOD + FUTURE + UNKNOWN_CODE + UNKNOWN_STUDENT
+                                     + GOOD.replace("a1,", "b1,").replace("a2,", "b2,").replace("a3,",
+                                                                                                "b3,")})
     assert out.promoted, out.blocking_summary()
     check = _check(out)
     assert not check.passed and not check.blocking
@@ -64,7 +66,8 @@ def test_bad_rows_are_quarantined_and_the_rest_of_the_night_loads(tmp_path):
                    ("a8", 6, "attendance.absenceCode.references_absence_codes"),
                    ("a9", 7, "attendance.userSourcedId.references_users")]
     files = paths.files_partition("attendance", D) / "seq=*" / "part-0.parquet"
-    assert duckdb.sql(f"SELECT rows, rejected_rows, CAST(max_date AS VARCHAR) FROM '{files}'").fetchall() == [(6, 3, "2024-03-05")]
+    assert duckdb.sql("SELECT rows, rejected_rows, CAST(max_date AS VARCHAR) FROM "
+                      f"'{files}'").fetchall() == [(6, 3, "2024-03-05")]
     assert out.entities["attendance"].result.rows == 6
 
 

@@ -14,8 +14,10 @@ from kinvolved_assets.validate import validate_drop
 from tests.unit.corpus.reader_drops import VALID, write_drop
 
 HEAD = VALID["academicSessions.csv"].splitlines()[0] + "\n"
-STARTING_LABEL = HEAD + "y18,,,2018-19,schoolYear,2018-09-05,2019-06-22,,2018\nt1,,,Fall,term,2018-09-05,2019-01-25,y18,2018\n"
-TERMS_ONLY = HEAD + "t1,,,Fall,semester,2018-09-05,2019-01-25,,2019\nt2,,,Spring,semester,2019-01-28,2019-06-22,,2019\n"
+STARTING_LABEL = (HEAD + "y18,,,2018-19,schoolYear,2018-09-05,2019-06-22,,2018\n"
+                  "t1,,,Fall,term,2018-09-05,2019-01-25,y18,2018\n")
+TERMS_ONLY = (HEAD + "t1,,,Fall,semester,2018-09-05,2019-01-25,,2019\n"
+              "t2,,,Spring,semester,2019-01-28,2019-06-22,,2019\n")
 
 
 def _config(year: int) -> CustomerConfig:
@@ -31,7 +33,8 @@ def test_resolve_by_dates():
     d = dt.date.fromisoformat
     sy = resolve([Session("y18", "schoolYear", d("2018-09-05"), d("2019-06-22"), 2018),
                   Session("y19", "schoolYear", d("2019-09-04"), d("2020-06-20"), 2019)], 2019)
-    assert (sy.start, sy.end, [s.sourced_id for s in sy.sessions]) == (d("2018-09-05"), d("2019-06-22"), ["y18"])
+    assert (sy.start, sy.end, [s.sourced_id for s in sy.sessions]) == (d("2018-09-05"), d("2019-06-22"),
+                                                                       ["y18"])
     assert [s.sourced_id for s in sy.relabelled] == ["y18"]
     assert not resolve([Session("y18", "schoolYear", d("2018-09-05"), d("2019-06-22"), 2018)], 2018).resolved
 
@@ -39,13 +42,15 @@ def test_resolve_by_dates():
 def test_validate_names_the_session_or_says_nothing_matches(tmp_path):
     drop = write_drop(tmp_path, {"academicSessions.csv": STARTING_LABEL}, name="a")
     ((rule, sev, msg),) = _rule(validate_drop(drop, customer=_config(2019), expectations=False))
-    assert (rule, sev) == ("session.school_year_relabelled", "warning") and "y18 (2018-09-05 .. 2019-06-22) is labelled 2018" in msg
+    assert (rule, sev) == ("session.school_year_relabelled",
+                           "warning") and "y18 (2018-09-05 .. 2019-06-22) is labelled 2018" in msg
     ((rule, sev, msg),) = _rule(validate_drop(drop, customer=_config(2018), expectations=False))
     assert (rule, sev) == ("session.no_school_year", "error") and "set school_year: 2019" in msg
     terms = write_drop(tmp_path, {"academicSessions.csv": TERMS_ONLY}, name="b")
     ((rule, sev, _),) = _rule(validate_drop(terms, customer=_config(2019), expectations=False))
     assert (rule, sev) == ("session.school_year_from_terms", "warning")
-    assert _rule(validate_drop(write_drop(tmp_path, {}, name="c"), customer=_config(2024), expectations=False)) == []
+    assert _rule(validate_drop(write_drop(tmp_path, {}, name="c"), customer=_config(2024),
+                               expectations=False)) == []
 
 
 def test_ingest_check_fails_when_no_session_matches(tmp_path):
@@ -56,9 +61,12 @@ def test_ingest_check_fails_when_no_session_matches(tmp_path):
                           validators=[expectations_validator(engine="duckdb")])
     assert not out.promoted and "academic_sessions: expectations" in out.blocking_summary()
     check = next(c for c in out.entities["academic_sessions"].checks if c.name == "expectations")
-    res = next(r for r in check.metadata["results"] if r["rule"] == "academic_sessions.schoolYear.matches_configured_year")
-    assert res["severity"] == "ERROR" and not res["success"] and "no academic session" in res["detail"]["school_year"]
-    ok = ingest_delivery(_config(2024), paths, "2024-03-05", run_id="r2", validators=[expectations_validator(engine="duckdb")])
+    res = next(r for r in check.metadata["results"] if r["rule"]
+               == "academic_sessions.schoolYear.matches_configured_year")
+    assert (res["severity"] == "ERROR" and not res["success"] and "no academic "
+                                                                  "session" in res["detail"]["school_year"])
+    ok = ingest_delivery(_config(2024), paths, "2024-03-05", run_id="r2",
+                         validators=[expectations_validator(engine="duckdb")])
     assert ok.promoted, ok.blocking_summary()
 
 

@@ -34,7 +34,8 @@ def test_no_test_is_imported_from_another_module():
     for path, tree in _sources():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                imported += [f"{path.relative_to(REPO)}: {a.name}" for a in node.names if a.name.startswith("test_")]
+                imported += [f"{path.relative_to(REPO)}: "
+                             f"{a.name}" for a in node.names if a.name.startswith("test_")]
     assert imported == []
 
 

@@ -65,7 +65,8 @@ def test_another_districts_export_is_blocked_and_changes_nothing(tmp_path, monke
     # an attendance-only night of the other district: judged against the orgs delivered before
     out = _deliver(paths, _config(licensed=()), D3, {"attendance.csv": FOREIGN["attendance.csv"]},
                    base={}, run_id="r-foreign-att")
-    assert not out.promoted and (out.drop_findings[-1].rule, out.drop_findings[-1].file) == ("drop.wrong_customer", "attendance.csv")
+    assert not out.promoted and (out.drop_findings[-1].rule,
+                                 out.drop_findings[-1].file) == ("drop.wrong_customer", "attendance.csv")
     assert _tree(paths.raw) == before
 
 
@@ -83,11 +84,13 @@ def test_own_deltas_and_a_new_customer_still_load(tmp_path):
     orgs = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
             "s9,active,2024-03-06T00:00:00Z,New School,school,S9,other-d1\n")
     out = _deliver(paths, _config(licensed=("s1",)), D2, {"orgs.csv": orgs,
-                                                         "attendance.csv": FOREIGN["attendance.csv"]}, base={})
+                                                         "attendance.csv": FOREIGN["attendance.csv"]},
+                                                         base={})
     assert out.promoted, out.drop_findings
     assert "drop.wrong_customer" not in {f.rule for f in out.drop_findings}
     # a customer without licensed schools nor history: nothing to compare with
     other = CustomerPaths.for_customer("newco", tmp_path)
     other.landing.mkdir(parents=True)
-    out = _deliver(other, _config(licensed=()).model_copy(update={"customer_id": "newco"}), D1, {}, base=FOREIGN)
+    out = _deliver(other, _config(licensed=()).model_copy(update={"customer_id": "newco"}), D1, {},
+                   base=FOREIGN)
     assert out.promoted and "drop.wrong_customer" not in {f.rule for f in out.drop_findings}

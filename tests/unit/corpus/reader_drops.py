@@ -102,10 +102,12 @@ def quote_all(text: str) -> str:
 
 # The same district as a OneRoster 1.2 export: users.csv without role/orgSourcedIds (1.2 columns
 # instead, personal ones marked), roles.csv, a userProfiles.csv and a 1.2 manifest.
-USERS_12_HEAD = ("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,"
-                 "identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,resourceSourcedIds,"
+USERS_12_HEAD = ("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,"
+                 "middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,"
+                 "resourceSourcedIds,"
                  "preferredGivenName,preferredMiddleName,preferredFamilyName,primaryOrgSourcedId,pronouns")
-ROLES_HEAD = "sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,userProfileSourcedId"
+ROLES_HEAD = ("sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,"
+              "userProfileSourcedId")
 VALID_12: dict[str, str] = {
     **VALID,
     "manifest.csv": "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\n",

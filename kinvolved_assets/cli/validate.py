@@ -21,7 +21,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
     p.add_argument("--customer", default=None, help="customer id (slug), shown in the report")
     p.add_argument("--first", type=int, default=5, help="findings listed per rule in the text report")
-    p.add_argument("--no-expectations", action="store_true", help="skip the expectation suites (contract only)")
+    p.add_argument("--no-expectations", action="store_true",
+                   help="skip the expectation suites (contract only)")
     p.set_defaults(func=run)
     return p
 

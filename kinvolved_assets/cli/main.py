@@ -1,4 +1,4 @@
-"""``kinvolved``: the single command-line entry point.
+"""``kinvolved``: the single command-line entry point (``kinvolved_assets.cli.main:main``).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``; the module sets
 ``func`` on its parser, which receives the parsed args and returns the exit code.
@@ -14,12 +14,17 @@ import sys
 
 COMMAND_MODULES = (
     "kinvolved_assets.generator.command",       # generate
-    "kinvolved_assets.validate_command",        # validate
-    "kinvolved_assets.commands",                # demo, onboard, ingest, prepare-dbt, configs
+    "kinvolved_assets.cli.validate",            # validate
+    "kinvolved_assets.cli.demo",                # demo
+    "kinvolved_assets.cli.ingest",              # ingest
+    "kinvolved_assets.cli.backfill",            # backfill
+    "kinvolved_assets.cli.onboard",             # onboard
+    "kinvolved_assets.cli.configs",             # configs
+    "kinvolved_assets.cli.prepare_dbt",         # prepare-dbt
     "kinvolved_assets.rest.command",            # pull, serve-oneroster
     "kinvolved_assets.report.command",          # report
     "kinvolved_assets.dbt_docs",                # docs
-    "kinvolved_assets.ledger_commands",         # deliveries, reingest, supersede
+    "kinvolved_assets.cli.deliveries",          # deliveries, reingest, supersede
 )
 
 

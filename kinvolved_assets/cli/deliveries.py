@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "(never retried, never replayed)")
     p.add_argument("customer")
     p.add_argument("delivery")
-    p.add_argument("--by", help="the delivery that replaces it (seq, sha256 prefix or file name), for the record")
+    p.add_argument("--by",
+                   help="the delivery that replaces it (seq, sha256 prefix or file name), for the record")
     p.set_defaults(func=cmd_supersede)
 
 
@@ -39,8 +40,8 @@ def _one(ledger, customer_id: str, ref: str):
     if len(found) == 1:
         return found[0]
     if not found:
-        print(f"no delivery {ref!r} in the ledger of {customer_id} (`kinvolved deliveries {customer_id}` lists "
-              "them: use the seq, a sha256 prefix of 6+ characters or the file name)", file=sys.stderr)
+        print(f"no delivery {ref!r} in the ledger of {customer_id} (`kinvolved deliveries {customer_id}` "
+              "lists them: use the seq, a sha256 prefix of 6+ characters or the file name)", file=sys.stderr)
     else:
         print(f"{ref!r} names {len(found)} deliveries of {customer_id} (seq "
               f"{', '.join(str(d.seq) for d in found)}): use the seq", file=sys.stderr)
@@ -74,7 +75,7 @@ def _n(value) -> str:
 def cmd_reingest(args) -> int:
     import os
 
-    from kinvolved_assets.commands import _tell, instance_for, quiet_runs
+    from kinvolved_assets.cli.runs import instance_for, quiet_runs, tell
     from kinvolved_assets.customer_lock import CustomerBusy, customer_lock
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.defs.keys import CUSTOMER_TAG
@@ -94,10 +95,11 @@ def cmd_reingest(args) -> int:
         return 2
     defs = build_definitions(home=home, settle_seconds=0)
     instance = instance_for(home)
-    tags = {CUSTOMER_TAG: customer.customer_id, PID_TAG: str(os.getpid()), "kinvolved/reingest": str(delivery.seq)}
+    tags = {CUSTOMER_TAG: customer.customer_id, PID_TAG: str(os.getpid()),
+            "kinvolved/reingest": str(delivery.seq)}
     config = {"ops": {"oneroster_delivery": {"config": {"sha256": delivery.sha256}}}}
     try:
-        with customer_lock(paths, f"`kinvolved reingest` (pid {os.getpid()})", on_wait=_tell), \
+        with customer_lock(paths, f"`kinvolved reingest` (pid {os.getpid()})", on_wait=tell), \
                 quiet_runs(home) as log:
             result = run_ingest(defs, instance, delivery_key(customer.customer_id, delivery.delivery_date),
                                 run_config=config, tags=tags)
@@ -109,7 +111,8 @@ def cmd_reingest(args) -> int:
     with Ledger(paths) as ledger:
         after = ledger.get(delivery.sha256)
     print(f"run output: {log}")
-    print(f"{delivery.delivery_date} #{delivery.seq} {delivery.file_name}: {after.state}  run {result.run_id}")
+    print(f"{delivery.delivery_date} #{delivery.seq} {delivery.file_name}: {after.state}  run "
+          f"{result.run_id}")
     if marts is not None:
         print(f"marts   {'ok' if marts.success else 'FAILED'}  run {marts.run_id}")
     return 0 if result.success and marts is not None and marts.success else 1
@@ -130,11 +133,12 @@ def cmd_supersede(args) -> int:
         if delivery is None or (args.by and by is None):
             return 2
         if delivery.state in ("ingested", "ingesting"):
-            print(f"delivery #{delivery.seq} {delivery.file_name} is {delivery.state}: its data is in raw/, so it "
-                  "cannot be superseded; send the correction as a new delivery (it applies after it in "
+            print(f"delivery #{delivery.seq} {delivery.file_name} is {delivery.state}: its data is in raw/, "
+                  "so it cannot be superseded; send the correction as a new delivery (it applies after it in "
                   "(date, seq) order)", file=sys.stderr)
             return 1
         note = f"superseded by #{by.seq} {by.file_name}" if by else "superseded by the operator"
         ledger.set_state(delivery.sha256, "superseded", note=note)
-    print(f"{delivery.delivery_date} #{delivery.seq} {delivery.file_name}: {delivery.state} -> superseded ({note})")
+    print(f"{delivery.delivery_date} #{delivery.seq} {delivery.file_name}: {delivery.state} -> superseded "
+          f"({note})")
     return 0

@@ -1,0 +1,112 @@
+"""Where a delivery's drop is: the archived copy of the ledger's bytes, an operator's landing path, the
+ledger's accepted delivery of a date, the archive, or the landing folder (archived first when only there).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.delivery import (
+    LandedDrop,
+    archive_drop,
+    drop_sha256,
+    find_archived,
+    find_drops,
+    incomplete_reason,
+)
+from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
+
+
+class DeliveryNotFound(FileNotFoundError):
+    pass
+
+
+
+class Located(NamedTuple):
+    path: Path                 # the archived drop to read
+    sha256: str
+    name: str                  # the drop's name as delivered
+    date_source: str | None    # name | arrival; None when only the archive knows it
+
+
+
+def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str,
+                drop_hint: str | None = None, sha256: str | None = None) -> Located:
+    """Find the drop of a delivery, archiving it first if it is still only in landing.
+
+    Order: the delivery of those bytes (``sha256``, the ledger's choice), else an explicit landing path
+    (``drop_hint``), else the ledger's latest accepted delivery of that date, else the archive for that
+    date, else the landing folder's drops dated that day (exactly one must match).
+    """
+    check_date(delivery_date)
+    landing = config.landing_dir(paths.home)
+    if sha256:
+        archived = find_archived(paths, delivery_date, sha256)
+        if archived is not None:
+            return Located(archived, sha256, archived.name, None)
+        for drop in find_drops(landing, config.tz, date=delivery_date):
+            if not incomplete_reason(drop) and drop_sha256(drop) == sha256:
+                return _archive(drop, paths)
+        raise DeliveryNotFound(f"delivery {sha256[:12]} of {delivery_date} is neither archived nor in "
+                               f"{landing}")
+    if drop_hint:
+        return _locate_hint(config, paths, landing, drop_hint)
+    with Ledger(paths) as ledger:
+        accepted = [d for d in ledger.same_date(delivery_date) if d.state == "ingested"]
+    for delivery in reversed(accepted):
+        archived = find_archived(paths, delivery_date, delivery.sha256)
+        if archived is not None:
+            return Located(archived, delivery.sha256, delivery.file_name, delivery.date_source)
+    archived = find_archived(paths, delivery_date)
+    if archived is not None:
+        return Located(archived, _sha_from_marker(archived), archived.name, None)
+    dated = find_drops(landing, config.tz, date=delivery_date)
+    if not dated:
+        raise DeliveryNotFound(
+            f"no delivery dated {delivery_date} for customer {config.customer_id} in the archive or in "
+            f"{landing}"
+        )
+    if len(dated) > 1:
+        raise DeliveryNotFound(
+            f"{len(dated)} drops in {landing} are dated {delivery_date} "
+            f"({', '.join(d.name for d in dated)}); "
+            "launch the run with run config `drop` naming one"
+        )
+    return _archive(dated[0], paths)
+
+
+def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, drop_hint: str) -> Located:
+    hinted = ensure_within(Path(drop_hint) if os.path.isabs(drop_hint) else landing / drop_hint, paths.home)
+    try:
+        first = hinted.relative_to(landing).parts[0]
+    except (ValueError, IndexError):
+        first = None
+    # a folder or ZIP drop is one entry of the landing folder; loose CSVs of a day form one drop
+    own_entry = first is not None and ((landing / first).is_dir() or first.lower().endswith(".zip"))
+    near = find_drops(landing, config.tz, names={first} if own_entry else None)
+    matches = [d for d in near if hinted in (d.root, *d.paths)
+               or (d.kind == "loose" and hinted == landing / d.name)]
+    if not matches:
+        archived = (ensure_within(hinted, paths.archive) if str(hinted).startswith(str(paths.archive))
+                    else None)
+        if archived and archived.exists():
+            return Located(archived, _sha_from_marker(archived), archived.name, None)
+        raise DeliveryNotFound(f"drop {drop_hint!r} is not in {landing}")
+    return _archive(matches[0], paths)
+
+
+def _archive(drop: LandedDrop, paths: CustomerPaths) -> Located:
+    reason = incomplete_reason(drop)
+    if reason:
+        raise DeliveryNotFound(f"drop {drop.name} is not ready: {reason}")
+    sha = drop_sha256(drop)
+    return Located(archive_drop(drop, paths, sha), sha, drop.name, drop.date_source)
+
+
+def _sha_from_marker(archived: Path) -> str:
+    marker = archived.with_name(archived.name + ".sha256")
+    return marker.read_text().split()[0]
