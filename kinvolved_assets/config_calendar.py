@@ -36,7 +36,8 @@ _SOURCED_ID = re.compile(r"[0-9a-zA-Z._\-/@]{1,255}", re.ASCII)
 def _check_ids(values, what: str):
     bad = [v for v in values if not _SOURCED_ID.fullmatch(v)]
     if bad:
-        raise ValueError(f"{len(bad)} {what} are not OneRoster sourcedIds/identifiers (letters, digits, . _ - / @), "
+        raise ValueError(f"{len(bad)} {what} are not OneRoster sourcedIds/identifiers "
+                         "(letters, digits, . _ - / @), "
                          f"e.g. {printable(bad[0])}")
     return values
 
@@ -70,15 +71,17 @@ def calendar_problems(year: int, calendar: SchoolYearCalendar) -> list[tuple[str
            for key, day in (("first_day", calendar.first_day), ("last_day", calendar.last_day))
            if not lo <= day <= hi]
     if not out and calendar.last_day < calendar.first_day:
-        out.append(("last_day", f"{calendar.last_day} is before first_day {calendar.first_day}: give the last "
-                                "school day of the year, on or after first_day"))
+        out.append(("last_day", f"{calendar.last_day} is before first_day {calendar.first_day}: "
+                                "give the last school day of the year, on or after first_day"))
     days = calendar.non_instructional_days
     dated = [("non_instructional_days.district", d) for d in days.district] + [
-        (f"non_instructional_days.schools.{school}", d) for school, ds in sorted(days.schools.items()) for d in ds]
+        (f"non_instructional_days.schools.{school}", d)
+        for school, ds in sorted(days.schools.items()) for d in ds]
     outside = [(key, day) for key, day in dated if not calendar.first_day <= day <= calendar.last_day]
     if not out and outside:
         key, day = outside[0]
-        out.append((key, f"{day} is outside this year's school days {calendar.first_day} .. {calendar.last_day}: "
+        out.append((key, f"{day} is outside this year's school days "
+                         f"{calendar.first_day} .. {calendar.last_day}: "
                          "remove it or move it to the year that holds it"))
     return out
 

@@ -35,8 +35,8 @@ _PERIOD_RULE_HINTS = {
 
 # key path (list positions and school ids dropped) -> what a good value looks like
 FIELD_HINTS = {
-    "customer_id": "a slug: 2-40 characters, lowercase ASCII letters, digits and '_', starting with a letter, "
-                   "equal to the file name, e.g. springfield",
+    "customer_id": "a slug: 2-40 characters, lowercase ASCII letters, digits and '_', "
+                   "starting with a letter, equal to the file name, e.g. springfield",
     "name": "the district's name on one line, 1-200 characters, e.g. Springfield Public Schools",
     "sis": "one of PowerSchool, Infinite Campus, Skyward, Aeries, Synergy, other",
     "flow": "oneroster_csv or oneroster_rest",
@@ -45,17 +45,22 @@ FIELD_HINTS = {
     "school_year": SCHOOL_YEAR_HINT,
     "history_from_school_year": "the ending year of the earliest school year to load, at most school_year, "
                                 "e.g. 2019 to load from 2018-19",
-    "licensed_schools": "a list of school sourcedIds or identifiers (quote numbers), e.g. [org-sch-0001, \"1034\"]",
+    "licensed_schools": "a list of school sourcedIds or identifiers (quote numbers), "
+                        "e.g. [org-sch-0001, \"1034\"]",
     "non_instructional_days": "a mapping with district: [dates] and schools: {sourcedId: [dates]}",
     "non_instructional_days.district": "a list of dates YYYY-MM-DD, e.g. [2025-11-27, 2025-11-28]",
-    "non_instructional_days.schools": "school sourcedId -> list of dates YYYY-MM-DD, e.g. {org-sch-0003: [2025-10-10]}",
+    "non_instructional_days.schools": "school sourcedId -> list of dates YYYY-MM-DD, "
+                                      "e.g. {org-sch-0003: [2025-10-10]}",
     "school_years": "school year (its ending year) -> first_day, last_day, non_instructional_days, e.g. "
                     "{2027: {first_day: 2026-08-24, last_day: 2027-06-11}} (see docs/onboarding.md)",
     "school_years.first_day": "the first school day of that year, YYYY-MM-DD, e.g. 2026-08-24",
     "school_years.last_day": "the last school day of that year (inclusive), YYYY-MM-DD, e.g. 2027-06-11",
-    "school_years.non_instructional_days": "a mapping with district: [dates] and schools: {sourcedId: [dates]}",
-    "school_years.non_instructional_days.district": "a list of dates YYYY-MM-DD of that year, e.g. [2026-11-26]",
-    "school_years.non_instructional_days.schools": "school sourcedId -> list of dates YYYY-MM-DD of that year",
+    "school_years.non_instructional_days": "a mapping with district: [dates] "
+                                           "and schools: {sourcedId: [dates]}",
+    "school_years.non_instructional_days.district": "a list of dates YYYY-MM-DD of that year, "
+                                                    "e.g. [2026-11-26]",
+    "school_years.non_instructional_days.schools": "school sourcedId -> "
+                                                   "list of dates YYYY-MM-DD of that year",
     "schedule": "a mapping with daily: and/or monthly: cron expressions",
     "schedule.daily": "a 5-field cron in the customer's timezone, e.g. \"0 5 * * mon-fri\"",
     "schedule.monthly": "a 5-field cron in the customer's timezone, e.g. \"0 6 1 * *\"",
@@ -65,10 +70,11 @@ FIELD_HINTS = {
     "attendance.min_enrolled_days": "a whole number of days 0-400, e.g. 10",
     "attendance.enrollment_end_inclusive": "true or false",
     "attendance.mass_deletion_fraction": "a share above 0 and at most 1, e.g. 0.20",
-    "attendance.daily_from_periods": "a mapping: mode, share, minutes, half_day_share, code, precedence, schools "
-                                     "(see docs/attendance-rules.md)",
+    "attendance.daily_from_periods": "a mapping: mode, share, minutes, half_day_share, code, precedence, "
+                                     "schools (see docs/attendance-rules.md)",
     **{f"attendance.daily_from_periods.{k}": v for k, v in _PERIOD_RULE_HINTS.items()},
-    "attendance.daily_from_periods.schools": "school sourcedId -> the fields of the rule that differ at that school",
+    "attendance.daily_from_periods.schools": "school sourcedId -> "
+                                             "the fields of the rule that differ at that school",
     **{f"attendance.daily_from_periods.schools.{k}": v for k, v in _PERIOD_RULE_HINTS.items()},
     "validation": "a mapping of validation rules (see docs/onboarding.md)",
     "validation.volume_change_fraction": "a share above 0, e.g. 0.50",
@@ -144,12 +150,14 @@ def pydantic_message(error: dict) -> str:
         or printable(value, 40) in message else f" (got {printable(value)})"
     if kind == "string_too_long" or _never_quoted(field):
         shown = f" (got {len(value)} characters)" if isinstance(value, str) else ""
-    fix = f": {hint}" if hint and hint not in message and kind not in ("value_error", "assertion_error") else ""
+    fix = (f": {hint}" if hint and hint not in message and kind not in ("value_error", "assertion_error")
+           else "")
     return f"{message}{shown}{fix}"
 
 
 def _type_name(value: Any) -> str:
-    names = {str: "text", int: "a number", float: "a number", bool: "true/false", dict: "a mapping", list: "a list"}
+    names = {str: "text", int: "a number", float: "a number", bool: "true/false", dict: "a mapping",
+             list: "a list"}
     return "nothing" if value is None else names.get(type(value), type(value).__name__)
 
 

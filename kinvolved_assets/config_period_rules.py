@@ -49,15 +49,18 @@ class PeriodRule:
         if self.mode == "share" and self.share is None:
             out.append(("share", "mode share needs share: the share of the day's periods, e.g. 0.5"))
         if self.mode == "minutes" and self.minutes is None:
-            out.append(("minutes", "mode minutes needs minutes: the minutes absent that make a day, e.g. 240"))
+            out.append(("minutes",
+                        "mode minutes needs minutes: the minutes absent that make a day, e.g. 240"))
         if self.mode != "none" and self.code is None:
-            out.append(("code", "needs code: one of the customer's absence codes (title or sourcedId), e.g. AU"))
+            out.append(("code",
+                        "needs code: one of the customer's absence codes (title or sourcedId), e.g. AU"))
         if self.mode == "share" and None not in (self.share, self.half_day_share) \
                 and self.half_day_share >= self.share:
             out.append(("half_day_share", f"{self.half_day_share} must be below share {self.share} "
                                           "(a half day needs fewer absent periods than a full day)"))
         if self.mode == "all_periods" and self.half_day_share == 1:
-            out.append(("half_day_share", "1 is a full day under all_periods: give a share below 1, e.g. 0.5"))
+            out.append(("half_day_share",
+                        "1 is a full day under all_periods: give a share below 1, e.g. 0.5"))
         return out
 
 
@@ -76,7 +79,8 @@ class DailyFromPeriods(PeriodRuleFields):
 
     def school_rules(self) -> dict[str, PeriodRule]:
         base = {k: getattr(self.default_rule(), k) for k in _RULE_KEYS}
-        return {school: PeriodRule(**{**base, **{k: v for k in _RULE_KEYS if (v := getattr(o, k)) is not None}})
+        return {school: PeriodRule(**{**base,
+                                      **{k: v for k in _RULE_KEYS if (v := getattr(o, k)) is not None}})
                 for school, o in sorted(self.schools.items())}
 
     @model_validator(mode="after")

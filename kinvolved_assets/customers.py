@@ -84,8 +84,9 @@ class AttendanceRules(_Strict):
 
 class ValidationRules(_Strict):
     volume_change_fraction: float = Field(0.50, gt=0, allow_inf_nan=False)
-    strict: bool = False        # true: a row-level rule failure blocks the delivery instead of quarantining rows
-    rule_severity: dict[str, Literal["quarantine", "block"]] = Field(default_factory=dict)   # per row-level rule
+    strict: bool = False  # true: a row-level rule failure blocks the delivery instead of quarantining rows
+    # per row-level rule
+    rule_severity: dict[str, Literal["quarantine", "block"]] = Field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +105,7 @@ class CustomerConfig(_Strict):
     history_from_school_year: int | None = Field(None, ge=2000, le=2100)
     licensed_schools: list[str] = Field(default_factory=list)
     non_instructional_days: NonInstructionalDays = Field(default_factory=NonInstructionalDays)
-    school_years: dict[int, SchoolYearCalendar] = Field(default_factory=dict)   # per-year calendars (optional)
+    school_years: dict[int, SchoolYearCalendar] = Field(default_factory=dict)  # per-year calendars (optional)
     schedule: Schedule | None = None
     landing: str | None = None
     attendance: AttendanceRules = Field(default_factory=AttendanceRules)
@@ -138,7 +139,8 @@ class CustomerConfig(_Strict):
     def _history(cls, value: int | None, info: ValidationInfo) -> int | None:
         year = info.data.get("school_year")
         if value is not None and year is not None and value > year:
-            raise ValueError(f"{value} is later than school_year {year}: give {SCHOOL_YEAR_HINT}, at most {year}")
+            raise ValueError(f"{value} is later than school_year {year}: "
+                             f"give {SCHOOL_YEAR_HINT}, at most {year}")
         return value
 
     @field_validator("licensed_schools", mode="before")
@@ -160,9 +162,9 @@ class CustomerConfig(_Strict):
             if not self.first_school_year <= year <= self.school_year:
                 first = self.first_school_year
                 span = f"{first} .. {self.school_year}" if first < self.school_year else f"{self.school_year}"
-                raise ValueError(f"{AT_KEY_PREFIX}school_years[{year}]] {year} is not a school year this customer "
-                                 f"loads ({span}): give {SCHOOL_YEAR_HINT}, between history_from_school_year "
-                                 "and school_year")
+                raise ValueError(f"{AT_KEY_PREFIX}school_years[{year}]] {year} is not a school year "
+                                 f"this customer loads ({span}): give {SCHOOL_YEAR_HINT}, "
+                                 "between history_from_school_year and school_year")
             problems = calendar_problems(year, calendar)
             if problems:
                 key, message = problems[0]
@@ -172,7 +174,8 @@ class CustomerConfig(_Strict):
     @model_validator(mode="after")
     def _rest_block(self) -> CustomerConfig:
         if (self.flow == "oneroster_rest") != (self.rest is not None):
-            raise ValueError("flow oneroster_rest needs a rest: block, and a rest: block needs flow oneroster_rest")
+            raise ValueError("flow oneroster_rest needs a rest: block, "
+                             "and a rest: block needs flow oneroster_rest")
         return self
 
     @model_validator(mode="after")
@@ -226,14 +229,16 @@ class CustomerConfig(_Strict):
     def school_closures(self) -> dict[str, list[dt.date]]:
         """School sourcedId -> its non-instructional days (top level and every school_years block)."""
         out: dict[str, set[dt.date]] = {}
-        for days in [self.non_instructional_days, *(c.non_instructional_days for c in self.school_years.values())]:
+        for days in [self.non_instructional_days,
+                     *(c.non_instructional_days for c in self.school_years.values())]:
             for school, dates in days.schools.items():
                 out.setdefault(school, set()).update(dates)
         return {school: sorted(dates) for school, dates in sorted(out.items())}
 
     def school_calendars(self) -> list[dict[str, Any]]:
         """The school_years blocks as dbt rows: school_year, first_day, last_day (ISO dates)."""
-        return [{"school_year": year, "first_day": c.first_day.isoformat(), "last_day": c.last_day.isoformat()}
+        return [{"school_year": year, "first_day": c.first_day.isoformat(),
+                 "last_day": c.last_day.isoformat()}
                 for year, c in sorted(self.school_years.items())]
 
     def dbt_vars(self) -> dict[str, Any]:
@@ -298,7 +303,8 @@ def _parse_bytes(raw: bytes) -> CustomerConfig | list[tuple[str, str]]:
             _PARSED.move_to_end(digest)
             return _PARSED[digest]
     try:
-        result: CustomerConfig | list[tuple[str, str]] = CustomerConfig.model_validate(parse_config_mapping(raw))
+        result: CustomerConfig | list[tuple[str, str]] = CustomerConfig.model_validate(
+            parse_config_mapping(raw))
     except ConfigFileError as exc:
         result = [(exc.key, exc.message)]
     except ValidationError as exc:
@@ -375,7 +381,8 @@ def load_customer_configs(directory: Path | None = None, home: Path | None = Non
         for file in files if len(files) > 1 else []:
             others = ", ".join(f for f in files if f != file)
             refused.setdefault(file, []).append(ConfigError(
-                file, "customer_id", f"{cid!r} is also configured in {others}; keep one file (both are refused)"))
+                file, "customer_id",
+                f"{cid!r} is also configured in {others}; keep one file (both are refused)"))
     survivors = {file: config for file, config in valid if file not in refused}
     for error in landing_conflicts(survivors, (home or kinvolved_home()).resolve()):
         refused.setdefault(error.file, []).append(error)
@@ -386,8 +393,8 @@ def load_customer_configs(directory: Path | None = None, home: Path | None = Non
 
 
 __all__ = [
-    "AttendanceRules", "ConfigError", "DailyFromPeriods", "PeriodRule", "CustomerConfig", "CustomerConfigError",
-    "LoadedConfigs", "MAX_CONFIG_BYTES", "UnsafePathError", "check_cron", "load_customer_configs",
-    "parse_customer_config", "school_year_of", "school_year_start", "validate_customer_config", "SIS_VALUES",
-    "FLOWS", "PRODUCTS",
+    "AttendanceRules", "ConfigError", "DailyFromPeriods", "PeriodRule", "CustomerConfig",
+    "CustomerConfigError", "LoadedConfigs", "MAX_CONFIG_BYTES", "UnsafePathError", "check_cron",
+    "load_customer_configs", "parse_customer_config", "school_year_of", "school_year_start",
+    "validate_customer_config", "SIS_VALUES", "FLOWS", "PRODUCTS",
 ]

@@ -16,8 +16,8 @@ from typing import Any
 from kinvolved_assets.customers import CustomerConfig
 
 SETTINGS_FILE = "customer_settings.json"
-LIST_VARS = ("licensed_schools", "non_instructional_days", "school_non_instructional_days", "school_period_rules",
-             "school_calendars")
+LIST_VARS = ("licensed_schools", "non_instructional_days", "school_non_instructional_days",
+             "school_period_rules", "school_calendars")
 
 
 def settings_document(customer: CustomerConfig) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The first delivery date a customer loads (``history_from_school_year``) and why an earlier one is skipped."""
+"""The first delivery date a customer loads (``history_from_school_year``) and why an earlier one is
+skipped."""
 
 from __future__ import annotations
 

@@ -145,15 +145,17 @@ class Ledger:
                    if arrived_at else _now())
         with self._write() as con:
             con.execute(
-                "insert into deliveries (sha256, file_name, delivery_date, date_source, arrived_at, state, pid, "
-                "updated_at) values (?, ?, ?, ?, ?, 'landed', ?, ?) on conflict (sha256) do nothing",
+                "insert into deliveries "
+                "(sha256, file_name, delivery_date, date_source, arrived_at, state, pid, updated_at) "
+                "values (?, ?, ?, ?, ?, 'landed', ?, ?) on conflict (sha256) do nothing",
                 (sha256, file_name, delivery_date, date_source, arrived, os.getpid(), _now()))
         return self.get(sha256)
 
     def start(self, sha256: str, run_id: str) -> Delivery:
         with self._write() as con:
-            con.execute("update deliveries set state = 'ingesting', run_id = ?, pid = ?, attempts = attempts + 1, "
-                        "note = null, updated_at = ? where sha256 = ?", (run_id, os.getpid(), _now(), sha256))
+            con.execute("update deliveries set state = 'ingesting', run_id = ?, pid = ?, "
+                        "attempts = attempts + 1, note = null, updated_at = ? "
+                        "where sha256 = ?", (run_id, os.getpid(), _now(), sha256))
         return self.get(sha256)
 
     def finish(self, sha256: str, state: str, *, rows: int | None = None, errors: int | None = None,
@@ -161,7 +163,8 @@ class Ledger:
         assert state in STATES, state
         with self._write() as con:
             con.execute("update deliveries set state = ?, pid = null, rows = coalesce(?, rows), "
-                        "errors = coalesce(?, errors), warnings = coalesce(?, warnings), note = ?, updated_at = ? "
+                        "errors = coalesce(?, errors), warnings = coalesce(?, warnings), "
+                        "note = ?, updated_at = ? "
                         "where sha256 = ?", (state, rows, errors, warnings, note, _now(), sha256))
         return self.get(sha256)
 
@@ -199,7 +202,8 @@ class Ledger:
         gone = self.interrupted()
         for delivery in gone:
             self.finish(delivery.sha256, "failed",
-                        note=f"interrupted: run {delivery.run_id} (pid {delivery.pid}) stopped before finishing")
+                        note=f"interrupted: run {delivery.run_id} (pid {delivery.pid}) "
+                             "stopped before finishing")
         return gone
 
 

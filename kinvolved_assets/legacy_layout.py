@@ -17,9 +17,9 @@ delivery that wrote it:
 Anything else is refused (``LegacyLayout``) with the customer and folder named, never guessed.
 Once: when nothing is left to move the warehouse gets a marker (``.layout-seq``) and later writers
 skip the scan. Crash-safe: every move is one rename, an entity's ``_files`` file moves after its
-raw and rejects files, and the marker is written last, so a rerun after a crash decides the same way. A legacy file whose
-``seq=`` copy already exists (the delivery was re-ingested after the upgrade) is the older copy of the
-same delivery and is removed. Pure Python, no Dagster.
+raw and rejects files, and the marker is written last, so a rerun after a crash decides the same
+way. A legacy file whose ``seq=`` copy already exists (the delivery was re-ingested after the
+upgrade) is the older copy of the same delivery and is removed. Pure Python, no Dagster.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def _legacy(paths: CustomerPaths) -> dict[str, dict[str, list[Path]]]:
 
 def _shas(parquet: Path) -> frozenset[str]:
     with duckdb.connect() as con:
-        return frozenset(r[0] for r in con.execute("select sha256 from read_parquet(?)", [str(parquet)]).fetchall()
+        return frozenset(r[0] for r in con.execute("select sha256 from read_parquet(?)",
+                                                   [str(parquet)]).fetchall()
                          if r[0])
 
 
@@ -81,7 +82,8 @@ class _Candidate:
         self.paths, self.date, self.sha256, self.seq, self.archived = paths, date, sha256, seq, archived
 
     def files_shas(self, entity: str) -> frozenset[str]:
-        """The sha256 of this delivery's file of ``entity``: its own ``seq=`` ``_files`` copy, else its drop."""
+        """The sha256 of this delivery's file of ``entity``: its own ``seq=`` ``_files`` copy, else its
+        drop."""
         if self.seq is not None:
             own = delivery_part(self.paths.raw / FILES / entity, self.date, self.seq) / "part-0.parquet"
             if own.exists():
@@ -94,7 +96,8 @@ def _candidates(paths: CustomerPaths, ledger: Ledger, date: str) -> list[_Candid
     known = ledger.same_date(date)
     ingested = [d for d in known if d.state == "ingested"]
     if ingested:
-        return [_Candidate(paths, date, d.sha256, d.seq, find_archived(paths, date, d.sha256)) for d in ingested]
+        return [_Candidate(paths, date, d.sha256, d.seq, find_archived(paths, date, d.sha256))
+                for d in ingested]
     day_dir = paths.archive_partition(date)
     out = []
     for marker in sorted(day_dir.glob("*.sha256")) if day_dir.is_dir() else ():
@@ -111,14 +114,16 @@ def _decide(paths: CustomerPaths, date: str, entity: str, files: list[Path], can
         return candidates[0]
     if not candidates:
         raise LegacyLayout(
-            f"customer {paths.customer_id}: {folder} holds files of the layout before seq= partitions, and the "
-            f"ledger has no ingested delivery of {date} and the archive no unrecorded drop of that date to "
-            f"assign them to; move them into {folder}/seq=<N>/ (N: `kinvolved deliveries {paths.customer_id}`) "
+            f"customer {paths.customer_id}: {folder} holds files of the layout before seq= partitions, "
+            f"and the ledger has no ingested delivery of {date} and the archive no unrecorded drop of "
+            f"that date to assign them to; move them into {folder}/seq=<N>/ "
+            f"(N: `kinvolved deliveries {paths.customer_id}`) "
             "or remove them and `kinvolved backfill` that date")
     legacy_files = delivery_part(paths.raw / FILES / entity, date) / "part-0.parquet"
     wanted = _shas(legacy_files) if legacy_files.exists() else frozenset()
     matching = [c for c in candidates if wanted and c.files_shas(entity) == wanted]
-    if matching:   # several: the same bytes (the same rows either way); the last applied, as the old layout kept
+    # several: the same bytes (the same rows either way); the last applied, as the old layout kept
+    if matching:
         return max(matching, key=lambda c: (c.seq or 0, c.archived.stat().st_mtime if c.archived else 0))
     raise LegacyLayout(
         f"customer {paths.customer_id}: {folder} holds files of the layout before seq= partitions and "
@@ -128,7 +133,8 @@ def _decide(paths: CustomerPaths, date: str, entity: str, files: list[Path], can
 
 
 def layout_marker(paths: CustomerPaths) -> Path:
-    """Written once the customer's tree holds ``seq=`` partitions only (the code before them never wrote it)."""
+    """Written once the customer's tree holds ``seq=`` partitions only (the code before them never
+    wrote it)."""
     return paths.warehouse / ".layout-seq"
 
 
@@ -172,8 +178,9 @@ def upgrade_layout(paths: CustomerPaths, say: Callable[[str], None] | None = Non
                     arrived = candidate.archived.stat().st_mtime if candidate.archived else None
                     name = candidate.archived.name if candidate.archived else candidate.sha256[:12]
                     candidate.seq = ledger.register(candidate.sha256, name, date, "partition", arrived).seq
-                    ledger.finish(candidate.sha256, "ingested", note="recorded by the upgrade to seq= partitions "
-                                  "(its files were in raw/ before the ledger)")
+                    ledger.finish(candidate.sha256, "ingested",
+                                  note="recorded by the upgrade to seq= partitions "
+                                       "(its files were in raw/ before the ledger)")
                     recorded += 1
             # an entity's _files record moves after its raw and rejects files (``_legacy``'s order): a
             # rerun after a crash still finds it to decide by

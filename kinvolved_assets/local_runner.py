@@ -65,16 +65,17 @@ def run_ingest(defs: Definitions, instance: DagsterInstance, partition_key: Mult
                                   instance=instance, tags=tags or {}, raise_on_error=raise_on_error)
 
 
-def run_backlog(defs: Definitions, instance: DagsterInstance, customer_id: str, run_config: dict | None = None,
-                tags: dict | None = None, raise_on_error: bool = False):
+def run_backlog(defs: Definitions, instance: DagsterInstance, customer_id: str,
+                run_config: dict | None = None, tags: dict | None = None, raise_on_error: bool = False):
     job = defs.resolve_job_def(BACKLOG_JOB)
     return job.execute_in_process(partition_key=customer_id, run_config=_with_console_level(run_config),
                                   instance=instance, tags={CUSTOMER_TAG: customer_id, **(tags or {})},
                                   raise_on_error=raise_on_error)
 
 
-def run_marts(defs: Definitions, instance: DagsterInstance, customer_id: str, force_mass_deletion: bool = False,
-              raise_on_error: bool = False, tags: dict | None = None, full_refresh: bool = False):
+def run_marts(defs: Definitions, instance: DagsterInstance, customer_id: str,
+              force_mass_deletion: bool = False, raise_on_error: bool = False, tags: dict | None = None,
+              full_refresh: bool = False):
     job = defs.resolve_job_def(MARTS_JOB)
     config = {"force_mass_deletion": force_mass_deletion, **({"full_refresh": True} if full_refresh else {})}
     run_config = {"ops": {"customer_marts": {"config": config}}}
@@ -120,7 +121,8 @@ def failure_message(result) -> str:
 
 
 def marts_stale(paths: CustomerPaths) -> str | None:
-    """Why the published marts miss an ingested delivery (a marts build killed or failed after it), or None."""
+    """Why the published marts miss an ingested delivery (a marts build killed or failed after it), or
+    None."""
     with Ledger(paths) as ledger:
         ingested = [d for d in ledger.deliveries() if d.state == "ingested"]
     if not ingested:
@@ -128,7 +130,8 @@ def marts_stale(paths: CustomerPaths) -> str | None:
     latest = max(d.updated_at for d in ingested)
     if not paths.marts_db.exists():
         return "marts were never published: building them"
-    published = dt.datetime.fromtimestamp(paths.marts_db.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
+    published = dt.datetime.fromtimestamp(paths.marts_db.stat().st_mtime, dt.UTC).isoformat(
+        timespec="seconds")
     if latest > published:
         return "the published marts are older than the last ingested delivery: building them"
     return None
@@ -199,7 +202,8 @@ def _tick_logs(result) -> list[str]:
     requests has no skip message; the sensor keeps its last lines per customer for in-process callers)."""
     if not result.run_requests:
         return []
-    return [line for line in LAST_TICK_LOGS.pop(_current_customer(result), []) if line.startswith(("skipped", "retrying"))]
+    return [line for line in LAST_TICK_LOGS.pop(_current_customer(result), [])
+            if line.startswith(("skipped", "retrying"))]
 
 
 def _current_customer(result) -> str:

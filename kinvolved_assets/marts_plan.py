@@ -87,7 +87,8 @@ def raw_partitions(raw: Path) -> dict[str, tuple[int, int]]:
 
 
 def current_stamp(project_dir: Path, dbt_vars: dict, settings_file: Path, raw: Path) -> BuildStamp:
-    return BuildStamp(project_digest(project_dir), settings_digest(dbt_vars, settings_file), raw_partitions(raw))
+    return BuildStamp(project_digest(project_dir), settings_digest(dbt_vars, settings_file),
+                      raw_partitions(raw))
 
 
 def delivery_order(partition: str) -> tuple[str, int]:
@@ -139,8 +140,8 @@ def plan_build(published: Path, current: BuildStamp, raw: Path, full_refresh: bo
         return BuildPlan(False, "the customer's settings changed since the published build")
     changed = [p for p, meta in previous.partitions.items() if current.partitions.get(p) != meta]
     if changed:
-        return BuildPlan(False, f"{len(changed)} partition(s) of the published build were re-ingested or removed "
-                                f"(first: {sorted(changed)[0]})")
+        return BuildPlan(False, f"{len(changed)} partition(s) of the published build were re-ingested "
+                                f"or removed (first: {sorted(changed)[0]})")
     new = sorted(p for p in current.partitions if p not in previous.partitions)
     last = max((delivery_order(p) for p in previous.partitions), default=("", 0))
     older = [p for p in new if delivery_order(p) <= last]

@@ -28,7 +28,8 @@ RULES = {   # name: (mart, severity, what it checks)
     "licensed_schools_have_students": ("dim_schools", "warn",
                                        "every licensed school is delivered and has enrolled students"),
     "absences_reported": ("msr_school_daily_attendance", "warn",
-                          "every licensed school reports absences within a few consecutive instructional days"),
+                          "every licensed school reports absences "
+                          "within a few consecutive instructional days"),
 }
 
 
@@ -57,14 +58,16 @@ def _attendance_delivered(raw_root: Path) -> tuple[int, list[str]]:
     if not parts:
         return 0, []
     with duckdb.connect() as con:
-        rows = con.execute("select count(*) from read_parquet(?)", [[str(f) for _, _, f in parts]]).fetchone()[0]
+        rows = con.execute("select count(*) from read_parquet(?)",
+                           [[str(f) for _, _, f in parts]]).fetchone()[0]
     return int(rows), [day for day, _, _ in parts]
 
 
 def _daily_fact(con, raw_root: Path) -> PlausibilityResult:
     rows = con.execute("select count(*) from fct_student_daily_attendance").fetchone()[0]
     delivered, dates = _attendance_delivered(raw_root)
-    days = con.execute("select count(distinct calendar_date) from intermediate.int_calendar__instructional_days"
+    days = con.execute("select count(distinct calendar_date) from "
+                       "intermediate.int_calendar__instructional_days"
                        ).fetchone()[0]
     meta = {"daily_fact_rows": int(rows), "attendance_rows_delivered": delivered,
             "attendance_deliveries": len(dates), "instructional_days": int(days)}
@@ -72,8 +75,9 @@ def _daily_fact(con, raw_root: Path) -> PlausibilityResult:
         meta.update(first_attendance_delivery=dates[0], last_attendance_delivery=dates[-1])
     if rows == 0 and delivered > 0:
         return PlausibilityResult("daily_fact_not_empty", False,
-                                  f"0 student-days built although {delivered:,} attendance rows were delivered in "
-                                  f"{len(dates)} deliveries ({dates[0]} .. {dates[-1]}); {days} instructional days "
+                                  f"0 student-days built although {delivered:,} attendance rows "
+                                  f"were delivered in {len(dates)} deliveries ({dates[0]} .. {dates[-1]}); "
+                                  f"{days} instructional days "
                                   "in the calendar: check school_year and licensed_schools", meta)
     return PlausibilityResult("daily_fact_not_empty", True,
                               f"{rows:,} student-days from {delivered:,} delivered attendance rows", meta)
@@ -89,7 +93,8 @@ def _licensed_students(con, licensed: list[str]) -> PlausibilityResult:
         "from dim_schools s left join fct_enrollments e using (school_year, school_sourced_id) "
         f"where s.is_licensed and {_LATEST_YEAR} group by 1 order by 1").fetchall()
     known = {sid for sid, _ in found} | {
-        i for (i,) in con.execute("select identifier from dim_schools s where is_licensed and identifier is not null "
+        i for (i,) in con.execute("select identifier from dim_schools s "
+                                  "where is_licensed and identifier is not null "
                                   f"and {_LATEST_YEAR}").fetchall()}
     empty = [sid for sid, n in found if not n]
     missing = [s for s in licensed if s not in known]
@@ -101,7 +106,8 @@ def _licensed_students(con, licensed: list[str]) -> PlausibilityResult:
         if empty:
             parts.append(f"{len(empty)} licensed school(s) with no enrolled student: {', '.join(empty)}")
         if missing:
-            parts.append(f"{len(missing)} licensed school(s) not among the delivered schools: {', '.join(missing)}")
+            parts.append(f"{len(missing)} licensed school(s) not among the delivered schools: "
+                         f"{', '.join(missing)}")
         return PlausibilityResult("licensed_schools_have_students", False, "; ".join(parts), meta)
     return PlausibilityResult("licensed_schools_have_students", True,
                               f"all {len(found)} licensed schools have enrolled students", meta)
@@ -136,10 +142,12 @@ def _absences(con, min_days: int) -> PlausibilityResult:
     if runs:
         text = "; ".join(f"{r['school']} {r['from']} .. {r['to']} ({r['days']} days)" for r in runs)
         return PlausibilityResult("absences_reported", False,
-                                  f"{len(runs)} licensed school(s) report no absence over {min_days}+ consecutive "
+                                  f"{len(runs)} licensed school(s) report no absence "
+                                  f"over {min_days}+ consecutive "
                                   f"instructional days (attendance probably missing): {text}", meta)
     return PlausibilityResult("absences_reported", True,
-                              f"every licensed school reports absences at least every {min_days} instructional days",
+                              f"every licensed school reports absences "
+                              f"at least every {min_days} instructional days",
                               meta)
 
 

@@ -8,16 +8,16 @@ Layout under ``KINVOLVED_HOME`` (default ``./data``)::
     warehouse/<customer>/raw/_files/<entity>/delivery_date=<D>/seq=<N>/part-0.parquet   one row per delivered
         file
     warehouse/<customer>/rejects/<entity>/delivery_date=<D>/seq=<N>/rejects.parquet
-    warehouse/<customer>/reports/<delivery_date>/[seq=<N>/]                      validation reports
-    warehouse/<customer>/ledger.sqlite                                           the delivery ledger
+    warehouse/<customer>/reports/<delivery_date>/[seq=<N>/]                  validation reports
+    warehouse/<customer>/ledger.sqlite                                       the delivery ledger
 
 ``<N>`` is the delivery's arrival sequence in the ledger: two deliveries of one date never share a
 partition, and they apply in (date, seq) order. A partition without ``seq=`` (written before the
 sequence was part of the layout) counts as sequence 0 of its date until the customer's next writer
 moves it into its delivery's ``seq=`` folder (``legacy_layout.upgrade_layout``).
-    warehouse/<customer>/marts.duckdb                                            published marts
-    warehouse/<customer>/build/                                                  marts being built (aside)
-    warehouse/<customer>/dbt_target/                                             dbt's target of the builds (kept)
+    warehouse/<customer>/marts.duckdb                                        published marts
+    warehouse/<customer>/build/                                              marts being built (aside)
+    warehouse/<customer>/dbt_target/                                         dbt's target of the builds (kept)
 """
 
 from __future__ import annotations

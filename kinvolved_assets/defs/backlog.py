@@ -60,8 +60,8 @@ class BacklogConfig(Config):
     start: str = Field(default="2000-01-01", description="First delivery date when dates is empty.")
     end: str = Field(default="9999-12-31", description="Last delivery date when dates is empty.")
     expectations_engine: str = Field(default="duckdb", description="Engine of the expectation suites: "
-                                     "duckdb (default for a backlog: same rules, no GX start-up per delivery), "
-                                     "auto or gx.")
+                                     "duckdb (default for a backlog: same rules, "
+                                     "no GX start-up per delivery), auto or gx.")
 
 
 def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[str, str | None, str | None]]:
@@ -71,7 +71,8 @@ def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[st
     delivery is not replayed), plus the archived or landed dates the ledger does not know yet. With
     dates (and no drops): every accepted delivery of those dates, same-day ones included."""
     if config.drops and len(config.drops) != len(config.dates):
-        raise Failure(description=f"config drops has {len(config.drops)} entries for {len(config.dates)} dates")
+        raise Failure(description=f"config drops has {len(config.drops)} entries for "
+                                  f"{len(config.dates)} dates")
     if config.deliveries and len(config.deliveries) != len(config.dates):
         raise Failure(description=f"config deliveries has {len(config.deliveries)} entries for "
                       f"{len(config.dates)} dates")
@@ -87,7 +88,8 @@ def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[st
         elif config.dates:   # every accepted delivery of those dates (a date may have several), else its drop
             accepted = [d for d in known if d.state == "ingested" and d.delivery_date in set(config.dates)]
             items = [(d.delivery_date, None, d.sha256) for d in accepted] + [
-                (d, None, None) for d in sorted(set(config.dates)) if d not in {a.delivery_date for a in accepted}]
+                (d, None, None) for d in sorted(set(config.dates))
+                if d not in {a.delivery_date for a in accepted}]
         else:
             accepted = ledger.accepted_between(config.start, config.end)
             ledger_dates = {d.delivery_date for d in known}
@@ -99,7 +101,8 @@ def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[st
 
 def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
     @op(name=BACKLOG_OP, tags={"kinvolved/stage": "ingest"})
-    def ingest_deliveries(context: OpExecutionContext, config: BacklogConfig, platform: PlatformResource) -> int:
+    def ingest_deliveries(context: OpExecutionContext, config: BacklogConfig,
+                          platform: PlatformResource) -> int:
         customer_id = context.partition_key
         customer = platform.customer(customer_id)
         paths = platform.paths(customer_id)
@@ -132,11 +135,13 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
             if not delivery.promoted:
                 failed = {n: [c.name for c in o.checks if not c.passed] for n, o in delivery.entities.items()}
                 for obs in blocked_observations(delivery, paths, failed):
-                    context.log_event(AssetObservation(asset_key=raw_asset_key(obs["entity"]), partition=partition,
-                                                       description=obs["description"], metadata=obs["metadata"]))
+                    context.log_event(AssetObservation(asset_key=raw_asset_key(obs["entity"]),
+                                                       partition=partition, description=obs["description"],
+                                                       metadata=obs["metadata"]))
                 raise Failure(
                     description=blocked_description(customer_id, delivery_date, delivery)
-                    + f"; {i} earlier deliveries of this backlog were promoted, {len(items) - i - 1} later ones not run",
+                    + f"; {i} earlier deliveries of this backlog were promoted, "
+                      f"{len(items) - i - 1} later ones not run",
                     metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary(),
                               "promoted": i, "not_run": len(items) - i - 1},
                 )

@@ -118,7 +118,8 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     stamp = current_stamp(DBT_PROJECT_DIR, dbt_vars, build_dir / SETTINGS_FILE, paths.raw)
     plan = plan_build(paths.marts_db, stamp, paths.raw, config.full_refresh)
     context.log.info(f"{customer_id}: marts build plan: {plan.line()}"
-                     + (" (built in full: no model of the project is incremental yet)" if plan.incremental else ""))
+                     + (" (built in full: no model of the project is incremental yet)"
+                        if plan.incremental else ""))
     env = {"KINVOLVED_MARTS_DB": str(dbt_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp")}
     if config.force_mass_deletion:
         context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")

@@ -41,7 +41,8 @@ def _targeted_partitions(backfill) -> int | None:
 def backfill_waiting(instance, backfill_id: str) -> str | None:
     """Why a backfill's marts build must wait (a run still to finish, partitions not yet submitted),
     else None: every run of the backfill is terminal."""
-    unfinished = instance.get_run_ids(filters=RunsFilter(tags={BACKFILL_TAG: backfill_id}, statuses=UNFINISHED),
+    unfinished = instance.get_run_ids(filters=RunsFilter(tags={BACKFILL_TAG: backfill_id},
+                                                         statuses=UNFINISHED),
                                       limit=1)
     if unfinished:
         return f"run {unfinished[0]} not finished"
@@ -89,7 +90,8 @@ def _run_of(delivery_run_id: str | None) -> str | None:
 def _marts_request(instance, customer_id: str, run_key: str, after_run: str, backfill_id: str | None):
     """The marts build request, or why there is none (a build already queued or already asked for)."""
     queued = instance.get_run_ids(filters=RunsFilter(job_name=MARTS_JOB, tags={CUSTOMER_TAG: customer_id},
-                                                     statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]),
+                                                     statuses=[DagsterRunStatus.QUEUED,
+                                                               DagsterRunStatus.NOT_STARTED]),
                                   limit=1)
     if queued:
         return SkipReason(f"a marts build for {customer_id} is already queued ({queued[0]})")
@@ -98,7 +100,8 @@ def _marts_request(instance, customer_id: str, run_key: str, after_run: str, bac
         asked = instance.get_run_ids(filters=RunsFilter(job_name=MARTS_JOB, tags={
             CUSTOMER_TAG: customer_id, AFTER_BACKFILL_TAG: backfill_id}), limit=1)
         if asked:   # the other trigger saw the backfill finish first
-            return SkipReason(f"backfill {backfill_id}: marts build {asked[0]} for {customer_id} already requested")
+            return SkipReason(f"backfill {backfill_id}: marts build {asked[0]} for {customer_id} "
+                              "already requested")
         tags[AFTER_BACKFILL_TAG] = backfill_id
     return RunRequest(run_key=run_key, partition_key=customer_id, tags=tags)
 
@@ -121,7 +124,8 @@ def after_backfill(instance, home: str | None, run, backfill_id: str, log=None):
         if not ok and not ingested_by(home, customer_id, {r.run_id for r in runs}):
             statuses = ", ".join(sorted({r.status.value.lower() for r in runs}))
             skipped.append(f"backfill {backfill_id} finished: none of its {len(runs)} runs of {customer_id} "
-                           f"ingested a delivery ({statuses}; see run {runs[0].run_id}): no marts build needed")
+                           f"ingested a delivery ({statuses}; see run {runs[0].run_id}): "
+                           "no marts build needed")
             continue
         answer = _marts_request(instance, customer_id, f"marts-after-backfill-{backfill_id}-{customer_id}",
                                 run.run_id, backfill_id)
@@ -141,7 +145,8 @@ def build_marts_trigger(marts_job, home: str | None = None):
         name="marts_after_delivery",
         run_status=DagsterRunStatus.SUCCESS,
         request_job=marts_job,
-        description="After a delivery is promoted, rebuild that customer's marts (one queued build per customer).",
+        description="After a delivery is promoted, rebuild that customer's marts "
+                    "(one queued build per customer).",
     )
     def marts_after_delivery(context):
         run = context.dagster_run
@@ -151,7 +156,8 @@ def build_marts_trigger(marts_job, home: str | None = None):
         if not customer_id:
             return SkipReason(f"run {run.run_id} did not ingest a delivery")
         backfill_id = run.tags.get(BACKFILL_TAG)
-        if backfill_id:   # a backfill (UI, daemon, `kinvolved backfill`) builds the marts once, after its runs
+        # a backfill (UI, daemon, `kinvolved backfill`) builds the marts once, after its runs
+        if backfill_id:
             return after_backfill(context.instance, home, run, backfill_id, context.log)
         return _marts_request(context.instance, customer_id, f"marts-after-{run.run_id}", run.run_id, None)
 
@@ -175,7 +181,8 @@ def build_failed_run_trigger(marts_job, home: str | None = None):
         if backfill_id:
             return after_backfill(context.instance, home, run, backfill_id, context.log)
         if run.tags.get(PID_TAG):
-            return SkipReason(f"run {run.run_id} ran in process {run.tags[PID_TAG]}: that command builds the marts")
+            return SkipReason(f"run {run.run_id} ran in process {run.tags[PID_TAG]}: "
+                              "that command builds the marts")
         if not ingested_by(home, customer_id, {run.run_id}):
             return SkipReason(f"run {run.run_id} failed before it ingested a delivery of {customer_id}: "
                               "the marts are unchanged")

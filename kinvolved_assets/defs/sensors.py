@@ -145,7 +145,8 @@ def _retry(customer, drop, sha: str | None, ledger, is_active) -> dict | None:
     if entry is None or entry.state not in PENDING or entry.attempts >= MAX_ATTEMPTS:
         return None
     # requested by a live sensor process moments ago: its run is about to be queued, not lost
-    if entry.state == "landed" and pid_alive(entry.pid) and entry.age_seconds(time.time()) < STARTING_GRACE_SECONDS:
+    if (entry.state == "landed" and pid_alive(entry.pid)
+            and entry.age_seconds(time.time()) < STARTING_GRACE_SECONDS):
         return None
     if is_active and is_active(entry):
         return None
@@ -164,11 +165,13 @@ def active_runs(instance, paths):
                 RunsFilter(job_name=BACKLOG_JOB, tags={CUSTOMER_TAG: paths.customer_id})]
         started = []
         for runs in mine:
-            if instance.get_run_ids(filters=RunsFilter(job_name=runs.job_name, tags=runs.tags, statuses=waiting),
+            if instance.get_run_ids(filters=RunsFilter(job_name=runs.job_name, tags=runs.tags,
+                                                       statuses=waiting),
                                     limit=1):
                 return True
             started += instance.get_run_records(filters=RunsFilter(job_name=runs.job_name, tags=runs.tags,
-                                                                   statuses=[DagsterRunStatus.STARTED]), limit=5)
+                                                                   statuses=[DagsterRunStatus.STARTED]),
+                                                limit=5)
         for record in started:
             began = record.start_time or record.create_timestamp.timestamp()
             if time.time() - began < STARTING_GRACE_SECONDS or is_locked(paths):
@@ -194,7 +197,8 @@ def fail_dead_runs(instance, paths) -> list[str]:
         pid = run.tags.get(PID_TAG, "")
         dead = (pid.isdigit() and not pid_alive(int(pid))) or (not pid and run.run_id in interrupted)
         if dead:
-            instance.report_run_failed(run, message=f"the process running it ({'pid ' + pid if pid else 'a run worker'}) "
+            instance.report_run_failed(run, message="the process running it "
+                                       f"({'pid ' + pid if pid else 'a run worker'}) "
                                        "stopped before the run finished")
             failed.append(run.run_id)
     return failed
@@ -235,7 +239,8 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
         customer = loaded.customers.get(customer_id)
         if customer is None:
             problems = " | ".join(str(e) for e in loaded.errors_of(customer_id))
-            return SkipReason(f"customer {customer_id} has no valid config right now" + (f": {problems}" if problems else ""))
+            return SkipReason(f"customer {customer_id} has no valid config right now"
+                              + (f": {problems}" if problems else ""))
         landing = customer.landing_dir(Path(platform_home))
         cursor = json.loads(context.cursor) if context.cursor else {}
         paths = customer.paths(Path(platform_home))
@@ -245,9 +250,10 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
         for run_id in fail_dead_runs(context.instance, paths):
             context.log.info(f"run {run_id} of a process that is gone marked failed")
         with Ledger(paths) as ledger:
-            requests, logs, new_cursor = evaluate_landing(customer, landing, cursor, settle_seconds, ledger=ledger,
-                                                          partitions_start=date_start(ingest_job.partitions_def),
-                                                          is_active=active_runs(context.instance, paths))
+            requests, logs, new_cursor = evaluate_landing(
+                customer, landing, cursor, settle_seconds, ledger=ledger,
+                partitions_start=date_start(ingest_job.partitions_def),
+                is_active=active_runs(context.instance, paths))
         for line in logs:
             context.log.info(line)
         LAST_TICK_LOGS[customer_id] = list(logs)

@@ -56,7 +56,8 @@ def _students_sql(threshold: float, min_days: int, bands: dict[str, float]) -> s
         select d.student_sourced_id, d.school_sourced_id, count(*) as days_enrolled,
                sum(d.absent_fraction) as days_absent,
                (count(*) - sum(d.absent_fraction)) / count(*) as rate,
-               count(*) >= {int(min_days)} and sum(d.absent_fraction) >= {float(threshold)} * count(*) - {eps} as chronic,
+               count(*) >= {int(min_days)}
+                 and sum(d.absent_fraction) >= {float(threshold)} * count(*) - {eps} as chronic,
                any_value(b.grade) as grade
         from fct_student_daily_attendance d
         left join (select distinct student_sourced_id, grade from msr_student_attendance_bands
@@ -73,8 +74,8 @@ def _students_sql(threshold: float, min_days: int, bands: dict[str, float]) -> s
         from report_students"""
 
 
-def read_report_data(marts_db: Path, customer_id: str, as_of: str | None = None, chronic_threshold: float = 0.10,
-                     min_enrolled_days: int = 10) -> ReportData:
+def read_report_data(marts_db: Path, customer_id: str, as_of: str | None = None,
+                     chronic_threshold: float = 0.10, min_enrolled_days: int = 10) -> ReportData:
     thresholds = band_thresholds()
     with open_marts_file(marts_db) as con:
         # the marts hold every delivered school year: the report is of the school year holding as_of
@@ -87,14 +88,16 @@ def read_report_data(marts_db: Path, customer_id: str, as_of: str | None = None,
         students_sql, bands_sql = _students_sql(chronic_threshold, min_enrolled_days, thresholds).split("---")
         con.execute(students_sql, {"as_of": as_of, "year": year})
         con.execute(bands_sql)
-        data = ReportData(customer_id, as_of, year, thresholds=thresholds, chronic_threshold=chronic_threshold,
-                          min_enrolled_days=min_enrolled_days)
+        data = ReportData(customer_id, as_of, year, thresholds=thresholds,
+                          chronic_threshold=chronic_threshold, min_enrolled_days=min_enrolled_days)
         students, rate, chronic = con.execute(
-            "select count(distinct student_sourced_id), sum(days_enrolled - days_absent) / nullif(sum(days_enrolled), 0), "
+            "select count(distinct student_sourced_id), "
+            "sum(days_enrolled - days_absent) / nullif(sum(days_enrolled), 0), "
             "count(distinct student_sourced_id) filter (where chronic) from report_students").fetchone()
         data.students, data.attendance_rate, data.chronically_absent = int(students), rate, int(chronic or 0)
-        labels = dict(con.execute("select school_sourced_id, coalesce(name, school_sourced_id) from dim_schools "
-                                  "order by school_year").fetchall())   # the latest year's name wins
+        # the latest year's name wins
+        labels = dict(con.execute("select school_sourced_id, coalesce(name, school_sourced_id) "
+                                  "from dim_schools order by school_year").fetchall())
         for sid, n, r, c in con.execute(
                 "select school_sourced_id, count(*), sum(days_enrolled - days_absent) / sum(days_enrolled), "
                 "count(*) filter (where chronic) from report_students group by 1 order by 1").fetchall():
@@ -108,11 +111,15 @@ def read_report_data(marts_db: Path, customer_id: str, as_of: str | None = None,
         counts = dict(con.execute("select band, count(*) from report_bands group by 1").fetchall())
         data.bands = {b: int(counts.get(b, 0)) for b in BANDS}
         for sid, day, r in con.execute(
-                "select school_sourced_id, cast(\"date\" as varchar), attendance_rate from msr_school_daily_attendance "
-                "where \"date\" <= cast(? as date) and school_year = ? order by 1, 2", [as_of, year]).fetchall():
+                "select school_sourced_id, cast(\"date\" as varchar), attendance_rate "
+                "from msr_school_daily_attendance "
+                "where \"date\" <= cast(? as date) and school_year = ? order by 1, 2",
+                [as_of, year]).fetchall():
             data.daily.setdefault(labels.get(sid, sid), []).append((day, float(r)))
         data.district_daily = [(d, float(r)) for d, r in con.execute(
-            "select cast(\"date\" as varchar), (sum(students_enrolled) - sum(students_absent)) / sum(students_enrolled) "
-            "from msr_school_daily_attendance where \"date\" <= cast(? as date) and school_year = ? group by 1 order by 1",
+            "select cast(\"date\" as varchar), "
+            "(sum(students_enrolled) - sum(students_absent)) / sum(students_enrolled) "
+            "from msr_school_daily_attendance where \"date\" <= cast(? as date) and school_year = ? "
+            "group by 1 order by 1",
             [as_of, year]).fetchall()]
     return data

@@ -127,8 +127,10 @@ def _failed_trigger(defs, instance, run_id):
     from dagster import DagsterEventType, build_run_status_sensor_context
 
     run = instance.get_run_by_id(run_id)
-    failure = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records[0].event_log_entry
-    ctx = build_run_status_sensor_context(sensor_name="marts_after_failed_run", dagster_event=failure.dagster_event,
+    failure = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.RUN_FAILURE).records[0].event_log_entry
+    ctx = build_run_status_sensor_context(sensor_name="marts_after_failed_run",
+                                          dagster_event=failure.dagster_event,
                                           dagster_instance=instance, dagster_run=run)
     return defs.resolve_sensor_def("marts_after_failed_run")(ctx)
 
@@ -137,9 +139,11 @@ def _asset_backfill(defs, instance, backfill_id, keys):
     from dagster._core.execution.backfill import PartitionBackfill
 
     backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(), partition_names=[str(k) for k in keys],
+        backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(),
+        partition_names=[str(k) for k in keys],
         asset_selection=[raw_asset_key(e) for e in ENTITY_NAMES], backfill_timestamp=time.time(), tags={},
-        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None)
+        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None,
+        run_config=None)
     instance.add_backfill(backfill)
     return {"dagster/backfill": backfill_id, "kinvolved/customer": "acme"}
 
@@ -158,7 +162,8 @@ def test_backfill_whose_last_run_is_blocked_builds_the_marts_once(platform, inst
 
     first = run_ingest(defs, instance, keys[0], tags=tags)
     assert first.success
-    assert isinstance(_trigger(defs, instance, first.run_id), SkipReason)   # its second partition still to come
+    # its second partition still to come
+    assert isinstance(_trigger(defs, instance, first.run_id), SkipReason)
     last = run_ingest(defs, instance, keys[1], tags=tags)
     assert not last.success                                                  # blocked by validation
     request = _failed_trigger(defs, instance, last.run_id)
@@ -201,7 +206,8 @@ def test_backlog_run_stopped_at_a_blocked_delivery_builds_the_marts_of_the_promo
     _block(drops[2].path)
     defs = platform.definitions()
     dates = [d.delivery_date.isoformat() for d in drops]
-    # a backlog run launched by the daemon (the sensor's catch-up, the UI): no in-process caller to build marts
+    # a backlog run launched by the daemon (the sensor's catch-up, the UI): no in-process caller to
+    # build marts
     run = run_backlog(defs, instance, "acme", run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}})
     assert not run.success
     request = _failed_trigger(defs, instance, run.run_id)
@@ -209,14 +215,16 @@ def test_backlog_run_stopped_at_a_blocked_delivery_builds_the_marts_of_the_promo
     assert request.partition_key == "acme" and request.run_key == f"marts-after-{run.run_id}"
 
     # a run that failed before promoting anything leaves the marts alone, and says so
-    again = run_backlog(defs, instance, "acme", run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates[2:]}}}})
+    again = run_backlog(defs, instance, "acme",
+                        run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates[2:]}}}})
     assert not again.success
     answer = _failed_trigger(defs, instance, again.run_id)
     assert isinstance(answer, SkipReason) and "before it ingested a delivery" in answer.skip_message, answer
 
 
 @pytest.mark.parametrize("mode", ["--one-run", "--in-process"])
-def test_cli_backfill_whose_last_delivery_is_blocked_builds_the_marts_of_the_earlier_ones(platform, capsys, mode):
+def test_cli_backfill_whose_last_delivery_is_blocked_builds_the_marts_of_the_earlier_ones(
+        platform, capsys, mode):
     import duckdb
 
     from kinvolved_assets.cli.main import main

@@ -31,7 +31,8 @@ def test_backfill_replays_the_accepted_delivery_and_a_fixed_drop_of_the_same_nam
     date = platform.generated["acme"].drops[0].delivery_date.isoformat()
     resent = platform.landing("acme") / f"acme_{date.replace('-', '')}_resent.zip"
     _drop_column(good, resent, "attendance.csv", 5)
-    assert [ok for *_, ok in process_landing(defs, instance, "acme", build_marts=False).ingest_runs] == [False]
+    assert [ok for *_, ok in process_landing(defs, instance, "acme", build_marts=False).ingest_runs] \
+        == [False]
     (good_seq, _, _), (blocked_seq, _, _) = _ledger(platform)
 
     # the backfill of that date replays what the ledger accepted, though the blocked drop is archived later
@@ -42,15 +43,18 @@ def test_backfill_replays_the_accepted_delivery_and_a_fixed_drop_of_the_same_nam
     assert _ledger(platform) == [(good_seq, good.name, "ingested"), (blocked_seq, resent.name, "blocked")]
 
     # the district fixes the file and sends it again under the same name: new bytes, a new delivery
-    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(resent.with_suffix(".tmp"), "w", zipfile.ZIP_STORED) as zout:
+    with zipfile.ZipFile(good) as zin, \
+            zipfile.ZipFile(resent.with_suffix(".tmp"), "w", zipfile.ZIP_STORED) as zout:
         for item in zin.namelist():
             zout.writestr(item, zin.read(item))
     resent.with_suffix(".tmp").replace(resent)
     report = process_landing(defs, instance, "acme", build_marts=False)
     assert [ok for *_, ok in report.ingest_runs] == [True], report.sensor_logs
     rows = _ledger(platform)
-    assert [r[1:] for r in rows] == [(good.name, "ingested"), (resent.name, "blocked"), (resent.name, "ingested")]
-    archived = sorted(p.name for p in (platform.home / "archive" / "acme" / date).iterdir() if p.suffix == ".zip")
+    assert [r[1:] for r in rows] == [(good.name, "ingested"), (resent.name, "blocked"),
+                                     (resent.name, "ingested")]
+    archived = sorted(p.name for p in (platform.home / "archive" / "acme" / date).iterdir()
+                      if p.suffix == ".zip")
     assert len(archived) == 3, archived        # the blocked bytes are kept beside the fixed ones
 
     assert main(["supersede", "acme", str(blocked_seq), "--by", str(rows[2][0])]) == 0

@@ -75,8 +75,8 @@ def test_reingest_of_a_legacy_tree_moves_it_to_seq_folders_without_duplicates(pl
     report = process_landing(defs, instance, "acme")
     assert [ok for *_, ok in report.ingest_runs] == [True, True] and report.marts_run[1]
     warehouse = platform.warehouse("acme")
-    normal_digest, normal_rows, (_, normal_seqs) = content_digest(warehouse / "marts.duckdb"), raw_rows(warehouse), \
-        layout(warehouse)
+    normal_digest, normal_rows, (_, normal_seqs) = (content_digest(warehouse / "marts.duckdb"),
+                                                    raw_rows(warehouse), layout(warehouse))
     moved_up = make_legacy(warehouse)
     assert moved_up > 0 and layout(warehouse)[1] == []
 
@@ -117,7 +117,8 @@ def _with_correction(platform, instance) -> tuple[str, Path, int]:
     assert [ok for *_, ok in process_landing(defs, instance, "acme", build_marts=False).ingest_runs] == [True]
     warehouse = platform.warehouse("acme")
     with sqlite3.connect(warehouse / "ledger.sqlite") as con:
-        last = con.execute("select max(seq) from deliveries where file_name = ?", [correction.name]).fetchone()[0]
+        last = con.execute("select max(seq) from deliveries where file_name = ?",
+                           [correction.name]).fetchone()[0]
     return generated.drops[0].delivery_date.isoformat(), warehouse, last
 
 
@@ -134,10 +135,12 @@ def test_a_date_with_two_deliveries_is_assigned_by_its_files_record_after_a_cras
     assert upgrade_layout(paths, told.append) > 0
     legacy, after = layout(warehouse)
     assert legacy == [] and after == sorted(s for s in seqs if s.endswith(f"seq={last}"))
-    names = duckdb.sql(f"select name from read_parquet('{warehouse}/raw/orgs/delivery_date={date}/seq={last}/*.parquet') "
+    names = duckdb.sql("select name from "
+                       f"read_parquet('{warehouse}/raw/orgs/delivery_date={date}/seq={last}/*.parquet') "
                        "where type = 'school'").fetchall()
     assert names and all(n[0].endswith("(corrected)") for n in names)
-    assert len(told) == 1 and told[0].startswith("moved ") and told[0].endswith(" legacy partitions to the seq= layout")
+    assert len(told) == 1 and told[0].startswith("moved ") \
+        and told[0].endswith(" legacy partitions to the seq= layout")
     assert upgrade_layout(paths) == 0
 
 
@@ -156,7 +159,8 @@ def test_an_undecidable_legacy_folder_is_refused_naming_customer_and_folder(plat
     assert "2 deliveries of" in message and "seq=<N>" in message
     assert layout(warehouse) == before               # nothing of that date moved
 
-    # a Dagster run of that date (the UI's Materialize, a backfill's run) is refused the same way, before writing
+    # a Dagster run of that date (the UI's Materialize, a backfill's run) is refused the same way,
+    # before writing
     from kinvolved_assets.defs.partitions import delivery_key
     from kinvolved_assets.local_runner import failure_message, run_ingest
 

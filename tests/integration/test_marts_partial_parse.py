@@ -24,7 +24,8 @@ def test_builds_after_the_first_do_not_parse_and_publish_the_same_marts(platform
     report = process_landing(defs, instance, "acme")
     assert report.marts_run and report.marts_run[1]
     paths = CustomerPaths.for_customer("acme", platform.home)
-    assert [p.name for p in paths.dbt_target.iterdir()] == ["partial_parse.msgpack"], "logs and results are dropped"
+    assert [p.name for p in paths.dbt_target.iterdir()] == ["partial_parse.msgpack"], \
+        "logs and results are dropped"
     assert not paths.build_dir.exists(), "the build folder is removed after the publish"
     first, state = content_digest(paths.marts_db), _parse_state(paths)
 

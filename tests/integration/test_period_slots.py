@@ -32,7 +32,8 @@ def write_raw(raw) -> None:
     for entity, rows in [
             ("orgs", [org("D", "District", "district"), org("S1", "School One", "school", "ID-S1", "D")]),
             ("academic_sessions", [{"sourcedId": "SY2026", "title": "2025-26", "type": "schoolYear",
-                                    "startDate": D("2025-09-01"), "endDate": D("2026-06-26"), "schoolYear": 2026}]),
+                                    "startDate": D("2025-09-01"), "endDate": D("2026-06-26"),
+                                    "schoolYear": 2026}]),
             ("courses", [{"sourcedId": "CR1", "title": "Course 1", "orgSourcedId": "D"}]),
             ("classes", classes),
             ("users", [user("u1")]),
@@ -51,16 +52,19 @@ def test_slots_feed_the_derived_day_and_the_ignored_events(tmp_path):
     raw = tmp_path / "raw"
     write_raw(raw)
     result, db = run_dbt_build(tmp_path, "slots", raw, licensed_schools=["S1"], non_instructional_days=[],
-                               school_non_instructional_days={}, period_rule_mode="share", period_rule_share=0.5,
-                               period_rule_code="A")
+                               school_non_instructional_days={}, period_rule_mode="share",
+                               period_rule_share=0.5, period_rule_code="A")
     assert result.success, failures(result)
-    assert query(db, "select class_sourced_id, slot_period, is_whole_class from intermediate.int_attendance__period_slots "
-                     "order by all") == [("C1", "1", False), ("C1", "2", False), ("C2", "", True), ("C4", "7", False)]
-    assert query(db, "select attendance_sourced_id, reason from intermediate.int_attendance__period_events_ignored "
+    assert query(db, "select class_sourced_id, slot_period, is_whole_class "
+                     "from intermediate.int_attendance__period_slots order by all") == [
+        ("C1", "1", False), ("C1", "2", False), ("C2", "", True), ("C4", "7", False)]
+    assert query(db, "select attendance_sourced_id, reason "
+                     "from intermediate.int_attendance__period_events_ignored "
                      "order by 1") == [("p3", "period_not_scheduled"), ("p4", "class_not_enrolled")]
     # 2 absent (C1 period 1, C2) of 4 scheduled periods: share 0.5 makes the day absent
     assert query(db, "select scheduled_periods, absent_periods, absent_fraction, absence_code "
-                     f"from intermediate.int_attendance__daily_derived_from_periods where attendance_date = '{DAY}'") == [
+                     "from intermediate.int_attendance__daily_derived_from_periods "
+                     f"where attendance_date = '{DAY}'") == [
         (4, 2, 1.0, "A")]
     assert query(db, "select absent_fraction from marts.fct_student_daily_attendance "
                      f"where \"date\" = '{DAY}'") == [(1.0,)]

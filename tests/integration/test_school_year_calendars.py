@@ -54,19 +54,22 @@ def test_configured_calendar_replaces_the_sessions_dates(tmp_path):
     result, db = run_dbt_build(tmp_path, "calendar", raw, **variables)
     assert result.success, failures(result)
 
-    days = {school: [r[0] for r in query(db, "select calendar_date from intermediate.int_calendar__instructional_days "
+    days = {school: [r[0] for r in query(db, "select calendar_date "
+                                             "from intermediate.int_calendar__instructional_days "
                                              f"where school_sourced_id = '{school}' order by 1")]
             for school in ("S1", "S2")}
     first, last = D("2025-09-03"), D("2025-09-19")     # the config's, not the session's 2025-09-01 .. 09-26
     assert days["S1"] == expected_days(first, last, {D("2025-09-10"), D("2025-09-12")})
     assert days["S2"] == expected_days(first, last, {D("2025-09-10"), D("2025-09-05")})
     # the year's as-of date is its configured last day (the last delivery is later)
-    assert query(db, "select distinct school_year, as_of_date from marts.msr_student_cumulative_attendance") == [
+    assert query(db, "select distinct school_year, as_of_date "
+                     "from marts.msr_student_cumulative_attendance") == [
         (2026, last)]
-    assert query(db, "select min(\"date\"), max(\"date\") from marts.fct_student_daily_attendance") == [(first, last)]
+    assert query(db, "select min(\"date\"), max(\"date\") "
+                     "from marts.fct_student_daily_attendance") == [(first, last)]
     # a student enrolled at S1 all along is enrolled on each of those days
-    enrolled = dict(query(db, "select school_sourced_id, max(days_enrolled) from marts.msr_student_cumulative_attendance "
-                              "group by 1"))
+    enrolled = dict(query(db, "select school_sourced_id, max(days_enrolled) "
+                              "from marts.msr_student_cumulative_attendance group by 1"))
     assert enrolled["S1"] == len(days["S1"]) and enrolled["S2"] == len(days["S2"]), enrolled
 
 
@@ -89,9 +92,11 @@ def test_configured_calendar_stands_for_a_year_without_sessions(tmp_path):
     path.write_text(CONFIG)
     config, errors = validate_customer_config(path)
     assert errors == [], errors
-    result, db = run_dbt_build(tmp_path, "calendar_only", raw, **write_dbt_settings(config, tmp_path / "settings"))
+    result, db = run_dbt_build(tmp_path, "calendar_only", raw,
+                               **write_dbt_settings(config, tmp_path / "settings"))
     assert result.success, failures(result)
-    assert query(db, "select school_year, start_date, end_date, as_of_date from intermediate.int_calendar__school_year "
-                     "where school_year = 2026") == [(2026, D("2025-09-03"), D("2025-09-20"), D("2025-09-19"))]
+    assert query(db, "select school_year, start_date, end_date, as_of_date "
+                     "from intermediate.int_calendar__school_year where school_year = 2026") == [
+        (2026, D("2025-09-03"), D("2025-09-20"), D("2025-09-19"))]
     assert query(db, "select min(\"date\"), max(\"date\") from marts.fct_student_daily_attendance") == [
         (D("2025-09-03"), D("2025-09-19"))]

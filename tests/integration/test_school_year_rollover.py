@@ -27,8 +27,8 @@ from tests.integration.test_dbt_marts import (
 
 pytestmark = pytest.mark.integration
 LAST_YEAR_MARTS = ("dim_schools", "dim_classes", "fct_enrollments", "fct_student_daily_attendance",
-                   "fct_student_class_attendance", "msr_school_daily_attendance", "msr_student_cumulative_attendance",
-                   "msr_student_attendance_bands")
+                   "fct_student_class_attendance", "msr_school_daily_attendance",
+                   "msr_student_cumulative_attendance", "msr_student_attendance_bands")
 SUMMER, ROLLOVER, CORRECTION, NEW_BULK = D("2026-07-15"), D("2026-09-04"), D("2026-09-11"), D("2026-09-18")
 
 
@@ -49,7 +49,8 @@ def write_year_end(raw: Path) -> None:
     """June 2026: the last attendance delivery of 2025-26 (after its last school day, 2026-06-25); u7
     (School Two, moving to School One next year) chronically absent in May and June."""
     days = [D("2026-05-01") + dt.timedelta(days=i) for i in range(56)]
-    chronic = [event(f"c{i}", "u7", "S2", day.isoformat(), "A") for i, day in enumerate(days) if day.weekday() < 5]
+    chronic = [event(f"c{i}", "u7", "S2", day.isoformat(), "A")
+               for i, day in enumerate(days) if day.weekday() < 5]
     write_delivery(raw, "attendance", D("2026-06-26"), "delta", [
         event("j1", "u1", "S1", "2026-06-10", "A"), event("j2", "u3", "S1", "2026-06-11", "E"), *chronic])
 
@@ -60,8 +61,8 @@ def write_new_year(raw: Path) -> None:
     write_delivery(raw, "users", SUMMER, "delta", [user("u2", given="Summer")])
     stay = [f"u{i}" for i in range(6, 15)]
     arrive = ["u20", "u21", "u22"]
-    sessions = [{"sourcedId": "SY2027", "title": "2026-27", "type": "schoolYear", "startDate": D("2026-09-01"),
-                 "endDate": D("2027-06-25"), "schoolYear": 2027}]
+    sessions = [{"sourcedId": "SY2027", "title": "2026-27", "type": "schoolYear",
+                 "startDate": D("2026-09-01"), "endDate": D("2027-06-25"), "schoolYear": 2027}]
     classes = [{"sourcedId": f"N{s}", "title": f"Homeroom {s} 2026-27", "courseSourcedId": "CR1",
                 "classType": "homeroom", "schoolSourcedId": s, "termSourcedIds": ["SY2027"], "periods": ["1"]}
                for s in ("S1", "S2")]
@@ -70,7 +71,8 @@ def write_new_year(raw: Path) -> None:
     # last year's code A becomes excused this year: last year's days must keep A unexcused
     codes = [code("code-A", "A", True, excused=True, category="excused_absence"),
              code("code-P", "P", False, category="present")]
-    for entity, rows in [("orgs", [org("D", "District", "district"), org("S1", "School One", "school", "ID-S1", "D"),
+    for entity, rows in [("orgs", [org("D", "District", "district"),
+                                   org("S1", "School One", "school", "ID-S1", "D"),
                                    org("S2", "School Two", "school", "ID-S2", "D")]),
                          ("academic_sessions", sessions), ("classes", classes), ("users", users),
                          ("enrollments", enrollments), ("absence_codes", codes)]:
@@ -105,13 +107,14 @@ def test_rollover_keeps_last_year_identical(tmp_path):
     bulk_in, db_bulk = run_dbt_build(tmp_path, "bulk", raw)          # the config still names 2026
     assert bulk_in.success, failures(bulk_in)
     assert digest(db_bulk, 2026) == last_year
-    assert query(db_bulk, "select count(*) from marts.fct_student_daily_attendance where school_year <> 2026") == [(0,)]
+    assert query(db_bulk, "select count(*) from marts.fct_student_daily_attendance "
+                          "where school_year <> 2026") == [(0,)]
 
     rolled, db_rolled = run_dbt_build(tmp_path, "rolled", raw, school_year=2027)   # the config change
     assert rolled.success, failures(rolled)
     assert digest(db_rolled, 2026) == last_year
-    years = query(db_rolled, "select school_year, min(as_of_date), count(*) from marts.msr_student_cumulative_attendance "
-                             "group by 1 order by 1")
+    years = query(db_rolled, "select school_year, min(as_of_date), count(*) "
+                             "from marts.msr_student_cumulative_attendance group by 1 order by 1")
     # 2026 is over: as of its last school day; 2027 as of its first attendance delivery; 9 + 3 students
     assert years == [(2026, D("2026-06-25"), last_year["msr_student_cumulative_attendance"][0]),
                      (2027, ROLLOVER, 12)], years
@@ -120,35 +123,42 @@ def test_rollover_keeps_last_year_identical(tmp_path):
                             "where would_delete > 0") == []
     # this year's code A is excused, last year's A stays unexcused
     assert query(db_rolled, "select school_year, is_excused from marts.fct_student_daily_attendance "
-                            "where absence_code = 'A' group by all order by all") == [(2026, False), (2027, True)]
+                            "where absence_code = 'A' group by all order by all") == [
+        (2026, False), (2027, True)]
     # prior-year measures: returning students carry last year's rate and flag, newcomers NULL
     prior = {r[0]: r[1:] for r in query(db_rolled, """
         select c.student_sourced_id, c.prior_year_attendance_rate, c.prior_year_is_chronically_absent,
                l.rate, l.chronic
         from marts.msr_student_cumulative_attendance as c
-        left join (select student_sourced_id, (sum(days_enrolled) - sum(days_absent)) / sum(days_enrolled) as rate,
-                          sum(days_enrolled) >= 10 and sum(days_absent) >= 0.10 * sum(days_enrolled) - 1e-9 as chronic
+        left join (select student_sourced_id,
+                          (sum(days_enrolled) - sum(days_absent)) / sum(days_enrolled) as rate,
+                          sum(days_enrolled) >= 10
+                            and sum(days_absent) >= 0.10 * sum(days_enrolled) - 1e-9 as chronic
                    from marts.msr_student_cumulative_attendance where school_year = 2026 group by 1) as l
             using (student_sourced_id)
         where c.school_year = 2027""")}
     assert prior["u20"][:2] == (None, None)
     for student in ("u6", "u7", "u13"):
-        assert prior[student][0] == pytest.approx(prior[student][2]) and prior[student][1] == prior[student][3]
+        assert prior[student][0] == pytest.approx(prior[student][2]) \
+            and prior[student][1] == prior[student][3]
     assert prior["u7"][1] is True and prior["u6"][1] is False, "u7: chronic last year at School Two"
 
     # every enrollment of last year stays in last year's fct_enrollments although the rollover bulk
     # replaced them all; this year's hold only the new ones
-    enrollments = query(db_rolled, "select school_year, count(*), count(*) filter (where enrollment_sourced_id like 'n-%') "
+    enrollments = query(db_rolled, "select school_year, count(*), "
+                                   "count(*) filter (where enrollment_sourced_id like 'n-%') "
                                    "from marts.fct_enrollments group by 1 order by 1")
     assert enrollments == [(2026, last_year["fct_enrollments"][0], 0), (2027, 12, 12)], enrollments
     # School Three is not in the new year's orgs bulk: it stays a school of last year only
-    assert query(db_rolled, "select school_year, list(school_sourced_id order by school_sourced_id) from marts.dim_schools "
-                            "group by 1 order by 1") == [(2026, ["S1", "S2", "S3"]), (2027, ["S1", "S2"])]
+    assert query(db_rolled, "select school_year, list(school_sourced_id order by school_sourced_id) "
+                            "from marts.dim_schools group by 1 order by 1") == [
+        (2026, ["S1", "S2", "S3"]), (2027, ["S1", "S2"])]
 
     # corrections to last year delivered this year are applied to last year, and only they
     def last_year_cumulative(db: Path) -> dict:
         return {r[0]: r[1:] for r in query(db, "select student_sourced_id, days_enrolled, days_absent "
-                                               "from marts.msr_student_cumulative_attendance where school_year = 2026")}
+                                               "from marts.msr_student_cumulative_attendance "
+                                               "where school_year = 2026")}
 
     write_corrections(raw)
     corrected, db_corrected = run_dbt_build(tmp_path, "corrected", raw, school_year=2027)
@@ -157,14 +167,18 @@ def test_rollover_keeps_last_year_identical(tmp_path):
     assert now["u13"] == (was["u13"][0], was["u13"][1] + 1) and now["u3"] == (was["u3"][0], was["u3"][1] - 1)
     assert {s: v for s, v in now.items() if s not in ("u13", "u3")} == \
         {s: v for s, v in was.items() if s not in ("u13", "u3")}
-    assert query(db_corrected, "select student_sourced_id, \"date\", absence_code from marts.fct_student_daily_attendance "
-                               "where school_year = 2026 and school_sourced_id = 'S1' and \"date\" between '2026-06-09' and '2026-06-11' "
+    assert query(db_corrected, "select student_sourced_id, \"date\", absence_code "
+                               "from marts.fct_student_daily_attendance "
+                               "where school_year = 2026 and school_sourced_id = 'S1' "
+                               "and \"date\" between '2026-06-09' and '2026-06-11' "
                                "and absent_fraction > 0 order by 1") == [
         ("u1", D("2026-06-10"), "A"), ("u13", D("2026-06-09"), "A")]
     # the operator sees which deliveries changed the closed year (counts only); none before them
-    assert query(db_rolled, "select count(*) from intermediate.int_attendance__past_year_corrections") == [(0,)]
-    assert query(db_corrected, "select school_year, delivery_date, mode, corrected_rows, deleted_rows, students "
-                               "from intermediate.int_attendance__past_year_corrections order by delivery_date") == [
+    assert query(db_rolled, "select count(*) "
+                            "from intermediate.int_attendance__past_year_corrections") == [(0,)]
+    assert query(db_corrected, "select school_year, delivery_date, mode, corrected_rows, deleted_rows, "
+                               "students from intermediate.int_attendance__past_year_corrections "
+                               "order by delivery_date") == [
         (2026, CORRECTION, "bulk", 1, 0, 1), (2026, CORRECTION + dt.timedelta(days=1), "delta", 1, 1, 1)]
     # the bulk's date range reached into last year: nothing of last year was counted as deleted by it
     assert query(db_corrected, "select would_delete from intermediate.int_oneroster__mass_deletion_audit "
@@ -218,14 +232,16 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
     year_end = None
     for index, drop in enumerate(gen.drops):
         if index == 1:   # the rollover procedure: the config names 2027 before its first bulk is ingested
-            config_file.write_text(yaml.safe_dump(suggested_config("roll", "tiny", 7, 2026, years=2), sort_keys=False))
+            config_file.write_text(yaml.safe_dump(suggested_config("roll", "tiny", 7, 2026, years=2),
+                                                  sort_keys=False))
         shutil.copy(drop.path, landing / drop.path.name)
         report = process_landing(platform.definitions(), instance, "roll")
         assert [ok for *_, ok in report.ingest_runs] == [True], report.ingest_runs
         assert report.marts_run and report.marts_run[1], report.marts_run
         with open_marts_file(marts_db) as marts:
             got = {year: marts.execute(f"select {columns} from msr_student_cumulative_attendance "
-                                       "where school_year = ? order by all", [year]).fetchall() for year in (2026, 2027)}
+                                       "where school_year = ? order by all", [year]).fetchall()
+                   for year in (2026, 2027)}
         assert got[2026] == expected(2026, dates[0]), f"{drop.delivery_date}: 2025-26 differs from its truth"
         if index == 0:
             year_end = digest(marts_db, 2026)
@@ -244,8 +260,10 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
                    count(*) filter (where abs(c.prior_year_attendance_rate - l.rate) > 1e-12
                                        or c.prior_year_is_chronically_absent <> l.chronic)
             from msr_student_cumulative_attendance as c
-            left join (select student_sourced_id, (sum(days_enrolled) - sum(days_absent)) / sum(days_enrolled) as rate,
-                              sum(days_enrolled) >= 10 and sum(days_absent) >= 0.10 * sum(days_enrolled) - 1e-9 as chronic
+            left join (select student_sourced_id,
+                              (sum(days_enrolled) - sum(days_absent)) / sum(days_enrolled) as rate,
+                              sum(days_enrolled) >= 10
+                                and sum(days_absent) >= 0.10 * sum(days_enrolled) - 1e-9 as chronic
                        from msr_student_cumulative_attendance where school_year = 2026 group by 1) as l
                 using (student_sourced_id)
             where c.school_year = 2027""").fetchone()

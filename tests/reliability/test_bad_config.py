@@ -41,9 +41,11 @@ BOMB = textwrap.dedent("""\
 CASES = {
     "bad_yaml": ("customer_id: bad_yaml\nname: [unclosed\nsis: PowerSchool\n", ("malformed YAML", "line")),
     "bad_unknown": (_dump({**_valid("bad_unknown"), "colour": "blue"}), ("colour", "unknown key")),
-    "bad_type": (_dump({**_valid("bad_type"), "school_year": "twenty twenty-six"}), ("school_year", "integer")),
+    "bad_type": (_dump({**_valid("bad_type"), "school_year": "twenty twenty-six"}),
+                 ("school_year", "integer")),
     "bad_tz": (_dump({**_valid("bad_tz"), "timezone": "Mars/Olympus_Mons"}), ("timezone", "IANA")),
-    "bad_cron": (_dump({**_valid("bad_cron"), "schedule": {"daily": "61 25 * * *"}}), ("schedule.daily", "cron")),
+    "bad_cron": (_dump({**_valid("bad_cron"), "schedule": {"daily": "61 25 * * *"}}),
+                 ("schedule.daily", "cron")),
     "bad_bomb": (BOMB, ("anchors", "not allowed")),
 }
 
@@ -118,7 +120,8 @@ class Webserver:
             [f"{BIN}/dagster-webserver", "-h", "127.0.0.1", "-p", str(d.port), "-w", str(d.workspace)],
             env=d.site.env(), cwd=str(d.site.root), start_new_session=True,
             stdout=open(logs / "webserver.out", "w"), stderr=open(logs / "webserver.err", "w"))
-        assert wait_for(d._webserver_up, timeout=180, interval=1), (logs / "webserver.err").read_text()[-3000:]
+        assert wait_for(d._webserver_up, timeout=180, interval=1), \
+            (logs / "webserver.err").read_text()[-3000:]
 
     def stop(self) -> None:
         self._deployment.stop()
@@ -141,23 +144,27 @@ def test_attack_corpus_refused_one_line_each_while_the_others_ingest(site):
     proc = site.cli("configs", timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert sorted(line.split(":")[0] for line in lines if line.startswith("ok ")) == ["ok     good", "ok     pii"]
+    assert sorted(line.split(":")[0] for line in lines if line.startswith("ok ")) == [
+        "ok     good", "ok     pii"]
     for name, words in expected.items():
         errors = [line for line in lines if line.startswith(f"ERROR  {name}: ")]
         assert len(errors) == 1, (name, errors)
         assert all(word in errors[0] for word in words), (name, words, errors[0])
         assert len(errors[0]) < 300 and errors[0].isascii(), errors[0]
     assert "Traceback" not in proc.stdout + proc.stderr
-    record_fault(f"config attack corpus ({len(expected)} files)", f"{len(expected)} one-line errors; good, pii load")
+    record_fault(f"config attack corpus ({len(expected)} files)",
+                 f"{len(expected)} one-line errors; good, pii load")
 
     evil = site.cli("ingest", "evil", timeout=120)
-    assert evil.returncode == 2 and "evil.yaml: landing:" in evil.stderr and "Traceback" not in evil.stderr, evil.stderr
+    assert evil.returncode == 2 and "evil.yaml: landing:" in evil.stderr \
+        and "Traceback" not in evil.stderr, evil.stderr
     assert not site.warehouse("evil").exists()
 
     for customer, generated in (("good", good), ("pii", pii)):
         out = site.cli("ingest", customer, "--no-marts", timeout=600)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-        ok = [line.split()[0] for line in out.stdout.splitlines() if line.split()[1:2] == ["ok"] and line[0].isdigit()]
+        ok = [line.split()[0] for line in out.stdout.splitlines()
+              if line.split()[1:2] == ["ok"] and line[0].isdigit()]
         assert ok == sorted(d.delivery_date.isoformat() for d in generated.drops), out.stdout
         archived = sorted(p.name for p in (site.home / "archive" / customer).iterdir())
         assert archived == ok and (site.warehouse(customer) / "raw" / "users").is_dir()
@@ -174,7 +181,7 @@ def test_attack_corpus_refused_one_line_each_while_the_others_ingest(site):
         assert "'2025-13-01' is not a date" in placeholders["bad_date"]
         assert "lies inside customer pii's landing folder" in placeholders["evil"]
         sensors = graphql(dep.port, SENSORS)["sensorsOrError"]["results"]
-        assert sorted(x["name"] for x in sensors) == ["deliveries__good", "deliveries__pii", "marts_after_delivery",
-                                                        "marts_after_failed_run"]
+        assert sorted(x["name"] for x in sensors) == ["deliveries__good", "deliveries__pii",
+                                                        "marts_after_delivery", "marts_after_failed_run"]
     finally:
         dep.stop()

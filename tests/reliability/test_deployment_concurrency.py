@@ -54,7 +54,8 @@ def test_backfill_and_parallel_customers_without_lock_errors(fleet):
     records = {r.dagster_run.run_id: r for r in instance.get_run_records()}
     backfill_span = (min(records[r.run_id].start_time for r in backfill_runs),
                      max(records[r.run_id].end_time for r in backfill_runs))
-    others = [records[r.run_id] for r in runs if r.tags.get("dagster/partition/customer") in ("alpha", "beta")]
+    others = [records[r.run_id] for r in runs
+              if r.tags.get("dagster/partition/customer") in ("alpha", "beta")]
     assert any(backfill_span[0] < o.end_time and o.start_time < backfill_span[1] for o in others)
     peak = _peak_concurrency([(records[r.run_id].start_time, records[r.run_id].end_time) for r in runs
                               if records[r.run_id].start_time])
@@ -67,9 +68,11 @@ def test_backfill_and_parallel_customers_without_lock_errors(fleet):
     assert fleet["violations"] == [], fleet["violations"][:5]
     assert all(v == "write connection ok" for v in fleet["lock_probe"].values()), fleet["lock_probe"]
     record_fault(
-        "12-date backfill (big) + sensor runs (alpha, beta) + 3 marts runs, daemon + webserver, queued coordinator",
-        f"{len(runs)} runs: {by_status}, at most {peak} at once; 0 lock errors in events or compute logs; webserver/daemon/sensor "
-        f"processes never had a .duckdb file open; write connection to every marts.duckdb possible while "
+        "12-date backfill (big) + sensor runs (alpha, beta) + 3 marts runs, daemon + webserver, "
+        "queued coordinator",
+        f"{len(runs)} runs: {by_status}, at most {peak} at once; 0 lock errors in events or compute logs; "
+        "webserver/daemon/sensor processes never had a .duckdb file open; "
+        f"write connection to every marts.duckdb possible while "
         f"both were up; {fleet['seconds']:.0f}s end to end")
 
 

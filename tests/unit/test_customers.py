@@ -46,7 +46,8 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def test_good_config_loads(tmp_path):
-    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml",
+                                                 GOOD.format(cid="springfield")))
     assert errors == []
     assert cfg.customer_id == "springfield"
     assert cfg.attendance.enrollment_end_inclusive is False
@@ -64,10 +65,13 @@ def test_good_config_loads(tmp_path):
         ({"school_year: 2026": "school_year: twenty"}, "school_year", "integer"),
         ({"flow: oneroster_csv": "flow: ftp"}, "flow", "oneroster_csv"),
         ({"products: [attendance]": "products: []"}, "products", "at least 1"),
-        ({"chronic_threshold: 0.1": "chronic_threshold: 1.5"}, "attendance.chronic_threshold", "less than or equal"),
+        ({"chronic_threshold: 0.1": "chronic_threshold: 1.5"}, "attendance.chronic_threshold",
+         "less than or equal"),
         ({"school_year: 2026": "school_year: 2026\nschoolyear: 2027"}, "schoolyear", "unknown key"),
-        ({'licensed_schools: [org-sch-0001, "1034"]': 'licensed_schools: ["bad id!"]'}, "licensed_schools", "sourcedIds"),
-        ({"name: Springfield Public Schools": "name: Springfield\nlanding: ../other_customer"}, "(top level)", "'..'"),
+        ({'licensed_schools: [org-sch-0001, "1034"]': 'licensed_schools: ["bad id!"]'}, "licensed_schools",
+         "sourcedIds"),
+        ({"name: Springfield Public Schools": "name: Springfield\nlanding: ../other_customer"},
+         "(top level)", "'..'"),
         ({"name: Springfield Public Schools": "name: Springfield\nlanding: /etc"}, "(top level)", "relative"),
     ],
 )
@@ -92,7 +96,8 @@ def test_customer_id_must_be_slug_and_match_file(tmp_path):
 
 
 def test_malformed_yaml_reports_position(tmp_path):
-    _, errors = validate_customer_config(write(tmp_path, "broken.yaml", "customer_id: broken\nname: [unclosed\n"))
+    _, errors = validate_customer_config(write(tmp_path, "broken.yaml",
+                                               "customer_id: broken\nname: [unclosed\n"))
     assert errors[0].file == "broken.yaml"
     assert errors[0].key.startswith("line ")
     assert "malformed YAML" in errors[0].message
@@ -178,11 +183,12 @@ PERIODS = "  min_enrolled_days: 10\n  daily_from_periods:\n"
         ("    mode: some\n", "attendance.daily_from_periods.mode", "all_periods"),
         ("    mode: share\n    share: 1.5\n    code: AU\n", "attendance.daily_from_periods.share",
          "at most 1"),
-        ("    mode: none\n    precedence: daily\n", "attendance.daily_from_periods.precedence", "daily_event"),
+        ("    mode: none\n    precedence: daily\n", "attendance.daily_from_periods.precedence",
+         "daily_event"),
         ("    mode: all_periods\n    code: AU\n    schools:\n      org-sch-0001: {mode: minutes}\n",
          "attendance.daily_from_periods.schools.org-sch-0001.minutes", "needs minutes"),
-        ("    schools:\n      org-sch-0001: {shares: 0.5}\n", "attendance.daily_from_periods.schools.org-sch-0001.shares",
-         "did you mean 'share'"),
+        ("    schools:\n      org-sch-0001: {shares: 0.5}\n",
+         "attendance.daily_from_periods.schools.org-sch-0001.shares", "did you mean 'share'"),
         ("    code: 'A U'\n", "attendance.daily_from_periods.code", "sourcedIds"),
     ],
 )
@@ -213,7 +219,8 @@ def test_daily_from_periods_resolves_school_rules(tmp_path):
                                          "minutes": 240, "half_day_share": 0.25, "code": "AU",
                                          "precedence": "periods"}]
     default, _ = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield")))
-    assert default.dbt_vars()["period_rule_mode"] == "none" and default.dbt_vars()["school_period_rules"] == []
+    assert default.dbt_vars()["period_rule_mode"] == "none" \
+        and default.dbt_vars()["school_period_rules"] == []
 
 
 CALENDAR = "school_years:\n  2026:\n"
@@ -226,16 +233,20 @@ CALENDAR = "school_years:\n  2026:\n"
          "outside school year 2025-26 (2025-07-01 .. 2026-06-30)"),
         ("    first_day: 2025-08-25\n    last_day: 2026-07-02\n", "school_years[2026].last_day",
          "put the block under the year that holds it (2027)"),
-        ("    first_day: 2025-09-25\n    last_day: 2025-09-12\n", "school_years[2026].last_day", "before first_day"),
-        ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n    non_instructional_days: {district: [2026-06-20]}\n",
+        ("    first_day: 2025-09-25\n    last_day: 2025-09-12\n", "school_years[2026].last_day",
+         "before first_day"),
+        ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n"
+         "    non_instructional_days: {district: [2026-06-20]}\n",
          "school_years[2026].non_instructional_days.district", "outside this year's school days"),
         ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n"
          "    non_instructional_days: {schools: {org-sch-0001: [2025-08-01]}}\n",
          "school_years[2026].non_instructional_days.schools.org-sch-0001", "outside this year's school days"),
         ("    first_dya: 2025-08-25\n    last_day: 2026-06-12\n", "school_years[2026].first_dya",
          "did you mean 'first_day'"),
-        ("    first_day: 2025-08-25\n", "school_years[2026].last_day", "is required: add it, the last school day"),
-        ("    first_day: 25-08-2025\n    last_day: 2026-06-12\n", "school_years[2026].first_day", "write YYYY-MM-DD"),
+        ("    first_day: 2025-08-25\n", "school_years[2026].last_day",
+         "is required: add it, the last school day"),
+        ("    first_day: 25-08-2025\n    last_day: 2026-06-12\n", "school_years[2026].first_day",
+         "write YYYY-MM-DD"),
     ],
 )
 def test_school_year_calendar_names_key_and_fix(tmp_path, block, key, fragment):
@@ -251,15 +262,17 @@ def test_school_year_calendar_names_key_and_fix(tmp_path, block, key, fragment):
     [
         ("school_years:\n  2027: {first_day: 2026-08-25, last_day: 2027-06-11}\n", "school_years[2027]",
          "is not a school year this customer loads (2026)"),
-        ("history_from_school_year: 2024\nschool_years:\n  2023: {first_day: 2022-08-25, last_day: 2023-06-11}\n",
+        ("history_from_school_year: 2024\n"
+         "school_years:\n  2023: {first_day: 2022-08-25, last_day: 2023-06-11}\n",
          "school_years[2023]", "(2024 .. 2026)"),
-        ("school_years:\n  '2026': {first_day: 2025-08-25, last_day: 2026-06-11}\n", "school_years.2026 (key)",
-         "e.g. {2027: {first_day"),
+        ("school_years:\n  '2026': {first_day: 2025-08-25, last_day: 2026-06-11}\n",
+         "school_years.2026 (key)", "e.g. {2027: {first_day"),
         ("school_years: [2026]\n", "school_years", "must be a mapping"),
     ],
 )
 def test_school_year_calendar_years(tmp_path, text, key, fragment):
-    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml", GOOD.format(cid="springfield") + text))
+    cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml",
+                                                 GOOD.format(cid="springfield") + text))
     assert cfg is None
     assert any(e.key == key and fragment in e.message for e in errors), [str(e) for e in errors]
 
@@ -270,7 +283,8 @@ def test_school_year_calendar_reaches_dbt(tmp_path):
     from kinvolved_assets.dbt_settings import write_dbt_settings
 
     block = ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n    non_instructional_days:\n"
-             "      district: [2025-12-24, 2025-11-27]\n      schools: {org-sch-0001: [2026-01-02], org-sch-0002: [2026-01-05]}\n")
+             "      district: [2025-12-24, 2025-11-27]\n"
+             "      schools: {org-sch-0001: [2026-01-02], org-sch-0002: [2026-01-05]}\n")
     cfg, errors = validate_customer_config(write(tmp_path, "springfield.yaml",
                                                 GOOD.format(cid="springfield") + CALENDAR + block))
     assert errors == []

@@ -9,7 +9,8 @@ import duckdb
 
 from kinvolved_assets.marts_plausibility import check_marts, zero_absence_runs
 
-DAYS = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(14) if (dt.date(2025, 9, 1) + dt.timedelta(days=i)).isoweekday() <= 5]
+DAYS = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(14)
+        if (dt.date(2025, 9, 1) + dt.timedelta(days=i)).isoweekday() <= 5]
 
 
 def _marts(path: Path, *, daily_rows: bool = True, quiet_school_from: int | None = None) -> Path:
@@ -17,15 +18,15 @@ def _marts(path: Path, *, daily_rows: bool = True, quiet_school_from: int | None
     con.execute("create schema marts; create schema intermediate")
     con.execute("create table intermediate.int_calendar__instructional_days as "
                 "select 's1' as school_sourced_id, unnest(?::date[]) as calendar_date", [DAYS])
-    con.execute("create table marts.dim_schools(school_sourced_id varchar, school_year integer, identifier varchar, "
-                "is_licensed boolean)")
+    con.execute("create table marts.dim_schools(school_sourced_id varchar, school_year integer, "
+                "identifier varchar, is_licensed boolean)")
     # last year's rows (s2 had a student then) do not count for this year
     con.execute("insert into marts.dim_schools values ('s1', 2026, '101', true), ('s2', 2026, '102', true), "
                 "('s3', 2026, '103', false), ('s2', 2025, '102', true), ('s9', 2025, '109', true)")
     con.execute("create table marts.fct_enrollments(school_sourced_id varchar, school_year integer, "
                 "user_sourced_id varchar, role varchar)")
-    con.execute("insert into marts.fct_enrollments values ('s1', 2026, 'u1', 'student'), ('s1', 2026, 't1', 'teacher'), "
-                "('s2', 2026, 't2', 'teacher'), ('s2', 2025, 'u2', 'student')")
+    con.execute("insert into marts.fct_enrollments values ('s1', 2026, 'u1', 'student'), "
+                "('s1', 2026, 't1', 'teacher'), ('s2', 2026, 't2', 'teacher'), ('s2', 2025, 'u2', 'student')")
     con.execute("create table marts.fct_student_daily_attendance(student_sourced_id varchar, \"date\" date)")
     if daily_rows:
         con.execute("insert into marts.fct_student_daily_attendance select 'u1', unnest(?::date[])", [DAYS])
@@ -33,7 +34,8 @@ def _marts(path: Path, *, daily_rows: bool = True, quiet_school_from: int | None
                 "students_enrolled bigint, students_with_absence bigint)")
     for i, day in enumerate(DAYS):
         quiet = quiet_school_from is not None and i >= quiet_school_from
-        con.execute("insert into marts.msr_school_daily_attendance values ('s1', ?, 30, ?)", [day, 0 if quiet else 2])
+        con.execute("insert into marts.msr_school_daily_attendance values ('s1', ?, 30, ?)",
+                    [day, 0 if quiet else 2])
     con.close()
     return path
 
@@ -86,4 +88,5 @@ def test_short_quiet_stretches_are_normal(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute("use m.marts")
         assert zero_absence_runs(con, 5) == []
-        assert zero_absence_runs(con, 4) == [{"school": "s1", "from": str(DAYS[6]), "to": str(DAYS[-1]), "days": 4}]
+        assert zero_absence_runs(con, 4) == [
+            {"school": "s1", "from": str(DAYS[6]), "to": str(DAYS[-1]), "days": 4}]

@@ -73,7 +73,8 @@ def test_ingest_check_fails_when_no_session_matches(tmp_path):
 def _config_with_calendar(year: int) -> CustomerConfig:
     return CustomerConfig(customer_id="acme", name="Acme", sis="other", timezone="America/New_York",
                           products=["attendance"], school_year=year,
-                          school_years={year: {"first_day": dt.date(year - 1, 8, 25), "last_day": dt.date(year, 6, 12)}})
+                          school_years={year: {"first_day": dt.date(year - 1, 8, 25),
+                                               "last_day": dt.date(year, 6, 12)}})
 
 
 def test_a_configured_calendar_stands_for_the_sessions(tmp_path):
@@ -86,6 +87,8 @@ def test_a_configured_calendar_stands_for_the_sessions(tmp_path):
     out = ingest_delivery(_config_with_calendar(2026), paths, "2024-03-05", run_id="r1",
                           validators=[expectations_validator(engine="duckdb")])
     check = next(c for c in out.entities["academic_sessions"].checks if c.name == "expectations")
-    res = next(r for r in check.metadata["results"] if r["rule"] == "academic_sessions.schoolYear.matches_configured_year")
-    assert res["success"] and "school_years[2026] calendar (2025-08-25 .. 2026-06-12)" in res["detail"]["school_year"]
+    res = next(r for r in check.metadata["results"]
+               if r["rule"] == "academic_sessions.schoolYear.matches_configured_year")
+    assert res["success"] \
+        and "school_years[2026] calendar (2025-08-25 .. 2026-06-12)" in res["detail"]["school_year"]
     assert "academic_sessions: expectations" not in out.blocking_summary()
