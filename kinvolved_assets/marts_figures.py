@@ -58,10 +58,10 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
 
 def district_figures(con: duckdb.DuckDBPyConnection) -> DistrictFigures:
     figures = DistrictFigures()
-    if _exists(con, "intermediate", "int_calendar__school_year"):
+    if _exists(con, "intermediate", "int_school_years__resolved"):
         # the marts hold every delivered school year; the figures are the current (latest) one's
         row = con.execute("select school_year, cast(as_of_date as varchar) "
-                          "from intermediate.int_calendar__school_year "
+                          "from intermediate.int_school_years__resolved "
                           "order by school_year desc limit 1").fetchone()
         if row:
             figures.school_year, figures.as_of_date = int(row[0]), row[1]

@@ -67,7 +67,7 @@ def _daily_fact(con, raw_root: Path) -> PlausibilityResult:
     rows = con.execute("select count(*) from fct_student_daily_attendance").fetchone()[0]
     delivered, dates = _attendance_delivered(raw_root)
     days = con.execute("select count(distinct calendar_date) from "
-                       "intermediate.int_calendar__instructional_days"
+                       "intermediate.int_instructional_days__enumerated"
                        ).fetchone()[0]
     meta = {"daily_fact_rows": int(rows), "attendance_rows_delivered": delivered,
             "attendance_deliveries": len(dates), "instructional_days": int(days)}

@@ -113,7 +113,10 @@
              else {{ _rule_literal(var('period_rule_code', ''), 'varchar') }} end as code,
         coalesce(overrides.precedence, {{ _rule_literal(var('period_rule_precedence', 'daily_event'), 'varchar') }},
                  'daily_event') as precedence
-    from (select distinct school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed) as schools
+    from (
+        select distinct school_sourced_id from {{ ref('int_schools__flagged_by_license') }}
+        where is_licensed
+    ) as schools
     left join overrides on overrides.school_sourced_id = schools.school_sourced_id
 {%- endmacro %}
 

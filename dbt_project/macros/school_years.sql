@@ -5,9 +5,9 @@
     entity, raw _files), up to the configured current year var('school_year'), plus that year; sorted.
     A delivery belongs to the school year (1 July - 30 June) holding its date.
 
-    by_school_year(state_sql_of_before) is spelled out in each *_by_year model: the state of year Y is
-    built from the deliveries dated before 1 July of Y (school_year_cutoff(Y)), so nothing delivered in
-    a later school year changes it.
+    by_school_year(state_sql_of_before) is spelled out in each int_*__merged_by_year model: the state
+    of year Y is built from the deliveries dated before 1 July of Y (school_year_cutoff(Y)), so nothing
+    delivered in a later school year changes it.
 -#}
 
 {% macro delivered_school_years() %}

@@ -7,7 +7,7 @@
 
 {% set violations_sql %}
 select entity, cast(delivery_date as varchar), would_delete, active_before
-from {{ ref('int_oneroster__mass_deletion_audit') }}
+from {{ ref('int_bulk_deliveries__audited') }}
 where active_before > 0
   and would_delete > {{ var('mass_deletion_fraction') | float }} * active_before
   and would_delete >= {{ var('mass_deletion_min_records', 5) | int }}
@@ -16,7 +16,7 @@ order by entity
 
 {#- compiled without a build (dbt docs generate, dbt compile) the audit table may not exist yet -#}
 {% if execute and not bool_var('force_mass_deletion')
-      and load_relation(ref('int_oneroster__mass_deletion_audit')) is not none %}
+      and load_relation(ref('int_bulk_deliveries__audited')) is not none %}
     {% set found = run_query(violations_sql) %}
     {% if found.rows | length > 0 %}
         {% set lines = [] %}
@@ -39,7 +39,7 @@ select
     delivery_date,
     would_delete,
     active_before
-from {{ ref('int_oneroster__mass_deletion_audit') }}
+from {{ ref('int_bulk_deliveries__audited') }}
 where not {{ bool_var('force_mass_deletion') }}
   and active_before > 0
   and would_delete > {{ var('mass_deletion_fraction') | float }} * active_before

@@ -5,6 +5,6 @@
 {{ config(severity='error') }}
 
 select school_sourced_id, count(*) as derived_absent_days
-from {{ ref('int_attendance__daily_derived_from_periods') }}
+from {{ ref('int_daily_attendance__derived_from_periods') }}
 where absent_fraction > 0 and not is_code_resolved
 group by school_sourced_id

@@ -78,7 +78,7 @@ def mass_deletions(build_file: Path, fraction: float, min_records: int = 1) -> l
         with duckdb.connect(str(build_file), read_only=True) as con:
             rows = con.execute(
                 "select entity, cast(delivery_date as varchar), would_delete, active_before "
-                "from intermediate.int_oneroster__mass_deletion_audit "
+                "from intermediate.int_bulk_deliveries__audited "
                 "where active_before > 0 and would_delete > ? * active_before and would_delete >= ? "
                 "order by entity", [fraction, min_records],
             ).fetchall()

@@ -7,7 +7,7 @@ days) inside that window are the school year, whatever their label; a label othe
 naming the session. A drop without any such ``schoolYear`` session (only terms or semesters) uses the
 span of the ``term``/``semester``/``gradingPeriod`` sessions that lie mostly inside the window. When
 nothing matches, the school year is unresolved: an error, and the marts are not built with it
-(dbt: ``int_calendar__school_year``, ``tests/assert_school_year_resolved.sql`` apply the same rule).
+(dbt: ``int_school_years__resolved``, ``tests/assert_school_year_resolved.sql`` apply the same rule).
 """
 
 from __future__ import annotations

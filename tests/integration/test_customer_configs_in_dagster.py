@@ -80,7 +80,7 @@ def test_two_thousand_school_config_builds_marts(platform, instance: DagsterInst
     assert report.marts_run and report.marts_run[1], report
     con = open_marts(platform.warehouse("metro") / "marts.duckdb")
     days = {d for (d,) in con.execute("select calendar_date from "
-                                      "marts.intermediate.int_calendar__instructional_days "
+                                      "marts.intermediate.int_instructional_days__enumerated "
                                       "where school_sourced_id = 'org-sch-0001'").fetchall()}
     as_of = con.execute("select max(as_of_date) from msr_student_cumulative_attendance").fetchone()[0]
     expected = {d for d in weekdays if d <= as_of} - set(weekdays[:2])

@@ -467,7 +467,7 @@ def test_calendar_and_enrollment_days(main_build):
         r[0]
         for r in query(
             db,
-            "select calendar_date from intermediate.int_calendar__instructional_days where "
+            "select calendar_date from intermediate.int_instructional_days__enumerated where "
             "school_sourced_id='S1' order by 1",
         )
     ]
@@ -479,7 +479,7 @@ def test_calendar_and_enrollment_days(main_build):
         r[0]
         for r in query(
             db,
-            "select calendar_date from intermediate.int_calendar__instructional_days where "
+            "select calendar_date from intermediate.int_instructional_days__enumerated where "
             "school_sourced_id='S2'",
         )
     ]
@@ -498,7 +498,7 @@ def test_attendance_current_state(main_build):
     assert u1["2025-09-02"] == (1.0, True, False, False, "A")  # outside the later bulk's range: kept
     assert u1["2025-09-10"][0] == 0.0  # inside it and not re-sent: removed
     # the bulk's scope is its date range x the schools it covers: S3 sent nothing in it and keeps a9
-    assert query(db, "select attendance_sourced_id from intermediate.int_attendance__events_by_year "
+    assert query(db, "select attendance_sourced_id from intermediate.int_attendance_events__merged_by_year "
                      "where school_sourced_id = 'S3' order by 1") == [("a6",), ("a9",)]
     u2 = daily(db, "u2")
     assert u2["2025-09-03"] == (0.0, False, False, False, "P")  # retroactive correction
@@ -560,7 +560,7 @@ def test_mass_deletion_guard(tmp_path):
     rows = query(
         db,
         "select entity, delivery_date, would_delete, active_before from "
-        "intermediate.int_oneroster__mass_deletion_audit",
+        "intermediate.int_bulk_deliveries__audited",
     )
     assert ("users", D2, 5, 10) in rows
     guard = next(r for r in result.result if r.node.name == "assert_no_mass_deletion")
@@ -570,8 +570,8 @@ def test_mass_deletion_guard(tmp_path):
         assert cur.fetchall() == [("users", D2, 5, 10)]
     # downstream current state is not built when the guard fails
     assert query(
-        db, "select count(*) from information_schema.tables where table_name = 'int_oneroster__users_current'"
+        db, "select count(*) from information_schema.tables where table_name = 'int_users__merged'"
     ) == [(0,)]
     forced, db2 = run_dbt_build(tmp_path, "forced", raw, force_mass_deletion=True)
     assert forced.success, failures(forced) or forced.exception
-    assert query(db2, "select count(*) from intermediate.int_oneroster__users_current") == [(5,)]
+    assert query(db2, "select count(*) from intermediate.int_users__merged") == [(5,)]

@@ -56,7 +56,7 @@ def test_effective_role_and_orgs_follow_the_documented_rule(tmp_path):
     result, db = run_dbt_build(tmp_path, "roles", raw, role_extensions={"ext:pupil": "student"})
     assert result.success, failures(result) or result.exception
     got = dict((u, (r, o)) for u, r, o in query(
-        db, "select user_sourced_id, role, org_sourced_ids from intermediate.int_oneroster__users_current"))
+        db, "select user_sourced_id, role, org_sourced_ids from intermediate.int_users__merged"))
     assert got == {
         "u1": ("teacher", ["S2", "S1"]),
         "u2": ("counselor", ["S2", "S1"]),
@@ -66,7 +66,7 @@ def test_effective_role_and_orgs_follow_the_documented_rule(tmp_path):
         "u6": ("aide", ["S1"]),
         "u11": ("teacher", ["S2"]),
     }
-    assert query(db, "select count(*) from intermediate.int_oneroster__roles_current") == [(11,)]
+    assert query(db, "select count(*) from intermediate.int_roles__merged") == [(11,)]
 
 
 def test_mass_deletion_guard_covers_roles(tmp_path):
@@ -79,5 +79,5 @@ def test_mass_deletion_guard_covers_roles(tmp_path):
     result, db = run_dbt_build(tmp_path, "guard", raw)
     assert ("assert_no_mass_deletion", "fail") in failures(result)
     rows = query(db, "select entity, delivery_date, would_delete, active_before "
-                     "from intermediate.int_oneroster__mass_deletion_audit where entity = 'roles'")
+                     "from intermediate.int_bulk_deliveries__audited where entity = 'roles'")
     assert rows == [("roles", D3, 5, 10)]

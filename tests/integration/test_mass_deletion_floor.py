@@ -48,7 +48,7 @@ def test_school_bulk_replacing_two_of_two_events_passes(tmp_path):
     result, db = run_dbt_build(tmp_path, "two", raw)
     assert ("assert_no_mass_deletion", "fail") not in failures(result), failures(result)
     rows = query(db, "select entity, would_delete, active_before from "
-                     "intermediate.int_oneroster__mass_deletion_audit "
+                     "intermediate.int_bulk_deliveries__audited "
                      "where entity = 'attendance'")
     assert rows == [("attendance", 2, 2)]
 

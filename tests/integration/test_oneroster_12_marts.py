@@ -30,7 +30,7 @@ def _effective_users(p) -> list[tuple]:
     """Every current user's effective role and orgs (intermediate layer of the published build)."""
     with duckdb.connect(str(p.warehouse("twin") / "marts.duckdb"), read_only=True) as con:
         return con.execute("select user_sourced_id, role, org_sourced_ids from "
-                           "intermediate.int_oneroster__users_current "
+                           "intermediate.int_users__merged "
                            "order by all").fetchall()
 
 

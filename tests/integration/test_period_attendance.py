@@ -65,7 +65,7 @@ def period_marts(tmp_path_factory):
                                        "days_absent "
                                        "from msr_student_cumulative_attendance order by all").fetchall()
             ignored = marts.execute("select school_sourced_id, reason, count(*) from "
-                                    "intermediate.int_attendance__period_events_ignored "
+                                    "intermediate.int_period_events__ignored "
                                     "group by all order by all").fetchall()
         truth = duckdb.connect().execute(
             "select * from read_parquet(?)", [str(home / "truth" / "periods" / "period_days.parquet")])

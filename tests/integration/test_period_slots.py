@@ -1,4 +1,4 @@
-"""The scheduled periods of a student-day (int_attendance__period_slots), shared by the daily derivation
+"""The scheduled periods of a student-day (int_period_slots__enumerated), shared by the daily derivation
 from periods and the ignored period events (docs/attendance-rules.md 4a): one slot per period a class
 lists, one for a class listing none; an event for a period its class does not list and one for a class
 the student is not enrolled in are ignored with their reason, the others mark their slots."""
@@ -56,14 +56,14 @@ def test_slots_feed_the_derived_day_and_the_ignored_events(tmp_path):
                                period_rule_share=0.5, period_rule_code="A")
     assert result.success, failures(result)
     assert query(db, "select class_sourced_id, slot_period, is_whole_class "
-                     "from intermediate.int_attendance__period_slots order by all") == [
+                     "from intermediate.int_period_slots__enumerated order by all") == [
         ("C1", "1", False), ("C1", "2", False), ("C2", "", True), ("C4", "7", False)]
     assert query(db, "select attendance_sourced_id, reason "
-                     "from intermediate.int_attendance__period_events_ignored "
+                     "from intermediate.int_period_events__ignored "
                      "order by 1") == [("p3", "period_not_scheduled"), ("p4", "class_not_enrolled")]
     # 2 absent (C1 period 1, C2) of 4 scheduled periods: share 0.5 makes the day absent
     assert query(db, "select scheduled_periods, absent_periods, absent_fraction, absence_code "
-                     "from intermediate.int_attendance__daily_derived_from_periods "
+                     "from intermediate.int_daily_attendance__derived_from_periods "
                      f"where attendance_date = '{DAY}'") == [
         (4, 2, 1.0, "A")]
     assert query(db, "select absent_fraction from marts.fct_student_daily_attendance "

@@ -145,6 +145,6 @@ def test_current_state_applies_same_day_deliveries_in_arrival_order(same_day, tm
     assert result.success, failures(result) or result.exception
     schools = dict(query(db, "select school_sourced_id, name from marts.dim_schools order by 1"))
     assert schools == {"org-s1": "Acme Elementary (corrected)", "org-s2": "Acme Middle"}, schools
-    seq = query(db, "select max(_delivery_seq) from intermediate.int_oneroster__orgs_by_year "
+    seq = query(db, "select max(_delivery_seq) from intermediate.int_orgs__merged_by_year "
                     "where org_sourced_id = 'org-s1'")
     assert seq == [(3,)]

@@ -11,7 +11,8 @@ from test_dbt_marts import D1, D, build_main_raw, failures, query, run_dbt_build
 pytestmark = pytest.mark.integration
 MART_COUNTS = ("select (select count(*) from marts.fct_student_daily_attendance), "
                "(select count(*) from marts.msr_student_cumulative_attendance), "
-               "(select min(start_date) || ' ' || max(end_date) from intermediate.int_calendar__school_year)")
+               "(select min(start_date) || ' ' || max(end_date) "
+               "from intermediate.int_school_years__resolved)")
 
 
 def _sessions(label_2026: int, terms_only: bool = False) -> list[dict]:

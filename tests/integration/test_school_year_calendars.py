@@ -55,7 +55,7 @@ def test_configured_calendar_replaces_the_sessions_dates(tmp_path):
     assert result.success, failures(result)
 
     days = {school: [r[0] for r in query(db, "select calendar_date "
-                                             "from intermediate.int_calendar__instructional_days "
+                                             "from intermediate.int_instructional_days__enumerated "
                                              f"where school_sourced_id = '{school}' order by 1")]
             for school in ("S1", "S2")}
     first, last = D("2025-09-03"), D("2025-09-19")     # the config's, not the session's 2025-09-01 .. 09-26
@@ -96,7 +96,7 @@ def test_configured_calendar_stands_for_a_year_without_sessions(tmp_path):
                                **write_dbt_settings(config, tmp_path / "settings"))
     assert result.success, failures(result)
     assert query(db, "select school_year, start_date, end_date, as_of_date "
-                     "from intermediate.int_calendar__school_year where school_year = 2026") == [
+                     "from intermediate.int_school_years__resolved where school_year = 2026") == [
         (2026, D("2025-09-03"), D("2025-09-20"), D("2025-09-19"))]
     assert query(db, "select min(\"date\"), max(\"date\") from marts.fct_student_daily_attendance") == [
         (D("2025-09-03"), D("2025-09-19"))]

@@ -119,7 +119,7 @@ def test_rollover_keeps_last_year_identical(tmp_path):
     assert years == [(2026, D("2026-06-25"), last_year["msr_student_cumulative_attendance"][0]),
                      (2027, ROLLOVER, 12)], years
     # the rollover bulk (first of its school year) was not audited against last year's roster
-    assert query(db_rolled, "select entity from intermediate.int_oneroster__mass_deletion_audit "
+    assert query(db_rolled, "select entity from intermediate.int_bulk_deliveries__audited "
                             "where would_delete > 0") == []
     # this year's code A is excused, last year's A stays unexcused
     assert query(db_rolled, "select school_year, is_excused from marts.fct_student_daily_attendance "
@@ -175,13 +175,13 @@ def test_rollover_keeps_last_year_identical(tmp_path):
         ("u1", D("2026-06-10"), "A"), ("u13", D("2026-06-09"), "A")]
     # the operator sees which deliveries changed the closed year (counts only); none before them
     assert query(db_rolled, "select count(*) "
-                            "from intermediate.int_attendance__past_year_corrections") == [(0,)]
+                            "from intermediate.int_past_year_corrections__counted") == [(0,)]
     assert query(db_corrected, "select school_year, delivery_date, mode, corrected_rows, deleted_rows, "
-                               "students from intermediate.int_attendance__past_year_corrections "
+                               "students from intermediate.int_past_year_corrections__counted "
                                "order by delivery_date") == [
         (2026, CORRECTION, "bulk", 1, 0, 1), (2026, CORRECTION + dt.timedelta(days=1), "delta", 1, 1, 1)]
     # the bulk's date range reached into last year: nothing of last year was counted as deleted by it
-    assert query(db_corrected, "select would_delete from intermediate.int_oneroster__mass_deletion_audit "
+    assert query(db_corrected, "select would_delete from intermediate.int_bulk_deliveries__audited "
                                "where entity = 'attendance'") == [(0,)]
     corrected_year = digest(db_corrected, 2026)
     for mart in ("dim_schools", "dim_classes", "fct_enrollments"):

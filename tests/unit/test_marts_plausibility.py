@@ -16,7 +16,7 @@ DAYS = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(14)
 def _marts(path: Path, *, daily_rows: bool = True, quiet_school_from: int | None = None) -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema marts; create schema intermediate")
-    con.execute("create table intermediate.int_calendar__instructional_days as "
+    con.execute("create table intermediate.int_instructional_days__enumerated as "
                 "select 's1' as school_sourced_id, unnest(?::date[]) as calendar_date", [DAYS])
     con.execute("create table marts.dim_schools(school_sourced_id varchar, school_year integer, "
                 "identifier varchar, is_licensed boolean)")

@@ -1,15 +1,15 @@
 -- The classes of licensed schools in every delivered school year (each year's classes and courses as
 -- of the end of that year once it is over), with their course.
 with classes as (
-    select * from {{ ref('int_oneroster__classes_by_year') }}
+    select * from {{ ref('int_classes__merged_by_year') }}
 ),
 
 courses as (
-    select * from {{ ref('int_oneroster__courses_by_year') }}
+    select * from {{ ref('int_courses__merged_by_year') }}
 ),
 
 licensed_schools as (
-    select school_year, school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed
+    select school_year, school_sourced_id from {{ ref('int_schools__flagged_by_license') }} where is_licensed
 )
 
 select

@@ -7,4 +7,4 @@ select
     identifier,
     district_sourced_id,
     is_licensed
-from {{ ref('int_oneroster__schools') }}
+from {{ ref('int_schools__flagged_by_license') }}

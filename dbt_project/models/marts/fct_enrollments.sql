@@ -2,11 +2,11 @@
 -- end of that year once it is over: the next year's first bulk does not remove them). end_date is
 -- exclusive: when the district sends inclusive end dates (var enrollment_end_inclusive) one day is added.
 with enrollments as (
-    select * from {{ ref('int_oneroster__enrollments_by_year') }}
+    select * from {{ ref('int_enrollments__merged_by_year') }}
 ),
 
 licensed_schools as (
-    select school_year, school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed
+    select school_year, school_sourced_id from {{ ref('int_schools__flagged_by_license') }} where is_licensed
 )
 
 select

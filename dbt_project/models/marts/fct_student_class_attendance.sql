@@ -1,14 +1,14 @@
 -- Period-level (class) attendance events of licensed schools with their resolved code.
 -- Daily attendance comes from daily (blank class) events, and from these at schools with a period
--- rule (int_attendance__daily_derived_from_periods).
+-- rule (int_daily_attendance__derived_from_periods).
 with events as (
     select *
-    from {{ ref('int_attendance__events_coded') }}
+    from {{ ref('int_attendance_events__coded') }}
     where class_sourced_id is not null
 ),
 
 licensed_schools as (
-    select school_year, school_sourced_id from {{ ref('int_oneroster__schools') }} where is_licensed
+    select school_year, school_sourced_id from {{ ref('int_schools__flagged_by_license') }} where is_licensed
 )
 
 select

@@ -6,11 +6,11 @@
 -- daily event (precedence daily_event, the default) or of any daily event (precedence periods).
 with calendar as (
     select school_year, school_sourced_id, calendar_date
-    from {{ ref('int_calendar__instructional_days') }}
+    from {{ ref('int_instructional_days__enumerated') }}
 ),
 
 spans as (
-    select * from {{ ref('int_enrollments__student_school_spans') }}
+    select * from {{ ref('int_student_school_spans__aggregated') }}
 ),
 
 student_days as (
@@ -29,12 +29,12 @@ student_days as (
 
 daily_events as (
     select *
-    from {{ ref('int_attendance__events_coded') }}
+    from {{ ref('int_attendance_events__coded') }}
     where class_sourced_id is null
 ),
 
 derived as (
-    select * from {{ ref('int_attendance__daily_derived_from_periods') }}
+    select * from {{ ref('int_daily_attendance__derived_from_periods') }}
 ),
 
 day_events as (

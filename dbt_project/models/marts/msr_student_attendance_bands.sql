@@ -8,7 +8,7 @@ with cumulative as (
 grades as (
     -- the student's first listed grade (OneRoster users.grades) of that school year; NULL when none is sent
     select school_year, user_sourced_id, grade
-    from {{ ref('int_oneroster__user_grades_by_year') }}
+    from {{ ref('int_user_grades__merged_by_year') }}
 )
 
 select

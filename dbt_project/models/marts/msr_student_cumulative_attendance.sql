@@ -6,7 +6,7 @@ with daily as (
 ),
 
 school_year as (
-    select school_year, as_of_date from {{ ref('int_calendar__school_year') }}
+    select school_year, as_of_date from {{ ref('int_school_years__resolved') }}
 ),
 
 totals as (

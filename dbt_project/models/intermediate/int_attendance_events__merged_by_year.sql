@@ -1,0 +1,13 @@
+-- Attendance events of each delivered school year: the events dated inside the year (1 July - 30 June)
+-- in the state built from the deliveries dated before 1 July of that year, then the corrections of the
+-- year delivered later (macros/school_years.sql, attendance_state_of_year): a later delivery's rows
+-- dated in a past year upsert or delete them, a later year's bulk replaces nothing of it.
+-- depends_on: {{ ref('int_bulk_deliveries__audited') }}
+-- Personal columns stay in raw/ only: this table is stored in the marts file.
+{%- for year in delivered_school_years() %}
+select {{ year }} as school_year, year_state.* exclude (comment)
+from (
+{{ attendance_state_of_year(ref('stg_oneroster__attendance'), ref('stg_oneroster__files'), year) }}
+) as year_state
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}

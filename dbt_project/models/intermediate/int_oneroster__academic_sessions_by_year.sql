@@ -1,4 +1,0 @@
--- The academic_sessions of each delivered school year: the current state built from the deliveries dated before
--- 1 July of that year (macros/school_years.sql), so a later year's bulk never changes an earlier year.
--- depends_on: {{ ref('int_oneroster__mass_deletion_audit') }}
-{{ roster_state_by_year(ref('stg_oneroster__academic_sessions'), 'academic_session_sourced_id') }}

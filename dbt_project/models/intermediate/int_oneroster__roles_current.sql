@@ -1,3 +1,0 @@
--- Current state of OneRoster 1.2 roles: latest bulk replaces everything, later deltas upsert, tobedeleted deletes.
--- depends_on: {{ ref('int_oneroster__mass_deletion_audit') }}
-{{ roster_current_state(ref('stg_oneroster__roles'), 'role_sourced_id') }}

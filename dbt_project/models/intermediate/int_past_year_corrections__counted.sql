@@ -1,0 +1,20 @@
+-- Attendance rows dated in a school year but delivered after it ended (from 1 July on): the corrections
+-- applied to that closed year (docs/attendance-rules.md, "Corrections to a past year"), so an operator
+-- sees which deliveries changed last year's figures. One row per school year and delivery; counts only.
+-- depends_on: {{ ref('int_bulk_deliveries__audited') }}
+{%- for year in delivered_school_years() %}
+select
+    {{ year }} as school_year,
+    _delivery_date as delivery_date,
+    _delivery_seq as delivery_seq,
+    _mode as mode,
+    count(*) as corrected_rows,
+    count(*) filter (where coalesce(status, 'active') <> 'active') as deleted_rows,
+    count(distinct user_sourced_id) as students
+from {{ ref('stg_oneroster__attendance') }}
+where {{ delivery_key() }} >= {{ school_year_cutoff_key(year) }}
+  and attendance_date >= {{ school_year_first_day(year) }}
+  and attendance_date < {{ school_year_cutoff(year) }}
+group by all
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
