@@ -146,13 +146,14 @@ def file_sha256(path: Path) -> tuple[int, str]:
         return _hash_copy(fh, None, 1 << 62)
 
 
-def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
+def extract_zip(zpath: Path, dest: Path, limits: DropLimits, known_sha256: str | None = None) -> Discovery:
     """The ZIP's members extracted to ``dest``, each hashed while copied; refused (``fatal``) on an
     unreadable archive, limits exceeded or an unsafe member, checked archive-wide first, then member
-    by member, then while extracting."""
+    by member, then while extracting. The ZIP's own sha256 is ``known_sha256`` when the caller has it
+    (the archive's record), else read here."""
     disc = Discovery(root=dest)
     name = zpath.name
-    disc.sha256 = file_sha256(zpath)[1]
+    disc.sha256 = known_sha256 or file_sha256(zpath)[1]
     zf, refused = _open_zip(zpath, name)
     if zf is None:
         disc.findings.append(refused)

@@ -36,9 +36,11 @@ __all__ = ["Drop", "DropFile", "DropLimits", "LoadResult", "open_drop", "school_
 
 
 class Drop:
-    def __init__(self, path: Path, limits: DropLimits = DropLimits()) -> None:
+    def __init__(self, path: Path, limits: DropLimits = DropLimits(),
+                 known_sha256: str | None = None) -> None:
         self.path = Path(path)
         self.limits = limits
+        self.known_sha256 = known_sha256   # a ZIP's sha256 already recorded (the archive's): not read again
         self.sha256 = ""
         self.files: dict[str, DropFile] = {}
         self.findings: list[Finding] = []
@@ -117,7 +119,7 @@ class Drop:
             return scan_folder(p, self.limits)
         if p.is_file() and (p.suffix.lower() == ".zip" or zipfile.is_zipfile(p)):
             self._tmp = tempfile.TemporaryDirectory(prefix="kv-drop-")
-            return extract_zip(p, Path(self._tmp.name), self.limits)
+            return extract_zip(p, Path(self._tmp.name), self.limits, self.known_sha256)
         if p.is_file() and p.suffix.lower() == ".csv":
             n, digest = file_sha256(p)
             return Discovery(root=p.parent, members=[(p.name, p)], sha256=digest,
@@ -291,10 +293,11 @@ def _loader_pool(workers: int) -> ThreadPoolExecutor:
         return pool
 
 
-def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
+def open_drop(path: Path, limits: DropLimits = DropLimits(), known_sha256: str | None = None) -> Drop:
     """Open (discover, and extract a ZIP safely) a drop; use as a context manager so temp files are
-    removed."""
-    return Drop(Path(path), limits).open()
+    removed. ``known_sha256``: the sha256 of a ZIP's bytes as the archive recorded it (verified when
+    the bytes were archived), taken instead of hashing the ZIP again."""
+    return Drop(Path(path), limits, known_sha256).open()
 
 
 def school_year_findings(results: dict, customer) -> list[Finding]:
