@@ -4,7 +4,8 @@ One file per customer: ``customer_configs/<customer_id>.yaml``. Loading is total
 either a config or :class:`ConfigError` lines naming the file, the key, the bad value and what to
 fix; other customers still load. Reading and YAML limits: ``config_yaml.py``; messages:
 ``config_messages.py``; landing folders across customers: ``landing_rules.py``; dates, ids and
-per-year calendars: ``config_calendar.py``; period rules: ``config_period_rules.py``.
+per-year calendars: ``config_calendar.py``; period rules: ``config_period_rules.py``; the schedule,
+attendance and validation blocks: ``config_blocks.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from kinvolved_assets.config_blocks import AttendanceRules, Schedule, ValidationRules
 from kinvolved_assets.config_calendar import (
     NonInstructionalDays,
     SchoolYearCalendar,
@@ -62,32 +64,6 @@ SIS_VALUES = ("PowerSchool", "Infinite Campus", "Skyward", "Aeries", "Synergy", 
 FLOWS = ("oneroster_csv", "oneroster_rest")
 PRODUCTS = ("attendance", "family_engagement", "analytics", "messaging")
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "customer_configs"
-
-class Schedule(_Strict):
-    daily: str | None = None      # cron, customer timezone
-    monthly: str | None = None
-
-    @field_validator("daily", "monthly")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        return None if value is None else check_cron(value)
-
-
-class AttendanceRules(_Strict):
-    chronic_threshold: float = Field(0.10, gt=0, le=1)
-    min_enrolled_days: int = Field(10, ge=0, le=400)
-    enrollment_end_inclusive: bool = False
-    mass_deletion_fraction: float = Field(0.20, gt=0, le=1)
-    mass_deletion_min_records: int = Field(5, ge=1)   # the guard trips only from this many deletions on
-    daily_from_periods: DailyFromPeriods = Field(default_factory=DailyFromPeriods)
-
-
-class ValidationRules(_Strict):
-    volume_change_fraction: float = Field(0.50, gt=0, allow_inf_nan=False)
-    strict: bool = False  # true: a row-level rule failure blocks the delivery instead of quarantining rows
-    # per row-level rule
-    rule_severity: dict[str, Literal["quarantine", "block"]] = Field(default_factory=dict)
-
 
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:

@@ -211,11 +211,16 @@ def drop_sha256(drop: LandedDrop) -> str:
     """Content hash of the drop: the ZIP's bytes, or sorted (relative name, file hash) pairs."""
     if drop.kind == "zip":
         return file_sha256(drop.paths[0])
+    return _combined_sha256(drop, {path: file_sha256(path) for path in drop.paths})
+
+
+def _combined_sha256(drop: LandedDrop, file_hashes: dict[Path, str]) -> str:
+    """A folder or loose drop's hash from the hash of each of its files."""
     digest = hashlib.sha256()
     for path in sorted(drop.paths):
         digest.update(os.fsencode(_relative(drop, path).as_posix()))   # a name's bytes, valid UTF-8 or not
         digest.update(b"\0")
-        digest.update(file_sha256(path).encode())
+        digest.update(file_hashes[path].encode())
         digest.update(b"\n")
     return digest.hexdigest()
 
@@ -228,20 +233,38 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_atomic(src: Path, dest: Path) -> None:
+class DropChanged(ValueError):
+    """The bytes copied into the archive do not hash to the delivery's sha256: the drop changed after
+    it was hashed. Nothing is left in the archive."""
+
+
+def _copy_atomic(src: Path, dest: Path, expected: str | None = None) -> str:
+    """Copy ``src`` to ``dest`` (renamed into place once synced), hashing the bytes while they are
+    copied: their sha256. Bytes that do not hash to ``expected`` (when given) are not put in place."""
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+        digest = hashlib.sha256()
+        with open(src, "rb") as source, open(tmp, "wb") as out:
+            while chunk := source.read(HASH_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        sha = digest.hexdigest()
+        if expected is not None and sha != expected:
+            raise DropChanged(f"{src.name} changed while it was archived (its bytes no longer hash to "
+                              f"{expected[:12]})")
         os.replace(tmp, dest)
     except BaseException:
-        tmp.unlink(missing_ok=True)   # a full disk or a kill: no partial copy left behind
+        tmp.unlink(missing_ok=True)   # a full disk, a kill or changed bytes: no partial copy left behind
         raise
+    return sha
 
 
 def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
-    """Copy the original bytes to ``archive/<customer>/<date>/`` (idempotent, never overwrites).
+    """Copy the original bytes to ``archive/<customer>/<date>/`` (idempotent, never overwrites),
+    hashing them while they are copied: the archived bytes are the ones that hash to ``sha256``, else
+    ``DropChanged`` and nothing is archived (one read of the drop, not a hash and then a copy).
 
     Returns the archived drop (a ZIP file or a folder) to read from.
     """
@@ -257,16 +280,20 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
         target = day_dir / f"{Path(name).stem}__{sha256[:12]}{Path(name).suffix}"
     ensure_within(target, paths.archive)
     if drop.kind == "zip":
-        _copy_atomic(drop.paths[0], target)
+        _copy_atomic(drop.paths[0], target, sha256)
     else:
         staging = day_dir / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
+            copied = {}
             for src in drop.paths:
                 dest = staging / _relative(drop, src)
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                _copy_atomic(src, dest)
+                copied[src] = _copy_atomic(src, dest)
+            if _combined_sha256(drop, copied) != sha256:
+                raise DropChanged(f"{drop.name} changed while it was archived (its files no longer hash "
+                                  f"to {sha256[:12]})")
             os.replace(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.delivery import (
+    DropChanged,
     LandedDrop,
     archive_drop,
     drop_sha256,
@@ -48,9 +49,16 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
         archived = find_archived(paths, delivery_date, sha256)
         if archived is not None:
             return Located(archived, sha256, archived.name, None)
-        for drop in find_drops(landing, config.tz, date=delivery_date):
+        # the drop the run was requested for (the sensor's): archived and verified in one read
+        drops = sorted(find_drops(landing, config.tz, date=delivery_date), key=lambda d: d.name != drop_hint)
+        for drop in drops:
+            if drop_hint and drop.name == drop_hint and not incomplete_reason(drop):
+                try:
+                    return _archive(drop, paths, sha256)
+                except DeliveryNotFound:   # changed since the sensor hashed it: not these bytes
+                    continue
             if not incomplete_reason(drop) and drop_sha256(drop) == sha256:
-                return _archive(drop, paths)
+                return _archive(drop, paths, sha256)
         raise DeliveryNotFound(f"delivery {sha256[:12]} of {delivery_date} is neither archived nor in "
                                f"{landing}")
     if drop_hint:
@@ -99,12 +107,17 @@ def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, dr
     return _archive(matches[0], paths)
 
 
-def _archive(drop: LandedDrop, paths: CustomerPaths) -> Located:
+def _archive(drop: LandedDrop, paths: CustomerPaths, sha: str | None = None) -> Located:
+    """The drop archived; ``sha`` (already known) is checked on the bytes while they are copied, so
+    the sha256 the ledger records is the one of the bytes archived."""
     reason = incomplete_reason(drop)
     if reason:
         raise DeliveryNotFound(f"drop {drop.name} is not ready: {reason}")
-    sha = drop_sha256(drop)
-    return Located(archive_drop(drop, paths, sha), sha, drop.name, drop.date_source)
+    sha = sha or drop_sha256(drop)
+    try:
+        return Located(archive_drop(drop, paths, sha), sha, drop.name, drop.date_source)
+    except DropChanged as exc:
+        raise DeliveryNotFound(f"drop {drop.name} is not ready: {exc}") from None
 
 
 def _sha_from_marker(archived: Path) -> str:

@@ -257,7 +257,9 @@ def _ingest_located(
     outcomes: dict[str, EntityOutcome] = {}
     other_version: list[str] = []
     try:
-        with open_drop(drop_path, limits or DropLimits()) as drop:
+        # a ZIP's sha256 as archived (verified while its bytes were copied): not hashed a third time
+        known = sha if drop_path.is_file() else None
+        with open_drop(drop_path, limits or DropLimits(), known_sha256=known) as drop:
             drop_findings = list(drop.findings)
             loaded = drop.load_many(list(entities), staging_root, delivery_date)
             # another district's export in this landing folder blocks the delivery as a whole

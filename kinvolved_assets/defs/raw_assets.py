@@ -41,6 +41,7 @@ from kinvolved_assets.ledger import Ledger
 from kinvolved_assets.legacy_layout import LegacyLayout
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
+from kinvolved_assets.paths import CustomerPaths
 
 CHECK_NAMES = ("contract",)
 # the partitions view of a raw asset filtered to the dates a delivery ran for (the UI's `status` filter)
@@ -150,16 +151,9 @@ def same_date_replays(paths, delivery_date: str) -> list[str | None]:
     return accepted or [None]
 
 
-def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None, reporter=None,
-                     extra_checks=None):
-    """The multi-asset over every entity in the contract (a factory over the specs).
-
-    By default every delivery runs the contract check and the expectation suites
-    (``kinvolved_assets.expectations``) and writes its validation report.
-    """
-    if validators is None:
-        validators, reporter, extra_checks = default_validation()
-    specs = [
+def raw_specs() -> list[AssetSpec]:
+    """One asset spec per raw entity of the contract."""
+    return [
         AssetSpec(
             raw_asset_key(e.name),
             group_name=RAW_GROUP,
@@ -174,72 +168,106 @@ def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None,
         )
         for e in ENTITIES
     ]
-    check_names = CHECK_NAMES + tuple(extra_checks or ())
-    # checks per delivery partition: a blocked re-delivery's FAILED result is the partition's latest
-    # execution (the Checks tab shows it against the data that stays live, not "Not evaluated")
-    check_specs = [
+
+
+def raw_check_specs(partitions_def: MultiPartitionsDefinition,
+                    check_names: tuple[str, ...]) -> list[AssetCheckSpec]:
+    """Every check of every raw entity, per delivery partition: a blocked re-delivery's FAILED result
+    is the partition's latest execution (the Checks tab shows it against the data that stays live,
+    not "Not evaluated")."""
+    return [
         AssetCheckSpec(name, asset=raw_asset_key(e.name), blocking=True, partitions_def=partitions_def,
                        description=f"{name} validation of {e.file_name}")
         for e in ENTITIES for name in check_names
     ]
 
+
+def replay_deliveries(context: AssetExecutionContext, config: DeliveryConfig, platform: PlatformResource,
+                      validators, reporter,
+                      check_names: tuple[str, ...]) -> tuple[DeliveryOutcome, CustomerPaths]:
+    """Ingest the partition's delivery (the chosen one, else every accepted delivery of that date in
+    arrival order, the earlier ones recorded as events of the partition); the last one's outcome and
+    the customer's paths."""
+    keys = context.partition_key.keys_by_dimension
+    customer_id, delivery_date = keys[CUSTOMER_DIM], keys[DATE_DIM]
+    customer = platform.customer(customer_id)
+    paths = platform.paths(customer_id)
+    selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
+    replays = same_date_replays(paths,
+                                delivery_date) if not (config.drop or config.sha256) else [config.sha256]
+    for i, sha in enumerate(replays):
+        try:
+            delivery = ingest_delivery(
+                customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
+                entities=selected, validators=validators, reporter=reporter, sha256=sha,
+                only_new=config.only_new, log=context.log.info,
+            )
+        except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull, LegacyLayout) as exc:
+            raise Failure(description=str(exc)) from None
+        if i == len(replays) - 1:
+            break
+        # an earlier delivery of the same date (a UI materialization or backfill of the partition
+        # replays every accepted one, in arrival order): recorded as events of the partition
+        if not delivery.promoted:
+            raise Failure(description=blocked_description(customer_id, delivery_date, delivery)
+                          + f"; {len(replays) - i - 1} later deliveries of that date not replayed")
+        context.log.info(f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}): replayed, "
+                         f"{i + 1} of {len(replays)} of that date")
+        for kind, fields in delivery_results(delivery, check_names):
+            if kind == "materialization":
+                context.log_event(AssetMaterialization(**fields, partition=context.partition_key))
+    return delivery, paths
+
+
+def delivery_events(context: AssetExecutionContext, delivery: DeliveryOutcome, paths: CustomerPaths,
+                    check_names: tuple[str, ...]):
+    """The step's results for the partition's (last) delivery; a blocked one ends in a Failure."""
+    keys = context.partition_key.keys_by_dimension
+    customer_id, delivery_date = keys[CUSTOMER_DIM], keys[DATE_DIM]
+    context.log.info(
+        f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 "
+        f"{delivery.drop_sha256[:12]}): "
+        f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"
+    )
+    for kind, fields in delivery_results(delivery, check_names):
+        if kind == "materialization":
+            yield MaterializeResult(**fields)
+        else:
+            yield AssetCheckResult(**annotate_check(fields, delivery, paths))
+    if not delivery.promoted:
+        failed = {n: [c.name for c in o.checks if not c.passed] for n, o in delivery.entities.items()}
+        for obs in blocked_observations(delivery, paths, failed):
+            yield AssetObservation(asset_key=raw_asset_key(obs["entity"]),
+                                   partition=context.partition_key,
+                                   description=obs["description"], metadata=obs["metadata"])
+        raise Failure(
+            description=blocked_description(customer_id, delivery_date, delivery),
+            metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary()},
+        )
+
+
+def build_raw_assets(partitions_def: MultiPartitionsDefinition, validators=None, reporter=None,
+                     extra_checks=None):
+    """The multi-asset over every entity in the contract (a factory over the specs).
+
+    By default every delivery runs the contract check and the expectation suites
+    (``kinvolved_assets.expectations``) and writes its validation report.
+    """
+    if validators is None:
+        validators, reporter, extra_checks = default_validation()
+    check_names = CHECK_NAMES + tuple(extra_checks or ())
+
     @multi_asset(
         name="oneroster_delivery",
-        specs=specs,
-        check_specs=check_specs,
+        specs=raw_specs(),
+        check_specs=raw_check_specs(partitions_def, check_names),
         partitions_def=partitions_def,
         can_subset=True,
         op_tags={"kinvolved/stage": "ingest"},
     )
     def oneroster_delivery(context: AssetExecutionContext, config: DeliveryConfig,
                            platform: PlatformResource):
-        keys = context.partition_key.keys_by_dimension
-        customer_id, delivery_date = keys[CUSTOMER_DIM], keys[DATE_DIM]
-        customer = platform.customer(customer_id)
-        paths = platform.paths(customer_id)
-        selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
-        replays = same_date_replays(paths,
-                                    delivery_date) if not (config.drop or config.sha256) else [config.sha256]
-        for i, sha in enumerate(replays):
-            try:
-                delivery = ingest_delivery(
-                    customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
-                    entities=selected, validators=validators, reporter=reporter, sha256=sha,
-                    only_new=config.only_new, log=context.log.info,
-                )
-            except (AlreadyIngested, CustomerBusy, DeliveryNotFound, DiskFull, LegacyLayout) as exc:
-                raise Failure(description=str(exc)) from None
-            if i == len(replays) - 1:
-                break
-            # an earlier delivery of the same date (a UI materialization or backfill of the partition
-            # replays every accepted one, in arrival order): recorded as events of the partition
-            if not delivery.promoted:
-                raise Failure(description=blocked_description(customer_id, delivery_date, delivery)
-                              + f"; {len(replays) - i - 1} later deliveries of that date not replayed")
-            context.log.info(f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}): replayed, "
-                             f"{i + 1} of {len(replays)} of that date")
-            for kind, fields in delivery_results(delivery, check_names):
-                if kind == "materialization":
-                    context.log_event(AssetMaterialization(**fields, partition=context.partition_key))
-        context.log.info(
-            f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 "
-            f"{delivery.drop_sha256[:12]}): "
-            f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"
-        )
-        for kind, fields in delivery_results(delivery, check_names):
-            if kind == "materialization":
-                yield MaterializeResult(**fields)
-            else:
-                yield AssetCheckResult(**annotate_check(fields, delivery, paths))
-        if not delivery.promoted:
-            failed = {n: [c.name for c in o.checks if not c.passed] for n, o in delivery.entities.items()}
-            for obs in blocked_observations(delivery, paths, failed):
-                yield AssetObservation(asset_key=raw_asset_key(obs["entity"]),
-                                       partition=context.partition_key,
-                                       description=obs["description"], metadata=obs["metadata"])
-            raise Failure(
-                description=blocked_description(customer_id, delivery_date, delivery),
-                metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary()},
-            )
+        delivery, paths = replay_deliveries(context, config, platform, validators, reporter, check_names)
+        yield from delivery_events(context, delivery, paths, check_names)
 
     return oneroster_delivery

@@ -146,22 +146,17 @@ def file_sha256(path: Path) -> tuple[int, str]:
         return _hash_copy(fh, None, 1 << 62)
 
 
-def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
+def extract_zip(zpath: Path, dest: Path, limits: DropLimits, known_sha256: str | None = None) -> Discovery:
+    """The ZIP's members extracted to ``dest``, each hashed while copied; refused (``fatal``) on an
+    unreadable archive, limits exceeded or an unsafe member, checked archive-wide first, then member
+    by member, then while extracting. The ZIP's own sha256 is ``known_sha256`` when the caller has it
+    (the archive's record), else read here."""
     disc = Discovery(root=dest)
     name = zpath.name
-    disc.sha256 = file_sha256(zpath)[1]
-    try:
-        zf = zipfile.ZipFile(zpath)
-    except UnicodeDecodeError:
-        disc.findings.append(finding("drop.bad_member_name",
-                                     f"{name} has a member name flagged UTF-8 that is not valid UTF-8; "
-                                     "re-create the ZIP with UTF-8 names.", file=name))
-        disc.fatal = True
-        return disc
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        disc.findings.append(finding("drop.bad_zip",
-                                     f"{name} is not a readable ZIP (truncated or corrupt); send it again.",
-                                     file=name))
+    disc.sha256 = known_sha256 or file_sha256(zpath)[1]
+    zf, refused = _open_zip(zpath, name)
+    if zf is None:
+        disc.findings.append(refused)
         disc.fatal = True
         return disc
     with zf:
@@ -169,52 +164,15 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
             infos = zf.infolist()
         except Exception:  # noqa: BLE001
             infos = []
-        if len(infos) > limits.max_members:
-            disc.findings.append(finding("drop.too_many_members",
-                                         f"the ZIP has {len(infos)} members; the limit is "
-                                         f"{limits.max_members}.", file=name))
+        refused = _archive_refusal(infos, limits, name)
+        if refused is not None:
+            disc.findings.append(refused)
             disc.fatal = True
             return disc
-        total_declared = sum(i.file_size for i in infos)
-        total_compressed = sum(i.compress_size for i in infos) or 1
-        if total_declared > limits.max_uncompressed_bytes:
-            disc.findings.append(finding("drop.too_large",
-                                         f"the ZIP expands to {total_declared} bytes; the limit is "
-                                         f"{limits.max_uncompressed_bytes}.", file=name))
+        refusals = _member_refusals(infos, limits, name)
+        if refusals:
+            disc.findings.extend(refusals)
             disc.fatal = True
-            return disc
-        if (total_declared > limits.ratio_min_bytes
-                and total_declared / total_compressed > limits.max_compression_ratio):
-            disc.findings.append(finding("drop.compression_ratio",
-                                         f"the ZIP expands {total_declared / total_compressed:.0f}x; the "
-                                         f"limit is {limits.max_compression_ratio:.0f}x (zip bomb?).",
-                                         file=name))
-            disc.fatal = True
-            return disc
-        for info in infos:
-            mode = info.external_attr >> 16
-            if _unsafe_member(info.filename):
-                disc.findings.append(finding("drop.unsafe_path",
-                                             f"member {info.filename[:120]!r} has an absolute path or '..'; "
-                                             "the drop is refused.", file=name))
-                disc.fatal = True
-            elif stat.S_ISLNK(mode):
-                disc.findings.append(finding("drop.symlink",
-                                             f"member {info.filename[:120]!r} is a symbolic link; the drop "
-                                             "is refused.", file=name))
-                disc.fatal = True
-            elif info.flag_bits & 0x1:
-                disc.findings.append(finding("drop.encrypted",
-                                             f"member {info.filename[:120]!r} is encrypted.", file=name))
-                disc.fatal = True
-            elif (info.file_size > limits.ratio_min_bytes
-                  and info.file_size / max(info.compress_size, 1) > limits.max_compression_ratio):
-                disc.findings.append(finding("drop.compression_ratio",
-                                             f"member {info.filename[:120]!r} expands "
-                                             f"{info.file_size / max(info.compress_size, 1):.0f}x (zip "
-                                             "bomb?).", file=name))
-                disc.fatal = True
-        if disc.fatal:
             return disc
         budget = limits.max_uncompressed_bytes
         files = [i for i in infos if not i.is_dir()]
@@ -223,37 +181,100 @@ def extract_zip(zpath: Path, dest: Path, limits: DropLimits) -> Discovery:
             if not parts or _is_hidden(parts):
                 continue
             local = dest / f"m{idx:05d}{'.csv' if parts[-1].lower().endswith('.csv') else '.bin'}"
-            try:
-                with zf.open(info) as src:
-                    n, digest = _hash_copy(src, local, budget)
-            except OverflowError:
-                disc.findings.append(finding("drop.too_large",
-                                             f"member {info.filename[:120]!r} expands beyond the size limit "
-                                             "(zip bomb?).", file=name))
+            copied = _extract_member(zf, info, local, budget, limits, name)
+            if isinstance(copied, Finding):
+                disc.findings.append(copied)
                 disc.fatal = True
                 return disc
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-                    RuntimeError) as exc:
-                if is_disk_full(exc):   # our disk, not the district's file
-                    raise
-                disc.findings.append(finding("drop.bad_zip",
-                                             f"member {info.filename[:120]!r} cannot be extracted (truncated "
-                                             "or corrupt ZIP).", file=name))
-                disc.fatal = True
-                return disc
+            n, digest = copied
             budget -= n
-            if (info.file_size and n > limits.ratio_min_bytes
-                    and n / max(info.compress_size, 1) > limits.max_compression_ratio):
-                disc.findings.append(finding("drop.compression_ratio",
-                                             f"member {info.filename[:120]!r} expands "
-                                             f"{n / max(info.compress_size, 1):.0f}x (zip bomb?).",
-                                             file=name))
-                disc.fatal = True
-                return disc
             member = printable("/".join(parts))   # control characters shown escaped everywhere
             disc.members.append((member, local))
             disc.file_hashes[member] = (n, digest)
     return disc
+
+
+def _open_zip(zpath: Path, name: str) -> tuple[zipfile.ZipFile | None, Finding | None]:
+    """The open archive, or None and why it cannot be read."""
+    try:
+        return zipfile.ZipFile(zpath), None
+    except UnicodeDecodeError:
+        return None, finding("drop.bad_member_name",
+                             f"{name} has a member name flagged UTF-8 that is not valid UTF-8; "
+                             "re-create the ZIP with UTF-8 names.", file=name)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None, finding("drop.bad_zip",
+                             f"{name} is not a readable ZIP (truncated or corrupt); send it again.",
+                             file=name)
+
+
+def _archive_refusal(infos: list[zipfile.ZipInfo], limits: DropLimits, name: str) -> Finding | None:
+    """The first archive-wide limit the ZIP's directory exceeds: members, declared size, ratio."""
+    if len(infos) > limits.max_members:
+        return finding("drop.too_many_members",
+                       f"the ZIP has {len(infos)} members; the limit is {limits.max_members}.", file=name)
+    total_declared = sum(i.file_size for i in infos)
+    total_compressed = sum(i.compress_size for i in infos) or 1
+    if total_declared > limits.max_uncompressed_bytes:
+        return finding("drop.too_large",
+                       f"the ZIP expands to {total_declared} bytes; the limit is "
+                       f"{limits.max_uncompressed_bytes}.", file=name)
+    if (total_declared > limits.ratio_min_bytes
+            and total_declared / total_compressed > limits.max_compression_ratio):
+        return finding("drop.compression_ratio",
+                       f"the ZIP expands {total_declared / total_compressed:.0f}x; the "
+                       f"limit is {limits.max_compression_ratio:.0f}x (zip bomb?).", file=name)
+    return None
+
+
+def _member_refusals(infos: list[zipfile.ZipInfo], limits: DropLimits, name: str) -> list[Finding]:
+    """One finding per member the drop is refused for (unsafe path, symlink, encrypted, declared
+    ratio), in the archive's order."""
+    out: list[Finding] = []
+    for info in infos:
+        mode = info.external_attr >> 16
+        shown = repr(info.filename[:120])
+        if _unsafe_member(info.filename):
+            out.append(finding("drop.unsafe_path",
+                               f"member {shown} has an absolute path or '..'; the drop is refused.",
+                               file=name))
+        elif stat.S_ISLNK(mode):
+            out.append(finding("drop.symlink",
+                               f"member {shown} is a symbolic link; the drop is refused.", file=name))
+        elif info.flag_bits & 0x1:
+            out.append(finding("drop.encrypted", f"member {shown} is encrypted.", file=name))
+        elif (info.file_size > limits.ratio_min_bytes
+              and info.file_size / max(info.compress_size, 1) > limits.max_compression_ratio):
+            out.append(finding("drop.compression_ratio",
+                               f"member {shown} expands "
+                               f"{info.file_size / max(info.compress_size, 1):.0f}x (zip bomb?).",
+                               file=name))
+    return out
+
+
+def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, local: Path, budget: int,
+                    limits: DropLimits, name: str) -> tuple[int, str] | Finding:
+    """(bytes, sha256) of one member copied to ``local``, or the finding it is refused for (beyond
+    the remaining size budget, unreadable, or expanding past the ratio once read)."""
+    shown = repr(info.filename[:120])
+    try:
+        with zf.open(info) as src:
+            n, digest = _hash_copy(src, local, budget)
+    except OverflowError:
+        return finding("drop.too_large",
+                       f"member {shown} expands beyond the size limit (zip bomb?).", file=name)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+            RuntimeError) as exc:
+        if is_disk_full(exc):   # our disk, not the district's file
+            raise
+        return finding("drop.bad_zip",
+                       f"member {shown} cannot be extracted (truncated or corrupt ZIP).", file=name)
+    if (info.file_size and n > limits.ratio_min_bytes
+            and n / max(info.compress_size, 1) > limits.max_compression_ratio):
+        return finding("drop.compression_ratio",
+                       f"member {shown} expands {n / max(info.compress_size, 1):.0f}x (zip bomb?).",
+                       file=name)
+    return n, digest
 
 
 def scan_folder(folder: Path, limits: DropLimits) -> Discovery:

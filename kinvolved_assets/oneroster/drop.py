@@ -36,9 +36,11 @@ __all__ = ["Drop", "DropFile", "DropLimits", "LoadResult", "open_drop", "school_
 
 
 class Drop:
-    def __init__(self, path: Path, limits: DropLimits = DropLimits()) -> None:
+    def __init__(self, path: Path, limits: DropLimits = DropLimits(),
+                 known_sha256: str | None = None) -> None:
         self.path = Path(path)
         self.limits = limits
+        self.known_sha256 = known_sha256   # a ZIP's sha256 already recorded (the archive's): not read again
         self.sha256 = ""
         self.files: dict[str, DropFile] = {}
         self.findings: list[Finding] = []
@@ -78,26 +80,59 @@ class Drop:
 
     # -- discovery
     def _open(self) -> None:
-        p = self.path
-        if p.is_dir() and not p.is_symlink():
-            disc = scan_folder(p, self.limits)
-        elif p.is_file() and (p.suffix.lower() == ".zip" or zipfile.is_zipfile(p)):
-            self._tmp = tempfile.TemporaryDirectory(prefix="kv-drop-")
-            disc = extract_zip(p, Path(self._tmp.name), self.limits)
-        elif p.is_file() and p.suffix.lower() == ".csv":
-            n, digest = file_sha256(p)
-            disc = Discovery(root=p.parent, members=[(p.name, p)], sha256=digest,
-                             file_hashes={p.name: (n, digest)})
-        else:
-            self.fatal = True
-            self.findings.append(finding("drop.not_found",
-                                         f"{p.name!r} is not a ZIP, a folder or a CSV file.", file=p.name))
+        """Discover the drop's members, sort them into entity files, manifest and the rest, tell the
+        drop's version, then match one file per entity of that version and say what is missing."""
+        disc = self._discover()
+        if disc is None:
             return
         self.sha256 = disc.sha256
         self.findings.extend(disc.findings)
         if disc.fatal:
             self.fatal = True
             return
+        candidates, manifest_entry, ignored = self._sort_members(disc)
+        if manifest_entry and manifest_entry[0]:
+            self.manifest, mf = read_manifest(manifest_entry[1], manifest_entry[0])
+            self.findings.extend(mf)
+        manifest_member = manifest_entry[0] if manifest_entry else None
+        declared = self._declared_modes(manifest_member)
+
+        detected = detect(self.manifest, manifest_member, candidates, ignored)
+        self.findings.extend(detected.findings)
+        if detected.contract is None:
+            self.fatal = True
+            return
+        self.contract = detected.contract
+
+        self._match_files(disc, candidates, declared)
+        self._missing_files(candidates, declared)
+        if not candidates:
+            self.findings.append(finding("drop.empty", "the drop has no OneRoster+ CSV files.",
+                                         file=self.path.name))
+            self.fatal = True
+
+    def _discover(self) -> Discovery | None:
+        """The members of a folder, a ZIP (extracted to a temporary folder) or a single CSV; None
+        (the drop is fatal) for anything else."""
+        p = self.path
+        if p.is_dir() and not p.is_symlink():
+            return scan_folder(p, self.limits)
+        if p.is_file() and (p.suffix.lower() == ".zip" or zipfile.is_zipfile(p)):
+            self._tmp = tempfile.TemporaryDirectory(prefix="kv-drop-")
+            return extract_zip(p, Path(self._tmp.name), self.limits, self.known_sha256)
+        if p.is_file() and p.suffix.lower() == ".csv":
+            n, digest = file_sha256(p)
+            return Discovery(root=p.parent, members=[(p.name, p)], sha256=digest,
+                             file_hashes={p.name: (n, digest)})
+        self.fatal = True
+        self.findings.append(finding("drop.not_found",
+                                     f"{p.name!r} is not a ZIP, a folder or a CSV file.", file=p.name))
+        return None
+
+    def _sort_members(self, disc: Discovery) -> tuple[dict[str, list[tuple[str, Path]]],
+                                                      tuple[str, Path] | None, list[str]]:
+        """(candidate files per entity, the manifest (name "" when there are two), the OneRoster files
+        recognised and not ingested); every other member is reported and ignored."""
         candidates: dict[str, list[tuple[str, Path]]] = {}
         manifest_entry: tuple[str, Path] | None = None
         ignored: list[str] = []
@@ -139,18 +174,11 @@ class Drop:
                 self.findings.append(finding("drop.unknown_file",
                                              f"{sent!r} does not match any OneRoster+ file name; it is "
                                              "ignored.", file=sent))
-        if manifest_entry and manifest_entry[0]:
-            self.manifest, mf = read_manifest(manifest_entry[1], manifest_entry[0])
-            self.findings.extend(mf)
-        declared = self._declared_modes(manifest_entry[0] if manifest_entry else None)
+        return candidates, manifest_entry, ignored
 
-        detected = detect(self.manifest, manifest_entry[0] if manifest_entry else None, candidates, ignored)
-        self.findings.extend(detected.findings)
-        if detected.contract is None:
-            self.fatal = True
-            return
-        self.contract = detected.contract
-
+    def _match_files(self, disc: Discovery, candidates: dict[str, list[tuple[str, Path]]],
+                     declared: dict[str, str]) -> None:
+        """``files``: the one candidate of each entity (several for one entity: none is loaded)."""
         for ent_name, cands in candidates.items():
             if len(cands) > 1:
                 names = ", ".join(repr(c[0]) for c in cands)[:200]
@@ -171,6 +199,9 @@ class Drop:
                                              f"is absent but {sent!r} is in the drop; it is loaded.",
                                              file=sent))
             self.files[ent_name] = DropFile(ent_name, sent, local, n, digest, mode)
+
+    def _missing_files(self, candidates: dict[str, list[tuple[str, Path]]], declared: dict[str, str]) -> None:
+        """A finding for each file of the drop's version that is not there (declared or required)."""
         for ent in self.contract.entities:
             if ent.name in self.files or ent.name in candidates:
                 continue
@@ -183,10 +214,6 @@ class Drop:
                 self.findings.append(finding("drop.file_missing",
                                              f"{ent.file_name} is not in the drop; the current {ent.name} "
                                              "state is unchanged.", file=ent.file_name))
-        if not candidates:
-            self.findings.append(finding("drop.empty", "the drop has no OneRoster+ CSV files.",
-                                         file=self.path.name))
-            self.fatal = True
 
     def _declared_modes(self, member: str | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -266,10 +293,11 @@ def _loader_pool(workers: int) -> ThreadPoolExecutor:
         return pool
 
 
-def open_drop(path: Path, limits: DropLimits = DropLimits()) -> Drop:
+def open_drop(path: Path, limits: DropLimits = DropLimits(), known_sha256: str | None = None) -> Drop:
     """Open (discover, and extract a ZIP safely) a drop; use as a context manager so temp files are
-    removed."""
-    return Drop(Path(path), limits).open()
+    removed. ``known_sha256``: the sha256 of a ZIP's bytes as the archive recorded it (verified when
+    the bytes were archived), taken instead of hashing the ZIP again."""
+    return Drop(Path(path), limits, known_sha256).open()
 
 
 def school_year_findings(results: dict, customer) -> list[Finding]:

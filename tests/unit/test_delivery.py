@@ -17,6 +17,7 @@ from kinvolved_assets.customer_lock import CustomerBusy, customer_lock, is_locke
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.defs.sensors import evaluate_landing
 from kinvolved_assets.delivery import (
+    DropChanged,
     archive_drop,
     date_from_name,
     drop_sha256,
@@ -24,6 +25,7 @@ from kinvolved_assets.delivery import (
     find_drops,
     incomplete_reason,
 )
+from kinvolved_assets.delivery_locate import DeliveryNotFound, locate_drop
 from kinvolved_assets.ledger import Ledger
 from kinvolved_assets.paths import CustomerPaths
 
@@ -155,6 +157,38 @@ def test_archive_is_idempotent_and_never_overwrites(tmp_path):
     assert find_archived(paths, "2025-09-12", sha) == first
     assert (first.parent / (first.name + ".sha256")).read_text().startswith(sha)
 
+
+
+@pytest.mark.parametrize("kind", ["zip", "folder"])
+def test_bytes_changed_after_the_sensor_hashed_them_are_never_archived_or_ingested(tmp_path, kind):
+    """The run trusts the sensor's sha256 only for the bytes it copies into the archive, hashed while
+    they are copied (one read): a drop rewritten in between is refused and nothing is archived."""
+    paths = CustomerPaths.for_customer("acme", tmp_path)
+    landing = paths.landing
+    landing.mkdir(parents=True)
+    name = "acme_20250913.zip" if kind == "zip" else "acme_20250913"
+    if kind == "zip":
+        make_zip(landing / name, {"orgs.csv": "a\n"})
+    else:
+        (landing / name).mkdir()
+        (landing / name / "orgs.csv").write_text("a\n")
+    sensor_sha = drop_sha256(find_drops(landing, CUSTOMER.tz)[0])
+    if kind == "zip":   # rewritten after the sensor's tick
+        make_zip(landing / name, {"orgs.csv": "rewritten\n"})
+    else:
+        (landing / name / "orgs.csv").write_text("rewritten\n")
+    changed = find_drops(landing, CUSTOMER.tz)[0]
+    with pytest.raises(DropChanged, match=sensor_sha[:12]):
+        archive_drop(changed, paths, sensor_sha)
+    assert find_archived(paths, "2025-09-13") is None
+    day_dir = paths.archive_partition("2025-09-13")
+    assert not day_dir.exists() or not any(day_dir.iterdir())
+    with pytest.raises(DeliveryNotFound, match="neither archived nor in"):
+        locate_drop(CUSTOMER, paths, "2025-09-13", drop_hint=name, sha256=sensor_sha)
+    # the bytes as they are now: archived once, their own sha256 recorded
+    located = locate_drop(CUSTOMER, paths, "2025-09-13", drop_hint=name, sha256=drop_sha256(changed))
+    assert located.sha256 == drop_sha256(changed) != sensor_sha
+    assert find_archived(paths, "2025-09-13", located.sha256) == located.path
 
 # ---- the delivery ledger: one answer for every path ------------------------------------------------
 
