@@ -85,7 +85,12 @@ def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path, monkeyp
     large = sum(f.size >= load.LARGE_FILE_BYTES for f in drop.files.values())
     if large_from == 236:
         assert 0 < large < len(names)       # some of each
-    assert (len(released) > 0) == (large > 0)
+    if large == 0:
+        assert released == []              # nothing large: the scratch databases are kept
+    elif large == len(names):
+        assert released                    # every file large: released before they load
+    # some of each: released before a large file only if no small one is still loading at that moment,
+    # which depends on the threads' timing; the Parquet, results and findings above do not
 
 
 def test_quirky_drop_loads_with_warnings_and_no_errors(tmp_path):
