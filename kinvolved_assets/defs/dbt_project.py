@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -40,22 +42,30 @@ def dbt_sources_newer_than(path: Path) -> bool:
     return (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
 
 
+
+@contextmanager
+def patched_env(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set for the block (the dbt subprocess inherits them), then as before."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
 class KinvolvedProjectPreparer(DagsterDbtProjectPreparer):
     """dagster-dbt's preparation (``dbt parse``, then the seeds' entries of ``partial_parse.msgpack``
     invalidated so a moved project re-reads their path) with this venv's dbt."""
 
     def prepare(self, project: DbtProject) -> None:
-        saved = {k: os.environ.get(k) for k in PARSE_FREE_ENV}
-        os.environ.update(PARSE_FREE_ENV)
-        try:
+        with patched_env(PARSE_FREE_ENV):
             resource = MartsDbtResource(project_dir=project, dbt_executable=dbt_executable())
             resource.cli(self._prepare_project_cli_args, target_path=project.target_path).wait()
-        finally:
-            for key, old in saved.items():
-                if old is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = old
         self._invalidate_seeds_in_partial_parse(project)
 
 

@@ -10,8 +10,6 @@ marts. The project and its manifest: ``dbt_project``; the build's files: ``marts
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 
 from dagster import AssetExecutionContext, Config, Failure, Output, StaticPartitionsDefinition
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -24,6 +22,7 @@ from kinvolved_assets.defs.dbt_project import (  # noqa: F401 - the project's na
     MANIFEST_PATH,
     dbt_executable,
     dbt_resource,  # noqa: F401
+    patched_env,
     prepare_manifest,
 )
 from kinvolved_assets.defs.dbt_resource import MartsDbtResource  # noqa: F401
@@ -54,20 +53,6 @@ class MartsConfig(Config):
         description="Rebuild the marts from nothing: dbt's kept parse state of the customer is dropped (a "
         "full parse) and dbt runs with --full-refresh, whatever the build plan says.",
     )
-
-
-@contextmanager
-def _env(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def build_marts_assets(partitions_def: StaticPartitionsDefinition):
@@ -124,7 +109,7 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     if config.force_mass_deletion:
         context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
     args = ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if config.full_refresh else [])]
-    with _env(env):
+    with patched_env(env):
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
         events = list(invocation.stream())   # figures are read once dbt has let go of the file
     full = disk_was_full(target / "run_results.json")
