@@ -37,8 +37,16 @@ ATTENDANCE_GAP_DAYS = 14
 class AlreadyIngested(RuntimeError):
     """An automatic path (sensor run, `kinvolved ingest`) found its delivery already settled."""
 
-    def __init__(self, delivery: Delivery):
+    def __init__(self, delivery: Delivery, asked_date: str | None = None):
         self.delivery = delivery
+        if asked_date and asked_date != delivery.delivery_date:
+            # identical bytes under a second date (e.g. two empty nightly deltas): the sensor skips them
+            # as a re-copy, and every other path does the same instead of filing them under two dates
+            super().__init__(
+                f"the delivery of {asked_date} has the same bytes as delivery {delivery.file_name} "
+                f"({delivery.delivery_date} #{delivery.seq}, sha256 {delivery.sha256[:12]}, "
+                f"{delivery.state}); identical bytes are one delivery, so nothing was done")
+            return
         super().__init__(
             f"delivery {delivery.file_name} (sha256 {delivery.sha256[:12]}, {delivery.delivery_date} "
             f"#{delivery.seq}) is already {delivery.state} by run {delivery.run_id}; nothing was done "
@@ -190,6 +198,8 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
         with Ledger(paths) as ledger:
             entry = ledger.register(located.sha256, located.name, delivery_date,
                                     located.date_source or "partition")
+            if entry.delivery_date != delivery_date:
+                raise AlreadyIngested(entry, delivery_date)
             if only_new and entry.state in SETTLED:
                 raise AlreadyIngested(entry)
             preflight(paths.warehouse, located.path, f"ingest {located.name}")

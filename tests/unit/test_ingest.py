@@ -135,3 +135,22 @@ def test_a_normal_run_leaves_nothing_for_recovery(acme):
     assert ingest_delivery(config, paths, dates[0], run_id="run-a").promoted
     found = recover_customer(paths)
     assert found.removed == [] and found.interrupted == [] and found.summary() == ""
+
+
+def test_identical_bytes_under_a_second_date_are_one_delivery(acme):
+    """Two nightly deltas with the same bytes (e.g. two empty ones): the second date is refused with a
+    message naming the first, nothing is written, and the ledger keeps one entry (the sensor skips
+    such a copy the same way)."""
+    config, paths, dates = acme
+    assert ingest_delivery(config, paths, dates[1], run_id="run-a").promoted
+    first = next(p for p in paths.landing.iterdir() if dates[1].replace("-", "") in p.name)
+    later = "2025-12-15"
+    copy = paths.landing / first.name.replace(dates[1].replace("-", ""), later.replace("-", ""))
+    copy.write_bytes(first.read_bytes())
+    before = sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet"))
+    with pytest.raises(AlreadyIngested, match=f"the delivery of {later} has the same bytes as delivery "
+                                              f"{first.name} \\({dates[1]} #1"):
+        ingest_delivery(config, paths, later, run_id="run-b", drop_hint=str(copy))
+    assert sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet")) == before
+    with Ledger(paths) as ledger:
+        assert [(d.delivery_date, d.state) for d in ledger.deliveries()] == [(dates[1], "ingested")]
