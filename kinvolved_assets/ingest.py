@@ -27,7 +27,7 @@ from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths, partition_dirs
 from kinvolved_assets.permissions import private_dir, secure_tree
-from kinvolved_assets.recovery import process_tmp, recover_customer
+from kinvolved_assets.recovery import process_tmp, recover_customer, trash_dir
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
 # a delivery whose attendance ends more than this many days before its delivery date gets a warning
@@ -102,9 +102,11 @@ class DeliveryOutcome:
 Reporter = Callable[["DeliveryOutcome", DeliveryContext], Path]
 
 
-def _replace_dir(src: Path | None, dest: Path) -> None:
-    """Make ``dest`` become ``src`` (or disappear when src is None) with renames only."""
-    trash = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+def _replace_dir(src: Path | None, dest: Path, trash_root: Path) -> None:
+    """Make ``dest`` become ``src`` (or disappear when src is None) with renames only; the replaced
+    folder goes to ``trash_root`` first (same file system), where recovery finds what a kill left."""
+    trash = trash_root / f"{dest.name}.old-{os.getpid()}-{time.monotonic_ns()}"
+    trash_root.mkdir(mode=0o700, exist_ok=True)
     if dest.exists():
         os.replace(dest, trash)
     if src is not None:
@@ -118,7 +120,7 @@ def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str
     re-run of the delivery replaces them, another delivery of the same date is left alone."""
     for staged, final in zip(partition_dirs(staging_root, entity, delivery_date),
                              partition_dirs(warehouse, entity, delivery_date, seq), strict=True):
-        _replace_dir(staged if staged.exists() else None, final)
+        _replace_dir(staged if staged.exists() else None, final, trash_dir(warehouse))
 
 
 def contract_check(entity: str, result: LoadResult, drop_findings: Iterable[Finding]) -> CheckOutcome:
@@ -266,6 +268,7 @@ def _ingest_located(
     staging_root.mkdir(parents=True, mode=0o700)
     outcomes: dict[str, EntityOutcome] = {}
     other_version: list[str] = []
+    written: list[Path] = []   # what this delivery wrote below the warehouse, secured on the way out
     try:
         # a ZIP's sha256 as archived (verified while its bytes were copied): not hashed a third time
         known = sha if drop_path.is_file() else None
@@ -296,10 +299,13 @@ def _ingest_located(
             quarantine.parent.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(quarantine, ignore_errors=True)
             os.replace(staging_root, quarantine)
+            written.append(quarantine)
         else:
             for name, outcome in outcomes.items():
                 if outcome.present:
                     promote(staging_root, paths.warehouse, name, delivery_date, seq)
+                    written += [d for d in partition_dirs(paths.warehouse, name, delivery_date, seq)
+                                if d.exists()]
         outcome = DeliveryOutcome(
             customer_id=config.customer_id,
             delivery_date=delivery_date,
@@ -315,8 +321,20 @@ def _ingest_located(
         outcome.notes.extend(f"{f.file}: {f.message}" for f in foreign if f.severity == "warning")
         if reporter is not None:
             outcome.report_path = reporter(outcome, context)
+            written.append(Path(outcome.report_path).parent)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
-        for tree in (paths.raw, paths.rejects, paths.quarantine, paths.reports, staging_root.parent):
-            secure_tree(tree)
+        private_dir(staging_root.parent)
+        secure_written(paths.warehouse, written)
     return outcome
+
+
+def secure_written(warehouse: Path, trees: Iterable[Path]) -> None:
+    """0700/0600 for what this delivery wrote: each tree, and its folders up to the warehouse (never
+    the whole warehouse again: that walk grew with every delivery of the year)."""
+    for tree in trees:
+        secure_tree(tree)
+        parent = tree.parent
+        while parent != warehouse and warehouse in parent.parents:
+            private_dir(parent)
+            parent = parent.parent

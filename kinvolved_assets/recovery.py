@@ -40,6 +40,12 @@ class Recovered:
         return "; ".join(parts)
 
 
+def trash_dir(warehouse: Path) -> Path:
+    """Where a promotion puts the partitions it replaces until they are deleted (one listing for
+    recovery, instead of a walk of every partition)."""
+    return warehouse / ".trash"
+
+
 def process_tmp_root(home: Path) -> Path:
     return home / "tmp"
 
@@ -60,7 +66,8 @@ def recover_customer(paths: CustomerPaths, keep_staging: str | None = None) -> R
                 match = TMP_COPY.match(entry.name)
                 if match and not pid_alive(int(match.group(1))):
                     _remove(entry, paths.home, found)
-    for entry in paths.warehouse.glob("raw/**/.*.old-*"):
+    trash = trash_dir(paths.warehouse)
+    for entry in trash.iterdir() if trash.is_dir() else ():   # partitions a killed promotion replaced
         _remove(entry, paths.home, found)
     remove_dead_process_tmp(paths.home, found)
     return found

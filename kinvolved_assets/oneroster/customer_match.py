@@ -72,15 +72,33 @@ def delivered_org_sql(con, results: dict) -> tuple[list[str], list[str]]:
     return parts, files
 
 
-def known_org_sql(con, raw_root: Path | None) -> list[str]:
-    """SQL listing every organisation id (sourcedId, identifier) delivered to the customer before."""
+# (orgs partition file, size, mtime_ns) -> the organisation ids it holds: partitions are immutable, so a
+# process ingesting many deliveries (a backlog, a backfill) reads each one once, not once per delivery
+_KNOWN_IDS: dict[tuple[str, int, int], frozenset[str]] = {}
+
+
+def known_org_ids(con, raw_root: Path | None) -> set[str]:
+    """Every organisation id (sourcedId, identifier) delivered to the customer before."""
     if raw_root is None:
-        return []
-    parts = [f for _, _, f in partition_files(Path(raw_root) / "orgs")]   # every delivery, seq= or not
-    if not parts:
-        return []
-    source = f"read_parquet([{', '.join(string(str(p)) for p in parts)}], union_by_name=true)"
-    return _ids_sql(source, _columns(con, source), ("sourcedId", "identifier"))
+        return set()
+    keys = []
+    for _, _, f in partition_files(Path(raw_root) / "orgs"):   # every delivery, seq= or not
+        st = f.stat()
+        keys.append((str(f), st.st_size, st.st_mtime_ns))
+    unread = [k for k in keys if k not in _KNOWN_IDS]
+    if unread:
+        source = (f"read_parquet([{', '.join(string(k[0]) for k in unread)}], union_by_name=true, "
+                  "filename=true)")
+        ids = _ids_sql(source, _columns(con, source), ("sourcedId", "identifier"))
+        by_file: dict[str, set[str]] = {k[0]: set() for k in unread}
+        if ids:
+            query = " UNION ALL ".join(p.replace("AS id FROM", "AS id, filename FROM") for p in ids)
+            for id_, name in con.execute(f"SELECT id, filename FROM ({query}) WHERE id IS NOT NULL"
+                                         ).fetchall():
+                by_file.setdefault(name, set()).add(id_)
+        for k in unread:
+            _KNOWN_IDS[k] = frozenset(by_file.get(k[0], ()))
+    return set().union(*(_KNOWN_IDS[k] for k in keys))
 
 
 def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> list[Finding]:
@@ -96,21 +114,22 @@ def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> l
         delivered, files = delivered_org_sql(con, results)
         if not delivered:
             return []
-        history = known_org_sql(con, raw_root)
-        con.execute("CREATE TEMP TABLE _licensed(id VARCHAR)")
-        if licensed:
-            con.executemany("INSERT INTO _licensed VALUES (?)", [(s,) for s in licensed])
-        known = " UNION ALL ".join([*history, "SELECT id FROM _licensed"])
-        n_history, n_known = con.execute(
-            f"SELECT (SELECT count(DISTINCT id) FROM ({' UNION ALL '.join(history) or 'SELECT NULL AS id'}) "
-            f"WHERE id IS NOT NULL), (SELECT count(DISTINCT id) FROM ({known}) WHERE id IS NOT "
-            "NULL)").fetchone()
+        history = known_org_ids(con, raw_root)
+        known_ids = history | set(licensed)
+        n_history, n_known = len(history), len(known_ids)
         if not n_known:
             return []
+        con.execute("CREATE TEMP TABLE _known AS SELECT DISTINCT unnest(?::VARCHAR[]) AS id",
+                    [sorted(known_ids)])
+        # the usual answer first, and cheaply: one known organisation in any part (orgs before the big
+        # files) settles it, the scan stopping at the first hit
+        for part in delivered:
+            if con.execute(f"SELECT 1 FROM ({part}) p WHERE p.id IN (SELECT id FROM _known) LIMIT 1"
+                           ).fetchone():
+                return []
         n_delivered, n_common = con.execute(
-            f"WITH d AS (SELECT DISTINCT id FROM ({' UNION ALL '.join(delivered)}) WHERE id IS NOT NULL), "
-            f"k AS (SELECT DISTINCT id FROM ({known}) WHERE id IS NOT NULL) "
-            f"SELECT count(*), count(k.id) FROM d LEFT JOIN k USING (id)").fetchone()
+            f"WITH d AS (SELECT DISTINCT id FROM ({' UNION ALL '.join(delivered)}) WHERE id IS NOT NULL) "
+            f"SELECT count(*), count(k.id) FROM d LEFT JOIN _known k USING (id)").fetchone()
     finally:
         con.close()
     if not n_delivered or n_common:
