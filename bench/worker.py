@@ -30,7 +30,7 @@ def stage_ingest(args: dict) -> dict:
     the time spent inside the validator is reported as ``validator_seconds``.
     """
     from kinvolved_assets.customers import load_customer_configs
-    from kinvolved_assets.ingest import AlreadyIngested, ingest_delivery
+    from kinvolved_assets.delivery.ingest import AlreadyIngested, ingest_delivery
     from kinvolved_assets.paths import CustomerPaths
 
     t_import = time.perf_counter() - T_START

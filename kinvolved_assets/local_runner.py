@@ -17,13 +17,13 @@ from dagster import (
     build_sensor_context,
 )
 
-from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.sensors import LAST_TICK_LOGS, PID_TAG, fail_dead_runs
-from kinvolved_assets.ledger import SETTLED, Ledger
+from kinvolved_assets.delivery.ledger import SETTLED, Ledger
+from kinvolved_assets.delivery.lock import customer_lock
+from kinvolved_assets.delivery.recovery import recover_customer
 from kinvolved_assets.paths import CustomerPaths, kinvolved_home
-from kinvolved_assets.recovery import recover_customer
 
 RUN_KEY_TAG = "kinvolved/run_key"
 

@@ -104,7 +104,7 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
                                            f"reference checks could not run ({type(exc).__name__})."))
         report.findings.extend(school_year_findings(results, config))
         if expectations and results and not any(f.severity == "error" for f in foreign):
-            from kinvolved_assets.delivery import date_from_name
+            from kinvolved_assets.delivery.landing import date_from_name
             from kinvolved_assets.expectations import validate_loaded_drop
 
             report.expectations = validate_loaded_drop(results, customer, date_from_name(path.name))

@@ -70,7 +70,7 @@ def cmd_demo(args) -> int:
 
 def _print_summary(paths, customer, instance, report) -> None:
     """The published marts' row counts and headline figures, plausibility checks, the district report."""
-    from kinvolved_assets.marts_reader import mart_counts, open_marts
+    from kinvolved_assets.marts.reader import mart_counts, open_marts
 
     print(f"[4/4] summary of {paths.marts_db}")
     for table, count in mart_counts(paths.marts_db).items():

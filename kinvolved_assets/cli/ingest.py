@@ -31,8 +31,8 @@ def _config_problems(customer_id: str, home: Path) -> str | None:
 
 
 def cmd_ingest(args) -> int:
-    from kinvolved_assets.customer_lock import CustomerBusy
     from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.delivery.lock import CustomerBusy
     from kinvolved_assets.local_runner import process_landing
 
     home = home_dir()
@@ -91,7 +91,7 @@ def _print_report(report, instance, home: Path, customer_id: str) -> None:
 
 def _deliveries_by_run(home: Path, customer_id: str) -> dict[str, list]:
     """The ledger's deliveries by the run that handled them (their date source and notes)."""
-    from kinvolved_assets.ledger import Ledger, ledger_file
+    from kinvolved_assets.delivery.ledger import Ledger, ledger_file
     from kinvolved_assets.paths import CustomerPaths, check_slug
 
     paths = CustomerPaths.for_customer(check_slug(customer_id), home)

@@ -50,7 +50,7 @@ def cmd_onboard(args) -> int:
 
 def _land(customer, home: Path, source: Path):
     """The drop copied into the customer's landing folder; (its path there, the drop found, or None)."""
-    from kinvolved_assets.delivery import find_drops
+    from kinvolved_assets.delivery.landing import find_drops
 
     landing = customer.landing_dir(home)
     landing.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, raw_asset_key
 from kinvolved_assets.defs.partitions import delivery_key
@@ -37,12 +36,13 @@ from kinvolved_assets.defs.raw_assets import (
     delivery_results,
 )
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.delivery import delivery_dates_between
-from kinvolved_assets.delivery_locate import DeliveryNotFound
+from kinvolved_assets.delivery.ingest import AlreadyIngested, ingest_delivery
+from kinvolved_assets.delivery.landing import delivery_dates_between
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.legacy_layout import LegacyLayout
+from kinvolved_assets.delivery.locate import DeliveryNotFound
+from kinvolved_assets.delivery.lock import CustomerBusy
 from kinvolved_assets.diskspace import DiskFull
-from kinvolved_assets.ingest import AlreadyIngested, ingest_delivery
-from kinvolved_assets.ledger import Ledger
-from kinvolved_assets.legacy_layout import LegacyLayout
 
 # a sensor tick that finds this many new drops of a customer requests one backlog run instead
 DEFAULT_BACKLOG_MIN_DELIVERIES = 30

@@ -31,8 +31,8 @@ from dagster import (
 
 from kinvolved_assets.defs.report_asset import mart_chart_metadata
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.marts_figures import ATTENDANCE_MARTS, read_figures
-from kinvolved_assets.marts_plausibility import RULES, PlausibilityResult, check_marts
+from kinvolved_assets.marts.figures import ATTENDANCE_MARTS, read_figures
+from kinvolved_assets.marts.plausibility import RULES, PlausibilityResult, check_marts
 
 MARTS_LAYER = "marts"
 CHECKS_OP = "marts_plausibility"

@@ -24,21 +24,21 @@ from dagster import (
 from pydantic import Field
 
 from kinvolved_assets.checks import CheckOutcome
-from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations, report_link
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.delivery_locate import DeliveryNotFound
-from kinvolved_assets.diskspace import DiskFull
-from kinvolved_assets.ingest import (
+from kinvolved_assets.delivery.ingest import (
     AlreadyIngested,
     DeliveryOutcome,
     EntityOutcome,
     ingest_delivery,
 )
-from kinvolved_assets.ledger import Ledger
-from kinvolved_assets.legacy_layout import LegacyLayout
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.legacy_layout import LegacyLayout
+from kinvolved_assets.delivery.locate import DeliveryNotFound
+from kinvolved_assets.delivery.lock import CustomerBusy
+from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths

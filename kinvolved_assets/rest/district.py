@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from kinvolved_assets.delivery import date_from_name
+from kinvolved_assets.delivery.landing import date_from_name
 from kinvolved_assets.oneroster import spec
 
 _STEMS = {e.file_stem.lower(): e.name for e in spec.ENTITIES}

@@ -10,7 +10,7 @@ import pytest
 
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.defs.partitions import delivery_key
-from kinvolved_assets.ingest import ENTITY_NAMES
+from kinvolved_assets.delivery.ingest import ENTITY_NAMES
 from kinvolved_assets.local_runner import run_ingest
 
 pytestmark = pytest.mark.integration

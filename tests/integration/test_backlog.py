@@ -11,7 +11,7 @@ from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_c
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.keys import BACKLOG_JOB, raw_asset_key
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.oneroster.spec import ENTITIES, RAW_ENTITIES
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM, date_start, delivery_key
 from kinvolved_assets.generator.calendar import build_calendar
 from kinvolved_assets.local_runner import process_landing, run_ingest, tick_delivery_sensor
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 
 pytestmark = pytest.mark.integration
 

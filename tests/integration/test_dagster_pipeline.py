@@ -14,7 +14,7 @@ from dagster import DagsterInstance, Definitions
 
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.local_runner import process_landing, run_ingest, tick_delivery_sensor
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 from kinvolved_assets.oneroster.spec import ENTITIES
 from tests.districts import latest_cumulative
 
@@ -164,7 +164,7 @@ def test_blocked_delivery_keeps_previous_marts_and_triggers_no_build(platform, i
 
     from dagster import DagsterEventType, build_run_status_sensor_context
 
-    from kinvolved_assets.marts_reader import content_digest
+    from kinvolved_assets.marts.reader import content_digest
 
     platform.add_customer("acme", days=1)
     defs = platform.definitions()

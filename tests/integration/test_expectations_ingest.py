@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import CustomerPaths
 from tests.unit.expectations_fixtures import CUSTOMER, PII, good_rows

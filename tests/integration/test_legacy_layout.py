@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kinvolved_assets.legacy_layout import LegacyLayout, upgrade_layout
+from kinvolved_assets.delivery.legacy_layout import LegacyLayout, upgrade_layout
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.paths import CustomerPaths
 
 pytestmark = pytest.mark.integration

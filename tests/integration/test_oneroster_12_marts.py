@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterInstance
 
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.marts.reader import content_digest, open_marts
 from tests.districts import latest_cumulative
 
 pytestmark = pytest.mark.integration

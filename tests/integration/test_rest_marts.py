@@ -18,7 +18,7 @@ from dagster import DagsterInstance
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.keys import BACKLOG_OP
 from kinvolved_assets.local_runner import process_landing, run_backlog, run_marts
-from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.marts.reader import content_digest, open_marts
 from kinvolved_assets.rest.config import ROSTER_ENTITIES
 from kinvolved_assets.rest.pull import pull_customer
 from kinvolved_assets.rest.server import ProviderServer

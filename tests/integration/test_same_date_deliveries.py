@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import CustomerPaths, partition_files
 from tests.integration.test_dbt_marts import failures, query, run_dbt_build

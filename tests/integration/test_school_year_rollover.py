@@ -34,7 +34,7 @@ SUMMER, ROLLOVER, CORRECTION, NEW_BULK = D("2026-07-15"), D("2026-09-04"), D("20
 
 def digest(db: Path, year: int) -> dict[str, tuple[int, str]]:
     """Per mart: (rows, md5 of every row of that school year in a fixed order)."""
-    from kinvolved_assets.marts_figures import open_marts_file
+    from kinvolved_assets.marts.figures import open_marts_file
 
     out = {}
     with open_marts_file(db) as con:     # any file name, the published marts.duckdb included
@@ -209,7 +209,7 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
     from kinvolved_assets.generator.config import suggested_config
     from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.local_runner import process_landing
-    from kinvolved_assets.marts_figures import open_marts_file
+    from kinvolved_assets.marts.figures import open_marts_file
 
     first = build_calendar(2026)
     dates = [first.end - dt.timedelta(days=1), D("2026-09-01"), D("2026-09-02")]   # last school day, Sep 1-2

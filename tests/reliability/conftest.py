@@ -51,7 +51,7 @@ def reference(tmp_path_factory, baseline) -> Site:
     site = copy_site(baseline, tmp_path_factory.mktemp("reference") / "site")
     site.last_date, site.last_drop = baseline.last_date, baseline.last_drop
     site.run("ingest", "acme", site.last_date, "--marts")
-    from kinvolved_assets.marts_reader import content_digest
+    from kinvolved_assets.marts.reader import content_digest
 
     site.digest = content_digest(site.marts("acme"))
     return site
@@ -81,7 +81,7 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
     from dagster import DagsterInstance, RunsFilter
     from reliability_support import Deployment, malformed_drop, open_duckdb_files, rename_school, wait_for
 
-    from kinvolved_assets.ingest import ENTITY_NAMES
+    from kinvolved_assets.delivery.ingest import ENTITY_NAMES
 
     site = Site(tmp_path_factory.mktemp("fleet")).prepare()
     started = time.monotonic()

@@ -57,8 +57,8 @@ def install_failpoints() -> None:
     if not FAILPOINT:
         return
     import kinvolved_assets.defs.marts as marts
+    import kinvolved_assets.delivery.ingest as ingest
     import kinvolved_assets.expectations as expectations
-    import kinvolved_assets.ingest as ingest
 
     if FAILPOINT == "extract":
         real_open_drop = ingest.open_drop

@@ -162,7 +162,7 @@ def marts_digest_via(con) -> str:
     """``content_digest`` over an already open connection (a reader that opened the file earlier)."""
     import hashlib
 
-    from kinvolved_assets.marts_reader import MART_TABLES
+    from kinvolved_assets.marts.reader import MART_TABLES
 
     digest = hashlib.sha256()
     for table in MART_TABLES:

@@ -22,9 +22,9 @@ import pytest
 from reliability_support import rename_school, rewrite_zip
 
 from kinvolved_assets.defs.raw_assets import default_validation
-from kinvolved_assets.ingest import AlreadyIngested, ingest_delivery
-from kinvolved_assets.ledger import Ledger
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.delivery.ingest import AlreadyIngested, ingest_delivery
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.paths import partition_files
 
 pytestmark = pytest.mark.reliability

@@ -12,7 +12,7 @@ import pytest
 from reliability_support import REPO, copy_site, kill_group, record_fault, wait_for
 from test_delivery_ledger import ledger_rows
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 

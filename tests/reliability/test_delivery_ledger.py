@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from reliability_support import copy_site, record_fault
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from reliability_support import record_fault
 
-from kinvolved_assets.marts_reader import mart_counts
+from kinvolved_assets.marts.reader import mart_counts
 
 pytestmark = pytest.mark.reliability
 

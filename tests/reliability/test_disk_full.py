@@ -15,7 +15,7 @@ from test_crash_recovery import _leftovers, _started_runs
 from test_delivery_ledger import ledger_rows
 
 from kinvolved_assets.diskspace import drop_bytes
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from reliability_support import Site, copy_site, record_fault
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 

@@ -13,7 +13,7 @@ from reliability_support import record_fault
 
 from kinvolved_assets.customers import load_customer_configs
 from kinvolved_assets.generator.config import suggested_config
-from kinvolved_assets.marts_reader import MART_TABLES, open_marts
+from kinvolved_assets.marts.reader import MART_TABLES, open_marts
 from tests.districts import latest_cumulative
 
 pytestmark = pytest.mark.reliability

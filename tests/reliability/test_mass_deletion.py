@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance
 from reliability_support import copy_site, record_fault, rewrite_zip
 
-from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.marts.reader import content_digest, open_marts
 
 pytestmark = pytest.mark.reliability
 KEEP_STUDENTS = 15

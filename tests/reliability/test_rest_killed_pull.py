@@ -18,7 +18,7 @@ from dagster import DagsterInstance, SkipReason
 
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.rest_pull import PULL_JOB, retry_decision
-from kinvolved_assets.delivery import find_drops
+from kinvolved_assets.delivery.landing import find_drops
 from kinvolved_assets.local_runner import process_landing
 from kinvolved_assets.rest.server import ProviderServer
 from tests.rest_support import CLIENT_ID, ID_ENV, SECRET, SECRET_ENV, generate_district, scan_for_secrets

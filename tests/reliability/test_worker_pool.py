@@ -28,7 +28,7 @@ from pool_support import (
 )
 from reliability_support import Site, copy_site, record_fault, wait_for
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 # the production shape: run by .ci/run (`make test-deployment`), kept out of `make test`'s 20 minutes
 pytestmark = [pytest.mark.reliability, pytest.mark.deployment]

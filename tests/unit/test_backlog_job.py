@@ -11,8 +11,8 @@ from kinvolved_assets.customers import load_customer_configs
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.backlog import BacklogConfig, backlog_items
 from kinvolved_assets.defs.keys import BACKLOG_OP, raw_asset_key
-from kinvolved_assets.ingest import ingest_delivery
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ingest import ingest_delivery
+from kinvolved_assets.delivery.ledger import Ledger
 from kinvolved_assets.local_runner import run_backlog
 from kinvolved_assets.paths import CustomerPaths
 

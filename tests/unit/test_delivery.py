@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kinvolved_assets.customer_lock import CustomerBusy, customer_lock, is_locked
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.defs.sensors import evaluate_landing
-from kinvolved_assets.delivery import (
+from kinvolved_assets.delivery.landing import (
     DropChanged,
     archive_drop,
     date_from_name,
@@ -25,8 +24,9 @@ from kinvolved_assets.delivery import (
     find_drops,
     incomplete_reason,
 )
-from kinvolved_assets.delivery_locate import DeliveryNotFound, locate_drop
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.locate import DeliveryNotFound, locate_drop
+from kinvolved_assets.delivery.lock import CustomerBusy, customer_lock, is_locked
 from kinvolved_assets.paths import CustomerPaths
 
 CUSTOMER = CustomerConfig(customer_id="acme", name="Acme", sis="other", timezone="America/New_York",
@@ -299,7 +299,7 @@ def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
     paths = CustomerPaths.for_customer("acme", tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\n"
-         "from kinvolved_assets.customer_lock import customer_lock\n"
+         "from kinvolved_assets.delivery.lock import customer_lock\n"
          "from pathlib import Path\nfrom kinvolved_assets.paths import CustomerPaths\n"
          f"with customer_lock(CustomerPaths.for_customer('acme', Path({str(tmp_path)!r})), 'run r-1'):\n"
          "    print('held', flush=True)\n    time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
@@ -352,7 +352,7 @@ def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
 
 
 def test_attendance_ending_long_before_the_delivery_date_is_warned(tmp_path):
-    from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome, delivery_notes
+    from kinvolved_assets.delivery.ingest import DeliveryOutcome, EntityOutcome, delivery_notes
     from kinvolved_assets.oneroster.load import LoadResult
 
     def outcome(last):

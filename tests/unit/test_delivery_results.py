@@ -9,7 +9,7 @@ from dagster import AssetCheckSeverity, MarkdownMetadataValue, PathMetadataValue
 from kinvolved_assets.checks import CheckOutcome
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.defs.raw_assets import delivery_results
-from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome
+from kinvolved_assets.delivery.ingest import DeliveryOutcome, EntityOutcome
 from kinvolved_assets.oneroster.load import LoadResult
 
 CHECKS = ("contract", "expectations")

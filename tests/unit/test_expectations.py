@@ -386,8 +386,8 @@ def test_validate_loaded_drop_with_customer_checks_school_year(tmp_path):
 # ---------------------------------------------------------------- personal data
 
 def test_no_personal_value_in_metadata_or_report(tmp_path):
+    from kinvolved_assets.delivery.ingest import DeliveryOutcome, EntityOutcome
     from kinvolved_assets.expectations import delivery_reporter
-    from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome
 
     rows = good_rows()
     for u in rows["users"]:

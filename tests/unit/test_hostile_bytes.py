@@ -13,8 +13,8 @@ import duckdb
 
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.defs.sensors import evaluate_landing
-from kinvolved_assets.delivery import find_drops, incomplete_reason
-from kinvolved_assets.ingest import ingest_delivery
+from kinvolved_assets.delivery.ingest import ingest_delivery
+from kinvolved_assets.delivery.landing import find_drops, incomplete_reason
 from kinvolved_assets.oneroster.decode import HEAD_BYTES, MAX_LINE_BYTES
 from kinvolved_assets.oneroster.drop import open_drop
 from kinvolved_assets.paths import CustomerPaths

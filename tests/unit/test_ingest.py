@@ -1,5 +1,5 @@
-"""``ingest.py`` on its own (no Dagster, no marts): one generated delivery staged, checked and promoted
-all or nothing, recorded in the ledger; a blocking check keeps raw/ as it was."""
+"""``delivery/ingest.py`` on its own (no Dagster, no marts): one generated delivery staged, checked and
+promoted all or nothing, recorded in the ledger; a blocking check keeps raw/ as it was."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 
 from kinvolved_assets.checks import CheckOutcome
 from kinvolved_assets.customers import load_customer_configs
-from kinvolved_assets.delivery_locate import DeliveryNotFound
-from kinvolved_assets.ingest import (
+from kinvolved_assets.delivery.ingest import (
     AlreadyIngested,
     contract_check,
     ingest_delivery,
     promote,
 )
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.locate import DeliveryNotFound
 from kinvolved_assets.oneroster.findings import finding
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.paths import CustomerPaths, partition_dirs
@@ -118,7 +118,7 @@ def test_contract_check_blocks_on_file_errors_only():
 def test_process_tmp_is_removed_by_its_last_caller(tmp_path):
     import tempfile
 
-    from kinvolved_assets.recovery import process_tmp
+    from kinvolved_assets.delivery.recovery import process_tmp
 
     with process_tmp(tmp_path) as outer:
         with process_tmp(tmp_path) as inner:
@@ -129,7 +129,7 @@ def test_process_tmp_is_removed_by_its_last_caller(tmp_path):
 
 
 def test_a_normal_run_leaves_nothing_for_recovery(acme):
-    from kinvolved_assets.recovery import recover_customer
+    from kinvolved_assets.delivery.recovery import recover_customer
 
     config, paths, dates = acme
     assert ingest_delivery(config, paths, dates[0], run_id="run-a").promoted

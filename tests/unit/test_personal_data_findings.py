@@ -10,9 +10,9 @@ import stat
 from pathlib import Path
 
 from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import rules_for
 from kinvolved_assets.expectations.results import RuleResult, failures_markdown
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.paths import CustomerPaths
 from kinvolved_assets.validate import validate_drop
 from kinvolved_assets.validate_report import to_json, to_text

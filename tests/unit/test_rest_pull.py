@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from kinvolved_assets.delivery import find_drops
+from kinvolved_assets.delivery.landing import find_drops
 from kinvolved_assets.rest.client import ProviderRefused, PullError
 from kinvolved_assets.rest.pull import pull_customer
 from kinvolved_assets.rest.server import ProviderServer

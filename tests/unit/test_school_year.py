@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.oneroster.school_year import Session, resolve
 from kinvolved_assets.paths import CustomerPaths
 from kinvolved_assets.validate import validate_drop

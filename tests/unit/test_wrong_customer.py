@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.paths import CustomerPaths
 from kinvolved_assets.validate import validate_drop
 from kinvolved_assets.validate_report import to_json, to_text

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import duckdb
 
-from kinvolved_assets.delivery import find_archived
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.landing import find_archived
+from kinvolved_assets.delivery.ledger import Ledger
 from kinvolved_assets.paths import DATE_RE, CustomerPaths, delivery_part
 from kinvolved_assets.permissions import FILE_MODE, private_dir
 

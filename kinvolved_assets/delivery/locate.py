@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.delivery import (
+from kinvolved_assets.delivery.landing import (
     DropChanged,
     LandedDrop,
     archive_drop,
@@ -18,7 +18,7 @@ from kinvolved_assets.delivery import (
     find_drops,
     incomplete_reason,
 )
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ledger import Ledger
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
 
 

@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kinvolved_assets.checks import CheckOutcome, DeliveryContext, Validator
-from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.delivery_locate import Located, locate_drop
+from kinvolved_assets.delivery.ledger import SETTLED, Delivery, Ledger
+from kinvolved_assets.delivery.legacy_layout import upgrade_layout
+from kinvolved_assets.delivery.locate import Located, locate_drop
+from kinvolved_assets.delivery.lock import customer_lock
+from kinvolved_assets.delivery.recovery import process_tmp, recover_customer
 from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
-from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
-from kinvolved_assets.legacy_layout import upgrade_layout
 from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
 from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths, partition_dirs
 from kinvolved_assets.permissions import private_dir, secure_tree
-from kinvolved_assets.recovery import process_tmp, recover_customer
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
 # a delivery whose attendance ends more than this many days before its delivery date gets a warning
