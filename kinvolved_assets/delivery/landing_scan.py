@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kinvolved_assets.delivery.history_window import before_history_message
 from kinvolved_assets.delivery.landing import drop_sha256, find_drops, incomplete_reason, unreadable_names
 from kinvolved_assets.delivery.ledger import MAX_ATTEMPTS, PENDING, SETTLED, Ledger, pid_alive
-from kinvolved_assets.history_window import before_history_message
 from kinvolved_assets.paths import CustomerPaths
 
 # a run that started this recently may not have taken the customer's writer lock yet
