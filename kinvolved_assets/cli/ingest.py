@@ -12,7 +12,7 @@ from .runs import home_dir, instance_for, quiet_runs, tell
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest",
-                       help="ingest every new drop in a customer's landing folder, then build marts")
+                       help="ingest every new delivery in a customer's landing folder, then build marts")
     p.add_argument("customer")
     p.add_argument("--no-marts", action="store_true")
     p.set_defaults(func=cmd_ingest)
@@ -86,7 +86,7 @@ def _print_report(report, instance, home: Path, customer_id: str) -> None:
               + (f": {why}" if why else ""))
         print("\n".join(plausibility_lines(instance, report.marts_run[0])))
     if not report.ingest_runs and not report.marts_run:
-        print("no new drops: " + "; ".join(report.sensor_logs))
+        print("no new deliveries: " + "; ".join(report.sensor_logs))
 
 
 def _deliveries_by_run(home: Path, customer_id: str) -> dict[str, list]:

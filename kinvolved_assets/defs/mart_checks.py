@@ -140,7 +140,7 @@ def _report_order(path: Path) -> tuple[str, int]:
 
 def record_in_latest_report(reports: Path, run_id: str, results) -> Path | None:
     """Add the results to the validation report of the latest delivery (JSON + HTML re-rendered)."""
-    from kinvolved_assets.expectations.report import render_html, write_text_atomically
+    from kinvolved_assets.expectations.report import current_keys, render_html, write_text_atomically
 
     # reports/<date>/ (the first delivery of a date) and reports/<date>/seq=<N>/ (a later one of that date)
     found = [*reports.glob("*/validation.json"),
@@ -149,7 +149,7 @@ def record_in_latest_report(reports: Path, run_id: str, results) -> Path | None:
     if not candidates:
         return None
     path = candidates[-1]
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = current_keys(json.loads(path.read_text(encoding="utf-8")))
     data["marts_checks"] = {"run_id": run_id, "results": [
         {"name": r.name, "mart": r.mart, "severity": r.severity, "passed": r.passed,
          "description": r.description}

@@ -81,7 +81,7 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     customer = platform.customer(customer_id)
     paths = platform.paths(customer_id)
     build_dir = paths.build_dir
-    if build_dir.exists():  # leftovers of a killed build: never published, safe to drop
+    if build_dir.exists():  # leftovers of a killed build: never published, safe to remove
         shutil.rmtree(build_dir)
     private_dir(paths.warehouse)
     private_dir(build_dir / "tmp")   # the build file and its spill: 0700 like the rest

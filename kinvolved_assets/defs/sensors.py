@@ -31,7 +31,11 @@ from kinvolved_assets.delivery.ledger import Ledger, pid_alive
 from kinvolved_assets.delivery.lock import is_locked
 
 DEFAULT_SETTLE_SECONDS = 60
-DELIVERY_SHA_TAG = "kinvolved/drop_sha256"
+DELIVERY_SHA_TAG = "kinvolved/delivery_sha256"
+DELIVERY_FILE_TAG = "kinvolved/delivery_file"
+# runs requested before "delivery" was the one word for what a district sends carry the sha256 under
+# this tag: a queued or running one is still found by it
+DELIVERY_SHA_TAG_BEFORE_RENAME = "kinvolved/drop_sha256"
 # the last tick's log lines per customer, for in-process callers (`kinvolved ingest` prints them)
 LAST_TICK_LOGS: dict[str, list[str]] = {}
 
@@ -53,6 +57,7 @@ def active_runs(instance, paths):
     def is_active(delivery) -> bool:
         waiting = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
         mine = [RunsFilter(tags={DELIVERY_SHA_TAG: delivery.sha256}),
+                RunsFilter(tags={DELIVERY_SHA_TAG_BEFORE_RENAME: delivery.sha256}),
                 RunsFilter(job_name=BACKLOG_JOB, tags={CUSTOMER_TAG: paths.customer_id})]
         started = []
         for runs in mine:
@@ -96,7 +101,7 @@ def fail_dead_runs(instance, paths, interrupted: set[str] | None = None) -> list
 
 
 def backlog_request(customer_id: str, requests: list[dict]) -> RunRequest:
-    """One backlog run for many new drops of a customer (dates in order, each with its drop)."""
+    """One backlog run for many new deliveries of a customer (dates in order, each with its delivery)."""
     ordered = sorted(requests, key=lambda r: r["partition_key"].keys_by_dimension[DATE_DIM])
     dates = [r["partition_key"].keys_by_dimension[DATE_DIM] for r in ordered]
     digest = hashlib.sha256("\n".join(r["run_key"] for r in ordered).encode()).hexdigest()
@@ -104,7 +109,8 @@ def backlog_request(customer_id: str, requests: list[dict]) -> RunRequest:
         job_name=BACKLOG_JOB,
         run_key=f"{customer_id}:backlog:{digest}",
         partition_key=customer_id,
-        run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates, "drops": [r["drop"] for r in ordered],
+        run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates,
+                                                    "delivery_files": [r["delivery"] for r in ordered],
                                                      "deliveries": [r["sha"] for r in ordered],
                                                      "only_new": True}}}},
         tags={CUSTOMER_TAG: customer_id, "kinvolved/backlog_deliveries": str(len(dates)),
@@ -121,9 +127,9 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
         name=f"deliveries__{customer_id}",
         jobs=[ingest_job] + ([backlog_job] if backlog_job is not None else []),
         minimum_interval_seconds=30,
-        description=f"Watches {customer_id}'s landing folder; one run per new, complete drop "
-        "(run key = sha256 of the drop), or one backlog run when a tick finds "
-        f"{backlog_min_deliveries} or more new drops.",
+        description=f"Watches {customer_id}'s landing folder; one run per new, complete delivery "
+        "(run key = sha256 of the delivery), or one backlog run when a tick finds "
+        f"{backlog_min_deliveries} or more new deliveries.",
     )
     def _delivery_sensor(context: SensorEvaluationContext):
         loaded = load_customer_configs(Path(config_dir), home=Path(platform_home))
@@ -155,14 +161,16 @@ def build_delivery_sensor(customer_id: str, ingest_job, platform_home: str, conf
                 job_name=INGEST_JOB,
                 run_key=r["run_key"],
                 partition_key=r["partition_key"],
-                run_config={"ops": {"oneroster_delivery": {"config": {"drop": r["drop"], "sha256": r["sha"],
+                run_config={"ops": {"oneroster_delivery": {"config": {"delivery_file": r["delivery"],
+                                                                      "sha256": r["sha"],
                                                                       "only_new": True}}}},
-                tags={CUSTOMER_TAG: customer_id, DELIVERY_SHA_TAG: r["sha"], "kinvolved/drop": r["drop"]},
+                tags={CUSTOMER_TAG: customer_id, DELIVERY_SHA_TAG: r["sha"],
+                      DELIVERY_FILE_TAG: r["delivery"]},
             )
             for r in requests
         ]
         if not run_requests:
-            return SensorResult(skip_reason=SkipReason("; ".join(logs) or "no new drops"),
+            return SensorResult(skip_reason=SkipReason("; ".join(logs) or "no new deliveries"),
                                 cursor=json.dumps(new_cursor, sort_keys=True))
         return SensorResult(run_requests=run_requests, cursor=json.dumps(new_cursor, sort_keys=True))
 

@@ -5,7 +5,7 @@ complete deliveries to request, which are retried, skipped or still being writte
 dead runs marked failed in the ledger, the Dagster runs they leave behind handed to the caller's
 ``fail_runs``, then the landing folder listed, each entry's completeness checked, new bytes hashed and
 registered in the ledger (``evaluate_landing``). Run requests are plain dicts (run key, customer,
-delivery date, drop, sha256, date source); defs/sensors.py turns them into Dagster ``RunRequest``s.
+delivery date, delivery, sha256, date source); defs/sensors.py turns them into Dagster ``RunRequest``s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kinvolved_assets.delivery.history_window import before_history_message
-from kinvolved_assets.delivery.landing import drop_sha256, find_drops, incomplete_reason, unreadable_names
+from kinvolved_assets.delivery.landing import (
+    delivery_sha256,
+    find_deliveries,
+    incomplete_reason,
+    unreadable_names,
+)
 from kinvolved_assets.delivery.ledger import MAX_ATTEMPTS, PENDING, SETTLED, Ledger, pid_alive
 from kinvolved_assets.paths import CustomerPaths
 
@@ -72,12 +77,12 @@ def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now
                      partitions_start: str | None = None, ledger=None, is_active=None):
     """Pure decision logic of the delivery sensor.
 
-    Returns (run requests as dicts, log lines, new cursor). Cursor: ``done`` maps a drop key to the
-    signature and sha256 already handled; ``pending`` holds signatures seen last tick (a drop whose
+    Returns (run requests as dicts, log lines, new cursor). Cursor: ``done`` maps a delivery key to the
+    signature and sha256 already handled; ``pending`` holds signatures seen last tick (a delivery whose
     signature did not change between two ticks is complete even if younger than ``settle_seconds``).
 
     With the customer's ``ledger`` (the answer every path asks): bytes the ledger already shows
-    ingested, blocked or superseded are skipped with a message naming them (a re-copied drop), and a
+    ingested, blocked or superseded are skipped with a message naming them (a re-copied delivery), and a
     delivery it shows ``landed`` or ``failed`` (a killed or failed run) is requested again unless
     ``is_active(delivery)`` says a run for it is queued or running.
     """
@@ -85,45 +90,46 @@ def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now
     done: dict = dict(cursor.get("done", {}))
     pending: dict = dict(cursor.get("pending", {}))
     requests, logs = [], []
-    drops = find_drops(landing, customer.tz)
+    deliveries = find_deliveries(landing, customer.tz)
     logs += [f"skipped {name}: the name is not valid UTF-8; rename it" for name in unreadable_names(landing)]
-    for drop in drops:
-        key, sig = drop.key, drop.signature
+    for delivery in deliveries:
+        key, sig = delivery.key, delivery.signature
         if done.get(key, {}).get("sig") == sig:
-            retry = _retry(customer, drop, done[key].get("sha"), ledger, is_active)
+            retry = _retry(customer, delivery, done[key].get("sha"), ledger, is_active)
             if retry is not None:
                 logs.append(retry.pop("log"))
                 requests.append(retry)
             continue
-        reason = incomplete_reason(drop)
+        reason = incomplete_reason(delivery)
         if reason and reason.startswith("empty"):
-            logs.append(f"skipped {drop.name}: {reason}")
+            logs.append(f"skipped {delivery.name}: {reason}")
             done[key] = {"sig": sig, "sha": None, "skipped": reason}
             continue
-        settled = (now - drop.mtime) >= settle_seconds or pending.get(key) == sig
+        settled = (now - delivery.mtime) >= settle_seconds or pending.get(key) == sig
         if not settled:
             pending[key] = sig
-            logs.append(f"waiting for {drop.name}: still changing (size {drop.size})")
+            logs.append(f"waiting for {delivery.name}: still changing (size {delivery.size})")
             continue
         if reason:
             pending[key] = sig
-            logs.append(f"waiting for {drop.name}: {reason}")
+            logs.append(f"waiting for {delivery.name}: {reason}")
             continue
-        early = before_history_message(customer, drop.delivery_date, partitions_start)
+        early = before_history_message(customer, delivery.delivery_date, partitions_start)
         if early:  # not marked done: picked up once history_from_school_year allows it
-            logs.append(f"skipped {drop.name}: {early}")
+            logs.append(f"skipped {delivery.name}: {early}")
             continue
-        if not _in_partition_range(drop.delivery_date, now):
-            logs.append(f"skipped {drop.name}: delivery date {drop.delivery_date} is outside the partitions")
+        if not _in_partition_range(delivery.delivery_date, now):
+            logs.append(f"skipped {delivery.name}: delivery date {delivery.delivery_date} is outside the "
+                        "partitions")
             done[key] = {"sig": sig, "sha": None, "skipped": "date out of range"}
             continue
-        sha = drop_sha256(drop)
+        sha = delivery_sha256(delivery)
         done[key] = {"sig": sig, "sha": sha}
         pending.pop(key, None)
-        request = _new_request(customer, drop, sha, ledger, is_active, logs)
+        request = _new_request(customer, delivery, sha, ledger, is_active, logs)
         if request is not None:
             requests.append(request)
-    present = {d.key for d in drops}
+    present = {d.key for d in deliveries}
     new_cursor = {
         "done": {k: v for k, v in done.items() if k in present},
         "pending": {k: v for k, v in pending.items() if k in present},
@@ -131,37 +137,38 @@ def evaluate_landing(customer, landing, cursor: dict, settle_seconds: float, now
     return requests, logs, new_cursor
 
 
-def _request(customer, drop, sha: str, attempts: int = 0) -> dict:
+def _request(customer, delivery, sha: str, attempts: int = 0) -> dict:
     suffix = f":retry-{attempts}" if attempts else ""
     return {"run_key": f"{customer.customer_id}:{sha}{suffix}", "customer_id": customer.customer_id,
-            "delivery_date": drop.delivery_date, "drop": drop.name, "sha": sha,
-            "date_source": drop.date_source}
+            "delivery_date": delivery.delivery_date, "delivery": delivery.name, "sha": sha,
+            "date_source": delivery.date_source}
 
 
-def _new_request(customer, drop, sha: str, ledger, is_active, logs: list[str]) -> dict | None:
+def _new_request(customer, delivery, sha: str, ledger, is_active, logs: list[str]) -> dict | None:
     if ledger is None:
-        return _request(customer, drop, sha)
+        return _request(customer, delivery, sha)
     entry = ledger.get(sha)
     if entry is not None and entry.state in SETTLED:
-        same = "" if entry.file_name == drop.name else f" as {entry.file_name}"
-        logs.append(f"skipped {drop.name}: the same bytes were delivered before{same} "
+        same = "" if entry.file_name == delivery.name else f" as {entry.file_name}"
+        logs.append(f"skipped {delivery.name}: the same bytes were delivered before{same} "
                     f"({entry.delivery_date} #{entry.seq}, {entry.state})")
         return None
     if entry is not None and (entry.state == "ingesting" or (is_active and is_active(entry))):
-        logs.append(f"waiting for {drop.name}: run {entry.run_id or '(queued)'} is on it")
+        logs.append(f"waiting for {delivery.name}: run {entry.run_id or '(queued)'} is on it")
         return None
     if entry is not None and entry.attempts >= MAX_ATTEMPTS:
-        logs.append(f"skipped {drop.name}: {entry.state} after {entry.attempts} attempts ({entry.note}); "
+        logs.append(f"skipped {delivery.name}: {entry.state} after {entry.attempts} attempts ({entry.note}); "
                     f"`kinvolved reingest {customer.customer_id} {entry.seq}` tries again")
         return None
     if entry is not None and entry.attempts:
-        logs.append(f"retrying {drop.name} ({entry.state}{': ' + entry.note if entry.note else ''})")
-    entry = entry or ledger.register(sha, drop.name, drop.delivery_date, drop.date_source, drop.mtime)
-    return _request(customer, drop, sha, entry.attempts)
+        logs.append(f"retrying {delivery.name} ({entry.state}{': ' + entry.note if entry.note else ''})")
+    entry = entry or ledger.register(sha, delivery.name, delivery.delivery_date, delivery.date_source,
+                                     delivery.mtime)
+    return _request(customer, delivery, sha, entry.attempts)
 
 
-def _retry(customer, drop, sha: str | None, ledger, is_active) -> dict | None:
-    """A drop handled by an earlier tick whose delivery the ledger still shows pending (its run was
+def _retry(customer, delivery, sha: str | None, ledger, is_active) -> dict | None:
+    """A delivery handled by an earlier tick whose delivery the ledger still shows pending (its run was
     killed, failed, or never started): request it again."""
     if ledger is None or not sha:
         return None
@@ -174,7 +181,7 @@ def _retry(customer, drop, sha: str | None, ledger, is_active) -> dict | None:
         return None
     if is_active and is_active(entry):
         return None
-    request = _request(customer, drop, sha, entry.attempts)
+    request = _request(customer, delivery, sha, entry.attempts)
     why = f": {entry.note}" if entry.note else ""
-    request["log"] = f"retrying {drop.name} ({entry.state}{why})"
+    request["log"] = f"retrying {delivery.name} ({entry.state}{why})"
     return request

@@ -89,7 +89,7 @@ def test_two_thousand_school_config_builds_marts(platform, instance: DagsterInst
 
 
 def test_partitions_start_at_the_earliest_school_year_and_older_deliveries_name_the_field(platform, instance):
-    platform.add_customer("demo", generate_drops=False)
+    platform.add_customer("demo", generate_deliveries=False)
     defs = platform.definitions()
     assert date_start(defs.resolve_job_def("ingest_delivery").partitions_def) == "2025-07-01"
 

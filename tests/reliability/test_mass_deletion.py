@@ -98,7 +98,7 @@ def _events_text(instance: DagsterInstance, run_id: str) -> str:
 
 def test_partial_bulk_is_stopped_then_forced(tmp_path, baseline):
     site = copy_site(baseline, tmp_path / "site")
-    (site.landing("acme") / baseline.last_drop).unlink()   # not needed here
+    (site.landing("acme") / baseline.last_delivery).unlink()   # not needed here
     bulk = sorted((site.home / "archive" / "acme").rglob("*.zip"))[0]
     partial = site.landing("acme") / "acme_20250902.zip"
     total, kept = _partial_bulk(bulk, partial)

@@ -141,9 +141,9 @@ def test_landing_symlink_escape_is_refused(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     home.mkdir()
-    (home / "drops").symlink_to(outside)
+    (home / "deliveries").symlink_to(outside)
     cfg, errors = validate_customer_config(
-        write(tmp_path, "sneaky.yaml", GOOD.format(cid="sneaky") + "landing: drops\n"))
+        write(tmp_path, "sneaky.yaml", GOOD.format(cid="sneaky") + "landing: deliveries\n"))
     assert errors == []
     with pytest.raises(UnsafePathError):
         cfg.landing_dir(home)

@@ -38,7 +38,7 @@ def test_promoted_delivery_materializes_then_checks_every_entity():
     ]
     meta = results[0][1]["metadata"]
     assert results[0][1]["asset_key"] == raw_asset_key("users")
-    assert (meta["present"], meta["rows"].value, meta["mode"], meta["file_name"], meta["drop"]) == (
+    assert (meta["present"], meta["rows"].value, meta["mode"], meta["file_name"], meta["delivery_file"]) == (
         True, 12, "bulk", "users.csv", "acme_20250905.zip")
     roles = results[6][1]["metadata"]
     assert roles["present"] is False and roles["mode"] == "absent"

@@ -27,7 +27,7 @@ def acme(platform):
     """One tiny generated customer with two deliveries in landing: (config, paths, [dates])."""
     generated = platform.add_customer("acme", days=2)
     config = load_customer_configs(platform.config_dir, platform.home).customers["acme"]
-    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.deliveries)
     return config, CustomerPaths.for_customer("acme", platform.home), dates
 
 
@@ -112,7 +112,7 @@ def test_contract_check_blocks_on_file_errors_only():
     assert check.metadata["findings_by_rule"] == {"error:row.bad_enum": 1}
     missing = LoadResult("users", findings=[finding("header.missing_required_column", "x", file="users.csv")])
     assert not contract_check("users", missing, ()).passed
-    assert not contract_check("users", LoadResult("users"), [finding("drop.bad_zip", "x")]).passed
+    assert not contract_check("users", LoadResult("users"), [finding("delivery.bad_zip", "x")]).passed
 
 
 def test_process_tmp_is_removed_by_its_last_caller(tmp_path):
@@ -150,7 +150,7 @@ def test_identical_bytes_under_a_second_date_are_one_delivery(acme):
     before = sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet"))
     with pytest.raises(AlreadyIngested, match=f"the delivery of {later} has the same bytes as delivery "
                                               f"{first.name} \\({dates[1]} #1"):
-        ingest_delivery(config, paths, later, run_id="run-b", drop_hint=str(copy))
+        ingest_delivery(config, paths, later, run_id="run-b", delivery_hint=str(copy))
     assert sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet")) == before
     with Ledger(paths) as ledger:
         assert [(d.delivery_date, d.state) for d in ledger.deliveries()] == [(dates[1], "ingested")]
