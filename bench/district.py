@@ -35,7 +35,9 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print, fm
     root = work / (f"{scale}-s{seed}-d{days}" + ("-zip" if fmt == "zip" else ""))
     info_path = root / "district.json"
     if info_path.exists():
-        return json.loads(info_path.read_text())
+        info = json.loads(info_path.read_text())
+        if "deliveries_json" in info:   # a district cached before the files list was deliveries.json: again
+            return info
     shutil.rmtree(root, ignore_errors=True)
     landing = root / "landing"
     start = build_calendar(SCHOOL_YEAR).start

@@ -60,7 +60,7 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     attendance = by_entity["attendance"]
     assert attendance.partition == f"acme|{date}"
     assert attendance.metadata["failed_checks"].value == "contract"
-    assert attendance.metadata["blocked_delivery"].value == bad.name
+    assert attendance.metadata["blocked_delivery_file"].value == bad.name
     # the re-delivery is the date's second delivery: its report has a folder of its own (seq=<n>)
     assert re.search(rf"/acme/reports/{date}/seq=[0-9]+/validation\.html$",
                      attendance.metadata["validation_report_url"].value)

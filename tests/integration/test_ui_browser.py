@@ -123,7 +123,7 @@ def test_raw_asset_partitions(site):
     site["browser"].screenshot(site["shots"] / "02_raw_partitions.png")
     # the blocked date's pane: the live materialization (the good delivery) and the blocked one beside it
     text = _open(site, f"/assets/oneroster/attendance?view=partitions&partition=demo%7C{site['date']}",
-                 f"demo|{site['date']}", "did not materialize this asset", "blocked_delivery",
+                 f"demo|{site['date']}", "did not materialize this asset", "blocked_delivery_file",
                  "live_delivery_date")
     assert "Latest materialization" in text and site["bad"] in text and "failed_checks" in text
     assert f"demo_{site['date'].replace('-', '')}.zip" in text        # the delivery that stays live
