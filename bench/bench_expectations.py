@@ -8,7 +8,7 @@ the attendance suite on it with the chosen engine and prints seconds, rows/s and
 process (run one engine per process to read its own peak).
 
 ``delivery``: generates a district of --students students (roster + one day of attendance, one row
-per student) as CSV, loads every file with the reader (``Drop.load``, the ingest work) and then runs
+per student) as CSV, loads every file with the reader (``DeliveryFiles.load``, the ingest work) and then runs
 every entity's suite (``expectations_validator()``, default engine) on the staged files; prints both
 times and validation / ingest (target < 0.30).
 """
@@ -32,7 +32,7 @@ from kinvolved_assets.checks import DeliveryContext  # noqa: E402
 from kinvolved_assets.customers import CustomerConfig  # noqa: E402
 from kinvolved_assets.expectations.rules import Params  # noqa: E402
 from kinvolved_assets.expectations.validator import evaluate_entity, expectations_validator  # noqa: E402
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop  # noqa: E402
+from kinvolved_assets.oneroster.delivery_files import DeliveryLimits, open_delivery  # noqa: E402
 from kinvolved_assets.oneroster.load import LoadResult  # noqa: E402
 from kinvolved_assets.paths import CustomerPaths  # noqa: E402
 
@@ -164,9 +164,9 @@ def bench_delivery(args) -> dict:
                               products=["attendance"], school_year=2026)
     results = {}
     t0 = time.perf_counter()
-    with open_drop(folder, DropLimits()) as drop:
-        for name in drop.files:
-            results[name] = drop.load(name, staging, DATE)
+    with open_delivery(folder, DeliveryLimits()) as delivery:
+        for name in delivery.files:
+            results[name] = delivery.load(name, staging, DATE)
     ingest = time.perf_counter() - t0
     ctx = DeliveryContext(customer, paths, DATE, staging, results, "bench")
     validator = expectations_validator()

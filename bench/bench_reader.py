@@ -1,11 +1,11 @@
-"""Reader speed: ``drop.load`` of a large attendance.csv vs a bare DuckDB read_csv -> Parquet.
+"""Reader speed: ``delivery.load`` of a large attendance.csv vs a bare DuckDB read_csv -> Parquet.
 
     python bench/bench_reader.py
         --rows 10000000 [--dir /tmp/kv-bench] [--threads 2] [--repeat 5] [--bad-rows 1]
 
 Generates the CSV once (kept in --dir), then times:
   bare    COPY (SELECT * FROM read_csv(file)) TO parquet   (auto-detected types, same threads)
-  reader  open_drop + Drop.load("attendance")  (all-VARCHAR read, checks, casts, rejects, _files)
+  reader  open_delivery + DeliveryFiles.load("attendance")  (all-VARCHAR read, checks, casts, rejects, _files)
 and prints both figures and the ratio (target <= 1.5, limit 2.0). ``--bad-rows N`` appends N rows with an
 impossible date to a copy of the file: the same comparison on the path that writes rejects.
 """
@@ -22,7 +22,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop  # noqa: E402
+from kinvolved_assets.oneroster.delivery_files import DeliveryLimits, open_delivery  # noqa: E402
 
 
 def generate(path: Path, rows: int, threads: int) -> None:
@@ -65,25 +65,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bad-rows", type=int, default=0,
                     help="also append this many rows with an impossible date (the rejects path)")
     args = ap.parse_args(argv)
-    clean_csv = args.dir / f"drop-{args.rows}" / "attendance.csv"
+    clean_csv = args.dir / f"delivery-{args.rows}" / "attendance.csv"
     clean_csv.parent.mkdir(parents=True, exist_ok=True)
     if not clean_csv.exists():
         t0 = time.perf_counter()
         generate(clean_csv, args.rows, args.threads)
         print(f"generated {args.rows} rows ({clean_csv.stat().st_size / 1e6:.0f} MB) in "
               f"{time.perf_counter() - t0:.1f}s")
-    drop_dir = clean_csv.parent
+    delivery_dir = clean_csv.parent
     if args.bad_rows:
-        drop_dir = args.dir / f"drop-{args.rows}-bad{args.bad_rows}"
-        drop_dir.mkdir(parents=True, exist_ok=True)
-        if not (drop_dir / "attendance.csv").exists():
-            shutil.copyfile(clean_csv, drop_dir / "attendance.csv")
-            with open(drop_dir / "attendance.csv", "a") as fh:
+        delivery_dir = args.dir / f"delivery-{args.rows}-bad{args.bad_rows}"
+        delivery_dir.mkdir(parents=True, exist_ok=True)
+        if not (delivery_dir / "attendance.csv").exists():
+            shutil.copyfile(clean_csv, delivery_dir / "attendance.csv")
+            with open(delivery_dir / "attendance.csv", "a") as fh:
                 for i in range(args.bad_rows):
                     fh.write(f"bad-{i},active,2024-03-01T12:00:00Z,,sch-1,stu-1,2024-02-30,AE,,,\n")
-    csv = drop_dir / "attendance.csv"
+    csv = delivery_dir / "attendance.csv"
     size_mb = csv.stat().st_size / 1e6
-    limits = DropLimits(threads=args.threads)
+    limits = DeliveryLimits(threads=args.threads)
     bare_times, open_times, load_times = [], [], []
     for _ in range(args.repeat):
         out = args.dir / "out"
@@ -92,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         bare_times.append(bare(clean_csv, out / "bare.parquet",
                                args.threads))   # a bad date stops the bare read
         t0 = time.perf_counter()
-        with open_drop(drop_dir, limits) as drop:
+        with open_delivery(delivery_dir, limits) as delivery:
             t1 = time.perf_counter()
-            res = drop.load("attendance", out / "warehouse", "2024-03-01")
+            res = delivery.load("attendance", out / "warehouse", "2024-03-01")
             t2 = time.perf_counter()
         open_times.append(t1 - t0)
         load_times.append(t2 - t1)
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, (bt, lt) in enumerate(zip(bare_times, load_times, strict=True), 1):
         print(f"  run {i}: bare {bt:6.2f} s, reader {lt:6.2f} s, ratio {lt / bt:.2f}")
     print(f"bare read_csv -> parquet : {b:7.2f} s  ({args.rows / b / 1e6:.2f} M rows/s)")
-    print(f"reader Drop.load         : {ld:7.2f} s  ({args.rows / ld / 1e6:.2f} M rows/s)")
-    print(f"open_drop (sha256 scan)  : {o:7.2f} s")
+    print(f"reader DeliveryFiles.load         : {ld:7.2f} s  ({args.rows / ld / 1e6:.2f} M rows/s)")
+    print(f"open_delivery (sha256 scan)  : {o:7.2f} s")
     print(f"ratio load/bare (best)   : {ld / b:.2f}  (target <= 1.5, limit 2.0)")
     print(f"ratio load/bare (median of runs): {pairs[len(pairs) // 2]:.2f}")
     print(f"ratio (open+load)/bare   : {(o + ld) / b:.2f}")

@@ -35,16 +35,18 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print, fm
     root = work / (f"{scale}-s{seed}-d{days}" + ("-zip" if fmt == "zip" else ""))
     info_path = root / "district.json"
     if info_path.exists():
-        return json.loads(info_path.read_text())
+        info = json.loads(info_path.read_text())
+        if "deliveries_json" in info:   # a district cached before the files list was deliveries.json: again
+            return info
     shutil.rmtree(root, ignore_errors=True)
     landing = root / "landing"
     start = build_calendar(SCHOOL_YEAR).start
     log(f"generating {scale} district, {days} days from {start} (seed {seed}) ...")
     res = generate(CUSTOMER, scale, seed, start, days, landing, fmt=fmt, school_year=SCHOOL_YEAR)
     stems = {e.file_stem.lower(): e.name for e in spec.ENTITIES}
-    drops = []
+    deliveries = []
     csv_bytes = 0
-    for d in res.drops:
+    for d in res.deliveries:
         if fmt == "zip":
             with zipfile.ZipFile(d.path) as zf:
                 members = zf.infolist()
@@ -54,16 +56,17 @@ def prepare_district(work: Path, scale: str, days: int, seed: int, log=print, fm
             names = sorted(p.name for p in d.path.iterdir())
             csv_bytes += sum(p.stat().st_size for p in d.path.rglob("*.csv"))
         files = {stems[Path(n).stem.lower()]: n for n in names if Path(n).stem.lower() in stems}
-        drops.append({"date": d.delivery_date.isoformat(), "name": d.path.name, "files": files,
+        deliveries.append({"date": d.delivery_date.isoformat(), "name": d.path.name, "files": files,
                       "modes": {e: d.mode for e in files}, "rows": d.rows})
-    (root / "drops.json").write_text(json.dumps(drops))
+    (root / "deliveries.json").write_text(json.dumps(deliveries))
     config_dir = root / "config"
     config_dir.mkdir()
     (config_dir / f"{CUSTOMER}.yaml").write_text(yaml.safe_dump(suggested_config(CUSTOMER, scale, seed,
                                                                                  SCHOOL_YEAR),
                                                                  sort_keys=False))
     info = {"scale": scale, "days": days, "seed": seed, "root": str(root), "landing": str(landing),
-            "drops_json": str(root / "drops.json"), "config_dir": str(config_dir), "deliveries": len(drops),
+            "deliveries_json": str(root / "deliveries.json"), "config_dir": str(config_dir),
+            "deliveries": len(deliveries),
             "rows": sum(res.counts.values()), "rows_by_entity": res.counts,
             "csv_mib": round(csv_bytes / MIB, 1),
             "final": res.final, "generate_seconds": round(res.elapsed_seconds, 1), "format": fmt,

@@ -9,20 +9,20 @@ from pathlib import Path
 import duckdb
 
 
-def entity_files(landing: Path, drop: dict) -> list[tuple[str, Path]]:
-    """(entity, csv path) of one generated drop, manifest left out."""
-    return [(e, landing / drop["name"] / f) for e, f in drop["files"].items()]
+def entity_files(landing: Path, delivery: dict) -> list[tuple[str, Path]]:
+    """(entity, csv path) of one generated delivery, manifest left out."""
+    return [(e, landing / delivery["name"] / f) for e, f in delivery["files"].items()]
 
 
-def load_all(drops: list[dict], landing: Path, db: Path, tmp: Path, threads: int) -> dict:
+def load_all(deliveries: list[dict], landing: Path, db: Path, tmp: Path, threads: int) -> dict:
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET temp_directory = '{tmp}'")
     rows = files = 0
     t0 = time.perf_counter()
-    for i, drop in enumerate(drops):
-        for entity, path in entity_files(landing, drop):
+    for i, delivery in enumerate(deliveries):
+        for entity, path in entity_files(landing, delivery):
             table = f"{entity}_{i:04d}"
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}')")
             rows += con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -1,7 +1,7 @@
 """The ``nightly`` stage: the last nightly deliveries of the generated year, one ``kinvolved ingest`` each.
 
 Everything delivered before them is ingested first (one ``kinvolved ingest``: a backlog run when the
-tick finds ``KINVOLVED_BACKLOG_MIN_DELIVERIES`` or more drops, then one marts build), untimed; then
+tick finds ``KINVOLVED_BACKLOG_MIN_DELIVERIES`` or more deliveries, then one marts build), untimed; then
 each of the last ``count`` deliveries is copied into the landing folder and ingested by its own
 ``kinvolved ingest`` process, as cron runs it every night (sensor tick, one ingest run, the marts
 build), timed one by one. The fleet projection is how many districts of this size one machine
@@ -24,38 +24,39 @@ WINDOW_HOURS = 8
 
 def nightly_stage(info: dict, customer: str, stage_dir, link_tree, base_env, check, log=print,
                   count: int = NIGHTLY_COUNT) -> dict:
-    drops = sorted(json.loads(Path(info["drops_json"]).read_text()), key=lambda d: (d["date"], d["name"]))
-    if len(drops) < 2:
+    deliveries = sorted(json.loads(Path(info["deliveries_json"]).read_text()), key=lambda d: (d["date"],
+                                                                                              d["name"]))
+    if len(deliveries) < 2:
         return {"returncode": 1, "error": "the nightly stage needs at least two deliveries (use more --days)"}
-    held = drops[-min(count, len(drops) - 1):]
+    held = deliveries[-min(count, len(deliveries) - 1):]
     d, home, tmp = stage_dir(Path(info["root"]), "nightly", None)
     landing, source = home / "landing" / customer, Path(info["landing"])
     landing.mkdir(parents=True)
-    def deliver(drop: dict) -> None:   # a loose CSV folder, or a ZIP with --zip
-        src = source / drop["name"]
+    def deliver(delivery: dict) -> None:   # a loose CSV folder, or a ZIP with --zip
+        src = source / delivery["name"]
         if src.is_file():
-            shutil.copy2(src, landing / drop["name"])
+            shutil.copy2(src, landing / delivery["name"])
         else:
-            link_tree(src, landing / drop["name"])
+            link_tree(src, landing / delivery["name"])
 
-    for drop in drops[:-len(held)]:
-        deliver(drop)
+    for delivery in deliveries[:-len(held)]:
+        deliver(delivery)
     cli = str(Path(sys.executable).parent / "kinvolved")
     env = base_env(tmp) | {"KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": info["config_dir"]}
-    log(f"  stage nightly: ingesting the first {len(drops) - len(held)} deliveries (untimed) ...")
+    log(f"  stage nightly: ingesting the first {len(deliveries) - len(held)} deliveries (untimed) ...")
     history = run_measured("nightly_history", [cli, "ingest", customer], env=env, cwd=d,
                            log_file=d / "history.log")
     check(history, log)
     out = {"history": history.as_dict(), "deliveries": []}
     if history.returncode:
         return {**out, "returncode": history.returncode}
-    for drop in held:
-        deliver(drop)
-        m = run_measured(f"nightly {drop['date']}", [cli, "ingest", customer], env=env, cwd=d,
-                         log_file=d / f"nightly-{drop['date']}.log")
+    for delivery in held:
+        deliver(delivery)
+        m = run_measured(f"nightly {delivery['date']}", [cli, "ingest", customer], env=env, cwd=d,
+                         log_file=d / f"nightly-{delivery['date']}.log")
         check(m, log)
-        out["deliveries"].append({"date": drop["date"], "mode": sorted(set(drop["modes"].values())),
-                                  "rows": drop["rows"], **m.as_dict()})
+        out["deliveries"].append({"date": delivery["date"], "mode": sorted(set(delivery["modes"].values())),
+                                  "rows": delivery["rows"], **m.as_dict()})
         if m.returncode:
             return {**out, "returncode": m.returncode}
     seconds = [r["seconds"] for r in out["deliveries"]]

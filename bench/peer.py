@@ -25,7 +25,7 @@ def _ddl_type(t: str) -> str:
     return "VARCHAR" if t.endswith("[]") else t
 
 
-def load_all(drops: list[dict], landing: Path, db: Path, tmp: Path, threads: int) -> dict:
+def load_all(deliveries: list[dict], landing: Path, db: Path, tmp: Path, threads: int) -> dict:
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
     con.execute(f"SET threads = {int(threads)}")
@@ -37,8 +37,8 @@ def load_all(drops: list[dict], landing: Path, db: Path, tmp: Path, threads: int
     rows = files = 0
     read_s = insert_s = 0.0
     t0 = time.perf_counter()
-    for drop in drops:
-        for entity, path in entity_files(landing, drop):
+    for delivery in deliveries:
+        for entity, path in entity_files(landing, delivery):
             t = time.perf_counter()
             df = pd.read_csv(path)
             t1 = time.perf_counter()
@@ -46,8 +46,8 @@ def load_all(drops: list[dict], landing: Path, db: Path, tmp: Path, threads: int
             select = ", ".join(f'TRY_CAST("{c}" AS {ty}) AS "{c}"' for c, ty in present)
             con.register("df", df)
             con.execute(f"""INSERT INTO "{entity}" BY NAME
-                            SELECT {select}, DATE '{drop['date']}' AS _delivery_date,
-                                '{drop['modes'][entity]}' AS _mode
+                            SELECT {select}, DATE '{delivery['date']}' AS _delivery_date,
+                                '{delivery['modes'][entity]}' AS _mode
                             FROM df""")
             con.unregister("df")
             rows += len(df)

@@ -42,7 +42,8 @@ class _Stages(dict):
 def run_scale(info: dict, stages: list[str], threads: int, log=print, saved=None) -> dict:
     root = Path(info["root"])
     landing = Path(info["landing"])
-    common = {"config_dir": info["config_dir"], "customer": CUSTOMER, "drops_json": info["drops_json"]}
+    common = {"config_dir": info["config_dir"], "customer": CUSTOMER,
+              "deliveries_json": info["deliveries_json"]}
     out: dict[str, dict] = _Stages(saved)
     homes: dict[str, Path] = {}
 
@@ -135,7 +136,8 @@ def fixed_overhead(work: Path, seed: int, log=print) -> dict:
     res["nightly_cli"] = m.as_dict()
     d, home, tmp = stage_dir(root, "overhead_breakdown", Path(info["landing"]))
     m = run_worker("nightly_breakdown", "dagster", {"config_dir": info["config_dir"], "customer": CUSTOMER,
-                                                    "drops_json": info["drops_json"], "home": str(home)},
+                                                    "deliveries_json": info["deliveries_json"],
+                                                    "home": str(home)},
                    d, tmp, [], log)
     res["breakdown"] = m.as_dict()
     from kinvolved_assets.defs.marts import DBT_PROJECT_DIR, dbt_executable

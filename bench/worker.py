@@ -19,8 +19,8 @@ from bench.mart_rows import mart_rows
 T_START = time.perf_counter()
 
 
-def _drops(args: dict) -> list[dict]:
-    return json.loads(Path(args["drops_json"]).read_text())
+def _deliveries(args: dict) -> list[dict]:
+    return json.loads(Path(args["deliveries_json"]).read_text())
 
 
 def stage_ingest(args: dict) -> dict:
@@ -30,7 +30,7 @@ def stage_ingest(args: dict) -> dict:
     the time spent inside the validator is reported as ``validator_seconds``.
     """
     from kinvolved_assets.customers import load_customer_configs
-    from kinvolved_assets.ingest import AlreadyIngested, ingest_delivery
+    from kinvolved_assets.delivery.ingest import AlreadyIngested, ingest_delivery
     from kinvolved_assets.paths import CustomerPaths
 
     t_import = time.perf_counter() - T_START
@@ -55,10 +55,10 @@ def stage_ingest(args: dict) -> dict:
     blocked = []
     landing = config.landing_dir(paths.home)
     t0 = time.perf_counter()
-    for i, d in enumerate(_drops(args)):
+    for i, d in enumerate(_deliveries(args)):
         try:
             out = ingest_delivery(config, paths, d["date"], run_id=f"bench{i:04d}",
-                                  drop_hint=str(landing / d["name"]),
+                                  delivery_hint=str(landing / d["name"]),
                                   validators=validators, reporter=reporter)
         except AlreadyIngested:   # the same bytes as an earlier delivery (an empty delta): one delivery
             same_bytes += 1
@@ -69,7 +69,7 @@ def stage_ingest(args: dict) -> dict:
             rows += int(o.result.rows or 0)
             rejected += int(o.result.rejected_rows or 0)
     seconds = time.perf_counter() - t0
-    return {"rows_loaded": rows, "rows_rejected": rejected, "deliveries": len(_drops(args)),
+    return {"rows_loaded": rows, "rows_rejected": rejected, "deliveries": len(_deliveries(args)),
             "blocked": blocked, "same_bytes_skipped": same_bytes,
             "work_seconds": round(seconds, 3), "validator_seconds": round(spent["validator"], 3),
             "import_seconds": round(t_import, 3)}
@@ -78,13 +78,15 @@ def stage_ingest(args: dict) -> dict:
 def stage_limit(args: dict) -> dict:
     from bench.limit import load_all
 
-    return load_all(_drops(args), Path(args["landing"]), Path(args["db"]), Path(args["tmp"]), args["threads"])
+    return load_all(_deliveries(args), Path(args["landing"]), Path(args["db"]), Path(args["tmp"]),
+                    args["threads"])
 
 
 def stage_peer_load(args: dict) -> dict:
     from bench.peer import load_all
 
-    return load_all(_drops(args), Path(args["landing"]), Path(args["db"]), Path(args["tmp"]), args["threads"])
+    return load_all(_deliveries(args), Path(args["landing"]), Path(args["db"]), Path(args["tmp"]),
+                    args["threads"])
 
 
 def stage_peer_marts(args: dict) -> dict:

@@ -34,7 +34,7 @@ from kinvolved_assets.defs.sensors import (
     build_marts_trigger,
 )
 from kinvolved_assets.instance_sqlite import install as fewer_instance_fsyncs
-from kinvolved_assets.marts_plausibility import DEFAULT_ZERO_ABSENCE_DAYS
+from kinvolved_assets.marts.plausibility import DEFAULT_ZERO_ABSENCE_DAYS
 from kinvolved_assets.paths import kinvolved_home
 from kinvolved_assets.quiet import quiet_dagster_notices
 

@@ -50,16 +50,16 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def drop_bytes(drop: Path) -> int:
-    """The bytes of CSV a drop holds once extracted (a ZIP's uncompressed sizes, a folder's files)."""
-    drop = Path(drop)
-    if drop.is_dir():
-        return sum(p.stat().st_size for p in drop.rglob("*") if p.is_file())
+def delivery_bytes(delivery: Path) -> int:
+    """The bytes of CSV a delivery holds once extracted (a ZIP's uncompressed sizes, a folder's files)."""
+    delivery = Path(delivery)
+    if delivery.is_dir():
+        return sum(p.stat().st_size for p in delivery.rglob("*") if p.is_file())
     try:
-        with zipfile.ZipFile(drop) as archive:
-            return sum(info.file_size for info in archive.infolist()) + drop.stat().st_size
+        with zipfile.ZipFile(delivery) as archive:
+            return sum(info.file_size for info in archive.infolist()) + delivery.stat().st_size
     except (zipfile.BadZipFile, OSError):
-        return drop.stat().st_size if drop.exists() else 0
+        return delivery.stat().st_size if delivery.exists() else 0
 
 
 def _human(n: float) -> str:
@@ -78,10 +78,10 @@ def disk_full_message(where: Path, needed: int | None, what: str) -> str:
             "run the same command again")
 
 
-def preflight(where: Path, drop: Path, what: str) -> None:
+def preflight(where: Path, delivery: Path, what: str) -> None:
     factor = float(os.environ.get("KINVOLVED_DISK_FACTOR", DEFAULT_FACTOR))
     if factor <= 0:
         return
-    needed = int(drop_bytes(drop) * factor)
+    needed = int(delivery_bytes(delivery) * factor)
     if free_bytes(where) < needed:
         raise DiskFull(disk_full_message(where, needed, what))

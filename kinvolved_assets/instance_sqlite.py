@@ -41,7 +41,7 @@ def _on_connect(dbapi_connection, _record) -> None:
             if path in _kept:
                 _kept[path] = _kept.pop(path)   # most recently used last
                 return
-            while _kept and len(_kept) >= MAX_KEPT_FILES:   # a long-lived process (daemon, webserver): drop
+            while _kept and len(_kept) >= MAX_KEPT_FILES:   # a long-lived process (daemon, webserver): remove
                                                             # the oldest
                 oldest = _kept.pop(next(iter(_kept)))
                 try:

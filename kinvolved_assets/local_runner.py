@@ -17,13 +17,13 @@ from dagster import (
     build_sensor_context,
 )
 
-from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.sensors import LAST_TICK_LOGS, PID_TAG, fail_dead_runs
-from kinvolved_assets.ledger import SETTLED, Ledger
+from kinvolved_assets.delivery.ledger import SETTLED, Ledger
+from kinvolved_assets.delivery.lock import customer_lock
+from kinvolved_assets.delivery.recovery import recover_customer
 from kinvolved_assets.paths import CustomerPaths, kinvolved_home
-from kinvolved_assets.recovery import recover_customer
 
 RUN_KEY_TAG = "kinvolved/run_key"
 
@@ -164,7 +164,7 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
         report.sensor_logs.extend(_tick_logs(result))
         backlogs, requests = split_run_requests(result.run_requests)
         tags = {CUSTOMER_TAG: customer_id, PID_TAG: str(os.getpid())}
-        for request in backlogs:   # one run for many drops (the sensor's choice when a tick finds a backlog)
+        for request in backlogs:   # one run for many deliveries (the sensor's choice for a backlog)
             if why := _settled(paths, request):
                 report.skipped.append(why)
                 continue
@@ -198,7 +198,7 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
 
 
 def _tick_logs(result) -> list[str]:
-    """The tick's lines about skipped (re-copied) and retried drops, for the operator (a tick with run
+    """The tick's lines about skipped (re-copied) and retried deliveries, for the operator (a tick with run
     requests has no skip message; the sensor keeps its last lines per customer for in-process callers)."""
     if not result.run_requests:
         return []

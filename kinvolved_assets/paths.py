@@ -2,8 +2,8 @@
 
 Layout under ``KINVOLVED_HOME`` (default ``./data``)::
 
-    landing/<customer>/<drop>                      what the district sends (ZIP, folder or loose CSVs)
-    archive/<customer>/<delivery_date>/<drop>      original bytes + .sha256, never deleted
+    landing/<customer>/<delivery>                      what the district sends (ZIP, folder or loose CSVs)
+    archive/<customer>/<delivery_date>/<delivery>      original bytes + .sha256, never deleted
     warehouse/<customer>/raw/<entity>/delivery_date=<D>/seq=<N>/part-0.parquet
     warehouse/<customer>/raw/_files/<entity>/delivery_date=<D>/seq=<N>/part-0.parquet   one row per delivered
         file

@@ -1,9 +1,9 @@
-"""Validate a drop offline (``kinvolved validate``): the OneRoster+ contract, then the expectation suites.
+"""Validate a delivery offline (``kinvolved validate``): the OneRoster+ contract, then the expectation suites.
 
-Above both: ``oneroster`` reads and checks the drop, ``expectations`` runs the pipeline's suites on
-what was read; ``DropReport`` holds the two results (rendered by ``validate_report``).
+Above both: ``oneroster`` reads and checks the delivery, ``expectations`` runs the pipeline's suites on
+what was read; ``DeliveryReport`` holds the two results (rendered by ``validate_report``).
 
-    report = validate_drop(path, customer="demo_district")
+    report = validate_delivery(path, customer="demo_district")
     report.ok, report.findings, report.expectations
 """
 
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
-from kinvolved_assets.oneroster.discover import DropLimits
-from kinvolved_assets.oneroster.drop import open_drop, school_year_findings
+from kinvolved_assets.oneroster.delivery_files import open_delivery, school_year_findings
+from kinvolved_assets.oneroster.discover import DeliveryLimits
 from kinvolved_assets.oneroster.findings import Finding, finding
 from kinvolved_assets.oneroster.references import check_references
 
-__all__ = ["DropReport", "FileSummary", "validate_drop"]
+__all__ = ["DeliveryReport", "FileSummary", "validate_delivery"]
 
 
 @dataclass
@@ -41,7 +41,7 @@ class FileSummary:
 
 
 @dataclass
-class DropReport:
+class DeliveryReport:
     path: str
     sha256: str
     fatal: bool
@@ -64,7 +64,7 @@ class DropReport:
 
     def to_dict(self) -> dict:
         return {
-            "drop": self.path,
+            "delivery": self.path,
             "sha256": self.sha256,
             "fatal": self.fatal,
             "files": [f.to_dict() for f in self.files],
@@ -78,36 +78,37 @@ class DropReport:
         }
 
 
-def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: str = "2000-01-01",
-                  customer=None, expectations: bool = True) -> DropReport:
+def validate_delivery(path: Path, limits: DeliveryLimits = DeliveryLimits(),
+                      delivery_date: str = "2000-01-01",
+                  customer=None, expectations: bool = True) -> DeliveryReport:
     """Load every file into a temp folder, check cross-file references and, with ``expectations``,
     run the same expectation suites as the pipeline (``customer``: a config or id for the school year
-    and current state). The date in the drop's name, if any, is its delivery date for the suites."""
+    and current state). The date in the delivery's name, if any, is its delivery date for the suites."""
     path = Path(path)
-    with open_drop(path, limits) as drop, tempfile.TemporaryDirectory(prefix="kv-validate-") as tmp:
-        report = DropReport(path=path.name, sha256=drop.sha256, fatal=drop.fatal,
-                            manifest=dict(drop.manifest))
-        report.findings.extend(drop.findings)
-        if drop.fatal:
+    with open_delivery(path, limits) as delivery, tempfile.TemporaryDirectory(prefix="kv-validate-") as tmp:
+        report = DeliveryReport(path=path.name, sha256=delivery.sha256, fatal=delivery.fatal,
+                            manifest=dict(delivery.manifest))
+        report.findings.extend(delivery.findings)
+        if delivery.fatal:
             return report
-        results = drop.load_many([e.name for e in drop.contract.entities if e.name in drop.files], Path(tmp),
-                                 delivery_date)
+        present = [e.name for e in delivery.contract.entities if e.name in delivery.files]
+        results = delivery.load_many(present, Path(tmp), delivery_date)
         for res in results.values():
             report.findings.extend(res.findings)
         config = _config(customer)
         foreign = _wrong_customer(results, config)
         report.findings.extend(foreign)
         try:
-            report.findings.extend(check_references(results, Path(tmp), limits, drop.contract))
+            report.findings.extend(check_references(results, Path(tmp), limits, delivery.contract))
         except Exception as exc:  # noqa: BLE001
             report.findings.append(finding("file.internal_error",
                                            f"reference checks could not run ({type(exc).__name__})."))
         report.findings.extend(school_year_findings(results, config))
         if expectations and results and not any(f.severity == "error" for f in foreign):
-            from kinvolved_assets.delivery import date_from_name
-            from kinvolved_assets.expectations import validate_loaded_drop
+            from kinvolved_assets.delivery.landing import date_from_name
+            from kinvolved_assets.expectations import validate_loaded_delivery
 
-            report.expectations = validate_loaded_drop(results, customer, date_from_name(path.name))
+            report.expectations = validate_loaded_delivery(results, customer, date_from_name(path.name))
         # the counts after the suites: what ingest would load, reject and quarantine
         quarantined = _quarantined_rows(report.expectations)
         for ent_name, res in results.items():
@@ -119,7 +120,7 @@ def validate_drop(path: Path, limits: DropLimits = DropLimits(), delivery_date: 
 
 
 def _wrong_customer(results: dict, customer) -> list[Finding]:
-    """``drop.wrong_customer`` against the customer's licensed schools and delivered orgs."""
+    """``delivery.wrong_customer`` against the customer's licensed schools and delivered orgs."""
     if customer is None:
         return []
     raw = customer.paths().raw

@@ -1,4 +1,4 @@
-"""Render a ``DropReport`` as readable text or JSON (never any personal-data value)."""
+"""Render a ``DeliveryReport`` as readable text or JSON (never any personal-data value)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import json
 from collections import defaultdict
 
 from kinvolved_assets.oneroster.findings import RULES, printable
-from kinvolved_assets.validate import DropReport
+from kinvolved_assets.validate import DeliveryReport
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-def to_json(report: DropReport, customer: str | None = None) -> str:
+def to_json(report: DeliveryReport, customer: str | None = None) -> str:
     data = report.to_dict()
     if customer:
         data["customer"] = customer
@@ -47,7 +47,7 @@ def _examples(result: dict) -> str:
     return text[:120]
 
 
-def _files_lines(report: DropReport) -> list[str]:
+def _files_lines(report: DeliveryReport) -> list[str]:
     rows = [[printable(str(f.name)), f.entity, f.mode or "-", f"{f.rows:,}", f"{f.rejected:,}",
              "FAILED" if f.failed else "ok"]
             for f in report.files]
@@ -60,7 +60,7 @@ def _files_lines(report: DropReport) -> list[str]:
         ["file", "entity", "mode", "rows", "rejected", "quarantined", "status"], rows, {3, 4, 5})
 
 
-def _findings_lines(report: DropReport, first_n: int) -> list[str]:
+def _findings_lines(report: DeliveryReport, first_n: int) -> list[str]:
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for f in report.findings:
         groups[(f.severity, f.rule)].append(f)
@@ -85,7 +85,7 @@ def _suite_errors(e: dict) -> int:
     return max(int(e["metadata"].get("failed_error", 0) or 0), 1 if e.get("blocking") else 0)
 
 
-def _expectations_lines(report: DropReport, first_n: int) -> list[str]:
+def _expectations_lines(report: DeliveryReport, first_n: int) -> list[str]:
     if not report.expectations:
         return []
     rows = []
@@ -112,7 +112,7 @@ def _expectations_lines(report: DropReport, first_n: int) -> list[str]:
     return lines
 
 
-def verdict(report: DropReport) -> str:
+def verdict(report: DeliveryReport) -> str:
     """One line whose numbers add up: errors = contract errors + blocking expectation failures."""
     contract_errors = len(report.errors)
     suites = list(report.blocking_expectations)
@@ -134,8 +134,8 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def to_text(report: DropReport, customer: str | None = None, first_n: int = 5) -> str:
-    head = f"Drop {printable(str(report.path))}" + (f" (customer {customer})" if customer else "")
+def to_text(report: DeliveryReport, customer: str | None = None, first_n: int = 5) -> str:
+    head = f"Delivery {printable(str(report.path))}" + (f" (customer {customer})" if customer else "")
     lines = [head, f"  sha256 {report.sha256 or '-'}"]
     if report.files:
         lines += _files_lines(report)

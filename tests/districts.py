@@ -1,4 +1,4 @@
-"""Generated test districts, shared by the test suites: a customer's config + drops written into a
+"""Generated test districts, shared by the test suites: a customer's config + deliveries written into a
 KINVOLVED_HOME, and its marts read back against the generator's ground truth."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ CUMULATIVE_COLUMNS = "student_sourced_id, school_sourced_id, days_enrolled, days
 
 def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str = "tiny", seed: int = 7,
                  school_year: int = 2026, start: dt.date | None = None, days: int = 5, fmt: str = "zip",
-                 quirks: bool = False, generate_drops: bool = True, oneroster: str = "1.1",
+                 quirks: bool = False, generate_deliveries: bool = True, oneroster: str = "1.1",
                  schools: int | None = None, period_only_schools: int = 0, **overrides):
     """Write ``customer_configs/<id>.yaml`` (the generator's suggested config + ``overrides``) and,
-    unless told not to, the customer's drops (a ``oneroster`` 1.1 or 1.2 export) into its landing
-    folder and its truth under ``home/truth/<id>``. Returns the generator's result (None without drops)."""
+    unless told not to, the customer's deliveries (a ``oneroster`` 1.1 or 1.2 export) into its landing
+    folder and its truth under ``home/truth/<id>``. Returns the generator's result (None without
+    deliveries)."""
     from kinvolved_assets.generator.calendar import build_calendar
     from kinvolved_assets.generator.config import suggested_config
     from kinvolved_assets.generator.generate import generate
@@ -27,7 +28,7 @@ def add_customer(home: Path, config_dir: Path, customer_id: str, *, scale: str =
     config = suggested_config(customer_id, scale, seed, school_year, schools)
     config.update(overrides)
     (config_dir / f"{customer_id}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    if not generate_drops:
+    if not generate_deliveries:
         return None
     start = start or build_calendar(school_year).start
     return generate(customer_id, scale, seed, start, days,
@@ -54,7 +55,7 @@ class CustomerFolders:
     add generated customers and find their folders (the product's ``CustomerPaths``)."""
 
     def add_customer(self, customer_id: str, **options):
-        """Config + drops + truth of a generated district (``add_customer`` options)."""
+        """Config + deliveries + truth of a generated district (``add_customer`` options)."""
         result = add_customer(self.home, self.config_dir, customer_id, **options)
         if result is not None:
             self.generated[customer_id] = result

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_backfill(args) -> int:
     from kinvolved_assets.customers import load_customer_configs
-    from kinvolved_assets.delivery import delivery_dates_between
+    from kinvolved_assets.delivery.landing import delivery_dates_between
     from kinvolved_assets.paths import UnsafePathError
 
     home = home_dir()
@@ -96,11 +96,11 @@ def backfill_queued(customer, home: Path, dates: list[str]) -> int:
 
 def backfill_in_process(customer, home: Path, start: str, end: str) -> int:
     """The range's partitions run here one by one under the customer's lock, then marts."""
-    from kinvolved_assets.customer_lock import customer_lock
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.defs.backlog import BacklogConfig, backlog_items
     from kinvolved_assets.defs.keys import CUSTOMER_TAG
     from kinvolved_assets.defs.partitions import delivery_key
+    from kinvolved_assets.delivery.lock import customer_lock
     from kinvolved_assets.local_runner import PID_TAG, run_ingest, run_marts
 
     defs = build_definitions(home=home, settle_seconds=0)

@@ -49,7 +49,7 @@ def _one(ledger, customer_id: str, ref: str):
 
 
 def cmd_deliveries(args) -> int:
-    from kinvolved_assets.ledger import Ledger
+    from kinvolved_assets.delivery.ledger import Ledger
     from kinvolved_assets.paths import kinvolved_home
 
     customer = _customer(args.customer)
@@ -76,11 +76,11 @@ def cmd_reingest(args) -> int:
     import os
 
     from kinvolved_assets.cli.runs import instance_for, quiet_runs, tell
-    from kinvolved_assets.customer_lock import CustomerBusy, customer_lock
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.defs.keys import CUSTOMER_TAG
     from kinvolved_assets.defs.partitions import delivery_key
-    from kinvolved_assets.ledger import Ledger
+    from kinvolved_assets.delivery.ledger import Ledger
+    from kinvolved_assets.delivery.lock import CustomerBusy, customer_lock
     from kinvolved_assets.local_runner import PID_TAG, run_ingest, run_marts
     from kinvolved_assets.paths import kinvolved_home
 
@@ -119,8 +119,8 @@ def cmd_reingest(args) -> int:
 
 
 def cmd_supersede(args) -> int:
-    from kinvolved_assets.customer_lock import customer_lock
-    from kinvolved_assets.ledger import Ledger
+    from kinvolved_assets.delivery.ledger import Ledger
+    from kinvolved_assets.delivery.lock import customer_lock
     from kinvolved_assets.paths import kinvolved_home
 
     customer = _customer(args.customer)

@@ -46,7 +46,7 @@ def cmd_demo(args) -> int:
     print(f"[1/4] generating the {customer.customer_id} district: tiny scale, {args.days} days from {start}")
     gen = generate(customer.customer_id, "tiny", 7, start, args.days, landing, fmt="zip",
                    truth=home / "truth" / customer.customer_id)
-    print(f"      {len(gen.drops)} deliveries written to {landing}")
+    print(f"      {len(gen.deliveries)} deliveries written to {landing}")
     print("[2/4] loading Dagster definitions (dbt manifest, sensors, assets)")
     defs = build_definitions(home=home, settle_seconds=0)
     instance = instance_for(home)
@@ -57,7 +57,7 @@ def cmd_demo(args) -> int:
     ok = sum(1 for *_, success in report.ingest_runs if success)
     print(f"      {ok}/{len(report.ingest_runs)} new deliveries ingested"
           + (f"; marts run {'succeeded' if report.marts_run[1] else 'FAILED'}" if report.marts_run else
-             f" ({len(gen.drops)} already ingested before)" if not report.ingest_runs else ""))
+             f" ({len(gen.deliveries)} already ingested before)" if not report.ingest_runs else ""))
     if not paths.marts_db.exists():
         print("no marts were published; see the run logs (make ui)", file=sys.stderr)
         return 1
@@ -70,7 +70,7 @@ def cmd_demo(args) -> int:
 
 def _print_summary(paths, customer, instance, report) -> None:
     """The published marts' row counts and headline figures, plausibility checks, the district report."""
-    from kinvolved_assets.marts_reader import mart_counts, open_marts
+    from kinvolved_assets.marts.reader import mart_counts, open_marts
 
     print(f"[4/4] summary of {paths.marts_db}")
     for table, count in mart_counts(paths.marts_db).items():

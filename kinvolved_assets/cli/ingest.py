@@ -12,7 +12,7 @@ from .runs import home_dir, instance_for, quiet_runs, tell
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest",
-                       help="ingest every new drop in a customer's landing folder, then build marts")
+                       help="ingest every new delivery in a customer's landing folder, then build marts")
     p.add_argument("customer")
     p.add_argument("--no-marts", action="store_true")
     p.set_defaults(func=cmd_ingest)
@@ -31,8 +31,8 @@ def _config_problems(customer_id: str, home: Path) -> str | None:
 
 
 def cmd_ingest(args) -> int:
-    from kinvolved_assets.customer_lock import CustomerBusy
     from kinvolved_assets.definitions import build_definitions
+    from kinvolved_assets.delivery.lock import CustomerBusy
     from kinvolved_assets.local_runner import process_landing
 
     home = home_dir()
@@ -86,12 +86,12 @@ def _print_report(report, instance, home: Path, customer_id: str) -> None:
               + (f": {why}" if why else ""))
         print("\n".join(plausibility_lines(instance, report.marts_run[0])))
     if not report.ingest_runs and not report.marts_run:
-        print("no new drops: " + "; ".join(report.sensor_logs))
+        print("no new deliveries: " + "; ".join(report.sensor_logs))
 
 
 def _deliveries_by_run(home: Path, customer_id: str) -> dict[str, list]:
     """The ledger's deliveries by the run that handled them (their date source and notes)."""
-    from kinvolved_assets.ledger import Ledger, ledger_file
+    from kinvolved_assets.delivery.ledger import Ledger, ledger_file
     from kinvolved_assets.paths import CustomerPaths, check_slug
 
     paths = CustomerPaths.for_customer(check_slug(customer_id), home)

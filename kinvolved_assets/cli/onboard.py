@@ -1,4 +1,4 @@
-"""``kinvolved onboard CUSTOMER DROP``: load a new customer's schools and absence codes from a first
+"""``kinvolved onboard CUSTOMER DELIVERY_FILE``: load a new customer's schools and absence codes from a first
 delivery (the onboarding job), then print them with the school year check and the
 ``licensed_schools`` block to paste into the customer's config."""
 
@@ -13,9 +13,9 @@ from .runs import home_dir, instance_for, quiet_runs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("onboard", help="load a new customer's schools and absence codes from a drop")
+    p = sub.add_parser("onboard", help="load a new customer's schools and absence codes from a delivery")
     p.add_argument("customer")
-    p.add_argument("drop", help="a ZIP or folder of OneRoster+ CSVs")
+    p.add_argument("delivery_file", help="a ZIP or folder of OneRoster+ CSVs")
     p.set_defaults(func=cmd_onboard)
 
 
@@ -30,27 +30,28 @@ def cmd_onboard(args) -> int:
         print(f"customer {args.customer!r} has no valid config in customer_configs/"
               + (": " + "; ".join(problems) if problems else " (see docs/onboarding.md)"), file=sys.stderr)
         return 2
-    source = Path(args.drop)
+    source = Path(args.delivery_file)
     if not source.exists():
-        print(f"drop {source} does not exist", file=sys.stderr)
+        print(f"delivery {source} does not exist", file=sys.stderr)
         return 2
-    target, drop = _land(customer, home, source)
-    if drop is None:
+    target, delivery = _land(customer, home, source)
+    if delivery is None:
         print(f"{source.name} is not a ZIP or a folder of CSV files", file=sys.stderr)
         return 2
-    result = _run_onboarding(customer, home, drop)
+    result = _run_onboarding(customer, home, delivery)
     if not result.success:
         print(f"onboarding run {result.run_id} failed: run `kinvolved validate {source}` for the findings",
               file=sys.stderr)
         return 1
-    schools, codes = _onboarded_rows(customer.paths(home), drop.delivery_date)
-    _print_onboarding(customer, source, target, drop, schools, codes)
+    schools, codes = _onboarded_rows(customer.paths(home), delivery.delivery_date)
+    _print_onboarding(customer, source, target, delivery, schools, codes)
     return 0
 
 
 def _land(customer, home: Path, source: Path):
-    """The drop copied into the customer's landing folder; (its path there, the drop found, or None)."""
-    from kinvolved_assets.delivery import find_drops
+    """The delivery copied into the customer's landing folder; (its path there, the delivery found, or
+    None)."""
+    from kinvolved_assets.delivery.landing import find_deliveries
 
     landing = customer.landing_dir(home)
     landing.mkdir(parents=True, exist_ok=True)
@@ -60,10 +61,10 @@ def _land(customer, home: Path, source: Path):
             shutil.copytree(source, target, dirs_exist_ok=True)
         else:
             shutil.copyfile(source, target)
-    return target, next((d for d in find_drops(landing, customer.tz) if d.name == target.name), None)
+    return target, next((d for d in find_deliveries(landing, customer.tz) if d.name == target.name), None)
 
 
-def _run_onboarding(customer, home: Path, drop):
+def _run_onboarding(customer, home: Path, delivery):
     """The onboarding job (orgs and absence codes only) on the delivery's partition, in this process."""
     from kinvolved_assets.definitions import build_definitions
     from kinvolved_assets.defs.keys import ONBOARD_JOB
@@ -73,8 +74,8 @@ def _run_onboarding(customer, home: Path, drop):
     job = defs.resolve_job_def(ONBOARD_JOB)
     with quiet_runs(home):
         return job.execute_in_process(
-            partition_key=delivery_key(customer.customer_id, drop.delivery_date),
-            run_config={"ops": {"oneroster_delivery": {"config": {"drop": drop.name}}}},
+            partition_key=delivery_key(customer.customer_id, delivery.delivery_date),
+            run_config={"ops": {"oneroster_delivery": {"config": {"delivery_file": delivery.name}}}},
             instance=instance_for(home), raise_on_error=False,
         )
 
@@ -105,10 +106,10 @@ def _onboarded_rows(paths, delivery_date: str) -> tuple[list, list]:
     return schools, codes
 
 
-def _print_onboarding(customer, source: Path, target: Path, drop, schools: list, codes: list) -> None:
+def _print_onboarding(customer, source: Path, target: Path, delivery, schools: list, codes: list) -> None:
     from kinvolved_assets.oneroster.findings import printable
 
-    print(f"Onboarding {customer.customer_id} from {source.name} (delivery {drop.delivery_date})\n")
+    print(f"Onboarding {customer.customer_id} from {source.name} (delivery {delivery.delivery_date})\n")
     for title, kinds in (("Schools found", ("school",)),
                          ("District (not a school, never licensed)", ("district",))):
         rows = [s for s in schools if s[3] in kinds]
@@ -131,20 +132,20 @@ def _print_onboarding(customer, source: Path, target: Path, drop, schools: list,
             print(printable(f"  - {yaml_string(sid)}  # {ident} {name}".rstrip()))
 
 
-def _school_year_line(drop_path: Path, customer) -> str:
-    """The configured school year resolved by the drop's academic sessions (docs/oneroster-plus.md)."""
+def _school_year_line(delivery_path: Path, customer) -> str:
+    """The configured school year resolved by the delivery's academic sessions (docs/oneroster-plus.md)."""
     import tempfile
 
-    from kinvolved_assets.oneroster.drop import open_drop, school_year_findings
+    from kinvolved_assets.oneroster.delivery_files import open_delivery, school_year_findings
 
-    with open_drop(drop_path) as drop, tempfile.TemporaryDirectory(prefix="kv-onboard-") as tmp:
-        if "academic_sessions" not in drop.files:
-            return (f"School year {customer.school_year}: the drop has no academicSessions.csv to check it "
-                    "against.")
-        results = {"academic_sessions": drop.load("academic_sessions", Path(tmp), "2000-01-01")}
+    with open_delivery(delivery_path) as delivery, tempfile.TemporaryDirectory(prefix="kv-onboard-") as tmp:
+        if "academic_sessions" not in delivery.files:
+            return (f"School year {customer.school_year}: the delivery has no academicSessions.csv to "
+                    "check it against.")
+        results = {"academic_sessions": delivery.load("academic_sessions", Path(tmp), "2000-01-01")}
         found = school_year_findings(results, customer)
     if not found:
-        return f"School year {customer.school_year}: matches the drop's schoolYear session."
+        return f"School year {customer.school_year}: matches the delivery's schoolYear session."
     f = found[0]
     return f"School year {customer.school_year}: {f.severity.upper()} {f.rule}: {f.message}"
 

@@ -9,7 +9,7 @@ as after one run per delivery. It stops at the first blocked delivery: later del
 validated against a state that is missing it.
 
 Launched by the customer's delivery sensor when a tick finds at least ``backlog_min_deliveries`` new
-drops (an initial pull, a catch-up after an outage), by ``kinvolved backfill`` and from the UI
+deliveries (an initial pull, a catch-up after an outage), by ``kinvolved backfill`` and from the UI
 (partition = customer; config ``dates`` or ``start``/``end``).
 """
 
@@ -26,7 +26,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations
 from kinvolved_assets.defs.keys import BACKLOG_JOB, BACKLOG_OP, raw_asset_key
 from kinvolved_assets.defs.partitions import delivery_key
@@ -37,22 +36,24 @@ from kinvolved_assets.defs.raw_assets import (
     delivery_results,
 )
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.delivery import delivery_dates_between
-from kinvolved_assets.delivery_locate import DeliveryNotFound
+from kinvolved_assets.delivery.ingest import AlreadyIngested, ingest_delivery
+from kinvolved_assets.delivery.landing import delivery_dates_between
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.legacy_layout import LegacyLayout
+from kinvolved_assets.delivery.locate import DeliveryNotFound
+from kinvolved_assets.delivery.lock import CustomerBusy
 from kinvolved_assets.diskspace import DiskFull
-from kinvolved_assets.ingest import AlreadyIngested, ingest_delivery
-from kinvolved_assets.ledger import Ledger
-from kinvolved_assets.legacy_layout import LegacyLayout
 
-# a sensor tick that finds this many new drops of a customer requests one backlog run instead
+# a sensor tick that finds this many new deliveries of a customer requests one backlog run instead
 DEFAULT_BACKLOG_MIN_DELIVERIES = 30
 
 
 class BacklogConfig(Config):
     dates: list[str] = Field(default_factory=list, description="Delivery dates to ingest, in any order "
                              "(run in date order). Empty: every archived or landed delivery in start..end.")
-    drops: list[str] = Field(default_factory=list, description="Optional: the landing drop of each date "
-                             "(same length as dates), when a date has several drops.")
+    delivery_files: list[str] = Field(default_factory=list,
+                                      description="Optional: the landing delivery of each date "
+                             "(same length as dates), when a date has several deliveries.")
     deliveries: list[str] = Field(default_factory=list, description="Optional: the sha256 of each date's "
                                   "delivery (same length as dates; the ledger's choice, set by the sensor).")
     only_new: bool = Field(default=False, description="Skip deliveries the ledger already shows ingested, "
@@ -65,13 +66,13 @@ class BacklogConfig(Config):
 
 
 def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[str, str | None, str | None]]:
-    """(date, landing drop or None, sha256 or None) in application order: (delivery date, arrival seq).
+    """(date, landing delivery or None, sha256 or None) in application order: (delivery date, arrival seq).
 
     Without explicit dates: the ledger's accepted deliveries of start..end (a blocked or superseded
     delivery is not replayed), plus the archived or landed dates the ledger does not know yet. With
-    dates (and no drops): every accepted delivery of those dates, same-day ones included."""
-    if config.drops and len(config.drops) != len(config.dates):
-        raise Failure(description=f"config drops has {len(config.drops)} entries for "
+    dates (and no deliveries): every accepted delivery of those dates, same-day ones included."""
+    if config.delivery_files and len(config.delivery_files) != len(config.dates):
+        raise Failure(description=f"config delivery_files has {len(config.delivery_files)} entries for "
                                   f"{len(config.dates)} dates")
     if config.deliveries and len(config.deliveries) != len(config.dates):
         raise Failure(description=f"config deliveries has {len(config.deliveries)} entries for "
@@ -80,12 +81,13 @@ def backlog_items(config: BacklogConfig, customer, paths, home) -> list[tuple[st
         known = ledger.deliveries()
         seq = {d.sha256: d.seq for d in known}
         if config.deliveries:
-            drops = config.drops or [None] * len(config.dates)
-            items = list(zip(config.dates, drops, config.deliveries, strict=True))
-        elif config.dates and config.drops:
-            hints = dict(zip(config.dates, config.drops, strict=True))
+            files = config.delivery_files or [None] * len(config.dates)
+            items = list(zip(config.dates, files, config.deliveries, strict=True))
+        elif config.dates and config.delivery_files:
+            hints = dict(zip(config.dates, config.delivery_files, strict=True))
             items = [(d, hints.get(d), None) for d in sorted(set(config.dates))]
-        elif config.dates:   # every accepted delivery of those dates (a date may have several), else its drop
+        elif config.dates:   # every accepted delivery of those dates (a date may have several), else the
+                             # landed one
             accepted = [d for d in known if d.state == "ingested" and d.delivery_date in set(config.dates)]
             items = [(d.delivery_date, None, d.sha256) for d in accepted] + [
                 (d, None, None) for d in sorted(set(config.dates))
@@ -115,7 +117,7 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
         for i, (delivery_date, hint, sha) in enumerate(items):
             try:
                 delivery = ingest_delivery(customer, paths, delivery_date, run_id=f"{context.run_id}-{i:04d}",
-                                           drop_hint=hint, sha256=sha, only_new=config.only_new,
+                                           delivery_hint=hint, sha256=sha, only_new=config.only_new,
                                            validators=validators, reporter=reporter, log=context.log.info)
             except AlreadyIngested as exc:
                 context.log.info(f"{i + 1}/{len(items)} {delivery_date}: skipped, {exc}")
@@ -130,7 +132,7 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
                 else:
                     context.log_event(AssetCheckEvaluation(**annotate_check(fields, delivery, paths),
                                                            partition=partition))
-            context.log.info(f"{i + 1}/{len(items)} {delivery_date} ({delivery.drop_path.name}): "
+            context.log.info(f"{i + 1}/{len(items)} {delivery_date} ({delivery.delivery_path.name}): "
                              f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s")
             if not delivery.promoted:
                 failed = {n: [c.name for c in o.checks if not c.passed] for n, o in delivery.entities.items()}
@@ -142,7 +144,8 @@ def build_backlog_job(customer_partitions: StaticPartitionsDefinition):
                     description=blocked_description(customer_id, delivery_date, delivery)
                     + f"; {i} earlier deliveries of this backlog were promoted, "
                       f"{len(items) - i - 1} later ones not run",
-                    metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary(),
+                    metadata={"delivery_sha256": delivery.delivery_sha256,
+                              "blocked": delivery.blocking_summary(),
                               "promoted": i, "not_run": len(items) - i - 1},
                 )
         return done

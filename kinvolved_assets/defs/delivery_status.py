@@ -1,7 +1,7 @@
 """Which delivery a check result belongs to, and what is live when it fails.
 
 A blocked delivery never reaches ``raw/``: the data of an earlier delivery stays published. Every
-check result of a delivery names the delivery (date, drop, drop sha256, promoted or not); the
+check result of a delivery names the delivery (date, delivery, delivery sha256, promoted or not); the
 results of a blocked one also name what stays live for the entity (the delivery of the same date
 promoted before, else the entity's latest promoted delivery), and each entity gets an observation
 in its partition saying so, so the asset's event list shows the failure next to the live data.
@@ -45,8 +45,8 @@ def live_text(live: dict) -> str:
 
 
 def delivery_fields(delivery) -> dict:
-    return {"delivery_date": delivery.delivery_date, "drop": delivery.drop_path.name,
-            "drop_sha256": delivery.drop_sha256, "promoted": bool(delivery.promoted)}
+    return {"delivery_date": delivery.delivery_date, "delivery_file": delivery.delivery_path.name,
+            "delivery_sha256": delivery.delivery_sha256, "promoted": bool(delivery.promoted)}
 
 
 def report_link(report_path: Path | None) -> dict:
@@ -66,7 +66,8 @@ def annotate_check(fields: dict, delivery, paths: CustomerPaths) -> dict:
     entity = fields["asset_key"].path[-1]
     meta = {**delivery_fields(delivery), **fields.get("metadata", {}),
             **report_link(getattr(delivery, "report_path", None))}
-    who = f"delivery {delivery.delivery_date} ({delivery.drop_path.name}, sha256 {delivery.drop_sha256[:12]})"
+    who = (f"delivery {delivery.delivery_date} ({delivery.delivery_path.name}, "
+           f"sha256 {delivery.delivery_sha256[:12]})")
     text = fields.get("description") or ""
     if not delivery.promoted:
         live = live_state(paths, entity, delivery.delivery_date)
@@ -85,7 +86,7 @@ def blocked_observations(delivery, paths: CustomerPaths,
     for entity in delivery.entities:
         live = live_state(paths, entity, delivery.delivery_date)
         failed = failed_by_entity.get(entity, [])
-        # keys of their own: the partition's pane shows them beside the live materialization's drop
+        # keys of their own: the partition's pane shows them beside the live materialization's delivery
         blocked = {f"blocked_{k}": v for k, v in delivery_fields(delivery).items() if k != "promoted"}
         meta = {**blocked, "failed_checks": ", ".join(failed) or "none (another file failed)",
                 "blocked_by": delivery.blocking_summary(), **live, **report_link(delivery.report_path)}

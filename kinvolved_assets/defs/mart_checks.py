@@ -31,8 +31,9 @@ from dagster import (
 
 from kinvolved_assets.defs.report_asset import mart_chart_metadata
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.marts_figures import ATTENDANCE_MARTS, read_figures
-from kinvolved_assets.marts_plausibility import RULES, PlausibilityResult, check_marts
+from kinvolved_assets.marts.figures import ATTENDANCE_MARTS, read_figures
+from kinvolved_assets.marts.plausibility import RULES, PlausibilityResult, check_marts
+from kinvolved_assets.marts.plausibility_report import record_in_latest_report
 
 MARTS_LAYER = "marts"
 CHECKS_OP = "marts_plausibility"
@@ -129,34 +130,6 @@ def build_mart_checks(min_zero_absence_days: int):
                                    metadata={"customer": customer_id, **_metadata(r.metadata)})
 
     return marts_plausibility
-
-
-def _report_order(path: Path) -> tuple[str, int]:
-    folder = path.parent
-    if folder.name.startswith("seq=") and folder.name[4:].isdigit():
-        return folder.parent.name, int(folder.name[4:])
-    return folder.name, 0
-
-
-def record_in_latest_report(reports: Path, run_id: str, results) -> Path | None:
-    """Add the results to the validation report of the latest delivery (JSON + HTML re-rendered)."""
-    from kinvolved_assets.expectations.report import render_html, write_text_atomically
-
-    # reports/<date>/ (the first delivery of a date) and reports/<date>/seq=<N>/ (a later one of that date)
-    found = [*reports.glob("*/validation.json"),
-             *reports.glob("*/seq=*/validation.json")] if reports.is_dir() else []
-    candidates = sorted(found, key=_report_order)
-    if not candidates:
-        return None
-    path = candidates[-1]
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["marts_checks"] = {"run_id": run_id, "results": [
-        {"name": r.name, "mart": r.mart, "severity": r.severity, "passed": r.passed,
-         "description": r.description}
-        for r in results]}
-    write_text_atomically(path, json.dumps(data, indent=2, default=str))
-    write_text_atomically(path.with_name("validation.html"), render_html(data))
-    return path
 
 
 def plausibility_of_run(instance, run_id: str) -> list[tuple[str, bool, str, str]]:

@@ -15,8 +15,6 @@ from dagster import AssetExecutionContext, Config, Failure, Output, StaticPartit
 from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
-from kinvolved_assets.customer_lock import customer_lock
-from kinvolved_assets.dbt_settings import SETTINGS_FILE, write_dbt_settings
 from kinvolved_assets.defs.dbt_project import (  # noqa: F401 - the project's names, imported from here
     DBT_PROJECT_DIR,
     MANIFEST_PATH,
@@ -37,8 +35,10 @@ from kinvolved_assets.defs.marts_files import (
     stable_target,
 )
 from kinvolved_assets.defs.resources import PlatformResource
+from kinvolved_assets.delivery.lock import customer_lock
 from kinvolved_assets.diskspace import disk_full_message, is_disk_full
-from kinvolved_assets.marts_plan import current_stamp, plan_build, write_stamp
+from kinvolved_assets.marts.plan import current_stamp, plan_build, write_stamp
+from kinvolved_assets.marts.settings import SETTINGS_FILE, write_dbt_settings
 from kinvolved_assets.permissions import FILE_MODE, private_dir
 
 
@@ -81,7 +81,7 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     customer = platform.customer(customer_id)
     paths = platform.paths(customer_id)
     build_dir = paths.build_dir
-    if build_dir.exists():  # leftovers of a killed build: never published, safe to drop
+    if build_dir.exists():  # leftovers of a killed build: never published, safe to remove
         shutil.rmtree(build_dir)
     private_dir(paths.warehouse)
     private_dir(build_dir / "tmp")   # the build file and its spill: 0700 like the rest

@@ -46,7 +46,7 @@ def stable_target(target: Path) -> Path:
 
 
 def keep_parse_state_only(target: Path) -> None:
-    """Drop what a build wrote into the target but its parse state (logs, compiled SQL, results):
+    """Remove what a build wrote into the target but its parse state (logs, compiled SQL, results):
     nothing of one build is read as another's, and the folder stays private."""
     for entry in target.iterdir():
         if entry.name == PARSE_STATE and entry.is_file():

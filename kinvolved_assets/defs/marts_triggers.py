@@ -17,7 +17,7 @@ from pathlib import Path
 from dagster import DagsterRunStatus, RunRequest, RunsFilter, SkipReason, run_status_sensor
 
 from kinvolved_assets.defs.keys import BACKLOG_JOB, CUSTOMER_TAG, INGEST_JOB, MARTS_JOB
-from kinvolved_assets.ledger import Ledger, ledger_file
+from kinvolved_assets.delivery.ledger import Ledger, ledger_file
 from kinvolved_assets.paths import CustomerPaths, UnsafePathError
 
 BACKFILL_TAG = "dagster/backfill"

@@ -1,6 +1,6 @@
 """One asset per OneRoster+ entity (``oneroster/<entity>``), materialized together per delivery.
 
-A single multi-asset step opens the drop once and loads every entity; each entity is still its own
+A single multi-asset step opens the delivery once and loads every entity; each entity is still its own
 asset with its own partitions, metadata and checks. A delivery is promoted to ``raw/`` all or
 nothing: a blocking check failure keeps the previous state and fails the run.
 """
@@ -24,21 +24,21 @@ from dagster import (
 from pydantic import Field
 
 from kinvolved_assets.checks import CheckOutcome
-from kinvolved_assets.customer_lock import CustomerBusy
 from kinvolved_assets.defs.delivery_status import annotate_check, blocked_observations, report_link
 from kinvolved_assets.defs.keys import RAW_GROUP, raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM
 from kinvolved_assets.defs.resources import PlatformResource
-from kinvolved_assets.delivery_locate import DeliveryNotFound
-from kinvolved_assets.diskspace import DiskFull
-from kinvolved_assets.ingest import (
+from kinvolved_assets.delivery.ingest import (
     AlreadyIngested,
     DeliveryOutcome,
     EntityOutcome,
     ingest_delivery,
 )
-from kinvolved_assets.ledger import Ledger
-from kinvolved_assets.legacy_layout import LegacyLayout
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.legacy_layout import LegacyLayout
+from kinvolved_assets.delivery.locate import DeliveryNotFound
+from kinvolved_assets.delivery.lock import CustomerBusy
+from kinvolved_assets.diskspace import DiskFull
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths
@@ -49,13 +49,13 @@ DELIVERED_ONLY = "/assets/oneroster/{entity}?view=partitions&status=FAILED,MATER
 
 
 class DeliveryConfig(Config):
-    drop: str | None = Field(
+    delivery_file: str | None = Field(
         default=None,
-        description="The drop to ingest (path in the customer's landing folder). Empty: the archived "
-        "drop of the partition's date, else the single landing drop dated that day.",
+        description="The delivery to ingest (path in the customer's landing folder). Empty: the archived "
+        "delivery of the partition's date, else the single landing delivery dated that day.",
     )
     sha256: str | None = Field(default=None, description="The delivery to ingest, by the sha256 of its bytes "
-                               "(the ledger's `kinvolved deliveries`); wins over `drop`.")
+                               "(the ledger's `kinvolved deliveries`); wins over `delivery_file`.")
     only_new: bool = Field(default=False, description="Refuse a delivery the customer's ledger already shows "
                            "ingested, blocked or superseded (set by the delivery sensor).")
 
@@ -69,8 +69,8 @@ def entity_metadata(outcome: EntityOutcome, delivery: DeliveryOutcome) -> dict:
         "mode": str(result.mode or "absent"),
         "file_name": str(result.file_name or ""),
         "file_sha256": str(result.sha256 or ""),
-        "drop_sha256": delivery.drop_sha256,
-        "drop": delivery.drop_path.name,
+        "delivery_sha256": delivery.delivery_sha256,
+        "delivery_file": delivery.delivery_path.name,
         "findings_errors": sum(1 for f in result.findings if f.severity == "error"),
         "findings_warnings": sum(1 for f in result.findings if f.severity == "warning"),
     }
@@ -144,8 +144,8 @@ def _metadata_value(key: str, value):
 
 
 def same_date_replays(paths, delivery_date: str) -> list[str | None]:
-    """The deliveries a run of one partition without a chosen drop replays: every accepted delivery of
-    that date in arrival order (the ledger's), else [None] (the archived or landed drop of the date)."""
+    """The deliveries a run of one partition without a chosen delivery replays: every accepted delivery of
+    that date in arrival order (the ledger's), else [None] (the archived or landed delivery of the date)."""
     with Ledger(paths) as ledger:
         accepted = [d.sha256 for d in ledger.same_date(delivery_date) if d.state == "ingested"]
     return accepted or [None]
@@ -193,12 +193,12 @@ def replay_deliveries(context: AssetExecutionContext, config: DeliveryConfig, pl
     customer = platform.customer(customer_id)
     paths = platform.paths(customer_id)
     selected = [e.name for e in ENTITIES if raw_asset_key(e.name) in context.selected_asset_keys]
-    replays = same_date_replays(paths,
-                                delivery_date) if not (config.drop or config.sha256) else [config.sha256]
+    chosen = config.delivery_file or config.sha256
+    replays = same_date_replays(paths, delivery_date) if not chosen else [config.sha256]
     for i, sha in enumerate(replays):
         try:
             delivery = ingest_delivery(
-                customer, paths, delivery_date, run_id=context.run_id, drop_hint=config.drop,
+                customer, paths, delivery_date, run_id=context.run_id, delivery_hint=config.delivery_file,
                 entities=selected, validators=validators, reporter=reporter, sha256=sha,
                 only_new=config.only_new, log=context.log.info,
             )
@@ -211,7 +211,7 @@ def replay_deliveries(context: AssetExecutionContext, config: DeliveryConfig, pl
         if not delivery.promoted:
             raise Failure(description=blocked_description(customer_id, delivery_date, delivery)
                           + f"; {len(replays) - i - 1} later deliveries of that date not replayed")
-        context.log.info(f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}): replayed, "
+        context.log.info(f"delivery {customer_id} {delivery_date} ({delivery.delivery_path.name}): replayed, "
                          f"{i + 1} of {len(replays)} of that date")
         for kind, fields in delivery_results(delivery, check_names):
             if kind == "materialization":
@@ -225,8 +225,8 @@ def delivery_events(context: AssetExecutionContext, delivery: DeliveryOutcome, p
     keys = context.partition_key.keys_by_dimension
     customer_id, delivery_date = keys[CUSTOMER_DIM], keys[DATE_DIM]
     context.log.info(
-        f"delivery {customer_id} {delivery_date} ({delivery.drop_path.name}, sha256 "
-        f"{delivery.drop_sha256[:12]}): "
+        f"delivery {customer_id} {delivery_date} ({delivery.delivery_path.name}, sha256 "
+        f"{delivery.delivery_sha256[:12]}): "
         f"{'promoted' if delivery.promoted else 'BLOCKED'} in {delivery.seconds:.2f}s"
     )
     for kind, fields in delivery_results(delivery, check_names):
@@ -242,7 +242,7 @@ def delivery_events(context: AssetExecutionContext, delivery: DeliveryOutcome, p
                                    description=obs["description"], metadata=obs["metadata"])
         raise Failure(
             description=blocked_description(customer_id, delivery_date, delivery),
-            metadata={"drop_sha256": delivery.drop_sha256, "blocked": delivery.blocking_summary()},
+            metadata={"delivery_sha256": delivery.delivery_sha256, "blocked": delivery.blocking_summary()},
         )
 
 

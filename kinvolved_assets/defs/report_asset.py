@@ -10,33 +10,14 @@ from kinvolved_assets.defs.resources import PlatformResource
 
 REPORT_KEY = AssetKey(["reports", "attendance"])
 REPORT_GROUP = "reports"
-# mart -> the charts its materializations show
-MART_CHARTS = {
-    "msr_school_daily_attendance": ["daily_attendance_rate.png"],
-    "msr_student_cumulative_attendance": ["chronic_absence_by_school.png", "chronic_absence_by_grade.png"],
-    "msr_student_attendance_bands": ["attendance_bands.png"],
-}
-
-
-def chart_markdown(charts: dict[str, bytes], names: list[str]) -> str:
-    from kinvolved_assets.report.charts import png_data_uri
-
-    return "\n\n".join(f"![{name.removesuffix('.png').replace('_', ' ')}]({png_data_uri(charts[name])})"
-                       for name in names)
 
 
 def mart_chart_metadata(marts_db: Path, customer, marts: set[str]) -> dict[str, dict]:
     """``chart`` metadata (Markdown) of the marts that have charts, rendered from a built file."""
-    from kinvolved_assets.report.charts import render_all
-    from kinvolved_assets.report.data import read_report_data
+    from kinvolved_assets.report.mart_charts import mart_charts_markdown
 
-    wanted = {m: names for m, names in MART_CHARTS.items() if m in marts}
-    if not wanted:
-        return {}
-    rules = customer.attendance
-    charts = render_all(read_report_data(marts_db, customer.customer_id, None, rules.chronic_threshold,
-                                         rules.min_enrolled_days))
-    return {m: {"chart": MetadataValue.md(chart_markdown(charts, names))} for m, names in wanted.items()}
+    return {m: {"chart": MetadataValue.md(text)} for m, text in mart_charts_markdown(marts_db, customer,
+                                                                                     marts).items()}
 
 
 def build_report_asset(customer_partitions):
@@ -55,6 +36,7 @@ def build_report_asset(customer_partitions):
     )
     def attendance_report(context: AssetExecutionContext, platform: PlatformResource):
         from kinvolved_assets.report import report_root, write_attendance_report
+        from kinvolved_assets.report.mart_charts import chart_markdown
         from kinvolved_assets.report.serve import report_url
 
         customer = platform.customer(context.partition_key)

@@ -1,6 +1,6 @@
 """REST customers: a pull job, a daily (delta) and a monthly (full) schedule per customer from its
 ``schedule:``, and a retry sensor. A pull run writes a delivery into the customer's landing folder;
-the customer's delivery sensor picks it up like any drop (one path downstream)."""
+the customer's delivery sensor picks it up like any delivery (one path downstream)."""
 
 # no "from __future__ import annotations": Dagster reads the op's config annotation at run time
 

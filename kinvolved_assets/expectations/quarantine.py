@@ -8,7 +8,7 @@ rows as a warning (``<rule>.quarantined``). A customer with ``validation.strict:
 to ``block`` in ``validation.rule_severity``, keeps the blocking behaviour. When more than
 ``max_rejected_fraction`` of a file's rows would be refused, nothing is quarantined and the rules
 block (most rows refused is a delivery-level problem). Re-running the delivery re-reads the archived
-drop, so rows quarantined for a reference that is known by then are admitted.
+delivery, so rows quarantined for a reference that is known by then are admitted.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from kinvolved_assets.oneroster.discover import DropLimits
+from kinvolved_assets.oneroster.discover import DeliveryLimits
 from kinvolved_assets.sql import ident as q
 from kinvolved_assets.sql import literal as lit
 
@@ -63,7 +63,7 @@ def _failing_lines(con, parquet: Path, rule: Rule, present: dict, results: dict,
 
 
 def quarantine_rows(con, entity: str, result, results: dict, params: Params, customer, *, raw_root,
-                    delivery_date: str | None, limits: DropLimits = DropLimits()) -> list[RuleResult]:
+                    delivery_date: str | None, limits: DeliveryLimits = DeliveryLimits()) -> list[RuleResult]:
     """Move the rows failing a quarantining row-level rule to the staged rejects; returns one WARN
     result per rule that quarantined rows (empty when nothing was quarantined)."""
     parquet = getattr(result, "parquet_path", None)

@@ -2,15 +2,15 @@
 
 Target population of a reference ``entity.column -> target``:
 
-* the target file of this delivery, when it is in the drop and was read (every row, whatever its
+* the target file of this delivery, when it is in the delivery and was read (every row, whatever its
   status, plus the ids of rows the reader rejected: their problem is reported once, by the contract
   check, not again by every row pointing at them);
 * when that file is a non-empty **bulk**, nothing else: a bulk replaces the whole state of its entity
   (an empty bulk deletes nothing, so the current state still counts);
-* otherwise (delta, or not in the drop) also the **current state**: the sourcedIds of
+* otherwise (delta, or not in the delivery) also the **current state**: the sourcedIds of
   ``raw/<target>/delivery_date=*/seq=*/`` delivered before this delivery in (date, seq) order (an
   earlier delivery of the same date included: a correction after the nightly, a roster pulled over
-  REST and an attendance drop of the same day) and since the target's last bulk,
+  REST and an attendance delivery of the same day) and since the target's last bulk,
   keeping per sourcedId its latest record (by delivery date, seq, then line) unless that record is
   ``tobedeleted``; plus the same state over every other delivery, later ones included (when an
   old delivery is re-run, an id that became known since resolves: its quarantined rows come back). This is
@@ -18,8 +18,8 @@ Target population of a reference ``entity.column -> target``:
   (targets are never attendance).
 
 Without a current state (``kinvolved validate`` without a customer), a reference to a target that
-is not a bulk in the drop can only be checked against the drop: unresolved ids are then warnings,
-and a reference to a target missing from the drop is not checked.
+is not a bulk in the delivery can only be checked against the delivery: unresolved ids are then warnings,
+and a reference to a target missing from the delivery is not checked.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
     bulk = delivered and getattr(tgt, "mode", None) == "bulk" and int(getattr(tgt, "rows", 0) or 0) > 0
     state_known = raw_root is not None and delivery_date is not None
     if not delivered and not state_known:
-        rr.evaluated, rr.skipped = False, f"{target} is not in the drop and no current state is available"
+        rr.evaluated, rr.skipped = False, f"{target} is not in the delivery and no current state is available"
         return rr
     try:
         src = f"read_parquet({lit(str(parquet))})"
@@ -157,7 +157,7 @@ def run_reference(con, parquet: Path, rule: Rule, present: dict[str, str], resul
                       delivery_seq)
         if not bulk and not state_known:
             rr.severity_override = WARN
-            rr.detail["checked_against"] = "this drop only (no current state)"
+            rr.detail["checked_against"] = "this delivery only (no current state)"
         line = "_line" if "_line" in present else "NULL::BIGINT AS _line"
         sid = "sourcedId" if "sourcedId" in present else "NULL::VARCHAR AS sourcedId"
         unresolved = (f"WITH ids AS (SELECT DISTINCT id FROM ({ids}) t(id) WHERE id IS NOT NULL), "

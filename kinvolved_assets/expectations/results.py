@@ -34,7 +34,7 @@ class RuleResult:
     skipped: str | None = None        # why the rule was not evaluated
     engine: str = ""
     detail: dict[str, Any] = field(default_factory=dict)   # rule-specific non-personal figures
-    severity_override: str | None = None   # e.g. a reference only checkable against the drop
+    severity_override: str | None = None   # e.g. a reference only checkable against the delivery
 
     @property
     def failed(self) -> bool:

@@ -223,14 +223,14 @@ def expectations_validator(engine: str = DEFAULT_ENGINE, gx_max_rows: int = DEFA
     return validate
 
 
-def validate_loaded_drop(results: dict, customer=None, delivery_date: str | None = None, *,
+def validate_loaded_delivery(results: dict, customer=None, delivery_date: str | None = None, *,
                          paths=None, engine: str = DEFAULT_ENGINE) -> list[dict]:
-    """The suites for ``kinvolved validate``: the same rules on a drop loaded into a temp folder.
+    """The suites for ``kinvolved validate``: the same rules on a delivery loaded into a temp folder.
 
     ``customer``: a ``CustomerConfig`` or a customer id (its config is loaded); with it the school
     year bounds apply and references/volume are checked against the customer's current state under
-    KINVOLVED_HOME when one exists. Without it only the drop itself is checked. ``delivery_date``:
-    the drop's date (default: today, for the "not after the delivery" bound).
+    KINVOLVED_HOME when one exists. Without it only the delivery itself is checked. ``delivery_date``:
+    the delivery's date (default: today, for the "not after the delivery" bound).
     Returns one plain dict per present entity: entity, name, passed, blocking, description, metadata.
     """
     if isinstance(customer, str):

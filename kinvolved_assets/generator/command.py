@@ -30,9 +30,9 @@ def _positive(text: str) -> int:
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "generate", help="write a synthetic district's OneRoster+ deliveries (deterministic by seed)",
-        description="Simulate a district from the start of its school year and write one drop per weekday of "
-                    "[start, start+days): a bulk pull on day 1 and on the first delivery of each month, "
-                    "nightly deltas otherwise.")
+        description="Simulate a district from the start of its school year and write one delivery per "
+                    "weekday of [start, start+days): a bulk pull on day 1 and on the first delivery of each "
+                    "month, nightly deltas otherwise.")
     p.add_argument("--customer", required=True, help="customer id (slug), e.g. demo")
     p.add_argument("--scale", choices=tuple(SCALES), default="tiny",
                    help="tiny 200 students/1 school, small 2,500/5, medium 50,000/60, large 250,000/300, xl "
@@ -40,7 +40,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--start", type=_date, required=True, help="first delivery date (YYYY-MM-DD)")
     p.add_argument("--days", type=_positive, required=True, help="number of calendar days to cover")
-    p.add_argument("--out", type=Path, required=True, help="folder for the drops")
+    p.add_argument("--out", type=Path, required=True, help="folder for the deliveries")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--zip", dest="fmt", action="store_const", const="zip",
                      help="one ZIP per delivery (default)")
@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     except (UnsafePathError, ValueError) as exc:
         print(f"kinvolved generate: {exc}", file=sys.stderr)
         return 2
-    bulk = sum(1 for d in result.drops if d.mode == "bulk")
-    print(f"{len(result.drops)} drops ({bulk} bulk, {len(result.drops) - bulk} delta) in {args.out} "
+    bulk = sum(1 for d in result.deliveries if d.mode == "bulk")
+    count = len(result.deliveries)
+    print(f"{count} deliveries ({bulk} bulk, {count - bulk} delta) in {args.out} "
           f"for {args.customer} (scale {args.scale}, seed {args.seed}, school year {result.school_year}) "
           f"in {result.elapsed_seconds:.1f}s")
     for entity, n in sorted(result.counts.items()):

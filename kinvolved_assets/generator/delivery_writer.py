@@ -13,14 +13,14 @@ import numpy as np
 from kinvolved_assets.generator.calendar import day_number
 from kinvolved_assets.generator.renderer import Renderer
 from kinvolved_assets.generator.simulate import District
-from kinvolved_assets.generator.write import FILE_ORDER, Content, DropWriter, member_name
+from kinvolved_assets.generator.write import FILE_ORDER, Content, DeliveryWriter, member_name
 from kinvolved_assets.generator.write12 import roles_12, users_12
 from kinvolved_assets.generator.zip_pack import pack_zip
 from kinvolved_assets.oneroster import spec
 
 
 @dataclass(frozen=True)
-class Drop:
+class GeneratedDelivery:
     delivery_date: dt.date
     mode: str                     # bulk | delta
     path: Path
@@ -31,7 +31,7 @@ class Drop:
 @dataclass
 class _Files:
     """The entity files of one delivery as they are rendered (bytes, or a spilled file in ``folder``)."""
-    writer: DropWriter
+    writer: DeliveryWriter
     renderer: Renderer
     folder: Path
     index: int
@@ -100,9 +100,9 @@ def _put_entities(files: _Files, r: Renderer, d: District, day: int, changed: di
     files.put("attendance", r.attendance(np.asarray(att, np.int64)))
 
 
-def write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, index: int, date: dt.date,
+def write_delivery(writer: DeliveryWriter, r: Renderer, d: District, out: Path, index: int, date: dt.date,
                    bulk: bool, changed: dict[str, np.ndarray], fmt: str, quirks: bool,
-                   contract: spec.Contract = spec.ONEROSTER_11) -> Drop:
+                   contract: spec.Contract = spec.ONEROSTER_11) -> GeneratedDelivery:
     name = f"{d.customer_id}_{date:%Y%m%d}"
     loose = fmt == "loose"
     folder = out / name if loose else out / f".{name}.tmp"
@@ -129,4 +129,4 @@ def write_delivery(writer: DropWriter, r: Renderer, d: District, out: Path, inde
         pack_zip(members, path, date)
         if folder.exists():
             shutil.rmtree(folder)
-    return Drop(date, "bulk" if bulk else "delta", path, files.rows, manifest)
+    return GeneratedDelivery(date, "bulk" if bulk else "delta", path, files.rows, manifest)

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from kinvolved_assets.generator.calendar import SchoolCalendar, build_calendar, day_number, from_day_number
 from kinvolved_assets.generator.config import config_yaml, infer_school_year, suggested_config
-from kinvolved_assets.generator.delivery_writer import Drop, write_delivery
+from kinvolved_assets.generator.delivery_writer import GeneratedDelivery, write_delivery
 from kinvolved_assets.generator.render_sql import Style
 from kinvolved_assets.generator.renderer import Renderer
 from kinvolved_assets.generator.simulate import District
@@ -26,7 +26,7 @@ from kinvolved_assets.generator.truth import (
     TruthBuilder,
     period_day_stats,
 )
-from kinvolved_assets.generator.write import DropWriter
+from kinvolved_assets.generator.write import DeliveryWriter
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import check_slug
 from kinvolved_assets.sql import string
@@ -41,8 +41,8 @@ class GenerateResult:
     scale: str
     seed: int
     school_year: int
-    drops: list[Drop] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)     # entity -> total rows written over all drops
+    deliveries: list[GeneratedDelivery] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)     # entity -> rows written over all deliveries
     final: dict[str, int] = field(default_factory=dict)      # simulated population at the end
     truth_path: Path | None = None
     truth_rows: int = 0
@@ -93,7 +93,7 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
     first = min(day_number(dates[0]), district.ys)
     last = day_number(dates[-1])
     truth_builder = TruthBuilder(district, first, last) if truth is not None else None
-    writer = DropWriter(quirks)
+    writer = DeliveryWriter(quirks)
     try:
         truth_parts = _deliver(district, calendars, dates, first, last, out, fmt, quirks,
                                spec.contract(oneroster),
@@ -117,7 +117,7 @@ def generate(customer_id: str, scale: str, seed: int, start: dt.date, days: int,
 
 
 def _deliver(district: District, calendars: list[SchoolCalendar], dates: list[dt.date], first: int, last: int,
-             out: Path, fmt: str, quirks: bool, contract: spec.Contract, writer: DropWriter,
+             out: Path, fmt: str, quirks: bool, contract: spec.Contract, writer: DeliveryWriter,
              truth_builder: TruthBuilder | None, every: bool, result: GenerateResult,
              progress) -> list[pa.Table]:
     """Every day from ``first`` to ``last`` simulated (rollover days included), a delivery written on each
@@ -153,19 +153,20 @@ def _deliver(district: District, calendars: list[SchoolCalendar], dates: list[dt
         changed = {k: np.unique(np.concatenate(v)) if v else np.zeros(0, np.int64)
                    for k, v in changes_since.items()}
         changes_since = {k: [] for k in CHANGE_KEYS}
-        drop = write_delivery(writer, renderer, district, out, index, date, bulk, changed, fmt, quirks,
+        delivery = write_delivery(writer, renderer, district, out, index, date, bulk, changed, fmt, quirks,
                               contract)
-        result.drops.append(drop)
-        for k, v in drop.rows.items():
+        result.deliveries.append(delivery)
+        for k, v in delivery.rows.items():
             result.counts[k] = result.counts.get(k, 0) + v
         if truth_builder is not None and (every or index == len(dates) - 1):
             truth_parts.append(truth_builder.compute(day))
         if progress:
-            progress(drop)
+            progress(delivery)
     return truth_parts
 
 
-def _write_truth(writer: DropWriter, truth: Path, truth_parts: list[pa.Table], district: District, first: int,
+def _write_truth(writer: DeliveryWriter, truth: Path, truth_parts: list[pa.Table], district: District,
+                 first: int,
                  last: int, years: int, period_only_schools: int, result: GenerateResult) -> None:
     """student_attendance.parquet (and period_days.parquet with period-only schools) under ``truth``."""
     truth.mkdir(parents=True, exist_ok=True)

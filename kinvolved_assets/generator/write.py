@@ -40,7 +40,7 @@ SMALL_ROWS = 100_000     # files up to this many rows are formatted in memory; l
 Content = bytes | Path
 
 
-class DropWriter:
+class DeliveryWriter:
     def __init__(self, quirks: bool, threads: int = 2):
         self.quirks = quirks
         self.con = duckdb.connect(config={"threads": threads, "preserve_insertion_order": True})

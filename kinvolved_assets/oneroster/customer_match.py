@@ -5,14 +5,14 @@ A district's export always names some of its own organisations: the schools and 
 ``schoolSourcedId`` of attendance, enrollments and classes, a user's ``orgSourcedIds`` (1.1) or a
 role's ``orgSourcedId`` (1.2). The customer's organisations are its configured ``licensed_schools``
 (sourcedIds or identifiers) plus every organisation delivered to it before (``raw/orgs``). When the
-delivery names organisations and not one of them is the customer's, the drop is another district's
-export copied into the wrong landing folder: it is blocked as a whole (``drop.wrong_customer``),
+delivery names organisations and not one of them is the customer's, the delivery is another district's
+export copied into the wrong landing folder: it is blocked as a whole (``delivery.wrong_customer``),
 nothing of it is promoted. Before the customer's first orgs delivery only its config can disagree,
 and a config can be wrong (an onboarding typo: a licensed school then has no students, which the
 marts' plausibility checks also report), so it is a warning; without licensed schools either the
 rule cannot tell and says nothing.
 
-The finding names counts, the files and the fix, never an organisation id from the drop (an id
+The finding names counts, the files and the fix, never an organisation id from the delivery (an id
 column of a shifted row may hold a name).
 """
 
@@ -26,7 +26,7 @@ from ..paths import partition_files
 from ..sql import ident, string
 from .findings import Finding, finding
 
-RULE = "drop.wrong_customer"
+RULE = "delivery.wrong_customer"
 # entity -> the columns holding organisation ids (sourcedId or identifier)
 ORG_COLUMNS: dict[str, tuple[str, ...]] = {
     "orgs": ("sourcedId", "identifier", "parentSourcedId"),
@@ -102,7 +102,7 @@ def known_org_ids(con, raw_root: Path | None) -> set[str]:
 
 
 def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> list[Finding]:
-    """``drop.wrong_customer`` when the delivery names organisations and none is the customer's: an
+    """``delivery.wrong_customer`` when the delivery names organisations and none is the customer's: an
     error once the customer has an orgs delivery (its history cannot be a typo), a warning when only
     its ``licensed_schools`` disagree (a first delivery: the config may be the one that is wrong);
     nothing when the delivery names none or the customer has nothing to compare with."""

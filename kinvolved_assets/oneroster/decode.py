@@ -8,7 +8,7 @@ the evidence: none valid non-ASCII UTF-8 -> the file is Windows-1252; some -> a 
 bad lines, named in the finding.
 
 Limits, checked before DuckDB reads the file: the header line at most ``HEAD_BYTES`` (64 KiB), any
-line at most ``MAX_LINE_BYTES`` (10 MB, DuckDB's ``max_line_size``, beyond which it may drop a
+line at most ``MAX_LINE_BYTES`` (10 MB, DuckDB's ``max_line_size``, beyond which it may discard a
 record silently).
 """
 

@@ -1,4 +1,4 @@
-"""Drop discovery: find the OneRoster+ files in a ZIP or folder, safely.
+"""Delivery discovery: find the OneRoster+ files in a ZIP or folder, safely.
 
 Name matching: the file stem is split into lowercase word tokens (separators ``-``, ``_``, ``.``,
 space, camelCase and letter/digit boundaries). A file matches an entity when a contiguous run of
@@ -27,7 +27,7 @@ CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
-class DropLimits:
+class DeliveryLimits:
     max_members: int = 200
     max_uncompressed_bytes: int = 20 * 1024**3          # 20 GiB in total
     max_compression_ratio: float = 200.0                # per member and overall
@@ -44,7 +44,7 @@ class DropLimits:
 
 
 @dataclass(frozen=True)
-class DropFile:
+class DeliveryFile:
     entity: str
     member_name: str          # name as sent (inside the ZIP / relative to the folder)
     path: Path                # readable local path
@@ -70,7 +70,7 @@ def _entity_keys() -> dict[str, str]:
 
 
 ENTITY_KEYS = _entity_keys()
-# files of any version that are recognised and not ingested (1.2-only ones tell a 1.2 drop)
+# files of any version that are recognised and not ingested (1.2-only ones tell a 1.2 delivery)
 IGNORED_KEYS = {_norm(n): n for c in spec.CONTRACTS.values() for n in c.ignored_files}
 MANIFEST_KEY = "manifest"
 
@@ -146,7 +146,8 @@ def file_sha256(path: Path) -> tuple[int, str]:
         return _hash_copy(fh, None, 1 << 62)
 
 
-def extract_zip(zpath: Path, dest: Path, limits: DropLimits, known_sha256: str | None = None) -> Discovery:
+def extract_zip(zpath: Path, dest: Path, limits: DeliveryLimits,
+                known_sha256: str | None = None) -> Discovery:
     """The ZIP's members extracted to ``dest``, each hashed while copied; refused (``fatal``) on an
     unreadable archive, limits exceeded or an unsafe member, checked archive-wide first, then member
     by member, then while extracting. The ZIP's own sha256 is ``known_sha256`` when the caller has it
@@ -199,53 +200,53 @@ def _open_zip(zpath: Path, name: str) -> tuple[zipfile.ZipFile | None, Finding |
     try:
         return zipfile.ZipFile(zpath), None
     except UnicodeDecodeError:
-        return None, finding("drop.bad_member_name",
+        return None, finding("delivery.bad_member_name",
                              f"{name} has a member name flagged UTF-8 that is not valid UTF-8; "
                              "re-create the ZIP with UTF-8 names.", file=name)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return None, finding("drop.bad_zip",
+        return None, finding("delivery.bad_zip",
                              f"{name} is not a readable ZIP (truncated or corrupt); send it again.",
                              file=name)
 
 
-def _archive_refusal(infos: list[zipfile.ZipInfo], limits: DropLimits, name: str) -> Finding | None:
+def _archive_refusal(infos: list[zipfile.ZipInfo], limits: DeliveryLimits, name: str) -> Finding | None:
     """The first archive-wide limit the ZIP's directory exceeds: members, declared size, ratio."""
     if len(infos) > limits.max_members:
-        return finding("drop.too_many_members",
+        return finding("delivery.too_many_members",
                        f"the ZIP has {len(infos)} members; the limit is {limits.max_members}.", file=name)
     total_declared = sum(i.file_size for i in infos)
     total_compressed = sum(i.compress_size for i in infos) or 1
     if total_declared > limits.max_uncompressed_bytes:
-        return finding("drop.too_large",
+        return finding("delivery.too_large",
                        f"the ZIP expands to {total_declared} bytes; the limit is "
                        f"{limits.max_uncompressed_bytes}.", file=name)
     if (total_declared > limits.ratio_min_bytes
             and total_declared / total_compressed > limits.max_compression_ratio):
-        return finding("drop.compression_ratio",
+        return finding("delivery.compression_ratio",
                        f"the ZIP expands {total_declared / total_compressed:.0f}x; the "
                        f"limit is {limits.max_compression_ratio:.0f}x (zip bomb?).", file=name)
     return None
 
 
-def _member_refusals(infos: list[zipfile.ZipInfo], limits: DropLimits, name: str) -> list[Finding]:
-    """One finding per member the drop is refused for (unsafe path, symlink, encrypted, declared
+def _member_refusals(infos: list[zipfile.ZipInfo], limits: DeliveryLimits, name: str) -> list[Finding]:
+    """One finding per member the delivery is refused for (unsafe path, symlink, encrypted, declared
     ratio), in the archive's order."""
     out: list[Finding] = []
     for info in infos:
         mode = info.external_attr >> 16
         shown = repr(info.filename[:120])
         if _unsafe_member(info.filename):
-            out.append(finding("drop.unsafe_path",
-                               f"member {shown} has an absolute path or '..'; the drop is refused.",
+            out.append(finding("delivery.unsafe_path",
+                               f"member {shown} has an absolute path or '..'; the delivery is refused.",
                                file=name))
         elif stat.S_ISLNK(mode):
-            out.append(finding("drop.symlink",
-                               f"member {shown} is a symbolic link; the drop is refused.", file=name))
+            out.append(finding("delivery.symlink",
+                               f"member {shown} is a symbolic link; the delivery is refused.", file=name))
         elif info.flag_bits & 0x1:
-            out.append(finding("drop.encrypted", f"member {shown} is encrypted.", file=name))
+            out.append(finding("delivery.encrypted", f"member {shown} is encrypted.", file=name))
         elif (info.file_size > limits.ratio_min_bytes
               and info.file_size / max(info.compress_size, 1) > limits.max_compression_ratio):
-            out.append(finding("drop.compression_ratio",
+            out.append(finding("delivery.compression_ratio",
                                f"member {shown} expands "
                                f"{info.file_size / max(info.compress_size, 1):.0f}x (zip bomb?).",
                                file=name))
@@ -253,7 +254,7 @@ def _member_refusals(infos: list[zipfile.ZipInfo], limits: DropLimits, name: str
 
 
 def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, local: Path, budget: int,
-                    limits: DropLimits, name: str) -> tuple[int, str] | Finding:
+                    limits: DeliveryLimits, name: str) -> tuple[int, str] | Finding:
     """(bytes, sha256) of one member copied to ``local``, or the finding it is refused for (beyond
     the remaining size budget, unreadable, or expanding past the ratio once read)."""
     shown = repr(info.filename[:120])
@@ -261,23 +262,23 @@ def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, local: Path, bud
         with zf.open(info) as src:
             n, digest = _hash_copy(src, local, budget)
     except OverflowError:
-        return finding("drop.too_large",
+        return finding("delivery.too_large",
                        f"member {shown} expands beyond the size limit (zip bomb?).", file=name)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
             RuntimeError) as exc:
         if is_disk_full(exc):   # our disk, not the district's file
             raise
-        return finding("drop.bad_zip",
+        return finding("delivery.bad_zip",
                        f"member {shown} cannot be extracted (truncated or corrupt ZIP).", file=name)
     if (info.file_size and n > limits.ratio_min_bytes
             and n / max(info.compress_size, 1) > limits.max_compression_ratio):
-        return finding("drop.compression_ratio",
+        return finding("delivery.compression_ratio",
                        f"member {shown} expands {n / max(info.compress_size, 1):.0f}x (zip bomb?).",
                        file=name)
     return n, digest
 
 
-def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
+def scan_folder(folder: Path, limits: DeliveryLimits) -> Discovery:
     disc = Discovery(root=folder)
     entries: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -285,7 +286,7 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
         for d in list(dirnames):
             p = Path(dirpath) / d
             if p.is_symlink():
-                disc.findings.append(finding("drop.symlink",
+                disc.findings.append(finding("delivery.symlink",
                                              f"{(rel_dir / d).as_posix()!r} is a symbolic link; it is not "
                                              "followed.", file=(rel_dir / d).as_posix()))
                 dirnames.remove(d)
@@ -297,19 +298,19 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
                 continue
             p = Path(dirpath) / f
             if not _utf8(rel):
-                disc.findings.append(finding("drop.bad_file_name",
+                disc.findings.append(finding("delivery.bad_file_name",
                                              f"the file name {printable(rel)!r} is not valid UTF-8; the file "
                                              "is ignored. Rename it.", file=printable(rel)))
                 continue
             if p.is_symlink() or not p.is_file():
-                disc.findings.append(finding("drop.symlink",
+                disc.findings.append(finding("delivery.symlink",
                                              f"{rel!r} is a symbolic link or special file; it is not read.",
                                              file=rel))
                 continue
             entries.append((rel, p))
     entries = [(printable(rel), p) for rel, p in entries]
     if len(entries) > limits.max_members:
-        disc.findings.append(finding("drop.too_many_members",
+        disc.findings.append(finding("delivery.too_many_members",
                                      f"the folder has {len(entries)} files; the limit is "
                                      f"{limits.max_members}.", file=folder.name))
         disc.fatal = True
@@ -322,7 +323,7 @@ def scan_folder(folder: Path, limits: DropLimits) -> Discovery:
         disc.file_hashes[rel] = (n, digest)
         h.update(f"{rel}\0{digest}\n".encode())
     if total > limits.max_uncompressed_bytes:
-        disc.findings.append(finding("drop.too_large",
+        disc.findings.append(finding("delivery.too_large",
                                      f"the folder holds {total} bytes; the limit is "
                                      f"{limits.max_uncompressed_bytes}.", file=folder.name))
         disc.fatal = True

@@ -17,51 +17,53 @@ MAX_QUOTED = 40
 
 # rule id -> (default severity, scope, what it means / what to fix). Rendered in docs/oneroster-plus.md.
 RULES: dict[str, tuple[str, str, str]] = {
-    # drop level
-    "drop.not_found": ("error", "drop",
+    # delivery level
+    "delivery.not_found": ("error", "delivery",
                        "The path does not exist or is neither a ZIP, a folder nor a CSV file."),
-    "drop.bad_zip": ("error", "drop", "The ZIP is truncated or corrupt; send the file again."),
-    "drop.bad_member_name": ("error", "drop",
+    "delivery.bad_zip": ("error", "delivery", "The ZIP is truncated or corrupt; send the file again."),
+    "delivery.bad_member_name": ("error", "delivery",
                              "A ZIP member name is flagged UTF-8 but is not valid UTF-8; re-create the ZIP."),
-    "drop.bad_file_name": ("warning", "drop",
+    "delivery.bad_file_name": ("warning", "delivery",
                            "A file name is not valid UTF-8 (shown escaped); the file is ignored. Rename it."),
-    "drop.too_many_members": ("error", "drop", "The ZIP has more members than the limit."),
-    "drop.too_large": ("error", "drop", "Uncompressed size exceeds the limit."),
-    "drop.compression_ratio": ("error", "drop",
+    "delivery.too_many_members": ("error", "delivery", "The ZIP has more members than the limit."),
+    "delivery.too_large": ("error", "delivery", "Uncompressed size exceeds the limit."),
+    "delivery.compression_ratio": ("error", "delivery",
                                "A member or the ZIP is compressed beyond the ratio limit (zip bomb)."),
-    "drop.unsafe_path": ("error", "drop",
-                         "A member has an absolute path or '..' (zip slip); the drop is refused."),
-    "drop.symlink": ("error", "drop", "A member is a symbolic link; the drop is refused."),
-    "drop.encrypted": ("error", "drop",
+    "delivery.unsafe_path": ("error", "delivery",
+                         "A member has an absolute path or '..' (zip slip); the delivery is refused."),
+    "delivery.symlink": ("error", "delivery", "A member is a symbolic link; the delivery is refused."),
+    "delivery.encrypted": ("error", "delivery",
                        "An encrypted ZIP member cannot be read; send the ZIP without a password."),
-    "drop.unknown_file": ("warning", "drop",
+    "delivery.unknown_file": ("warning", "delivery",
                           "A file does not match any OneRoster+ file name; it is ignored."),
-    "drop.ignored_file": ("info", "drop",
+    "delivery.ignored_file": ("info", "delivery",
                           "A recognised OneRoster 1.1/1.2 file we do not ingest; it is ignored."),
-    "drop.nested_file": ("warning", "drop", "A file sits in a sub-folder; put all CSVs at the top level."),
-    "drop.ambiguous_file": ("error", "drop",
+    "delivery.nested_file": ("warning", "delivery",
+                             "A file sits in a sub-folder; put all CSVs at the top level."),
+    "delivery.ambiguous_file": ("error", "delivery",
                             "Two files match the same OneRoster+ file; neither is loaded. Send one."),
-    "drop.file_missing": ("info", "drop",
-                          "An expected file is not in the drop (state of that entity is unchanged)."),
-    "drop.version": ("info", "drop", "The OneRoster version (1.1 or 1.2) the drop is read as, and why."),
-    "drop.version_mixed": ("error", "drop",
-                           "The drop mixes OneRoster 1.1 and 1.2 (manifest, files, users.csv header); "
+    "delivery.file_missing": ("info", "delivery",
+                          "An expected file is not in the delivery (state of that entity is unchanged)."),
+    "delivery.version": ("info", "delivery",
+                         "The OneRoster version (1.1 or 1.2) the delivery is read as, and why."),
+    "delivery.version_mixed": ("error", "delivery",
+                           "The delivery mixes OneRoster 1.1 and 1.2 (manifest, files, users.csv header); "
                            "nothing is loaded."),
-    "drop.version_unsupported": ("error", "drop",
+    "delivery.version_unsupported": ("error", "delivery",
                                  "manifest oneroster.version is 1.0; export OneRoster 1.1 or 1.2 CSV."),
-    "drop.empty": ("error", "drop", "The drop contains no OneRoster+ files."),
-    "drop.wrong_customer": ("error", "drop",
+    "delivery.empty": ("error", "delivery", "The delivery contains no OneRoster+ files."),
+    "delivery.wrong_customer": ("error", "delivery",
                             "None of the organisations the delivery names is the customer's (licensed "
                             "schools, orgs delivered before): another district's export; nothing is loaded "
                             "(a warning before the customer's first orgs delivery)."),
     # manifest
-    "manifest.unreadable": ("warning", "drop",
+    "manifest.unreadable": ("warning", "delivery",
                             "manifest.csv cannot be parsed as propertyName,value; modes are inferred."),
-    "manifest.bad_mode": ("warning", "drop",
+    "manifest.bad_mode": ("warning", "delivery",
                           "A file.<name> value is not bulk, delta or absent; the mode is inferred."),
-    "manifest.version": ("warning", "drop",
+    "manifest.version": ("warning", "delivery",
                          "oneroster.version is not 1.1 or 1.2; the version is read from the files."),
-    "manifest.declared_missing": ("error", "drop",
+    "manifest.declared_missing": ("error", "delivery",
                                   "The manifest declares a file bulk/delta but the file is missing."),
     "manifest.declared_absent": ("warning", "file",
                                  "The manifest says absent but the file is present; it is loaded."),
@@ -140,9 +142,9 @@ RULES: dict[str, tuple[str, str, str]] = {
                                "school_year to the year sent."),
     # cross-file references
     "ref.dangling": ("error", "reference",
-                     "A reference points to a sourcedId not in the drop (warning for a delta target)."),
+                     "A reference points to a sourcedId not in the delivery (warning for a delta target)."),
     "ref.target_absent": ("info", "reference",
-                          "The referenced file is not in the drop; references were not checked."),
+                          "The referenced file is not in the delivery; references were not checked."),
 }
 
 
@@ -158,7 +160,7 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"bad severity {self.severity!r}")
-        for name in ("file", "column", "message"):   # names from a drop may hold escapes or bad bytes
+        for name in ("file", "column", "message"):   # names from a delivery may hold escapes or bad bytes
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, printable(str(value)))

@@ -42,7 +42,7 @@ from ..paths import partition_dirs
 from ..sql import string as _lit
 from . import spec
 from .decode import Header, read_header
-from .discover import DropFile, DropLimits
+from .discover import DeliveryFile, DeliveryLimits
 from .findings import Finding, finding
 from .header_map import ColumnMap, map_header
 from .line_numbers import LineNumbers, number_lines
@@ -84,8 +84,8 @@ class LoadResult:
 LARGE_FILE_BYTES = 8 << 20
 
 
-def load_memory_limit(limits: DropLimits, size: int) -> str:
-    """DuckDB's memory limit for loading a large file of ``size`` bytes (see ``DropLimits``)."""
+def load_memory_limit(limits: DeliveryLimits, size: int) -> str:
+    """DuckDB's memory limit for loading a large file of ``size`` bytes (see ``DeliveryLimits``)."""
     cap = _bytes(limits.memory_limit)
     want = max(limits.load_memory_floor, int(size * limits.load_memory_factor))
     return f"{min(cap, want) // 1024**2}MiB" if cap else limits.memory_limit
@@ -101,7 +101,7 @@ def _bytes(setting: str) -> int | None:
     return int(float(m.group(1)) * base ** "BKMGT".index(unit[0]))
 
 
-def _connect(limits: DropLimits, size: int, tmpdir: Path) -> duckdb.DuckDBPyConnection:
+def _connect(limits: DeliveryLimits, size: int, tmpdir: Path) -> duckdb.DuckDBPyConnection:
     """Own connection (own temp tables) on the process's throwaway in-memory DuckDB; a large file
     gets a database of its own, closed (memory given back) when the file is done."""
     if size >= LARGE_FILE_BYTES:
@@ -111,7 +111,7 @@ def _connect(limits: DropLimits, size: int, tmpdir: Path) -> duckdb.DuckDBPyConn
     return scratch_cursor(limits.threads, limits.memory_limit)
 
 
-def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str, limits: DropLimits,
+def load_file(ent: spec.Entity, df: DeliveryFile, out_root: Path, delivery_date: str, limits: DeliveryLimits,
               file_findings: list[Finding] | None = None) -> LoadResult:
     res = LoadResult(entity=ent.name, file_name=df.member_name, sha256=df.sha256)
     res.findings.extend(file_findings or [])
@@ -140,7 +140,7 @@ def load_file(ent: spec.Entity, df: DropFile, out_root: Path, delivery_date: str
 
 
 
-def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: str, limits: DropLimits,
+def _load(ent, df, hdr: Header, cmap: ColumnMap, out_root: Path, delivery_date: str, limits: DeliveryLimits,
           res: LoadResult, tmpdir: Path) -> LoadResult:
     """Common path: ONE streaming pass CSV -> typed Parquet of the good rows. A second pass over the CSV
     happens only when the file has rejected rows, duplicate sourcedIds or multi-line records."""
@@ -189,9 +189,9 @@ def _refused_rows(con, plan: LoadPlan, scanned: Scanned, n_all: int, n_good: int
     return n_bad, n_dup_rows, lines
 
 
-def _check_and_write(con, plan: LoadPlan, df: DropFile, hdr: Header, scanned: Scanned,
+def _check_and_write(con, plan: LoadPlan, df: DeliveryFile, hdr: Header, scanned: Scanned,
                      finals: tuple[Path, ...],
-                     raw_tmp: Path, staged: list[Path], delivery_date: str, limits: DropLimits,
+                     raw_tmp: Path, staged: list[Path], delivery_date: str, limits: DeliveryLimits,
                      res: LoadResult) -> tuple[Path, Path | None]:
     """Counts, mode, refused rows, then the raw Parquet, rejects and ``_files`` row into staged folders
     (``staged`` gets each); (files folder, rejects folder or None)."""

@@ -13,7 +13,7 @@ import duckdb
 
 from .column_sql import guid_broken
 from .decode import MAX_LINE_BYTES, Header, scan_lines, transcode_to_utf8
-from .discover import DropFile
+from .discover import DeliveryFile
 from .findings import finding
 from .load_plan import LoadPlan, csv_scan
 from .row_findings import transcoded
@@ -39,7 +39,7 @@ def _first_pass(con, plan: LoadPlan, path: Path, again: bool = False) -> None:
                     FROM (SELECT *, {plan.typed_inner} FROM {csv_scan(path, plan.ncols)})""")
 
 
-def scan_file(con, plan: LoadPlan, df: DropFile, hdr: Header, tmpdir: Path,
+def scan_file(con, plan: LoadPlan, df: DeliveryFile, hdr: Header, tmpdir: Path,
               res: LoadResult) -> Scanned | None:
     """The table ``t`` of the file's records; None (``res`` failed, with the finding) when the file
     cannot be read."""

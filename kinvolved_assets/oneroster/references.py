@@ -1,8 +1,8 @@
-"""Cross-file reference checks within one drop (run on the loaded raw Parquet).
+"""Cross-file reference checks within one delivery (run on the loaded raw Parquet).
 
 A reference is checked against the delivery itself. When the target file is a bulk, it is the
 complete population, so an unresolved reference is an error; when it is a delta the target may
-already exist in current state, so it is a warning. When the target file is not in the drop the
+already exist in current state, so it is a warning. When the target file is not in the delivery the
 references of that column are not checked (info).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from ..sql import ident as _q
 from ..sql import string as _lit
 from . import spec
-from .discover import DropLimits
+from .discover import DeliveryLimits
 from .findings import Finding, finding, quote_value
 from .load import LoadResult
 from .scratch import scratch_cursor
@@ -30,7 +30,7 @@ def _refs(contract: spec.Contract) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def check_references(results: dict[str, LoadResult], root: Path, limits: DropLimits,
+def check_references(results: dict[str, LoadResult], root: Path, limits: DeliveryLimits,
                      contract: spec.Contract = spec.ONEROSTER_11) -> list[Finding]:
     ok = {k: r for k, r in results.items() if not r.failed and r.parquet_path is not None}
     out: list[Finding] = []
@@ -49,7 +49,7 @@ def check_references(results: dict[str, LoadResult], root: Path, limits: DropLim
                     if n:
                         out.append(finding("ref.target_absent",
                                            f"{col} of {n} rows was not checked: "
-                                           f"{spec.entity(target).file_name} is not in the drop.",
+                                           f"{spec.entity(target).file_name} is not in the delivery.",
                                            file=member, column=col))
                 continue
             key_cols = ["sourcedId"] + (["title"] if col == "absenceCode" else [])

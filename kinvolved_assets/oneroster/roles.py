@@ -10,13 +10,13 @@ not checked.
 from __future__ import annotations
 
 from ..sql import string as _lit
-from .discover import DropLimits
+from .discover import DeliveryLimits
 from .findings import Finding, finding
 from .load import LoadResult
 from .scratch import scratch_cursor
 
 
-def primary_role_findings(res: LoadResult, limits: DropLimits) -> list[Finding]:
+def primary_role_findings(res: LoadResult, limits: DeliveryLimits) -> list[Finding]:
     if res.mode != "bulk" or res.parquet_path is None or not res.rows:
         return []
     con = scratch_cursor(limits.threads, limits.memory_limit)

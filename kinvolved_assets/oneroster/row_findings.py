@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..sql import string as _lit
 from . import spec
 from .decode import Transcoded
-from .discover import DropLimits
+from .discover import DeliveryLimits
 from .findings import RULES, Finding, finding, quote_value, safe_value
 from .header_map import ColumnMap
 
@@ -65,7 +65,7 @@ def _malformed_findings(con, member: str, rj_lines: list[int], cap: int) -> list
 
 
 def row_findings(con, ent: spec.Entity, cmap: ColumnMap, member: str, n_bad: int, rj_lines: list[int],
-                 line_expr: str, joins: str, limits: DropLimits) -> list[Finding]:
+                 line_expr: str, joins: str, limits: DeliveryLimits) -> list[Finding]:
     cap = limits.max_findings_per_rule
     out: list[Finding] = _malformed_findings(con, member, rj_lines, cap) if rj_lines else []
     if not n_bad:

@@ -4,7 +4,7 @@ SIS disagree on the label: the spec says the ending year (2019 for 2018-09-05..2
 exports write the starting year (2018). The configured ``school_year`` Y stands for the window
 Y-1-07-01 .. Y-06-30. The sessions of type ``schoolYear`` that lie mostly (more than half of their
 days) inside that window are the school year, whatever their label; a label other than Y is a warning
-naming the session. A drop without any such ``schoolYear`` session (only terms or semesters) uses the
+naming the session. A delivery without any such ``schoolYear`` session (only terms or semesters) uses the
 span of the ``term``/``semester``/``gradingPeriod`` sessions that lie mostly inside the window. When
 nothing matches, the school year is unresolved: an error, and the marts are not built with it
 (dbt: ``int_school_years__resolved``, ``tests/assert_school_year_resolved.sql`` apply the same rule).

@@ -1,7 +1,7 @@
 """The OneRoster+ contract: every accepted file, its columns, types and enumerations.
 
 One contract per OneRoster version (``ONEROSTER_11``, ``ONEROSTER_12``; ``contract(version)``): the
-reader reads a drop through the contract of its version. ``ENTITIES`` are the OneRoster 1.1 files;
+reader reads a delivery through the contract of its version. ``ENTITIES`` are the OneRoster 1.1 files;
 ``RAW_ENTITIES`` the raw entities (one asset each) over both versions, an entity's columns there
 being the union of its versions' columns (the raw Parquet layout dbt reads).
 
@@ -232,7 +232,7 @@ IGNORED_ONEROSTER_12_FILES = ("userResources", "scoreScales", "lineItemScoreScal
 
 @dataclass(frozen=True)
 class Contract:
-    """The files of one OneRoster version, as a drop of that version is read."""
+    """The files of one OneRoster version, as a delivery of that version is read."""
 
     version: str
     entities: tuple[Entity, ...]
@@ -252,7 +252,7 @@ class Contract:
 ONEROSTER_11 = Contract("1.1", ENTITIES, IGNORED_ONEROSTER_FILES)
 ONEROSTER_12 = Contract("1.2", ENTITIES_12, IGNORED_ONEROSTER_FILES + IGNORED_ONEROSTER_12_FILES)
 CONTRACTS = {c.version: c for c in (ONEROSTER_11, ONEROSTER_12)}
-# Files only a OneRoster 1.2 drop has (their presence reads the drop as 1.2).
+# Files only a OneRoster 1.2 delivery has (their presence reads the delivery as 1.2).
 ONEROSTER_12_ONLY_FILES = (*(e.file_stem for e in ENTITIES_12 if e.name not in ONEROSTER_11.entity_names),
                            *IGNORED_ONEROSTER_12_FILES)
 # users.csv columns that only one version has (its header tells the version).
@@ -294,7 +294,7 @@ ACCEPTED_VERSIONS = tuple(CONTRACTS)
 
 
 def entity(name: str) -> Entity:
-    """The raw entity ``name`` (all versions' columns); a drop reads through ``contract(v).entity``."""
+    """The raw entity ``name`` (all versions' columns); a delivery reads through ``contract(v).entity``."""
     try:
         return ENTITIES_BY_NAME[name]
     except KeyError as exc:

@@ -70,7 +70,7 @@ LOADER_COLUMNS = {
     "_line": "BIGINT",            # 1-based line number of the record in the CSV (header is line 1)
     "_delivery_date": "DATE",     # the delivery (partition) date
     "_mode": "VARCHAR",           # bulk | delta, as resolved for this file
-    "_file": "VARCHAR",           # member name inside the drop, as sent
+    "_file": "VARCHAR",           # member name inside the delivery, as sent
 }
 
 

@@ -1,9 +1,9 @@
-"""Which OneRoster version a drop is: from manifest.csv, else from its files and users.csv header.
+"""Which OneRoster version a delivery is: from manifest.csv, else from its files and users.csv header.
 
 Signals: the manifest's ``oneroster.version``; files only 1.2 has (roles.csv, userProfiles.csv,
 userResources.csv...); the users.csv header (``role``/``orgSourcedIds`` only in 1.1,
 ``userMasterIdentifier``, ``primaryOrgSourcedId``... only in 1.2). The manifest decides when it
-names 1.1 or 1.2 and no file disagrees; without it the files decide, and a drop with no signal is
+names 1.1 or 1.2 and no file disagrees; without it the files decide, and a delivery with no signal is
 read as 1.1. Signals that disagree (a 1.2 users.csv under a 1.1 manifest, roles.csv beside a 1.1
 users.csv...) and a OneRoster 1.0 manifest are refused with one error; nothing is loaded.
 """
@@ -20,7 +20,7 @@ from .findings import Finding, finding
 
 @dataclass
 class Detection:
-    contract: spec.Contract | None                    # None: the drop is refused
+    contract: spec.Contract | None                    # None: the delivery is refused
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -44,14 +44,14 @@ def users_layout(path: Path, member: str) -> tuple[str | None, list[str]]:
 def detect(manifest: dict[str, str], manifest_member: str | None,
            entity_files: dict[str, list[tuple[str, Path]]],
            ignored_files: list[str]) -> Detection:
-    """The contract to read the drop with. ``entity_files``: entity -> [(member, path)] found;
+    """The contract to read the delivery with. ``entity_files``: entity -> [(member, path)] found;
     ``ignored_files``: the recognised, not ingested file names found."""
     declared = manifest.get("oneroster.version", "").strip()
     out: list[Finding] = []
     mfile = manifest_member
     if declared.startswith("1.0"):
         return Detection(None,
-                         [finding("drop.version_unsupported",
+                         [finding("delivery.version_unsupported",
                                   "manifest oneroster.version is 1.0; OneRoster 1.0 is not accepted. Export "
                                   "OneRoster 1.1 or 1.2 CSV (with the Kinvolved extension files).",
                                   file=mfile)])
@@ -74,7 +74,7 @@ def detect(manifest: dict[str, str], manifest_member: str | None,
         said["1.2"].append(f"it has the 1.2-only files {', '.join(v12_files)[:120]}")
     if layout == "mixed":
         return Detection(None,
-                         out + [finding("drop.version_mixed",
+                         out + [finding("delivery.version_mixed",
                                         "users.csv has columns of both OneRoster 1.1 and 1.2 "
                                         f"({', '.join(telling)}); send one version's layout.",
                                         file=users[0][0], line=1)])
@@ -86,12 +86,13 @@ def detect(manifest: dict[str, str], manifest_member: str | None,
     if declared:
         said[declared].insert(0, f"manifest oneroster.version is {declared}")
     if said["1.1"] and said["1.2"]:
-        msg = (f"the drop mixes OneRoster versions: 1.1 because {'; '.join(said['1.1'])}, but 1.2 because "
-               f"{'; '.join(said['1.2'])}. Send every file of one version (and a manifest that names it).")
+        msg = (f"the delivery mixes OneRoster versions: 1.1 because {'; '.join(said['1.1'])}, but 1.2 "
+               f"because {'; '.join(said['1.2'])}. Send every file of one version (and a manifest that names "
+               "it).")
         return Detection(None,
-                         out + [finding("drop.version_mixed", msg,
+                         out + [finding("delivery.version_mixed", msg,
                                         file=mfile or (users[0][0] if users else None))])
     version = "1.2" if said["1.2"] else "1.1"
     why = "; ".join(said[version]) or "it has no 1.2-only file or column"
-    out.append(finding("drop.version", f"read as OneRoster {version} because {why}.", file=mfile))
+    out.append(finding("delivery.version", f"read as OneRoster {version} because {why}.", file=mfile))
     return Detection(spec.contract(version), out)

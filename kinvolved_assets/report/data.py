@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from kinvolved_assets.customers import school_year_of
-from kinvolved_assets.marts_figures import open_marts_file
+from kinvolved_assets.marts.figures import open_marts_file
 
 BANDS = ("satisfactory", "at_risk", "moderate_chronic", "severe_chronic")
 DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"

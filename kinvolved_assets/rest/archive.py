@@ -76,7 +76,7 @@ class PullArchive:
         self._sha.write(f"{sink.sha256}  {sink.path.relative_to(self.work).as_posix()}\n")
         self._sha.flush()
 
-    def drop_entity(self, entity: str) -> None:
+    def forget_entity(self, entity: str) -> None:
         """Forget an entity's pages (a re-pull after the record count changed while paging)."""
         shutil.rmtree(self.work / "pages" / entity, ignore_errors=True)
         self._sha.write(f"# {entity}: earlier pages discarded, pulled again\n")

@@ -20,9 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("serve-oneroster", help="serve a generated district as a OneRoster API on 127.0.0.1")
-    p.add_argument("--district", required=True, help="a folder of generated drops (kinvolved generate --out)")
+    p.add_argument("--district", required=True,
+                   help="a folder of generated deliveries (kinvolved generate --out)")
     p.add_argument("--port", type=int, default=8787)
-    p.add_argument("--as-of", help="replay the drops up to this date (default: the last one)")
+    p.add_argument("--as-of", help="replay the deliveries up to this date (default: the last one)")
     p.add_argument("--auth", choices=("oauth2_client_credentials", "oauth1_hmac_sha256"),
                    default="oauth2_client_credentials")
     p.add_argument("--client-id-env", default="ONEROSTER_CLIENT_ID",
@@ -81,7 +82,7 @@ def cmd_serve(args) -> int:
         return 2
     with server:
         state = server.provider.state
-        print(f"serving {len(state.drops)} drops as of {state.as_of} on {server.url} "
+        print(f"serving {len(state.deliveries)} deliveries as of {state.as_of} on {server.url} "
               "(1.1: /ims/oneroster/v1p1, 1.2: /ims/oneroster/rostering/v1p2, token: "
               f"{server.url}/oauth/token)",
               flush=True)

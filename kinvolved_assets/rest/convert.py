@@ -1,8 +1,8 @@
-"""Pulled pages -> an ordinary Kinvolved OneRoster+ delivery (the same CSV files as a drop).
+"""Pulled pages -> an ordinary Kinvolved OneRoster+ delivery (the same CSV files as a delivery).
 
 Each entity's pages become ``<fileStem>.csv`` with the contract's columns in order. A full pull is a
 *bulk* file: records marked ``tobedeleted`` are left out and ``status``/``dateLastModified`` are blank
-(as in a bulk drop). A delta keeps both. A record seen twice while paging is written once (its last
+(as in a bulk delivery). A delta keeps both. A record seen twice while paging is written once (its last
 version). ``manifest.csv`` declares every file's mode and says the delivery came from the REST flow.
 Memory: one page plus one sourcedId per record of the entity.
 """

@@ -1,6 +1,6 @@
-"""The records a local provider serves: a generated district's drops replayed up to an as-of date.
+"""The records a local provider serves: a generated district's deliveries replayed up to an as-of date.
 
-The generator writes one OneRoster+ drop per weekday (bulk or delta). Replaying them in date order
+The generator writes one OneRoster+ delivery per weekday (bulk or delta). Replaying them in date order
 gives what a SIS would hold on each day, with the history a REST API exposes:
 - a delta row is upserted as sent (its ``status`` and ``dateLastModified``);
 - a bulk row that is new or changed becomes ``active`` with ``dateLastModified`` = that day 23:15Z
@@ -21,17 +21,17 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from kinvolved_assets.delivery import date_from_name
+from kinvolved_assets.delivery.landing import date_from_name
 from kinvolved_assets.oneroster import spec
 
 _STEMS = {e.file_stem.lower(): e.name for e in spec.ENTITIES}
 STAMP_TIME = "T23:15:00Z"
 
 
-def _members(drop: Path) -> dict[str, bytes]:
-    if drop.is_dir():
-        return {p.name: p.read_bytes() for p in sorted(drop.iterdir()) if p.suffix.lower() == ".csv"}
-    with zipfile.ZipFile(drop) as archive:
+def _members(delivery: Path) -> dict[str, bytes]:
+    if delivery.is_dir():
+        return {p.name: p.read_bytes() for p in sorted(delivery.iterdir()) if p.suffix.lower() == ".csv"}
+    with zipfile.ZipFile(delivery) as archive:
         return {Path(n).name: archive.read(n) for n in archive.namelist() if n.lower().endswith(".csv")}
 
 
@@ -39,8 +39,8 @@ def _rows(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
-def list_drops(district: Path) -> list[tuple[dt.date, Path]]:
-    """The generated drops of a folder (ZIPs or sub-folders with a date in the name), in date order."""
+def list_deliveries(district: Path) -> list[tuple[dt.date, Path]]:
+    """The generated deliveries of a folder (ZIPs or sub-folders with a date in the name), in date order."""
     found = []
     for entry in sorted(Path(district).iterdir()):
         if entry.name.startswith(".") or not (entry.is_dir() or entry.suffix.lower() == ".zip"):
@@ -55,9 +55,10 @@ class DistrictState:
     """Thread-safe current records per entity, keyed by sourcedId (rows as contract CSV strings)."""
 
     def __init__(self, district: Path):
-        self.drops = list_drops(district)
-        if not self.drops:
-            raise ValueError(f"{district} holds no generated drops (ZIPs or folders with a date in the name)")
+        self.deliveries = list_deliveries(district)
+        if not self.deliveries:
+            raise ValueError(f"{district} holds no generated deliveries (ZIPs or folders with a date in the "
+                             "name)")
         self.records: dict[str, dict[str, dict[str, str]]] = {e.name: {} for e in spec.ENTITIES}
         self.as_of: dt.date | None = None
         self.lock = threading.RLock()
@@ -65,10 +66,10 @@ class DistrictState:
         self._cache: dict = {}
 
     def advance(self, to: dt.date) -> int:
-        """Apply every drop dated on or before ``to`` not applied yet; returns how many were applied."""
+        """Apply every delivery dated on or before ``to`` not applied yet; returns how many were applied."""
         applied = 0
         with self.lock:
-            for day, path in self.drops:
+            for day, path in self.deliveries:
                 if (self.as_of is None or day > self.as_of) and day <= to:
                     self._apply(day, path)
                     applied += 1

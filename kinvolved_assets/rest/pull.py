@@ -4,7 +4,7 @@ pages to a OneRoster+ delivery and hand it to the customer's landing folder atom
 The delivery is written as ``landing/<customer>/.rest_<pull_id>.tmp/`` (hidden from the delivery
 sensor) and renamed to ``rest_<pull_id>/`` only when every file is complete, so a partial pull is
 never seen as a delivery; from there the delivery sensor / ``kinvolved ingest`` treat it like any
-drop (archive, raw Parquet, checks, marts). One pull per customer at a time (a lock file); a killed
+delivery (archive, raw Parquet, checks, marts). One pull per customer at a time (a lock file); a killed
 pull leaves only hidden work folders, which the next pull removes before it starts again.
 """
 
@@ -106,7 +106,7 @@ def _pull_entity(client: OneRosterClient, archive: PullArchive, customer, entity
         known = {t for t in totals if t is not None}
         if not known or (len(known) == 1 and got == totals[-1]):
             return pages, got
-        archive.drop_entity(entity)
+        archive.forget_entity(entity)
         change = f"{totals[0]} -> {totals[-1]}, {got} received"
     raise PullError(f"customer {customer.customer_id}: the record count of {entity} changed while paging "
                     f"({change}) "

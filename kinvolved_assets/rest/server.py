@@ -234,7 +234,7 @@ class ProviderServer:
                  port: int = 0, auth: str = "oauth2_client_credentials", admin: bool = False,
                  token_seconds: int = 3600):
         state = DistrictState(district)
-        state.advance(as_of or state.drops[-1][0])
+        state.advance(as_of or state.deliveries[-1][0])
         self.provider = Provider(state, client_id, client_secret, auth=auth, admin=admin,
                                  token_seconds=token_seconds)
         handler = type("Handler", (_Handler,), {"provider": self.provider})

@@ -11,7 +11,7 @@ import yaml
 from dagster import AssetKey
 
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 from kinvolved_assets.report.data import band_thresholds
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.defs.partitions import delivery_key
-from kinvolved_assets.ingest import ENTITY_NAMES
+from kinvolved_assets.delivery.ingest import ENTITY_NAMES
 from kinvolved_assets.local_runner import run_ingest
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def test_asset_backfill_of_two_dates_requests_one_marts_build(platform, instance
     from dagster._core.execution.backfill import PartitionBackfill
 
     generated = platform.add_customer("acme", days=2)
-    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.deliveries)
     defs = platform.definitions()
     keys = [delivery_key("acme", d) for d in dates]
     backfill = PartitionBackfill.from_asset_partitions(
@@ -71,8 +71,8 @@ def test_partition_run_replays_every_accepted_delivery_of_its_date_in_arrival_or
     from kinvolved_assets.local_runner import process_landing
 
     generated = platform.add_customer("acme", days=1)
-    nightly = generated.drops[0].path
-    date = generated.drops[0].delivery_date.isoformat()
+    nightly = generated.deliveries[0].path
+    date = generated.deliveries[0].delivery_date.isoformat()
     defs = platform.definitions()
     assert [ok for *_, ok in process_landing(defs, instance, "acme", build_marts=False).ingest_runs] == [True]
     correction = nightly.with_name(nightly.stem + "_correction.zip")
@@ -101,26 +101,26 @@ def test_partition_run_replays_every_accepted_delivery_of_its_date_in_arrival_or
                                           of_type=DagsterEventType.ASSET_MATERIALIZATION).records
     orgs = [r for r in events if r.event_log_entry.dagster_event.event_specific_data.materialization.asset_key
             == raw_asset_key("orgs")]
-    drops = [r.event_log_entry.dagster_event.event_specific_data.materialization.metadata["drop"].value for r
-             in orgs]
-    assert len(drops) == 2 and drops[0] != drops[1], drops
+    deliveries = [r.event_log_entry.dagster_event.event_specific_data.materialization.metadata[
+                      "delivery_file"].value for r in orgs]
+    assert len(deliveries) == 2 and deliveries[0] != deliveries[1], deliveries
     assert sorted((platform.warehouse("acme") / "raw" / "orgs" / f"delivery_date={date}").iterdir()) == [
         platform.warehouse("acme") / "raw" / "orgs" / f"delivery_date={date}" / f"seq={r[0]}" for r in rows]
 
 
-def _block(drop_path) -> None:
-    """The drop's attendance file loses a required column: the delivery is blocked as a whole."""
+def _block(delivery_path) -> None:
+    """The delivery's attendance file loses a required column: the delivery is blocked as a whole."""
     import zipfile
 
-    broken = drop_path.with_suffix(".tmp")
-    with zipfile.ZipFile(drop_path) as zin, zipfile.ZipFile(broken, "w") as zout:
+    broken = delivery_path.with_suffix(".tmp")
+    with zipfile.ZipFile(delivery_path) as zin, zipfile.ZipFile(broken, "w") as zout:
         for item in zin.namelist():
             data = zin.read(item).decode("utf-8")
             if item.endswith("attendance.csv"):
                 data = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 5)
                                  for line in data.splitlines()) + "\n"
             zout.writestr(item, data)
-    broken.replace(drop_path)
+    broken.replace(delivery_path)
 
 
 def _failed_trigger(defs, instance, run_id):
@@ -154,10 +154,10 @@ def test_backfill_whose_last_run_is_blocked_builds_the_marts_once(platform, inst
     from kinvolved_assets.local_runner import run_marts
 
     generated = platform.add_customer("acme", days=2)
-    drops = sorted(generated.drops, key=lambda d: d.delivery_date)
-    _block(drops[1].path)
+    deliveries = sorted(generated.deliveries, key=lambda d: d.delivery_date)
+    _block(deliveries[1].path)
     defs = platform.definitions()
-    keys = [delivery_key("acme", d.delivery_date.isoformat()) for d in drops]
+    keys = [delivery_key("acme", d.delivery_date.isoformat()) for d in deliveries]
     tags = _asset_backfill(defs, instance, "bf-last-blocked", keys)
 
     first = run_ingest(defs, instance, keys[0], tags=tags)
@@ -182,9 +182,9 @@ def test_backfill_with_no_ingested_delivery_says_why_no_marts_build(platform, in
     from dagster import SkipReason
 
     generated = platform.add_customer("acme", days=1)
-    _block(generated.drops[0].path)
+    _block(generated.deliveries[0].path)
     defs = platform.definitions()
-    key = delivery_key("acme", generated.drops[0].delivery_date.isoformat())
+    key = delivery_key("acme", generated.deliveries[0].delivery_date.isoformat())
     tags = _asset_backfill(defs, instance, "bf-all-blocked", [key])
     only = run_ingest(defs, instance, key, tags=tags)
     assert not only.success
@@ -202,10 +202,10 @@ def test_backlog_run_stopped_at_a_blocked_delivery_builds_the_marts_of_the_promo
     from kinvolved_assets.local_runner import run_backlog
 
     generated = platform.add_customer("acme", days=3)
-    drops = sorted(generated.drops, key=lambda d: d.delivery_date)
-    _block(drops[2].path)
+    deliveries = sorted(generated.deliveries, key=lambda d: d.delivery_date)
+    _block(deliveries[2].path)
     defs = platform.definitions()
-    dates = [d.delivery_date.isoformat() for d in drops]
+    dates = [d.delivery_date.isoformat() for d in deliveries]
     # a backlog run launched by the daemon (the sensor's catch-up, the UI): no in-process caller to
     # build marts
     run = run_backlog(defs, instance, "acme", run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}})
@@ -230,9 +230,9 @@ def test_cli_backfill_whose_last_delivery_is_blocked_builds_the_marts_of_the_ear
     from kinvolved_assets.cli.main import main
 
     generated = platform.add_customer("acme", days=3)
-    drops = sorted(generated.drops, key=lambda d: d.delivery_date)
-    _block(drops[-1].path)
-    dates = [d.delivery_date.isoformat() for d in drops]
+    deliveries = sorted(generated.deliveries, key=lambda d: d.delivery_date)
+    _block(deliveries[-1].path)
+    dates = [d.delivery_date.isoformat() for d in deliveries]
     code = main(["backfill", "acme", "--from", dates[0], "--to", dates[-1], mode])
     out = capsys.readouterr().out
     assert code == 1, out                                  # the blocked delivery is reported as a failure

@@ -11,7 +11,7 @@ from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_c
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.keys import BACKLOG_JOB, raw_asset_key
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.oneroster.spec import ENTITIES, RAW_ENTITIES
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def _raw_partitions(p) -> dict[str, list[str]]:
 def test_backlog_run_matches_one_run_per_delivery(platform, tmp_path, monkeypatch):
     # reference: one run per delivery (backlog disabled)
     one = platform
-    n = len(one.add_customer("acme", days=DAYS).drops)
+    n = len(one.add_customer("acme", days=DAYS).deliveries)
     with DagsterInstance.ephemeral() as inst:
         report = process_landing(build_definitions(one.config_dir, one.home, settle_seconds=0,
                                                    backlog_min_deliveries=0), inst, "acme")
@@ -47,7 +47,7 @@ def test_backlog_run_matches_one_run_per_delivery(platform, tmp_path, monkeypatc
     # the same deliveries found by one sensor tick -> one backlog run
     two = _platform(type(platform), tmp_path / "backlog", monkeypatch)
     generated = two.add_customer("acme", days=DAYS)
-    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.deliveries)
     defs = build_definitions(two.config_dir, two.home, settle_seconds=0, backlog_min_deliveries=3)
     with DagsterInstance.ephemeral() as inst:
         report = process_landing(defs, inst, "acme")
@@ -89,9 +89,9 @@ def test_backlog_run_matches_one_run_per_delivery(platform, tmp_path, monkeypatc
 
 def test_backlog_stops_at_a_blocked_delivery(platform, instance):
     generated = platform.add_customer("acme", days=5)
-    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.deliveries)
     # the third delivery's attendance file loses a required column
-    bad = next(d.path for d in generated.drops if d.delivery_date.isoformat() == dates[2])
+    bad = next(d.path for d in generated.deliveries if d.delivery_date.isoformat() == dates[2])
     broken = bad.with_suffix(".tmp")
     with zipfile.ZipFile(bad) as zin, zipfile.ZipFile(broken, "w") as zout:
         for item in zin.namelist():
@@ -132,7 +132,7 @@ def test_backfill_one_run_from_the_cli(platform, capsys):
     from kinvolved_assets.cli.main import main
 
     generated = platform.add_customer("acme", days=3)
-    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.deliveries)
     code = main(["backfill", "acme", "--from", dates[0], "--to", dates[-1], "--one-run"])
     out = capsys.readouterr().out
     assert code == 0, out

@@ -1,5 +1,5 @@
 """Recovering from a blocked delivery (issue 15, case 7): a backfill of its date replays the ledger's
-accepted delivery, not the newest archived (blocked) one; the fixed drop sent under the blocked one's
+accepted delivery, not the newest archived (blocked) one; the fixed delivery sent under the blocked one's
 name is ingested, not ignored; the blocked one is then superseded. Real runs, a real dbt build."""
 
 from __future__ import annotations
@@ -20,22 +20,23 @@ def _ledger(platform) -> list[tuple]:
         return con.execute("select seq, file_name, state from deliveries order by seq").fetchall()
 
 
-def test_backfill_replays_the_accepted_delivery_and_a_fixed_drop_of_the_same_name_is_ingested(
+def test_backfill_replays_the_accepted_delivery_and_a_fixed_delivery_of_the_same_name_is_ingested(
         platform, instance, capsys):
     from kinvolved_assets.cli.main import main
 
     platform.add_customer("acme", days=1)
     defs = platform.definitions()
     assert [ok for *_, ok in process_landing(defs, instance, "acme", build_marts=False).ingest_runs] == [True]
-    good = platform.generated["acme"].drops[0].path
-    date = platform.generated["acme"].drops[0].delivery_date.isoformat()
+    good = platform.generated["acme"].deliveries[0].path
+    date = platform.generated["acme"].deliveries[0].delivery_date.isoformat()
     resent = platform.landing("acme") / f"acme_{date.replace('-', '')}_resent.zip"
     _drop_column(good, resent, "attendance.csv", 5)
     assert [ok for *_, ok in process_landing(defs, instance, "acme", build_marts=False).ingest_runs] \
         == [False]
     (good_seq, _, _), (blocked_seq, _, _) = _ledger(platform)
 
-    # the backfill of that date replays what the ledger accepted, though the blocked drop is archived later
+    # the backfill of that date replays what the ledger accepted, though the blocked delivery is archived
+    # later
     capsys.readouterr()
     assert main(["backfill", "acme", "--from", date, "--to", date, "--in-process"]) == 0
     out = capsys.readouterr().out

@@ -30,7 +30,7 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     first = process_landing(defs, instance, "acme", build_marts=False)
     assert [ok for *_, ok in first.ingest_runs] == [True]
     date = first.ingest_runs[0][0]
-    good = platform.generated["acme"].drops[0].path
+    good = platform.generated["acme"].deliveries[0].path
     bad = platform.landing("acme") / f"acme_{date.replace('-', '')}_resent.zip"
     _drop_column(good, bad, "attendance.csv", 5)
     second = process_landing(defs, instance, "acme", build_marts=False)
@@ -48,7 +48,8 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     assert "FAILED, delivery BLOCKED (not promoted)" in failed.description
     assert f"live: the delivery of {date} (" in failed.description
     meta = {k: v.value for k, v in failed.metadata.items()}
-    assert meta["drop"] == bad.name and meta["promoted"] is False and meta["live_delivery_date"] == date
+    assert meta["delivery_file"] == bad.name and meta["promoted"] is False
+    assert meta["live_delivery_date"] == date
     assert meta["live_rows"] > 0
     orgs = checks[("orgs", "contract")]
     assert orgs.passed and "passed, delivery BLOCKED" in orgs.description
@@ -59,7 +60,7 @@ def test_blocked_redelivery_names_itself_and_what_is_live(platform, instance):
     attendance = by_entity["attendance"]
     assert attendance.partition == f"acme|{date}"
     assert attendance.metadata["failed_checks"].value == "contract"
-    assert attendance.metadata["blocked_drop"].value == bad.name
+    assert attendance.metadata["blocked_delivery_file"].value == bad.name
     # the re-delivery is the date's second delivery: its report has a folder of its own (seq=<n>)
     assert re.search(rf"/acme/reports/{date}/seq=[0-9]+/validation\.html$",
                      attendance.metadata["validation_report_url"].value)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_ingest_prints_no_dagster_notices(platform):
-    platform.add_customer("acme", generate_drops=False)
+    platform.add_customer("acme", generate_deliveries=False)
     env = {**os.environ, "KINVOLVED_HOME": str(platform.home),
            "KINVOLVED_CONFIG_DIR": str(platform.config_dir)}
     env.pop("PYTHONWARNINGS", None)
@@ -22,13 +22,13 @@ def test_ingest_prints_no_dagster_notices(platform):
     proc = subprocess.run([str(kinvolved), "ingest", "acme"], env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "no new drops" in proc.stdout
+    assert "no new deliveries" in proc.stdout
     for noise in ("BetaWarning", "SupersessionWarning", "PreviewWarning", "dg dev"):
         assert noise not in proc.stdout + proc.stderr
 
 
 def test_raw_asset_descriptions_keep_their_placeholders(platform):
-    platform.add_customer("acme", generate_drops=False)
+    platform.add_customer("acme", generate_deliveries=False)
     graph = platform.definitions().resolve_asset_graph()
     from dagster import AssetKey
 

@@ -18,7 +18,7 @@ from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.defs.partitions import CUSTOMER_DIM, DATE_DIM, date_start, delivery_key
 from kinvolved_assets.generator.calendar import build_calendar
 from kinvolved_assets.local_runner import process_landing, run_ingest, tick_delivery_sensor
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +89,7 @@ def test_two_thousand_school_config_builds_marts(platform, instance: DagsterInst
 
 
 def test_partitions_start_at_the_earliest_school_year_and_older_deliveries_name_the_field(platform, instance):
-    platform.add_customer("demo", generate_drops=False)
+    platform.add_customer("demo", generate_deliveries=False)
     defs = platform.definitions()
     assert date_start(defs.resolve_job_def("ingest_delivery").partitions_def) == "2025-07-01"
 

@@ -14,7 +14,7 @@ from dagster import DagsterInstance, Definitions
 
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.local_runner import process_landing, run_ingest, tick_delivery_sensor
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 from kinvolved_assets.oneroster.spec import ENTITIES
 from tests.districts import latest_cumulative
 
@@ -52,7 +52,7 @@ def _one_part(entity_dir, date: str):
 
 
 def test_definitions_load_and_asset_specs_match_snapshot(platform):
-    platform.add_customer("demo", generate_drops=False)
+    platform.add_customer("demo", generate_deliveries=False)
     defs = platform.definitions()
     Definitions.validate_loadable(defs)
     snapshot = asset_spec_snapshot(defs)
@@ -73,8 +73,8 @@ def test_sensor_materialize_every_asset_and_rematerialize_idempotently(platform,
     defs = platform.definitions()
 
     first = tick_delivery_sensor(defs, instance, "acme")
-    assert len(first.run_requests) == len(platform.generated["acme"].drops) == 3
-    assert tick_delivery_sensor(defs, instance, "acme").run_requests == [], "same drops → no new runs"
+    assert len(first.run_requests) == len(platform.generated["acme"].deliveries) == 3
+    assert tick_delivery_sensor(defs, instance, "acme").run_requests == [], "same deliveries → no new runs"
 
     request = sorted(first.run_requests, key=lambda r: r.partition_key.keys_by_dimension["date"])[0]
     result = run_ingest(defs, instance, request.partition_key, request.run_config, dict(request.tags))
@@ -141,13 +141,13 @@ def test_two_customers_with_colliding_ids_are_isolated(platform, instance):
 def test_onboarding_prints_schools_and_codes(platform, capsys):
     from kinvolved_assets.cli.main import main
 
-    platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
+    platform.add_customer("newdistrict", generate_deliveries=False, licensed_schools=[])
     from kinvolved_assets.generator.generate import generate
 
-    drops_dir = platform.home.parent / "incoming"
-    gen = generate("newdistrict", "small", 3, __import__("datetime").date(2025, 8, 25), 1, drops_dir,
+    deliveries_dir = platform.home.parent / "incoming"
+    gen = generate("newdistrict", "small", 3, __import__("datetime").date(2025, 8, 25), 1, deliveries_dir,
                    school_year=2026)
-    code = main(["onboard", "newdistrict", str(gen.drops[0].path)])
+    code = main(["onboard", "newdistrict", str(gen.deliveries[0].path)])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Schools found (5):" in out
@@ -164,7 +164,7 @@ def test_blocked_delivery_keeps_previous_marts_and_triggers_no_build(platform, i
 
     from dagster import DagsterEventType, build_run_status_sensor_context
 
-    from kinvolved_assets.marts_reader import content_digest
+    from kinvolved_assets.marts.reader import content_digest
 
     platform.add_customer("acme", days=1)
     defs = platform.definitions()
@@ -185,7 +185,7 @@ def test_blocked_delivery_keeps_previous_marts_and_triggers_no_build(platform, i
     assert request.partition_key == "acme" and request.run_key == f"marts-after-{ok_run.run_id}"
 
     # a later delivery whose attendance file lost a required column is blocked as a whole
-    source = platform.generated["acme"].drops[0].path
+    source = platform.generated["acme"].deliveries[0].path
     bad = platform.landing("acme") / "acme_20250826.zip"
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(bad, "w") as zout:
         for item in zin.namelist():

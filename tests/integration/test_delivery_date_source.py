@@ -17,10 +17,11 @@ pytestmark = pytest.mark.integration
 def test_ingest_prints_every_date_source_and_warns_on_old_attendance(platform, capsys):
     from kinvolved_assets.cli.ingest import cmd_ingest
 
-    (drop,) = platform.add_customer("acme", days=1).drops   # the name-dated case: the personal-data scan
-    arrived = drop.delivery_date + dt.timedelta(days=30)
-    undated = drop.path.with_name("export.zip")
-    drop.path.rename(undated)
+    # the name-dated case: the personal-data scan
+    (delivery,) = platform.add_customer("acme", days=1).deliveries
+    arrived = delivery.delivery_date + dt.timedelta(days=30)
+    undated = delivery.path.with_name("export.zip")
+    delivery.path.rename(undated)
     stamp = dt.datetime.combine(arrived, dt.time(12), tzinfo=ZoneInfo("America/New_York")).timestamp()
     os.utime(undated, (stamp, stamp))
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import CustomerPaths
 from tests.unit.expectations_fixtures import CUSTOMER, PII, good_rows
@@ -34,7 +34,7 @@ def _cell(value) -> str:
     return str(value)
 
 
-def write_drop(folder: Path, rows: dict[str, list[dict]]) -> Path:
+def write_delivery(folder: Path, rows: dict[str, list[dict]]) -> Path:
     folder.mkdir(parents=True)
     for ent in spec.ENTITIES:
         with open(folder / ent.file_name, "w", newline="", encoding="utf-8") as fh:
@@ -47,8 +47,8 @@ def write_drop(folder: Path, rows: dict[str, list[dict]]) -> Path:
 
 def ingest(home: Path, date: str, rows):
     paths = CustomerPaths.for_customer(CUSTOMER.customer_id, home)
-    drop = write_drop(paths.landing / f"acme_{date.replace('-', '')}", rows)
-    return paths, ingest_delivery(CUSTOMER, paths, date, run_id=f"run-{date}", drop_hint=str(drop),
+    delivery = write_delivery(paths.landing / f"acme_{date.replace('-', '')}", rows)
+    return paths, ingest_delivery(CUSTOMER, paths, date, run_id=f"run-{date}", delivery_hint=str(delivery),
                                   validators=[expectations_validator()], reporter=delivery_reporter)
 
 

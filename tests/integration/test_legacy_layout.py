@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kinvolved_assets.legacy_layout import LegacyLayout, upgrade_layout
+from kinvolved_assets.delivery.legacy_layout import LegacyLayout, upgrade_layout
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.paths import CustomerPaths
 
 pytestmark = pytest.mark.integration
@@ -99,7 +99,7 @@ def _with_correction(platform, instance) -> tuple[str, Path, int]:
     generated = platform.add_customer("acme", days=1)
     defs = platform.definitions()
     assert [ok for *_, ok in process_landing(defs, instance, "acme", build_marts=False).ingest_runs] == [True]
-    nightly = generated.drops[0].path
+    nightly = generated.deliveries[0].path
     correction = nightly.with_name(nightly.stem + "_correction.zip")
     with zipfile.ZipFile(nightly) as zin, zipfile.ZipFile(correction, "w", zipfile.ZIP_DEFLATED) as zout:
         for name in zin.namelist():
@@ -119,7 +119,7 @@ def _with_correction(platform, instance) -> tuple[str, Path, int]:
     with sqlite3.connect(warehouse / "ledger.sqlite") as con:
         last = con.execute("select max(seq) from deliveries where file_name = ?",
                            [correction.name]).fetchone()[0]
-    return generated.drops[0].delivery_date.isoformat(), warehouse, last
+    return generated.deliveries[0].delivery_date.isoformat(), warehouse, last
 
 
 def test_a_date_with_two_deliveries_is_assigned_by_its_files_record_after_a_crash(platform, instance):
@@ -178,7 +178,7 @@ def test_a_tree_older_than_the_ledger_records_its_archived_delivery(platform, in
     (warehouse / "ledger.sqlite").unlink()
     paths = CustomerPaths.for_customer("acme", platform.home)
     assert upgrade_layout(paths) > 0
-    assert layout(warehouse) == ([], seqs)           # seq=1: the archived drop, now in the ledger
+    assert layout(warehouse) == ([], seqs)           # seq=1: the archived delivery, now in the ledger
     with sqlite3.connect(warehouse / "ledger.sqlite") as con:
         rows = con.execute("select seq, file_name, state from deliveries").fetchall()
-    assert rows == [(1, generated.drops[0].path.name, "ingested")]
+    assert rows == [(1, generated.deliveries[0].path.name, "ingested")]

@@ -11,7 +11,7 @@ from dagster import AssetKey
 
 from kinvolved_assets.defs.mart_checks import plausibility_of_run
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from dagster import AssetKey
 
 from kinvolved_assets.local_runner import process_landing, run_marts
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.paths import CustomerPaths
 
 pytestmark = pytest.mark.integration
@@ -27,20 +27,20 @@ def _plan_of_last_build(instance) -> str:
 def test_nightly_deltas_are_incremental_candidates_and_bulks_fall_back(platform, instance):
     # 29 Sep - 2 Oct 2025: a bulk (first delivery), a delta, the monthly bulk of 1 October, a delta
     gen = platform.add_customer("acme", start=dt.date(2025, 9, 29), days=4)
-    drops = sorted(gen.drops, key=lambda d: d.delivery_date)
-    assert [d.mode for d in drops] == ["bulk", "delta", "bulk", "delta"]
+    deliveries = sorted(gen.deliveries, key=lambda d: d.delivery_date)
+    assert [d.mode for d in deliveries] == ["bulk", "delta", "bulk", "delta"]
     held = platform.home / "held"
     held.mkdir()
-    for drop in drops:
-        shutil.move(drop.path, held / drop.path.name)
+    for delivery in deliveries:
+        shutil.move(delivery.path, held / delivery.path.name)
     defs = platform.definitions()
     paths = CustomerPaths.for_customer("acme", platform.home)
 
     plans = []
-    for drop in drops:
-        shutil.copy2(held / drop.path.name, paths.landing / drop.path.name)
+    for delivery in deliveries:
+        shutil.copy2(held / delivery.path.name, paths.landing / delivery.path.name)
         report = process_landing(defs, instance, "acme")
-        assert report.marts_run and report.marts_run[1], drop.delivery_date
+        assert report.marts_run and report.marts_run[1], delivery.delivery_date
         plans.append(_plan_of_last_build(instance))
     # the ledger's arrival sequences (#N) are its own; the dates are the deliveries'
     incremental = r"incremental: 1 delivery\(ies\) after {} #[0-9]+, no bulk"

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +21,13 @@ TRUTH_COLUMNS = "student_sourced_id, school_sourced_id, days_enrolled, days_abse
 def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
     from kinvolved_assets.generator.generate import generate
 
-    platform.add_customer("springfield", scale="small", seed=14, generate_drops=False)
+    platform.add_customer("springfield", scale="small", seed=14, generate_deliveries=False)
     outbox = tmp_path / "outbox"
     # Fri 26 Sep (initial bulk, with attendance since the first day of school), Mon-Tue deltas,
     # Wed 1 Oct (monthly bulk), Thu delta.
     gen = generate("springfield", "small", 14, dt.date(2025, 9, 26), 7, outbox, truth=tmp_path / "truth",
                    school_year=2026)
-    assert [d.mode for d in gen.drops] == ["bulk", "delta", "delta", "bulk", "delta"]
+    assert [d.mode for d in gen.deliveries] == ["bulk", "delta", "delta", "bulk", "delta"]
     truth_file = str(gen.truth_path)
     con = duckdb.connect()
     defs = platform.definitions()
@@ -35,12 +35,12 @@ def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
     landing.mkdir(parents=True)
     marts_db = platform.warehouse("springfield") / "marts.duckdb"
 
-    for drop in gen.drops:
-        shutil.copy(drop.path, landing / drop.path.name)
+    for delivery in gen.deliveries:
+        shutil.copy(delivery.path, landing / delivery.path.name)
         report = process_landing(defs, instance, "springfield")
         assert [ok for *_, ok in report.ingest_runs] == [True], report.ingest_runs
         assert report.marts_run and report.marts_run[1]
-        as_of = drop.delivery_date.isoformat()
+        as_of = delivery.delivery_date.isoformat()
         expected = con.execute(
             f"select {TRUTH_COLUMNS}, attendance_rate from read_parquet(?) where as_of_date = ? order by all",
             [truth_file, as_of]).fetchall()
@@ -51,7 +51,7 @@ def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
             ).fetchall()
             assert {r[0] for r in marts.execute("select distinct as_of_date from "
                                                 "msr_student_cumulative_attendance").fetchall()} \
-                == {drop.delivery_date}
+                == {delivery.delivery_date}
         assert len(got) == len(expected), f"{as_of}: {len(got)} rows in marts vs {len(expected)} in truth"
         mismatches = [(g, e) for g,
                       e in zip(got, expected, strict=True) if g[:5] != e[:5] or abs(g[5] - e[5]) > 1e-12]
@@ -71,9 +71,9 @@ def test_marts_equal_truth_at_every_as_of_date(platform, instance, tmp_path):
     transfers = con.execute("select count(*) from (select student_sourced_id from read_parquet(?) where "
                             "as_of_date = ? "
                             "group by 1 having count(distinct school_sourced_id) > 1)",
-                            [truth_file, gen.drops[-1].delivery_date.isoformat()]).fetchone()[0]
+                            [truth_file, gen.deliveries[-1].delivery_date.isoformat()]).fetchone()[0]
     assert deleted > 0 and corrected > 0 and withdrawn > 0 and transfers > 0, (deleted, corrected, withdrawn,
                                                                                transfers)
     chronic = con.execute("select avg(is_chronically_absent::int) from read_parquet(?) where as_of_date = ?",
-                          [truth_file, gen.drops[-1].delivery_date.isoformat()]).fetchone()[0]
+                          [truth_file, gen.deliveries[-1].delivery_date.isoformat()]).fetchone()[0]
     assert 0.03 < chronic < 0.40

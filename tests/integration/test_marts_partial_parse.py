@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kinvolved_assets.local_runner import process_landing, run_marts
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.paths import CustomerPaths
 
 pytestmark = pytest.mark.integration

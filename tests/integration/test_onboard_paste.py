@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from kinvolved_assets.customers import load_customer_configs
-from tests.unit.corpus.reader_drops import write_drop
+from tests.unit.corpus.reader_deliveries import write_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +22,9 @@ ORGS = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\
 def test_onboard_block_pastes_into_a_valid_config(platform, capsys):
     from kinvolved_assets.cli.main import main
 
-    platform.add_customer("numdistrict", generate_drops=False, licensed_schools=[])
-    drop = write_drop(platform.home.parent / "incoming", {"orgs.csv": ORGS}, name="export_2025-09-02")
-    assert main(["onboard", "numdistrict", str(drop)]) == 0
+    platform.add_customer("numdistrict", generate_deliveries=False, licensed_schools=[])
+    delivery = write_delivery(platform.home.parent / "incoming", {"orgs.csv": ORGS}, name="export_2025-09-02")
+    assert main(["onboard", "numdistrict", str(delivery)]) == 0
     out = capsys.readouterr().out
     assert "Schools found (3):" in out and "District (not a school, never licensed) (1):" in out
     schools_part, district_part = out.split("Schools found (3):")[1].split("District (not a school")
@@ -41,7 +41,8 @@ def test_onboard_block_pastes_into_a_valid_config(platform, capsys):
     assert not loaded.errors, loaded.errors
     assert loaded.customers["numdistrict"].licensed_schools == ["2", "3", "sch-4"]
 
-    # the drop's schoolYear session (2023-08-01 .. 2024-06-30) is not the configured 2026: said, with the fix
+    # the delivery's schoolYear session (2023-08-01 .. 2024-06-30) is not the configured 2026: said, with
+    # the fix
     assert "School year 2026: ERROR session.no_school_year: " in out and "set school_year: 2024" in out
 
     # a hand-typed block without quotes is accepted too

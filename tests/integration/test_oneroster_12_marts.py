@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterInstance
 
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.marts.reader import content_digest, open_marts
 from tests.districts import latest_cumulative
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def _deliver(p, version: str) -> tuple[str, object]:
     # Fri 26 Sep (bulk), Mon-Tue deltas, Wed 1 Oct (monthly bulk), Thu delta
     gen = p.add_customer("twin", scale="small", seed=14, start=dt.date(2025, 9, 26), days=7,
                          oneroster=version)
-    assert [d.mode for d in gen.drops] == ["bulk", "delta", "delta", "bulk", "delta"]
+    assert [d.mode for d in gen.deliveries] == ["bulk", "delta", "delta", "bulk", "delta"]
     with DagsterInstance.ephemeral() as inst:
         report = process_landing(p.definitions(), inst, "twin")
     assert report.ingest_runs and all(ok for *_, ok in report.ingest_runs), report.ingest_runs
@@ -68,11 +68,12 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
                                     "union_by_name=true)").fetchall()}
     assert "role" not in cols and "primaryOrgSourcedId" in cols
     partitions = sorted(d.name for d in (raw / "roles").iterdir())
-    assert len(partitions) == len(gen_12.drops) - sum(1 for d in gen_12.drops if "roles" not in d.rows)
+    without_roles = sum(1 for d in gen_12.deliveries if "roles" not in d.rows)
+    assert len(partitions) == len(gen_12.deliveries) - without_roles
     truth = str(p12.home / "truth" / "twin" / "student_attendance.parquet")
     moved = q.execute("select count(*) from (select student_sourced_id from read_parquet(?) where as_of_date "
                       "= ? group by 1 having count(distinct school_sourced_id) > 1)",
-                      [truth, gen_12.drops[-1].delivery_date.isoformat()]).fetchone()[0]
+                      [truth, gen_12.deliveries[-1].delivery_date.isoformat()]).fetchone()[0]
     coach = q.execute(f"select count(*) from read_parquet('{raw}/roles/**/*.parquet') where role = "
                       "'ext:coach'").fetchone()[0]
     deleted = q.execute(f"select count(*) from read_parquet('{raw}/attendance/**/*.parquet') "
@@ -82,23 +83,23 @@ def test_same_district_as_11_and_12_gives_identical_marts(platform, tmp_path, mo
     assert moved > 0 and coach > 0 and deleted > 0 and withdrawn > 0, (moved, coach, deleted, withdrawn)
 
 
-def test_validate_and_onboard_a_12_drop(platform, capsys):
+def test_validate_and_onboard_a_12_delivery(platform, capsys):
     import json
 
     from kinvolved_assets.cli.main import main
     from kinvolved_assets.generator.generate import generate
 
-    platform.add_customer("newdistrict", generate_drops=False, licensed_schools=[])
+    platform.add_customer("newdistrict", generate_deliveries=False, licensed_schools=[])
     gen = generate("newdistrict", "small", 3, dt.date(2025, 8, 25), 1, platform.home.parent / "incoming",
                    school_year=2026, oneroster="1.2")
-    drop = str(gen.drops[0].path)
-    assert main(["validate", drop, "--json"]) == 0
+    delivery = str(gen.deliveries[0].path)
+    assert main(["validate", delivery, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    said = [f["message"] for f in report["findings"] if f["rule"] == "drop.version"]
+    said = [f["message"] for f in report["findings"] if f["rule"] == "delivery.version"]
     assert said and said[0].startswith("read as OneRoster 1.2 because manifest oneroster.version is 1.2")
     assert {f["entity"] for f in report["files"]} >= {"users", "roles"}
     assert all(e["passed"] for e in report["expectations"]), report["expectations"]
-    assert main(["onboard", "newdistrict", drop]) == 0
+    assert main(["onboard", "newdistrict", delivery]) == 0
     out = capsys.readouterr().out
     assert "Schools found (5):" in out and "licensed_schools:" in out and "AE" in out
     raw = platform.warehouse("newdistrict") / "raw"

@@ -15,7 +15,7 @@ import pytest
 from kinvolved_assets.generator.calendar import build_calendar
 from kinvolved_assets.generator.truth import day_fraction
 from kinvolved_assets.local_runner import process_landing
-from kinvolved_assets.marts_reader import open_marts
+from kinvolved_assets.marts.reader import open_marts
 
 pytestmark = pytest.mark.integration
 

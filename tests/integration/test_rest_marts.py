@@ -1,7 +1,7 @@
 """One path downstream: the generated district pulled over REST (initial full pull, nightly deltas
 with corrections and deletions, a monthly full pull) gives marts identical to ingesting its CSV
-drops, and equal to the truth, also after replaying the archived pulls (one backlog run); the hybrid
-(roster over REST, attendance as CSV drops) too. Real
+deliveries, and equal to the truth, also after replaying the archived pulls (one backlog run); the hybrid
+(roster over REST, attendance as CSV deliveries) too. Real
 provider over HTTP, real Dagster runs (sensor -> ingest -> dbt) on an on-disk instance, then a scan
 of everything written for the client secret and every token issued."""
 
@@ -18,7 +18,7 @@ from dagster import DagsterInstance
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.keys import BACKLOG_OP
 from kinvolved_assets.local_runner import process_landing, run_backlog, run_marts
-from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.marts.reader import content_digest, open_marts
 from kinvolved_assets.rest.config import ROSTER_ENTITIES
 from kinvolved_assets.rest.pull import pull_customer
 from kinvolved_assets.rest.server import ProviderServer
@@ -63,17 +63,17 @@ def _no_secrets(root, server):
     assert scan_for_secrets(root, [SECRET, basic, *server.provider.issued]) == []
 
 
-def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monkeypatch):
+def test_rest_pulls_give_the_marts_of_the_csv_deliveries_and_the_truth(tmp_path, monkeypatch):
     district = tmp_path / "district"
     gen = generate_district(district, CID, truth=tmp_path / "truth" / CID)
-    assert [d.mode for d in gen.drops] == ["bulk", "delta", "delta", "bulk", "delta"]
+    assert [d.mode for d in gen.deliveries] == ["bulk", "delta", "delta", "bulk", "delta"]
 
     csv_home, csv_configs = _site(tmp_path, "csv")
-    add_customer(csv_home, csv_configs, CID, generate_drops=False)
+    add_customer(csv_home, csv_configs, CID, generate_deliveries=False)
     landing = csv_home / "landing" / CID
     landing.mkdir(parents=True)
-    for drop in gen.drops:
-        shutil.copy(drop.path, landing / drop.path.name)
+    for delivery in gen.deliveries:
+        shutil.copy(delivery.path, landing / delivery.path.name)
     with _instance(tmp_path / "dagster_csv") as instance:
         report = _ingest(build_definitions(csv_configs, csv_home, settle_seconds=0), instance, marts=True)
         assert report.marts_run and report.marts_run[1]
@@ -86,19 +86,19 @@ def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monk
         customer = write_rest_customer(rest_configs, CID, server.url, page_size=300)
         defs = build_definitions(rest_configs, rest_home, settle_seconds=0)
         modes, rows = [], []
-        for index, drop in enumerate(gen.drops):
-            server.provider.state.advance(drop.delivery_date)
-            monthly = index > 0 and drop.mode == "bulk"
-            result = pull_customer(customer, rest_home, now=pull_time(drop.delivery_date, customer),
+        for index, delivery in enumerate(gen.deliveries):
+            server.provider.state.advance(delivery.delivery_date)
+            monthly = index > 0 and delivery.mode == "bulk"
+            result = pull_customer(customer, rest_home, now=pull_time(delivery.delivery_date, customer),
                                    force_full=monthly)
             modes.append(result.mode)
             rows.append(sum(result.rows.values()))
-            assert result.delivery_date == drop.delivery_date.isoformat()
+            assert result.delivery_date == delivery.delivery_date.isoformat()
             _ingest(defs, instance)
         assert run_marts(defs, instance, CID).success
         first_build = content_digest(rest_home / "warehouse" / CID / "marts.duckdb")
-        # replay: the pulled deliveries were archived like drops; one backlog run re-ingests them all
-        dates = [d.delivery_date.isoformat() for d in gen.drops]
+        # replay: the pulled deliveries were archived like deliveries; one backlog run re-ingests them all
+        dates = [d.delivery_date.isoformat() for d in gen.deliveries]
         assert run_backlog(defs, instance, CID,
                            run_config={"ops": {BACKLOG_OP: {"config": {"dates": dates}}}}).success
         assert run_marts(defs, instance, CID).success
@@ -123,10 +123,10 @@ def test_rest_pulls_give_the_marts_of_the_csv_drops_and_the_truth(tmp_path, monk
     assert deleted > 0 and corrected > 0, (deleted, corrected)
 
 
-def _attendance_only(drop_path, target_dir):
-    """A CSV drop without its roster files (the hybrid district sends attendance and codes only)."""
-    target = target_dir / drop_path.name
-    with zipfile.ZipFile(drop_path) as src, zipfile.ZipFile(target, "w") as dst:
+def _attendance_only(delivery_path, target_dir):
+    """A CSV delivery without its roster files (the hybrid district sends attendance and codes only)."""
+    target = target_dir / delivery_path.name
+    with zipfile.ZipFile(delivery_path) as src, zipfile.ZipFile(target, "w") as dst:
         for name in src.namelist():
             data = src.read(name)
             if name == "manifest.csv":
@@ -141,7 +141,7 @@ def _attendance_only(drop_path, target_dir):
     return target
 
 
-def test_hybrid_roster_over_rest_and_attendance_as_csv_drops(tmp_path, monkeypatch):
+def test_hybrid_roster_over_rest_and_attendance_as_csv_deliveries(tmp_path, monkeypatch):
     district = tmp_path / "district"
     gen = generate_district(district, CID, days=4, truth=tmp_path / "truth" / CID)      # Fri bulk, Mon delta
     home, configs = _site(tmp_path, "hybrid")
@@ -152,13 +152,13 @@ def test_hybrid_roster_over_rest_and_attendance_as_csv_drops(tmp_path, monkeypat
             _instance(tmp_path / "dagster") as instance:
         customer = write_rest_customer(configs, CID, server.url, entities=list(ROSTER_ENTITIES))
         defs = build_definitions(configs, home, settle_seconds=0)
-        for drop in gen.drops:
-            server.provider.state.advance(drop.delivery_date)
-            result = pull_customer(customer, home, now=pull_time(drop.delivery_date, customer))
+        for delivery in gen.deliveries:
+            server.provider.state.advance(delivery.delivery_date)
+            result = pull_customer(customer, home, now=pull_time(delivery.delivery_date, customer))
             assert set(result.rows) == set(ROSTER_ENTITIES)
             _ingest(defs, instance)                          # the nightly roster pull
             landing.mkdir(parents=True, exist_ok=True)
-            _attendance_only(drop.path, landing)             # then the attendance drop of the same day
+            _attendance_only(delivery.path, landing)             # then the day's attendance delivery
             _ingest(defs, instance)
         assert run_marts(defs, instance, CID).success
         basic = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()

@@ -1,4 +1,4 @@
-"""Two deliveries of the same date (issue 15, case 6): a nightly drop, then a correction of that day.
+"""Two deliveries of the same date (issue 15, case 6): a nightly delivery, then a correction of that day.
 
 Both are kept (``raw/<entity>/delivery_date=<D>/seq=<N>/``), the correction is validated against
 everything ingested before it, the nightly of the same day included (a school, a student and a code
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import CHECK_NAME, delivery_reporter, expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.oneroster import spec
 from kinvolved_assets.paths import CustomerPaths, partition_files
 from tests.integration.test_dbt_marts import failures, query, run_dbt_build
@@ -30,8 +30,8 @@ STAMP = dt.datetime(2025, 9, 8, 6, 0)
 BASE = {"status": "active", "dateLastModified": STAMP}
 
 
-def write_drop(folder: Path, rows: dict[str, list[dict]]) -> Path:
-    """The files of ``rows`` only (a delta drop of a few files), no manifest."""
+def write_delivery(folder: Path, rows: dict[str, list[dict]]) -> Path:
+    """The files of ``rows`` only (a delta delivery of a few files), no manifest."""
     folder.mkdir(parents=True)
     for ent in spec.ENTITIES:
         if ent.name in rows:
@@ -76,8 +76,9 @@ def correction() -> dict[str, list[dict]]:
 
 
 def ingest(paths: CustomerPaths, date: str, name: str, rows: dict, sha256: str | None = None):
-    drop = None if sha256 else write_drop(paths.landing / name, rows)
-    return ingest_delivery(CUSTOMER, paths, date, run_id=f"run-{name}", drop_hint=str(drop) if drop else None,
+    delivery = None if sha256 else write_delivery(paths.landing / name, rows)
+    return ingest_delivery(CUSTOMER, paths, date, run_id=f"run-{name}",
+                           delivery_hint=str(delivery) if delivery else None,
                            sha256=sha256, validators=[expectations_validator()], reporter=delivery_reporter)
 
 
@@ -124,14 +125,14 @@ def test_each_delivery_keeps_its_own_report(same_day):
     paths, night, fixed = same_day
     assert night.report_path == paths.report_dir(DAY) / "validation.html"
     assert fixed.report_path == paths.report_dir(DAY, 3) / "validation.html"
-    reports = {json.loads(p.with_suffix(".json").read_text())["drop"] for p in (night.report_path,
+    reports = {json.loads(p.with_suffix(".json").read_text())["delivery_file"] for p in (night.report_path,
                                                                                 fixed.report_path)}
     assert reports == {"acme_20250908_nightly", "acme_20250908_a_correction"}
 
 
 def test_reingest_of_the_nightly_keeps_the_correction(same_day):
     paths, night, _ = same_day
-    again = ingest(paths, DAY, "acme_20250908_nightly", {}, sha256=night.drop_sha256)
+    again = ingest(paths, DAY, "acme_20250908_nightly", {}, sha256=night.delivery_sha256)
     assert again.promoted, again.blocking_summary()
     assert [(d, s) for d, s, _ in partition_files(paths.raw / "orgs")] == [("2025-09-05", 1), (DAY, 2),
                                                                            (DAY, 3)]

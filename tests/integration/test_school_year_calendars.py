@@ -41,7 +41,7 @@ def expected_days(first: dt.date, last: dt.date, closed: set[dt.date]) -> list[d
 
 def test_configured_calendar_replaces_the_sessions_dates(tmp_path):
     from kinvolved_assets.customers import validate_customer_config
-    from kinvolved_assets.dbt_settings import write_dbt_settings
+    from kinvolved_assets.marts.settings import write_dbt_settings
 
     raw = tmp_path / "raw"
     build_main_raw(raw)         # sessions: 2025-09-01 .. 2026-06-26; last attendance delivery 2025-09-26
@@ -77,7 +77,7 @@ def test_configured_calendar_stands_for_a_year_without_sessions(tmp_path):
     """The district's sessions no longer include 2025-26: without a calendar the build stops
     (assert_school_year_resolved); with the config's school_years block the year is built from it."""
     from kinvolved_assets.customers import validate_customer_config
-    from kinvolved_assets.dbt_settings import write_dbt_settings
+    from kinvolved_assets.marts.settings import write_dbt_settings
     from tests.integration.test_dbt_marts import write_delivery
 
     raw = tmp_path / "raw"

@@ -34,7 +34,7 @@ SUMMER, ROLLOVER, CORRECTION, NEW_BULK = D("2026-07-15"), D("2026-09-04"), D("20
 
 def digest(db: Path, year: int) -> dict[str, tuple[int, str]]:
     """Per mart: (rows, md5 of every row of that school year in a fixed order)."""
-    from kinvolved_assets.marts_figures import open_marts_file
+    from kinvolved_assets.marts.figures import open_marts_file
 
     out = {}
     with open_marts_file(db) as con:     # any file name, the published marts.duckdb included
@@ -209,13 +209,13 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
     from kinvolved_assets.generator.config import suggested_config
     from kinvolved_assets.generator.generate import generate
     from kinvolved_assets.local_runner import process_landing
-    from kinvolved_assets.marts_figures import open_marts_file
+    from kinvolved_assets.marts.figures import open_marts_file
 
     first = build_calendar(2026)
     dates = [first.end - dt.timedelta(days=1), D("2026-09-01"), D("2026-09-02")]   # last school day, Sep 1-2
     gen = generate("roll", "tiny", 7, dates[0], 1, tmp_path / "outbox", truth=tmp_path / "truth",
                    school_year=2026, years=2, dates=dates)
-    assert [d.mode for d in gen.drops] == ["bulk", "bulk", "delta"]
+    assert [d.mode for d in gen.deliveries] == ["bulk", "bulk", "delta"]
     truth = str(gen.truth_path)
     con = duckdb.connect()
     columns = "student_sourced_id, school_sourced_id, days_enrolled, days_absent, is_chronically_absent"
@@ -230,11 +230,11 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
     landing.mkdir(parents=True)
     marts_db = platform.warehouse("roll") / "marts.duckdb"
     year_end = None
-    for index, drop in enumerate(gen.drops):
+    for index, delivery in enumerate(gen.deliveries):
         if index == 1:   # the rollover procedure: the config names 2027 before its first bulk is ingested
             config_file.write_text(yaml.safe_dump(suggested_config("roll", "tiny", 7, 2026, years=2),
                                                   sort_keys=False))
-        shutil.copy(drop.path, landing / drop.path.name)
+        shutil.copy(delivery.path, landing / delivery.path.name)
         report = process_landing(platform.definitions(), instance, "roll")
         assert [ok for *_, ok in report.ingest_runs] == [True], report.ingest_runs
         assert report.marts_run and report.marts_run[1], report.marts_run
@@ -242,13 +242,15 @@ def test_two_generated_years_through_the_pipeline(platform, instance, tmp_path):
             got = {year: marts.execute(f"select {columns} from msr_student_cumulative_attendance "
                                        "where school_year = ? order by all", [year]).fetchall()
                    for year in (2026, 2027)}
-        assert got[2026] == expected(2026, dates[0]), f"{drop.delivery_date}: 2025-26 differs from its truth"
+        assert got[2026] == expected(2026, dates[0]), \
+            f"{delivery.delivery_date}: 2025-26 differs from its truth"
         if index == 0:
             year_end = digest(marts_db, 2026)
             assert got[2027] == []
             continue
-        assert digest(marts_db, 2026) == year_end, f"{drop.delivery_date}: last year's marts changed"
-        assert got[2027] == expected(2027, drop.delivery_date), f"{drop.delivery_date}: 2026-27 differs"
+        assert digest(marts_db, 2026) == year_end, f"{delivery.delivery_date}: last year's marts changed"
+        assert got[2027] == expected(2027, delivery.delivery_date), \
+            f"{delivery.delivery_date}: 2026-27 differs"
 
     # the scenario: promoted, leaving and arriving students; the rollover bulk replaced every enrollment
     last, this = ({r[0] for r in expected(y, d)} for y, d in ((2026, dates[0]), (2027, dates[-1])))

@@ -46,7 +46,7 @@ def site(tmp_path_factory):
     defs = build_definitions(config_dir, home, settle_seconds=0)
     good = process_landing(defs, instance, "demo")
     assert good.marts_run and good.marts_run[1]
-    first = generated.drops[0].path          # then a re-sent first delivery without a required column
+    first = generated.deliveries[0].path          # then a re-sent first delivery without a required column
     date = good.ingest_runs[0][0]
     bad = first.with_name(f"demo_{date.replace('-', '')}_resent.zip")
     with zipfile.ZipFile(first) as zin, zipfile.ZipFile(bad, "w") as zout:
@@ -123,10 +123,10 @@ def test_raw_asset_partitions(site):
     site["browser"].screenshot(site["shots"] / "02_raw_partitions.png")
     # the blocked date's pane: the live materialization (the good delivery) and the blocked one beside it
     text = _open(site, f"/assets/oneroster/attendance?view=partitions&partition=demo%7C{site['date']}",
-                 f"demo|{site['date']}", "did not materialize this asset", "blocked_drop",
+                 f"demo|{site['date']}", "did not materialize this asset", "blocked_delivery_file",
                  "live_delivery_date")
     assert "Latest materialization" in text and site["bad"] in text and "failed_checks" in text
-    assert f"demo_{site['date'].replace('-', '')}.zip" in text        # the drop that stays live
+    assert f"demo_{site['date'].replace('-', '')}.zip" in text        # the delivery that stays live
     site["browser"].screenshot(site["shots"] / "02b_blocked_partition.png")
     # the description's link: the partitions view with the delivered dates only, newest first
     _open(site, "/assets/oneroster/attendance", "The delivered dates only")

@@ -27,16 +27,16 @@ def baseline(tmp_path_factory, dbt_manifest) -> Site:
     by each test that needs it."""
     site = Site(tmp_path_factory.mktemp("baseline")).prepare()
     gen = site.add_customer("acme", seed=7, days=4)
-    drops = sorted(gen.drops, key=lambda d: d.delivery_date)
-    assert len(drops) == 4, [d.delivery_date for d in drops]
+    deliveries = sorted(gen.deliveries, key=lambda d: d.delivery_date)
+    assert len(deliveries) == 4, [d.delivery_date for d in deliveries]
     held = site.root / "held"
     held.mkdir()
-    last = drops[-1]
+    last = deliveries[-1]
     shutil.move(str(last.path), held / last.path.name)
     site.run("process", "acme")
     shutil.move(str(held / last.path.name), site.landing("acme") / last.path.name)
     site.last_date = last.delivery_date.isoformat()
-    site.last_drop = last.path.name
+    site.last_delivery = last.path.name
     return site
 
 
@@ -49,9 +49,9 @@ def site(tmp_path, dbt_manifest) -> Site:
 def reference(tmp_path_factory, baseline) -> Site:
     """The baseline plus its 4th delivery and a marts build, uninterrupted: the expected end state."""
     site = copy_site(baseline, tmp_path_factory.mktemp("reference") / "site")
-    site.last_date, site.last_drop = baseline.last_date, baseline.last_drop
+    site.last_date, site.last_delivery = baseline.last_date, baseline.last_delivery
     site.run("ingest", "acme", site.last_date, "--marts")
-    from kinvolved_assets.marts_reader import content_digest
+    from kinvolved_assets.marts.reader import content_digest
 
     site.digest = content_digest(site.marts("acme"))
     return site
@@ -73,29 +73,29 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
       GraphQL API (the UI's *Launch backfill*), tagged ``kinvolved/customer=big``;
     * ``alpha`` / ``beta`` (colliding sourcedIds and school names): 3 deliveries each, picked up by their
       delivery sensors (started through GraphQL once the backfill's first run is launched); alpha also
-      gets a malformed drop;
+      gets a malformed delivery;
     * marts of all three launched as ``build_marts`` runs through GraphQL (queued run coordinator).
     """
     import threading
 
     from dagster import DagsterInstance, RunsFilter
-    from reliability_support import Deployment, malformed_drop, open_duckdb_files, rename_school, wait_for
+    from reliability_support import Deployment, malformed_delivery, open_duckdb_files, rename_school, wait_for
 
-    from kinvolved_assets.ingest import ENTITY_NAMES
+    from kinvolved_assets.delivery.ingest import ENTITY_NAMES
 
     site = Site(tmp_path_factory.mktemp("fleet")).prepare()
     started = time.monotonic()
     big = site.add_customer("big", seed=11, days=16)
-    assert len(big.drops) == 12
+    assert len(big.deliveries) == 12
     alpha = site.add_customer("alpha", seed=1, days=3)
     beta = site.add_customer("beta", seed=2, days=3)
-    with zipfile.ZipFile(alpha.drops[0].path) as z:
+    with zipfile.ZipFile(alpha.deliveries[0].path) as z:
         school = next(r for r in csv.DictReader(io.StringIO(z.read("orgs.csv").decode())) if r["type"]
                       == "school")
-    for drop in beta.drops:
-        rename_school(drop.path, school["name"])
+    for delivery in beta.deliveries:
+        rename_school(delivery.path, school["name"])
     bad = site.landing("alpha") / "alpha_20250828.zip"
-    malformed_drop(alpha.drops[0].path, bad)
+    malformed_delivery(alpha.deliveries[0].path, bad)
     validate = site.cli("validate", str(bad))
     validate_json = site.cli("validate", "--json", "--customer", "alpha", str(bad))
 
@@ -117,7 +117,7 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
     try:
         dep.start()
         watcher.start()
-        dates = [d.delivery_date.isoformat() for d in big.drops]
+        dates = [d.delivery_date.isoformat() for d in big.deliveries]
         backfill_id = dep.backfill_assets([["oneroster", e] for e in ENTITY_NAMES],
                                           [f"big|{d}" for d in dates],
                                           {"kinvolved/customer": "big"})
@@ -169,5 +169,5 @@ def fleet(tmp_path_factory, dbt_manifest) -> dict:
     return {"site": site, "instance": instance, "runs": runs, "backfill_id": backfill_id,
             "marts_runs": launched,
             "violations": violations, "lock_probe": lock_probe, "validate": validate,
-            "validate_json": validate_json, "bad_drop": bad, "seconds": seconds,
+            "validate_json": validate_json, "bad_delivery": bad, "seconds": seconds,
             "generated": {"big": big, "alpha": alpha, "beta": beta}, "school_name": school["name"]}

@@ -3,7 +3,7 @@ persistent Dagster instance (``DAGSTER_HOME``), so the parent test can SIGKILL i
 
 Usage (env: KINVOLVED_HOME, KINVOLVED_CONFIG_DIR, DAGSTER_HOME)::
 
-    python driver.py ingest <customer> <date>[,<date>...] [--drop NAME] [--marts]
+    python driver.py ingest <customer> <date>[,<date>...] [--delivery NAME] [--marts]
     python driver.py process <customer> [--no-marts]
     python driver.py marts <customer> [--force]
     python driver.py sensor-runs <customer> [--marts]   the daemon's way: its own sensor cursor, each
@@ -12,7 +12,7 @@ Usage (env: KINVOLVED_HOME, KINVOLVED_CONFIG_DIR, DAGSTER_HOME)::
 Fault injection (test-only, patched in this process): ``RELIABILITY_FAILPOINT=<name>`` makes the
 process SIGKILL itself (and its process group, so a dbt child dies too) at that point:
 
-    extract        the drop's ZIP is extracted to the temp folder, nothing loaded yet
+    extract        the delivery's ZIP is extracted to the temp folder, nothing loaded yet
     raw_write      after the first delivered entity is written to the staging Parquet folder (others not yet)
     checks         at the start of the expectation checks (all staged, nothing promoted)
     promote        after the first entity of the delivery was promoted into raw/ (promotion half done)
@@ -57,11 +57,11 @@ def install_failpoints() -> None:
     if not FAILPOINT:
         return
     import kinvolved_assets.defs.marts as marts
+    import kinvolved_assets.delivery.ingest as ingest
     import kinvolved_assets.expectations as expectations
-    import kinvolved_assets.ingest as ingest
 
     if FAILPOINT == "extract":
-        real_open_drop = ingest.open_drop
+        real_open_delivery = ingest.open_delivery
 
         class _Extracted:
             def __init__(self, cm):
@@ -74,17 +74,17 @@ def install_failpoints() -> None:
             def __exit__(self, *exc):
                 return self._cm.__exit__(*exc)
 
-        ingest.open_drop = lambda *a, **k: _Extracted(real_open_drop(*a, **k))
+        ingest.open_delivery = lambda *a, **k: _Extracted(real_open_delivery(*a, **k))
     elif FAILPOINT == "raw_write":
-        real_open = ingest.open_drop
+        real_open = ingest.open_delivery
 
-        class _Drop:
+        class _DeliveryFiles:
             def __init__(self, cm):
                 self._cm = cm
 
             def __enter__(self):
-                drop = self._cm.__enter__()
-                real_load = drop.load
+                delivery = self._cm.__enter__()
+                real_load = delivery.load
 
                 def load(*args, **kwargs):
                     result = real_load(*args, **kwargs)
@@ -92,13 +92,13 @@ def install_failpoints() -> None:
                         _die("raw_write")
                     return result
 
-                drop.load = load
-                return drop
+                delivery.load = load
+                return delivery
 
             def __exit__(self, *exc):
                 return self._cm.__exit__(*exc)
 
-        ingest.open_drop = lambda *a, **k: _Drop(real_open(*a, **k))
+        ingest.open_delivery = lambda *a, **k: _DeliveryFiles(real_open(*a, **k))
     elif FAILPOINT == "checks":
         real_factory = expectations.expectations_validator
 
@@ -191,9 +191,10 @@ def main(argv: list[str]) -> int:
     instance = DagsterInstance.get()
     command, customer = argv[0], argv[1]
     summary: dict = {"command": command, "customer": customer}
-    if command == "ingest":   # ingest <customer> <date>[,<date>...] [--drop NAME] [--marts] [--force]
-        drop = argv[argv.index("--drop") + 1] if "--drop" in argv else None
-        run_config = {"ops": {"oneroster_delivery": {"config": {"drop": drop}}}} if drop else None
+    if command == "ingest":   # ingest <customer> <date>[,<date>...] [--delivery NAME] [--marts] [--force]
+        delivery = argv[argv.index("--delivery") + 1] if "--delivery" in argv else None
+        run_config = ({"ops": {"oneroster_delivery": {"config": {"delivery_file": delivery}}}}
+                      if delivery else None)
         runs = []
         for date in argv[2].split(","):
             result = run_ingest(defs, instance, delivery_key(customer, date), run_config=run_config,

@@ -68,10 +68,11 @@ class Site(CustomerFolders):
         return child_env(self.home, self.config_dir, self.dagster_home, **extra)
 
     def add_customer(self, customer_id: str, *, seed: int = 7, days: int = 5, start: dt.date | None = None,
-                     generate_drops: bool = True, **overrides):
+                     generate_deliveries: bool = True, **overrides):
         return super().add_customer(customer_id, scale="tiny", seed=seed, school_year=SCHOOL_YEAR,
                                     start=start,
-                                    days=days, fmt="zip", generate_drops=generate_drops, **overrides)
+                                    days=days, fmt="zip", generate_deliveries=generate_deliveries,
+                                    **overrides)
 
     def marts(self, customer_id: str) -> Path:
         return self.warehouse(customer_id) / "marts.duckdb"
@@ -162,7 +163,7 @@ def marts_digest_via(con) -> str:
     """``content_digest`` over an already open connection (a reader that opened the file earlier)."""
     import hashlib
 
-    from kinvolved_assets.marts_reader import MART_TABLES
+    from kinvolved_assets.marts.reader import MART_TABLES
 
     digest = hashlib.sha256()
     for table in MART_TABLES:
@@ -349,15 +350,15 @@ def open_duckdb_files(pid: int) -> list[str]:
     return out
 
 
-def rename_school(drop: Path, name: str) -> None:
-    """Rewrite the school name in every orgs.csv of a ZIP drop (same bytes otherwise)."""
+def rename_school(delivery: Path, name: str) -> None:
+    """Rewrite the school name in every orgs.csv of a ZIP delivery (same bytes otherwise)."""
     import csv
     import io
     import zipfile
 
-    with zipfile.ZipFile(drop) as zin:
+    with zipfile.ZipFile(delivery) as zin:
         members = [(i, zin.read(i.filename)) for i in zin.infolist()]
-    tmp = drop.with_name(drop.name + ".tmp")
+    tmp = delivery.with_name(delivery.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
         for info, data in members:
             if info.filename.endswith("orgs.csv"):
@@ -371,14 +372,14 @@ def rename_school(drop: Path, name: str) -> None:
                 writer.writerows(rows)
                 data = out.getvalue().encode()
             zout.writestr(info, data)
-    stat = drop.stat()
-    os.replace(tmp, drop)
-    os.utime(drop, (stat.st_atime, stat.st_mtime))
+    stat = delivery.stat()
+    os.replace(tmp, delivery)
+    os.utime(delivery, (stat.st_atime, stat.st_mtime))
 
 
 def rewrite_zip(source: Path, target: Path, transform) -> None:
-    """Copy a ZIP drop, passing each member's text through ``transform(member_name, text) -> text|None``
-    (None drops the member)."""
+    """Copy a ZIP delivery, passing each member's text through ``transform(member_name, text) -> text|None``
+    (None leaves the member out)."""
     import zipfile
 
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
@@ -388,8 +389,8 @@ def rewrite_zip(source: Path, target: Path, transform) -> None:
                 zout.writestr(info.filename, text)
 
 
-def malformed_drop(source: Path, target: Path) -> None:
-    """A drop whose personal-data rows break the contract: bad birth date values, a users row with an
+def malformed_delivery(source: Path, target: Path) -> None:
+    """A delivery whose personal-data rows break the contract: bad birth date values, a users row with an
     extra column, a bad role, a bad enabledUser, a duplicated student row, an attendance comment."""
     def transform(name: str, text: str) -> str:
         lines = text.splitlines()

@@ -1,5 +1,5 @@
-"""Order is the ledger's (issue 15): whatever order deliveries arrive in — an older drop arriving
-late, a same-day correction, drops re-copied under other names, a reingest in between — the marts
+"""Order is the ledger's (issue 15): whatever order deliveries arrive in — an older delivery arriving
+late, a same-day correction, deliveries re-copied under other names, a reingest in between — the marts
 equal those of the same deliveries ingested one by one in (delivery date, arrival sequence) order.
 
 A property test over seeded random arrival orders of a tiny generated district. Every order is
@@ -22,9 +22,9 @@ import pytest
 from reliability_support import rename_school, rewrite_zip
 
 from kinvolved_assets.defs.raw_assets import default_validation
-from kinvolved_assets.ingest import AlreadyIngested, ingest_delivery
-from kinvolved_assets.ledger import Ledger
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.delivery.ingest import AlreadyIngested, ingest_delivery
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.marts.reader import content_digest
 from kinvolved_assets.paths import partition_files
 
 pytestmark = pytest.mark.reliability
@@ -65,12 +65,12 @@ class Player:
                                validators=self.validators,
                                reporter=self.reporter, **how)
 
-    def arrive(self, drop: Path, date: str, name: str | None = None) -> str:
-        """A drop copied into landing, then ingested the way `kinvolved ingest` and the sensor do."""
-        target = self.landing / (name or drop.name)
-        shutil.copyfile(drop, target)
+    def arrive(self, source: Path, date: str, name: str | None = None) -> str:
+        """A delivery copied into landing, then ingested the way `kinvolved ingest` and the sensor do."""
+        target = self.landing / (name or source.name)
+        shutil.copyfile(source, target)
         try:
-            outcome = self._ingest(date, drop_hint=target.name, only_new=True)
+            outcome = self._ingest(date, delivery_hint=target.name, only_new=True)
         except AlreadyIngested as exc:
             self.log.append(f"skipped {target.name}: already {exc.delivery.state} as #{exc.delivery.seq}")
             return "skipped"
@@ -93,18 +93,18 @@ class Player:
 
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory):
-    """A tiny district: its 4 generated drops, plus a same-day correction of the third one."""
+    """A tiny district: its 4 generated deliveries, plus a same-day correction of the third one."""
     from kinvolved_assets.generator.config import suggested_config
     from kinvolved_assets.generator.generate import generate
 
     root = tmp_path_factory.mktemp("arrivals")
-    generated = generate(CUSTOMER, "tiny", 7, dt.date(2025, 8, 25), 4, root / "drops",
+    generated = generate(CUSTOMER, "tiny", 7, dt.date(2025, 8, 25), 4, root / "deliveries",
                          fmt="zip", school_year=2026)
-    drops = sorted((d.delivery_date.isoformat(), d.path) for d in generated.drops)
-    assert len(drops) == 4, drops
-    day, third = drops[2]
+    deliveries = sorted((d.delivery_date.isoformat(), d.path) for d in generated.deliveries)
+    assert len(deliveries) == 4, deliveries
+    day, third = deliveries[2]
     correction = third.with_name(third.stem + "_correction.zip")
-    with zipfile.ZipFile(drops[0][1]) as first:   # the correction re-sends the roster's orgs, a school
+    with zipfile.ZipFile(deliveries[0][1]) as first:   # the correction re-sends the roster's orgs, a school
                                                   # renamed
         orgs = next(first.read(n) for n in first.namelist() if n.endswith("orgs.csv"))
     rewrite_zip(third, correction, lambda name, text: None if name.endswith("orgs.csv") else text)
@@ -112,7 +112,7 @@ def deliveries(tmp_path_factory):
         z.writestr("orgs.csv", orgs)
     rename_school(correction, "Renamed by the correction")
     config = suggested_config(CUSTOMER, "tiny", 7, 2026)
-    return {"root": root, "drops": drops, "correction": (day, correction), "config": config}
+    return {"root": root, "files": deliveries, "correction": (day, correction), "config": config}
 
 
 def _customer(config_dir: Path, config: dict):
@@ -127,27 +127,27 @@ def _customer(config_dir: Path, config: dict):
 
 def _play(platform, home: Path, customer, deliveries, rng: random.Random) -> Player:
     """A random interleaving: the first (bulk) delivery first, the later ones in a shuffled order
-    (older drops late), the correction after its nightly, one drop re-copied under another name, one
+    (older order late), the correction after its nightly, one delivery re-copied under another name, one
     reingest at a random point, and the nightly reingested at the end."""
     player = Player(platform, home, customer)
-    first, *later = deliveries["drops"]
+    first, *later = deliveries["files"]
     rng.shuffle(later)
-    drops = [first, *later]
+    order = [first, *later]
     day, correction = deliveries["correction"]
     nightly = next(i for i,
-                   (d, p) in enumerate(drops) if p.name.startswith(correction.stem[: -len("_correction")]))
-    drops.insert(rng.randint(nightly + 1, len(drops)), (day, correction))
-    recopied = rng.choice(drops)
-    drops.insert(rng.randint(drops.index(recopied) + 1, len(drops)), (recopied[0], recopied[1], "copy"))
-    reingest_at = rng.randint(1, len(drops) - 1)
-    for i, item in enumerate(drops):
+                   (d, p) in enumerate(order) if p.name.startswith(correction.stem[: -len("_correction")]))
+    order.insert(rng.randint(nightly + 1, len(order)), (day, correction))
+    recopied = rng.choice(order)
+    order.insert(rng.randint(order.index(recopied) + 1, len(order)), (recopied[0], recopied[1], "copy"))
+    reingest_at = rng.randint(1, len(order) - 1)
+    for i, item in enumerate(order):
         if i == reingest_at:
             player.reingest(rng.choice(player.order())[1])
         if len(item) == 3:
             assert player.arrive(item[1], item[0], name=f"resent_{item[1].name}") == "skipped"
         else:
             assert player.arrive(item[1], item[0]) == "ingested"
-    player.reingest(drops[nightly][1].name)   # the nightly re-run after its correction: the correction still
+    player.reingest(order[nightly][1].name)   # the nightly re-run after its correction: the correction still
                                               # wins
     return player
 
@@ -155,7 +155,7 @@ def _play(platform, home: Path, customer, deliveries, rng: random.Random) -> Pla
 def _sequential(platform, home: Path, customer, deliveries, order: list[tuple[str, str]]) -> Player:
     """The same deliveries one by one in the (date, seq) order the ledger of a played run shows."""
     by_name = {p.name: p for _,
-               p in deliveries["drops"]} | {deliveries["correction"][1].name: deliveries["correction"][1]}
+               p in deliveries["files"]} | {deliveries["correction"][1].name: deliveries["correction"][1]}
     player = Player(platform, home, customer)
     for date, name in order:
         assert player.arrive(by_name[name], date) == "ingested"
@@ -180,7 +180,7 @@ def test_marts_after_any_arrival_order_equal_the_sequential_ones(platform, insta
         ref, ref_view = sequential[tuple(order)]
         assert _raw_view(player.paths.raw) == ref_view, (seed, player.log)
         played.append((seed, player, ref))
-    # arrival orders really differed (an older drop arrived late in at least one)
+    # arrival orders really differed (an older delivery arrived late in at least one)
     assert len({tuple(p.log) for _, p, _ in played}) == len(SEEDS)
 
     seed, player, ref = played[-1]

@@ -165,7 +165,7 @@ def test_attack_corpus_refused_one_line_each_while_the_others_ingest(site):
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         ok = [line.split()[0] for line in out.stdout.splitlines()
               if line.split()[1:2] == ["ok"] and line[0].isdigit()]
-        assert ok == sorted(d.delivery_date.isoformat() for d in generated.drops), out.stdout
+        assert ok == sorted(d.delivery_date.isoformat() for d in generated.deliveries), out.stdout
         archived = sorted(p.name for p in (site.home / "archive" / customer).iterdir())
         assert archived == ok and (site.warehouse(customer) / "raw" / "users").is_dir()
 

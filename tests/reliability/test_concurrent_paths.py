@@ -13,7 +13,7 @@ from reliability_support import BIN, DRIVER, PYTHON, copy_site, record_fault
 from test_crash_recovery import _leftovers, _started_runs, cli_instance
 from test_delivery_ledger import ledger_rows
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 

@@ -12,7 +12,7 @@ import pytest
 from reliability_support import REPO, copy_site, kill_group, record_fault, wait_for
 from test_delivery_ledger import ledger_rows
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 
@@ -63,7 +63,7 @@ def test_sigkill_then_plain_ingest_converges(tmp_path, baseline, reference, poin
     else:
         rc, *_ = site.run("process", "acme", failpoint=point, expect_ok=None, env=cli_instance(site))
         assert rc == -signal.SIGKILL, f"{point}: the driver was not killed (rc={rc})"
-        state = {r[2]: r[3] for r in ledger_rows(site)}[baseline.last_drop]
+        state = {r[2]: r[3] for r in ledger_rows(site)}[baseline.last_delivery]
         assert state == "ingesting", f"{point}: the ledger should show the killed run's delivery as ingesting"
     assert content_digest(site.marts("acme")) == before, "a kill changed the published marts"
     assert _started_runs(site), "the killed process left no STARTED run (nothing to recover?)"
@@ -73,7 +73,7 @@ def test_sigkill_then_plain_ingest_converges(tmp_path, baseline, reference, poin
     proc = site.cli("ingest", "acme")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     if point != "dbt":
-        assert "retrying" in proc.stdout and "no new drops" not in proc.stdout, proc.stdout
+        assert "retrying" in proc.stdout and "no new deliveries" not in proc.stdout, proc.stdout
     assert content_digest(site.marts("acme")) == reference.digest, f"{point}: did not converge"
     assert _started_runs(site) == [], "a run of the killed process is still STARTED"
     assert _leftovers(site) == [], "leftovers of the killed run were not removed"

@@ -20,7 +20,7 @@ from reliability_support import (
     wait_for,
 )
 
-from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.marts.reader import content_digest, open_marts
 
 pytestmark = pytest.mark.reliability
 

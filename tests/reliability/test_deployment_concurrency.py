@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from reliability_support import record_fault
 
-from kinvolved_assets.marts_reader import mart_counts
+from kinvolved_assets.marts.reader import mart_counts
 
 pytestmark = pytest.mark.reliability
 
@@ -48,7 +48,7 @@ def test_backfill_and_parallel_customers_without_lock_errors(fleet):
     backfill_runs = [r for r in runs if r.tags.get("dagster/backfill") == fleet["backfill_id"]]
     assert len(backfill_runs) == 12
     assert all(r.status.value == "SUCCESS" for r in backfill_runs)
-    # the only expected failure: alpha's malformed drop, blocked by its checks
+    # the only expected failure: alpha's malformed delivery, blocked by its checks
     assert [f[:2] for f in failed] == [("ingest_delivery", "alpha|2025-08-28")], failed
     # the other customers really ran while the backfill was running
     records = {r.dagster_run.run_id: r for r in instance.get_run_records()}

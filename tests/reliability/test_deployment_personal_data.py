@@ -1,11 +1,11 @@
 """Personal data never leaves the data at rest: after the full deployment run (``fleet``: 36 deliveries of
-3 customers through the daemon, sensors, a backfill and marts) including a malformed drop whose bad rows
-carry names and birth dates, and after ``kinvolved validate`` on that drop, no given name, family name,
+3 customers through the daemon, sensors, a backfill and marts) including a malformed delivery whose bad rows
+carry names and birth dates, and after ``kinvolved validate`` on that delivery, no given name, family name,
 username, email, phone or birth date the generator wrote appears in the Dagster storage (event logs, run
 and schedule storage, compute logs), the daemon/webserver logs, check metadata, reports or CLI output.
 
 Matching rules: names whole-word and case-sensitive; usernames, emails and phones as substrings; birth
-dates as the exact string delivered (ISO ``YYYY-MM-DD``, or the malformed drop's rewritten form), only
+dates as the exact string delivered (ISO ``YYYY-MM-DD``, or the malformed delivery's rewritten form), only
 dates before 2024-07-01: every date the platform legitimately prints (delivery, attendance, session and
 as-of dates, the school year 2025-26) is later, except the delivery partitions' start 2020-01-01, which
 is excluded.
@@ -31,10 +31,10 @@ TOKEN = re.compile(r"\+?[A-Za-z0-9._%+@-]+")              # usernames, emails, p
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}")      # birth dates, also inside timestamps
 
 
-def _personal_values(drops: list[Path]) -> tuple[set[str], set[str]]:
+def _personal_values(deliveries: list[Path]) -> tuple[set[str], set[str]]:
     words, strings = set(), set()
-    for drop in drops:
-        with zipfile.ZipFile(drop) as z:
+    for delivery in deliveries:
+        with zipfile.ZipFile(delivery) as z:
             names = z.namelist()
             if "users.csv" in names:
                 for row in csv.DictReader(io.StringIO(z.read("users.csv").decode())):
@@ -104,13 +104,13 @@ def _corpus(fleet) -> dict[str, str]:
 
 def test_no_personal_data_in_logs_metadata_reports_or_cli(fleet):
     gen = fleet["generated"]
-    drops = [d.path for g in gen.values() for d in g.drops] + [fleet["bad_drop"]]
-    words, strings = _personal_values(drops)
+    deliveries = [d.path for g in gen.values() for d in g.deliveries] + [fleet["bad_delivery"]]
+    words, strings = _personal_values(deliveries)
     assert len(words) > 100 and len(strings) > 1000
     texts = _corpus(fleet)
     assert any("event_log" in k or k.endswith("runs.db") for k in texts), sorted(texts)[:10]
     assert any("/reports/" in k for k in texts) and any(k.startswith("cli output") for k in texts)
-    # the malformed drop really was run: blocked, with findings in its check metadata and report
+    # the malformed delivery really was run: blocked, with findings in its check metadata and report
     assert "blocked by failed checks" in "\n".join(texts.values())
     assert fleet["validate"].returncode == 1 and "row." in fleet["validate"].stdout
 
@@ -120,6 +120,6 @@ def test_no_personal_data_in_logs_metadata_reports_or_cli(fleet):
     hits = _scan(texts, words, strings)
     total = sum(len(t) for t in texts.values())
     assert hits == [], f"{len(hits)} hits, e.g. {hits[:5]}"
-    record_fault("personal data scan after the deployment run + malformed drop + kinvolved validate",
+    record_fault("personal data scan after the deployment run + malformed delivery + kinvolved validate",
                  f"{len(words)} names, {len(strings)} usernames/emails/phones/birth dates searched in "
                  f"{len(texts)} sources ({total / 1e6:.1f} MB of text): 0 hits")

@@ -14,8 +14,8 @@ from reliability_support import BIN, copy_site, record_fault
 from test_crash_recovery import _leftovers, _started_runs
 from test_delivery_ledger import ledger_rows
 
-from kinvolved_assets.diskspace import drop_bytes
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.diskspace import delivery_bytes
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 
@@ -56,7 +56,7 @@ def _ingest(site, **env) -> subprocess.CompletedProcess:
     return proc
 
 
-def _assert_one_clear_message(proc, before_digest, site, drop_name):
+def _assert_one_clear_message(proc, before_digest, site, delivery_name):
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1, text
     lines = [line for line in text.splitlines() if "no space left under KINVOLVED_HOME" in line]
@@ -66,7 +66,7 @@ def _assert_one_clear_message(proc, before_digest, site, drop_name):
         assert blame not in text, text
     assert content_digest(site.marts("acme")) == before_digest
     assert _started_runs(site) == []
-    state = {r[2]: r[3] for r in ledger_rows(site)}.get(drop_name, "landed")
+    state = {r[2]: r[3] for r in ledger_rows(site)}.get(delivery_name, "landed")
     # "ingesting" when even the ledger could not be written: its pid is gone, the next start retries it
     assert state in ("landed", "failed", "ingesting"), f"a full disk made the delivery {state}"
     return lines[0]
@@ -81,10 +81,10 @@ def test_disk_full_gives_one_message_keeps_marts_and_converges(tmp_path, baselin
     spare = 256 * 1024 if where == "preflight" else 48 * 1024
     env = {"KINVOLVED_DISK_FACTOR": "50" if where == "preflight" else "0"}
     if where == "preflight":
-        assert drop_bytes(site.landing("acme") / baseline.last_drop) * 50 > spare
+        assert delivery_bytes(site.landing("acme") / baseline.last_delivery) * 50 > spare
     with warehouse_on_tmpfs(site, "acme", spare) as resize:
         proc = _ingest(site, **env)
-        line = _assert_one_clear_message(proc, before, site, baseline.last_drop)
+        line = _assert_one_clear_message(proc, before, site, baseline.last_delivery)
         assert _leftovers(site) == [], "a partial staging or build file was left on the full disk"
         resize(64 * 1024 * 1024)
         again = _ingest(site, **env)

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from reliability_support import Site, copy_site, record_fault
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 pytestmark = pytest.mark.reliability
 
@@ -26,9 +26,9 @@ def test_rematerializing_loaded_dates_yields_identical_marts(tmp_path, reference
     site.run("ingest", "acme", f"{dates[0]},{dates[-1]}", "--marts")
     assert content_digest(site.marts("acme")) == reference.digest
     archived = sorted(p.name for p in (site.home / "archive" / "acme").rglob("*.zip"))
-    assert len(archived) == 4, "re-runs must not archive a drop twice"
+    assert len(archived) == 4, "re-runs must not archive a delivery twice"
     record_fault("re-materialize two already-loaded dates + marts",
-                 "marts content digest identical to the first build; archive unchanged (4 drops)")
+                 "marts content digest identical to the first build; archive unchanged (4 deliveries)")
 
 
 def test_replay_from_archive_rebuilds_identical_marts(tmp_path, reference):

@@ -13,7 +13,7 @@ from reliability_support import record_fault
 
 from kinvolved_assets.customers import load_customer_configs
 from kinvolved_assets.generator.config import suggested_config
-from kinvolved_assets.marts_reader import MART_TABLES, open_marts
+from kinvolved_assets.marts.reader import MART_TABLES, open_marts
 from tests.districts import latest_cumulative
 
 pytestmark = pytest.mark.reliability
@@ -26,8 +26,8 @@ def _students(site, customer: str) -> set[tuple[str, str]]:
     import zipfile
 
     out = set()
-    for drop in site.generated[customer].drops:
-        with zipfile.ZipFile(drop.path) as z:
+    for delivery in site.generated[customer].deliveries:
+        with zipfile.ZipFile(delivery.path) as z:
             if "users.csv" in z.namelist():
                 for row in csv.DictReader(io.StringIO(z.read("users.csv").decode())):
                     if row["role"] == "student":
@@ -70,7 +70,7 @@ def test_colliding_customers_share_nothing(fleet):
             con.close()
     record_fault("two customers with identical sourcedIds and school name, run in parallel",
                  "each customer's marts equal its own ground truth; no view/table reads the other's folder; "
-                 "no report mentions the other's folder or drops")
+                 "no report mentions the other's folder or deliveries")
 
 
 @pytest.mark.parametrize("case",

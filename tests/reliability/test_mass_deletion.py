@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance
 from reliability_support import copy_site, record_fault, rewrite_zip
 
-from kinvolved_assets.marts_reader import content_digest, open_marts
+from kinvolved_assets.marts.reader import content_digest, open_marts
 
 pytestmark = pytest.mark.reliability
 KEEP_STUDENTS = 15
@@ -98,7 +98,7 @@ def _events_text(instance: DagsterInstance, run_id: str) -> str:
 
 def test_partial_bulk_is_stopped_then_forced(tmp_path, baseline):
     site = copy_site(baseline, tmp_path / "site")
-    (site.landing("acme") / baseline.last_drop).unlink()   # not needed here
+    (site.landing("acme") / baseline.last_delivery).unlink()   # not needed here
     bulk = sorted((site.home / "archive" / "acme").rglob("*.zip"))[0]
     partial = site.landing("acme") / "acme_20250902.zip"
     total, kept = _partial_bulk(bulk, partial)

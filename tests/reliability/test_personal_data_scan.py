@@ -1,9 +1,9 @@
 """Planted personal data never leaves the data at rest.
 
-A generated district gets two hand-made drops: a delta whose rows slid into the wrong columns (a
+A generated district gets two hand-made deliveries: a delta whose rows slid into the wrong columns (a
 username in ``role``, a name in ``orgSourcedIds``, an email in ``enabledUser``, a phone in ``grades``,
 a birth date in ``sex``, a name in ``attendance.date``; those rows are rejected) next to valid rows
-carrying planted names and a comment in their own columns, and a drop whose users.csv has no header
+carrying planted names and a comment in their own columns, and a delivery whose users.csv has no header
 line (its first row is a planted student). ``kinvolved validate`` (text and JSON) and ``kinvolved
 ingest`` (Dagster runs on a persistent instance, dbt marts) run as real processes. Then every byte
 the platform wrote outside ``raw/``, ``rejects/``, ``quarantine/`` and ``archive/`` (CLI output,
@@ -49,7 +49,8 @@ def _csv(header: list[str], rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def _hostile_drops(landing: Path, first_zip: Path, second_zip: Path, day_a: str, day_b: str) -> list[Path]:
+def _hostile_deliveries(landing: Path, first_zip: Path, second_zip: Path, day_a: str,
+                        day_b: str) -> list[Path]:
     with zipfile.ZipFile(first_zip) as z:
         users_header = z.read("users.csv").decode().splitlines()[0].split(",")
         demo_header = z.read("demographics.csv").decode().splitlines()[0].split(",")
@@ -164,12 +165,12 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     home.mkdir()
     config_dir.mkdir()
     gen = add_customer(home, config_dir, "pdscan", days=1)
-    (first,) = (d.path for d in gen.drops)
+    (first,) = (d.path for d in gen.deliveries)
     second = first
-    last = max(d.delivery_date for d in gen.drops)
+    last = max(d.delivery_date for d in gen.deliveries)
     day_a, day_b = (last.fromordinal(last.toordinal() + n).isoformat() for n in (1, 2))
     landing = home / "landing" / "pdscan"
-    drops = _hostile_drops(landing, first, second, day_a, day_b)
+    deliveries = _hostile_deliveries(landing, first, second, day_a, day_b)
     env = {**os.environ, "KINVOLVED_HOME": str(home), "KINVOLVED_CONFIG_DIR": str(config_dir),
            "KINVOLVED_LOG_LEVEL": "DEBUG",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -178,9 +179,9 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     started = time.time() - 1
 
     outputs = []
-    for drop in drops:
+    for delivery in deliveries:
         for extra in ([], ["--json"]):
-            done = _run(["validate", str(drop), "--customer", "pdscan", *extra], env)
+            done = _run(["validate", str(delivery), "--customer", "pdscan", *extra], env)
             assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
             outputs.append(done.stdout + done.stderr)
     assert "row.bad_enum" in outputs[0] and "header.missing_required_column" in outputs[2]
@@ -188,7 +189,7 @@ def test_planted_personal_data_stays_at_rest(tmp_path):
     outputs.append(done.stdout + done.stderr)
     lines = done.stdout.splitlines()
     assert [ln.split()[:2] for ln in lines if ln[:4].isdigit()] == [
-        [str(d), "ok"] for d in sorted(x.delivery_date for x in gen.drops)] + [[day_a, "ok"],
+        [str(d), "ok"] for d in sorted(x.delivery_date for x in gen.deliveries)] + [[day_a, "ok"],
                                                                                [day_b,
                                                                                 "BLOCKED"]], done.stdout
     assert any(ln.startswith("marts   ok") for ln in lines), done.stdout

@@ -1,5 +1,5 @@
 """A pull killed with SIGKILL mid-way promotes nothing; the next tick (a `rest_pull` Dagster run)
-removes its leftovers and pulls again; the delivery sensor picks the pulled delivery up like a drop.
+removes its leftovers and pulls again; the delivery sensor picks the pulled delivery up like a delivery.
 A failed pull run is retried by the retry sensor's decision, at most 3 attempts."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dagster import DagsterInstance, SkipReason
 
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.rest_pull import PULL_JOB, retry_decision
-from kinvolved_assets.delivery import find_drops
+from kinvolved_assets.delivery.landing import find_deliveries
 from kinvolved_assets.local_runner import process_landing
 from kinvolved_assets.rest.server import ProviderServer
 from tests.rest_support import CLIENT_ID, ID_ENV, SECRET, SECRET_ENV, generate_district, scan_for_secrets
@@ -61,7 +61,7 @@ def test_killed_pull_is_never_promoted_and_the_next_tick_pulls_again(tmp_path, m
         child.wait(timeout=30)
         landing = customer.landing_dir(home)
         assert list(work.glob(".pull-*.tmp")), "the pull was killed before it began"
-        assert find_drops(landing, customer.tz) == [] and not (work / "pulls.jsonl").exists()
+        assert find_deliveries(landing, customer.tz) == [] and not (work / "pulls.jsonl").exists()
 
         server.provider.faults.slow = 0
         defs = build_definitions(configs, home, settle_seconds=0)
@@ -73,8 +73,8 @@ def test_killed_pull_is_never_promoted_and_the_next_tick_pulls_again(tmp_path, m
         assert materialized.steps_succeeded == 1
         assert not list(work.glob(".pull-*.tmp")) and len(json.loads(
             next(work.glob("*/pull.json")).read_text())["files"]) == 9
-        drops = find_drops(landing, customer.tz)
-        assert [d.kind for d in drops] == ["folder"] and drops[0].name.startswith("rest_")
+        deliveries = find_deliveries(landing, customer.tz)
+        assert [d.kind for d in deliveries] == ["folder"] and deliveries[0].name.startswith("rest_")
 
         report = process_landing(defs, instance, CID, build_marts=False)
         assert [ok for *_, ok in report.ingest_runs] == [True]

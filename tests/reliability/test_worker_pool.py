@@ -5,7 +5,7 @@ Three customers' deliveries land and their sensors (started through GraphQL) ing
 customer's marts are then launched through GraphQL. The worker that picks up the first dbt build is
 SIGKILLed (process group, dbt included) while dbt writes; the step goes back to the queue once the
 visibility timeout has passed and the other worker runs it. Every delivery is ingested once, the
-marts equal a single-machine run of the same drops, the steps ran on both workers, two runs of one
+marts equal a single-machine run of the same deliveries, the steps ran on both workers, two runs of one
 customer never overlapped while different customers' did, and the webserver answered GraphQL
 throughout."""
 
@@ -28,7 +28,7 @@ from pool_support import (
 )
 from reliability_support import Site, copy_site, record_fault, wait_for
 
-from kinvolved_assets.marts_reader import content_digest
+from kinvolved_assets.marts.reader import content_digest
 
 # the production shape: run by .ci/run (`make test-deployment`), kept out of `make test`'s 20 minutes
 pytestmark = [pytest.mark.reliability, pytest.mark.deployment]
@@ -95,7 +95,7 @@ def _kill_if_building(dep: PoolDeployment, instance, launched: dict[str, str]) -
 
 
 def _single_machine(reference: Site, customers) -> threading.Thread:
-    """The same drops through the embedded default (in-process runs, SQLite), one customer at a time."""
+    """The same deliveries through the embedded default (in-process runs, SQLite), one customer at a time."""
     def work():
         for customer in customers:
             reference.run("process", customer, timeout=600)
@@ -108,7 +108,7 @@ def _single_machine(reference: Site, customers) -> threading.Thread:
 def test_worker_pool_on_postgres_and_redis(tmp_path, dbt_manifest, services, monkeypatch):
     started = time.monotonic()
     site = Site(tmp_path / "pool").prepare()
-    expected = {c: len(site.add_customer(c, seed=seed, days=2).drops) for c, seed in CUSTOMERS.items()}
+    expected = {c: len(site.add_customer(c, seed=seed, days=2).deliveries) for c, seed in CUSTOMERS.items()}
     reference = copy_site(site, tmp_path / "single")
     dep = PoolDeployment(site, *services, visibility_timeout=VISIBILITY_TIMEOUT, time_limit=TIME_LIMIT)
     instance = _instance(dep, monkeypatch)
@@ -180,7 +180,7 @@ def test_worker_pool_on_postgres_and_redis(tmp_path, dbt_manifest, services, mon
     # ---- the webserver answered throughout ---------------------------------------------------------
     assert probe.errors == [] and len(probe.latencies) > 30, (probe.errors[:5], len(probe.latencies))
 
-    # ---- marts equal a single-machine run of the same drops ---------------------------------------
+    # ---- marts equal a single-machine run of the same deliveries ---------------------------------------
     single.join(timeout=DEADLINE)
     assert not single.is_alive(), "the single-machine reference did not finish"
     for customer in CUSTOMERS:

@@ -11,8 +11,8 @@ from kinvolved_assets.customers import load_customer_configs
 from kinvolved_assets.definitions import build_definitions
 from kinvolved_assets.defs.backlog import BacklogConfig, backlog_items
 from kinvolved_assets.defs.keys import BACKLOG_OP, raw_asset_key
-from kinvolved_assets.ingest import ingest_delivery
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ingest import ingest_delivery
+from kinvolved_assets.delivery.ledger import Ledger
 from kinvolved_assets.local_runner import run_backlog
 from kinvolved_assets.paths import CustomerPaths
 
@@ -21,7 +21,7 @@ from kinvolved_assets.paths import CustomerPaths
 def acme(platform):
     generated = platform.add_customer("acme", days=3)
     config = load_customer_configs(platform.config_dir, platform.home).customers["acme"]
-    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.deliveries)
     return platform, config, CustomerPaths.for_customer("acme", platform.home), dates
 
 
@@ -35,13 +35,13 @@ def test_items_follow_the_ledger_and_skip_what_it_refused(acme):
     assert not ingest_delivery(config, paths, dates[1], run_id="r1", validators=[_blocks]).promoted
     # no dates: the ledger's accepted deliveries, then dates it does not know; the blocked one is not replayed
     assert backlog_items(BacklogConfig(), config, paths, platform.home) == [
-        (dates[0], None, first.drop_sha256), (dates[2], None, None)]
-    # explicit dates: each once, in date order, with its drop
-    chosen = BacklogConfig(dates=[dates[2], dates[0], dates[2]], drops=["c.zip", "a.zip", "c.zip"])
+        (dates[0], None, first.delivery_sha256), (dates[2], None, None)]
+    # explicit dates: each once, in date order, with its delivery
+    chosen = BacklogConfig(dates=[dates[2], dates[0], dates[2]], delivery_files=["c.zip", "a.zip", "c.zip"])
     assert backlog_items(chosen, config, paths, platform.home) == [(dates[0], "a.zip", None),
                                                                    (dates[2], "c.zip", None)]
-    with pytest.raises(Failure, match="config drops has 1 entries for 2 dates"):
-        backlog_items(BacklogConfig(dates=dates[:2], drops=["a.zip"]), config, paths, platform.home)
+    with pytest.raises(Failure, match="config delivery_files has 1 entries for 2 dates"):
+        backlog_items(BacklogConfig(dates=dates[:2], delivery_files=["a.zip"]), config, paths, platform.home)
     with pytest.raises(Failure, match="config deliveries has 1 entries for 2 dates"):
         backlog_items(BacklogConfig(dates=dates[:2], deliveries=["f" * 64]), config, paths, platform.home)
 

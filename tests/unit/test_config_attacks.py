@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kinvolved_assets.customers import MAX_CONFIG_BYTES, load_customer_configs
-from kinvolved_assets.dbt_settings import write_dbt_settings
-from kinvolved_assets.history_window import before_history_message
+from kinvolved_assets.delivery.history_window import before_history_message
+from kinvolved_assets.marts.settings import write_dbt_settings
 from kinvolved_assets.paths import SLUG_RE, check_date
 from tests.config_corpus import dump, valid, write_corpus
 

@@ -141,9 +141,9 @@ def test_landing_symlink_escape_is_refused(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     home.mkdir()
-    (home / "drops").symlink_to(outside)
+    (home / "deliveries").symlink_to(outside)
     cfg, errors = validate_customer_config(
-        write(tmp_path, "sneaky.yaml", GOOD.format(cid="sneaky") + "landing: drops\n"))
+        write(tmp_path, "sneaky.yaml", GOOD.format(cid="sneaky") + "landing: deliveries\n"))
     assert errors == []
     with pytest.raises(UnsafePathError):
         cfg.landing_dir(home)
@@ -200,7 +200,7 @@ def test_daily_from_periods_rules_name_key_and_fix(tmp_path, rule, key, fragment
 
 
 def test_daily_from_periods_resolves_school_rules(tmp_path):
-    from kinvolved_assets.dbt_settings import write_dbt_settings
+    from kinvolved_assets.marts.settings import write_dbt_settings
 
     rule = ("    mode: share\n    share: 0.5\n    half_day_share: 0.25\n    code: AU\n"
             "    schools:\n      org-sch-0001: {mode: minutes, minutes: 240, precedence: periods}\n")
@@ -280,7 +280,7 @@ def test_school_year_calendar_years(tmp_path, text, key, fragment):
 def test_school_year_calendar_reaches_dbt(tmp_path):
     import json
 
-    from kinvolved_assets.dbt_settings import write_dbt_settings
+    from kinvolved_assets.marts.settings import write_dbt_settings
 
     block = ("    first_day: 2025-08-25\n    last_day: 2026-06-12\n    non_instructional_days:\n"
              "      district: [2025-12-24, 2025-11-27]\n"

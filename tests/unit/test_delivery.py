@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from kinvolved_assets.customer_lock import CustomerBusy, customer_lock, is_locked
 from kinvolved_assets.customers import CustomerConfig
 from kinvolved_assets.defs.sensors import evaluate_landing
-from kinvolved_assets.delivery import (
-    DropChanged,
-    archive_drop,
+from kinvolved_assets.delivery.landing import (
+    DeliveryChanged,
+    archive_delivery,
     date_from_name,
-    drop_sha256,
+    delivery_sha256,
     find_archived,
-    find_drops,
+    find_deliveries,
     incomplete_reason,
 )
-from kinvolved_assets.delivery_locate import DeliveryNotFound, locate_drop
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.locate import DeliveryNotFound, locate_delivery
+from kinvolved_assets.delivery.lock import CustomerBusy, customer_lock, is_locked
 from kinvolved_assets.paths import CustomerPaths
 
 CUSTOMER = CustomerConfig(customer_id="acme", name="Acme", sis="other", timezone="America/New_York",
@@ -50,13 +50,13 @@ def tick(landing, cursor, settle=0.0, now=None):
     "name, expected",
     [("acme_20250902.zip", "2025-09-02"), ("oneroster-2025-09-02", "2025-09-02"),
      ("users_2025_09_02.csv", "2025-09-02"),
-     ("attendance_1034.csv", None), ("drop_20251341.zip", None), ("x120250902.zip", None)],
+     ("attendance_1034.csv", None), ("delivery_20251341.zip", None), ("x120250902.zip", None)],
 )
 def test_date_from_name(name, expected):
     assert date_from_name(name) == expected
 
 
-def test_new_drop_then_same_drop_again(tmp_path):
+def test_new_delivery_then_same_delivery_again(tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
     make_zip(landing / "acme_20250902.zip", {"orgs.csv": "sourcedId\n1\n"})
@@ -112,7 +112,7 @@ def test_empty_and_partial_names_are_skipped(tmp_path):
     requests, logs, cursor = tick(landing, {})
     assert requests == []
     assert any("skipped acme_20250905.zip: empty" in line for line in logs)
-    assert tick(landing, cursor)[1] == [], "a skipped empty drop is logged once"
+    assert tick(landing, cursor)[1] == [], "a skipped empty delivery is logged once"
 
 
 def test_loose_csvs_grouped_by_date(tmp_path):
@@ -121,11 +121,11 @@ def test_loose_csvs_grouped_by_date(tmp_path):
     (landing / "orgs_20250908.csv").write_text("sourcedId\n1\n")
     (landing / "users_20250908.csv").write_text("sourcedId\n2\n")
     (landing / "orgs_20250909.csv").write_text("sourcedId\n3\n")
-    drops = find_drops(landing, CUSTOMER.tz)
-    assert [(d.kind, d.delivery_date, len(d.paths)) for d in drops] == [
+    deliveries = find_deliveries(landing, CUSTOMER.tz)
+    assert [(d.kind, d.delivery_date, len(d.paths)) for d in deliveries] == [
         ("loose", "2025-09-08", 2), ("loose", "2025-09-09", 1)]
     requests, _, _ = tick(landing, {})
-    assert [r["drop"] for r in requests] == ["loose_2025-09-08", "loose_2025-09-09"]
+    assert [r["delivery"] for r in requests] == ["loose_2025-09-08", "loose_2025-09-09"]
 
 
 def test_restart_resends_nothing_and_loses_nothing(tmp_path):
@@ -136,7 +136,7 @@ def test_restart_resends_nothing_and_loses_nothing(tmp_path):
     stored = json.dumps(cursor)  # what a daemon restart gets back
     make_zip(landing / "acme_20250911.zip", {"orgs.csv": "b\n"})
     requests, _, _ = tick(landing, json.loads(stored))
-    assert [r["drop"] for r in requests] == ["acme_20250911.zip"]
+    assert [r["delivery"] for r in requests] == ["acme_20250911.zip"]
 
 
 def test_archive_is_idempotent_and_never_overwrites(tmp_path):
@@ -144,15 +144,15 @@ def test_archive_is_idempotent_and_never_overwrites(tmp_path):
     landing.mkdir()
     paths = CustomerPaths.for_customer("acme", tmp_path)
     make_zip(landing / "acme_20250912.zip", {"orgs.csv": "a\n"})
-    drop = find_drops(landing, CUSTOMER.tz)[0]
-    assert incomplete_reason(drop) is None
-    sha = drop_sha256(drop)
-    first = archive_drop(drop, paths, sha)
-    assert archive_drop(drop, paths, sha) == first
+    delivery = find_deliveries(landing, CUSTOMER.tz)[0]
+    assert incomplete_reason(delivery) is None
+    sha = delivery_sha256(delivery)
+    first = archive_delivery(delivery, paths, sha)
+    assert archive_delivery(delivery, paths, sha) == first
     os.remove(landing / "acme_20250912.zip")
     make_zip(landing / "acme_20250912.zip", {"orgs.csv": "corrected\n"})
-    drop2 = find_drops(landing, CUSTOMER.tz)[0]
-    second = archive_drop(drop2, paths, drop_sha256(drop2))
+    landed2 = find_deliveries(landing, CUSTOMER.tz)[0]
+    second = archive_delivery(landed2, paths, delivery_sha256(landed2))
     assert second != first and first.exists() and second.exists()
     assert find_archived(paths, "2025-09-12", sha) == first
     assert (first.parent / (first.name + ".sha256")).read_text().startswith(sha)
@@ -162,7 +162,7 @@ def test_archive_is_idempotent_and_never_overwrites(tmp_path):
 @pytest.mark.parametrize("kind", ["zip", "folder"])
 def test_bytes_changed_after_the_sensor_hashed_them_are_never_archived_or_ingested(tmp_path, kind):
     """The run trusts the sensor's sha256 only for the bytes it copies into the archive, hashed while
-    they are copied (one read): a drop rewritten in between is refused and nothing is archived."""
+    they are copied (one read): a delivery rewritten in between is refused and nothing is archived."""
     paths = CustomerPaths.for_customer("acme", tmp_path)
     landing = paths.landing
     landing.mkdir(parents=True)
@@ -172,22 +172,23 @@ def test_bytes_changed_after_the_sensor_hashed_them_are_never_archived_or_ingest
     else:
         (landing / name).mkdir()
         (landing / name / "orgs.csv").write_text("a\n")
-    sensor_sha = drop_sha256(find_drops(landing, CUSTOMER.tz)[0])
+    sensor_sha = delivery_sha256(find_deliveries(landing, CUSTOMER.tz)[0])
     if kind == "zip":   # rewritten after the sensor's tick
         make_zip(landing / name, {"orgs.csv": "rewritten\n"})
     else:
         (landing / name / "orgs.csv").write_text("rewritten\n")
-    changed = find_drops(landing, CUSTOMER.tz)[0]
-    with pytest.raises(DropChanged, match=sensor_sha[:12]):
-        archive_drop(changed, paths, sensor_sha)
+    changed = find_deliveries(landing, CUSTOMER.tz)[0]
+    with pytest.raises(DeliveryChanged, match=sensor_sha[:12]):
+        archive_delivery(changed, paths, sensor_sha)
     assert find_archived(paths, "2025-09-13") is None
     day_dir = paths.archive_partition("2025-09-13")
     assert not day_dir.exists() or not any(day_dir.iterdir())
     with pytest.raises(DeliveryNotFound, match="neither archived nor in"):
-        locate_drop(CUSTOMER, paths, "2025-09-13", drop_hint=name, sha256=sensor_sha)
+        locate_delivery(CUSTOMER, paths, "2025-09-13", delivery_hint=name, sha256=sensor_sha)
     # the bytes as they are now: archived once, their own sha256 recorded
-    located = locate_drop(CUSTOMER, paths, "2025-09-13", drop_hint=name, sha256=drop_sha256(changed))
-    assert located.sha256 == drop_sha256(changed) != sensor_sha
+    located = locate_delivery(CUSTOMER, paths, "2025-09-13", delivery_hint=name,
+                              sha256=delivery_sha256(changed))
+    assert located.sha256 == delivery_sha256(changed) != sensor_sha
     assert find_archived(paths, "2025-09-13", located.sha256) == located.path
 
 # ---- the delivery ledger: one answer for every path ------------------------------------------------
@@ -264,7 +265,7 @@ def test_delivery_date_source_is_the_name_or_the_arrival(tmp_path):
     landing.mkdir()
     make_zip(landing / "acme_20250902.zip", {"orgs.csv": "a\n"})
     make_zip(landing / "export.zip", {"orgs.csv": "b\n"})
-    found = {d.name: d.date_source for d in find_drops(landing, CUSTOMER.tz)}
+    found = {d.name: d.date_source for d in find_deliveries(landing, CUSTOMER.tz)}
     assert found == {"acme_20250902.zip": "name", "export.zip": "arrival"}
 
 
@@ -282,12 +283,12 @@ def test_delivery_date_from_the_manifest_when_the_name_has_none(tmp_path):
     folder.mkdir()
     (folder / "manifest.csv").write_text(manifest.format("2025-09-06"))
     (folder / "orgs.csv").write_text("e\n")
-    found = {d.name: (d.delivery_date, d.date_source) for d in find_drops(landing, CUSTOMER.tz)}
+    found = {d.name: (d.delivery_date, d.date_source) for d in find_deliveries(landing, CUSTOMER.tz)}
     assert found.pop("baddate.zip")[1] == "arrival"           # not a date: the arrival time's date
     assert found == {"export.zip": ("2025-09-03", "manifest"), "nested.zip": ("2025-09-04", "manifest"),
                      "acme_20250902.zip": ("2025-09-02", "name"),   # the name wins
                      "folder_export": ("2025-09-06", "manifest")}
-    assert [d.name for d in find_drops(landing, CUSTOMER.tz, date="2025-09-03")] == ["export.zip"]
+    assert [d.name for d in find_deliveries(landing, CUSTOMER.tz, date="2025-09-03")] == ["export.zip"]
     paths = CustomerPaths.for_customer("acme", tmp_path)
     ledger_tick(landing, paths, {})
     with Ledger(paths) as ledger:
@@ -299,7 +300,7 @@ def test_writer_lock_waits_names_its_holder_and_dies_with_it(tmp_path):
     paths = CustomerPaths.for_customer("acme", tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\n"
-         "from kinvolved_assets.customer_lock import customer_lock\n"
+         "from kinvolved_assets.delivery.lock import customer_lock\n"
          "from pathlib import Path\nfrom kinvolved_assets.paths import CustomerPaths\n"
          f"with customer_lock(CustomerPaths.for_customer('acme', Path({str(tmp_path)!r})), 'run r-1'):\n"
          "    print('held', flush=True)\n    time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
@@ -328,7 +329,7 @@ def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
     configs.mkdir()
     monkeypatch.setenv("KINVOLVED_HOME", str(home))
     monkeypatch.setenv("KINVOLVED_CONFIG_DIR", str(configs))
-    add_customer(home, configs, "acme", generate_drops=False)
+    add_customer(home, configs, "acme", generate_deliveries=False)
     paths = CustomerPaths.for_customer("acme", home)
     with Ledger(paths) as ledger:
         ledger.register("a" * 64, "acme_20250902.zip", "2025-09-02", "name")
@@ -352,7 +353,7 @@ def test_operator_commands_list_and_supersede(tmp_path, monkeypatch, capsys):
 
 
 def test_attendance_ending_long_before_the_delivery_date_is_warned(tmp_path):
-    from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome, delivery_notes
+    from kinvolved_assets.delivery.ingest import DeliveryOutcome, EntityOutcome, delivery_notes
     from kinvolved_assets.oneroster.load import LoadResult
 
     def outcome(last):

@@ -9,7 +9,7 @@ from dagster import AssetCheckSeverity, MarkdownMetadataValue, PathMetadataValue
 from kinvolved_assets.checks import CheckOutcome
 from kinvolved_assets.defs.keys import raw_asset_key
 from kinvolved_assets.defs.raw_assets import delivery_results
-from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome
+from kinvolved_assets.delivery.ingest import DeliveryOutcome, EntityOutcome
 from kinvolved_assets.oneroster.load import LoadResult
 
 CHECKS = ("contract", "expectations")
@@ -38,7 +38,7 @@ def test_promoted_delivery_materializes_then_checks_every_entity():
     ]
     meta = results[0][1]["metadata"]
     assert results[0][1]["asset_key"] == raw_asset_key("users")
-    assert (meta["present"], meta["rows"].value, meta["mode"], meta["file_name"], meta["drop"]) == (
+    assert (meta["present"], meta["rows"].value, meta["mode"], meta["file_name"], meta["delivery_file"]) == (
         True, 12, "bulk", "users.csv", "acme_20250905.zip")
     roles = results[6][1]["metadata"]
     assert roles["present"] is False and roles["mode"] == "absent"

@@ -15,7 +15,7 @@ from kinvolved_assets.expectations import (
     expectations_validator,
     rules_for,
     rules_table,
-    validate_loaded_drop,
+    validate_loaded_delivery,
 )
 from kinvolved_assets.expectations.validator import params_for
 from kinvolved_assets.oneroster import spec
@@ -361,11 +361,11 @@ def test_gx_chunks_sum_counts(tmp_path):
 
 # ---------------------------------------------------------------- validate CLI entry point
 
-def test_validate_loaded_drop_without_customer(tmp_path):
+def test_validate_loaded_delivery_without_customer(tmp_path):
     rows = good_rows()
     rows["enrollments"][0]["role"] = "janitor"
     ctx = stage_delivery(tmp_path, rows, omit=("absence_codes",), modes={"users": "delta"})
-    found = validate_loaded_drop(ctx.results, delivery_date=DATE)
+    found = validate_loaded_delivery(ctx.results, delivery_date=DATE)
     by = {c["entity"]: c for c in found}
     assert not by["enrollments"]["passed"] and by["enrollments"]["blocking"]
     att = {r["rule"]: r for r in by["attendance"]["metadata"]["results"]}
@@ -374,11 +374,11 @@ def test_validate_loaded_drop_without_customer(tmp_path):
     json.dumps(found)                                             # plain data for --json
 
 
-def test_validate_loaded_drop_with_customer_checks_school_year(tmp_path):
+def test_validate_loaded_delivery_with_customer_checks_school_year(tmp_path):
     rows = good_rows()
     rows["attendance"][0]["date"] = dt.date(2024, 9, 2)
     ctx = stage_delivery(tmp_path, rows)
-    found = validate_loaded_drop(ctx.results, customer=ctx.customer, delivery_date=DATE, paths=ctx.paths)
+    found = validate_loaded_delivery(ctx.results, customer=ctx.customer, delivery_date=DATE, paths=ctx.paths)
     failed = {r["rule"] for c in found for r in c["metadata"]["results"] if not r["success"]}
     assert failed == {"attendance.date.in_school_year"}
 
@@ -386,8 +386,8 @@ def test_validate_loaded_drop_with_customer_checks_school_year(tmp_path):
 # ---------------------------------------------------------------- personal data
 
 def test_no_personal_value_in_metadata_or_report(tmp_path):
+    from kinvolved_assets.delivery.ingest import DeliveryOutcome, EntityOutcome
     from kinvolved_assets.expectations import delivery_reporter
-    from kinvolved_assets.ingest import DeliveryOutcome, EntityOutcome
 
     rows = good_rows()
     for u in rows["users"]:

@@ -27,7 +27,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _read_drop(path: Path) -> dict[str, bytes]:
+def _read_delivery(path: Path) -> dict[str, bytes]:
     if path.is_dir():
         return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
     with zipfile.ZipFile(path) as zf:
@@ -43,7 +43,7 @@ def _rows(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def small_loose(tmp_path_factory):
-    """small district, loose drops across a month boundary, with truth."""
+    """small district, loose deliveries across a month boundary, with truth."""
     base = tmp_path_factory.mktemp("small")
     result = generate("small_d", "small", 11, dt.date(2025, 10, 27), 10, base / "out", fmt="loose",
                       truth=base / "truth")
@@ -52,7 +52,7 @@ def small_loose(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_late(tmp_path_factory):
-    """small district late in the year (long history, few drops) for the chronic-absence figures."""
+    """small district late in the year (long history, few deliveries) for the chronic-absence figures."""
     base = tmp_path_factory.mktemp("late")
     result = generate("late_d", "small", 5, dt.date(2026, 5, 25), 8, base / "out", fmt="loose",
                       truth=base / "truth")
@@ -64,35 +64,36 @@ def test_same_seed_same_bytes_and_different_seed_differs(tmp_path):
     a = generate("demo", "tiny", 7, dt.date(2025, 9, 26), 6, tmp_path / "a")
     b = generate("demo", "tiny", 7, dt.date(2025, 9, 26), 6, tmp_path / "b")
     c = generate("demo", "tiny", 8, dt.date(2025, 9, 26), 6, tmp_path / "c")
-    assert [d.path.name for d in a.drops] == [d.path.name for d in b.drops] == [d.path.name for d in c.drops]
-    assert [d.path.name for d in a.drops][0] == "demo_20250926.zip"
-    assert [_sha(d.path) for d in a.drops] == [_sha(d.path) for d in b.drops]
-    assert [_sha(d.path) for d in a.drops] != [_sha(d.path) for d in c.drops]
+    names = [[d.path.name for d in g.deliveries] for g in (a, b, c)]
+    assert names[0] == names[1] == names[2]
+    assert [d.path.name for d in a.deliveries][0] == "demo_20250926.zip"
+    assert [_sha(d.path) for d in a.deliveries] == [_sha(d.path) for d in b.deliveries]
+    assert [_sha(d.path) for d in a.deliveries] != [_sha(d.path) for d in c.deliveries]
     assert a.elapsed_seconds < 5
 
 
 # ---- structure --------------------------------------------------------------------------------
 def test_bulk_then_deltas_with_monthly_bulk(small_loose):
     result, _ = small_loose
-    dates = [d.delivery_date for d in result.drops]
+    dates = [d.delivery_date for d in result.deliveries]
     assert dates == [dt.date(2025, 10, 27) + dt.timedelta(days=i) for i in range(10)
                      if (dt.date(2025, 10, 27) + dt.timedelta(days=i)).weekday() < 5]
-    modes = [d.mode for d in result.drops]
+    modes = [d.mode for d in result.deliveries]
     assert modes[0] == "bulk"
     # the first delivery of November is a monthly bulk pull
     nov = dates.index(dt.date(2025, 11, 3))
     assert modes[nov] == "bulk" and set(modes) == {"bulk", "delta"}
     assert all(m == "delta" for i, m in enumerate(modes) if i not in (0, nov))
-    for drop in result.drops:
-        assert drop.path.is_dir() and drop.path.name == f"small_d_{drop.delivery_date:%Y%m%d}"
-        files = _read_drop(drop.path)
+    for delivery in result.deliveries:
+        assert delivery.path.is_dir() and delivery.path.name == f"small_d_{delivery.delivery_date:%Y%m%d}"
+        files = _read_delivery(delivery.path)
         _, manifest = _rows(files["manifest.csv"])
         props = {r["propertyName"]: r["value"] for r in manifest}
         assert props["manifest.version"] == "1.0" and props["oneroster.version"] == "1.1"
         for e in spec.ENTITIES:
-            expected = drop.mode if e.file_name in files else "absent"
+            expected = delivery.mode if e.file_name in files else "absent"
             assert props[f"file.{e.file_stem}"] == expected
-        if drop.mode == "bulk":
+        if delivery.mode == "bulk":
             assert {e.file_name for e in spec.ENTITIES} <= set(files)
             # bulk rows leave status/dateLastModified blank, so a reader never mistakes them for a delta
             for name, data in files.items():
@@ -106,24 +107,24 @@ def test_bulk_then_deltas_with_monthly_bulk(small_loose):
                     continue
                 _, rows = _rows(data)
                 assert all(r["status"] in spec.STATUS_VALUES and r["dateLastModified"] for r in rows), name
-                assert all(r["dateLastModified"].startswith(drop.delivery_date.isoformat()) for r
+                assert all(r["dateLastModified"].startswith(delivery.delivery_date.isoformat()) for r
                            in rows), name
 
 
 def test_deltas_carry_roster_changes_and_corrections(small_loose):
     result, _ = small_loose
     statuses, corrected, ended, begun = set(), 0, 0, 0
-    for drop in result.drops:
-        if drop.mode != "delta":
+    for delivery in result.deliveries:
+        if delivery.mode != "delta":
             continue
-        files = _read_drop(drop.path)
+        files = _read_delivery(delivery.path)
         _, att = _rows(files["attendance.csv"])
         statuses |= {r["status"] for r in att}
-        corrected += sum(1 for r in att if r["date"] < drop.delivery_date.isoformat())
+        corrected += sum(1 for r in att if r["date"] < delivery.delivery_date.isoformat())
         if "enrollments.csv" in files:
             _, enr = _rows(files["enrollments.csv"])
             ended += sum(1 for r in enr if r["endDate"])
-            begun += sum(1 for r in enr if r["beginDate"] > drop.delivery_date.isoformat())
+            begun += sum(1 for r in enr if r["beginDate"] > delivery.delivery_date.isoformat())
     assert "tobedeleted" in statuses and corrected > 0
     assert ended > 0 and begun > 0
 
@@ -131,8 +132,8 @@ def test_deltas_carry_roster_changes_and_corrections(small_loose):
 def test_headers_and_referential_integrity(small_loose):
     result, _ = small_loose
     seen: dict[str, dict[str, dict]] = {e.file_stem: {} for e in spec.ENTITIES}
-    for drop in result.drops:
-        for name, data in _read_drop(drop.path).items():
+    for delivery in result.deliveries:
+        for name, data in _read_delivery(delivery.path).items():
             if name == "manifest.csv":
                 assert data.decode().splitlines()[0] == "propertyName,value"
                 continue
@@ -142,7 +143,7 @@ def test_headers_and_referential_integrity(small_loose):
             assert tuple(header) == ent.column_names, name
             assert data[:3] != b"\xef\xbb\xbf" and b"\r\n" not in data
             ids = [r["sourcedId"] for r in rows]
-            assert len(ids) == len(set(ids)), f"duplicate sourcedIds in {drop.path.name}/{name}"
+            assert len(ids) == len(set(ids)), f"duplicate sourcedIds in {delivery.path.name}/{name}"
             for r in rows:
                 assert GUID.match(r["sourcedId"]), r["sourcedId"]
                 for c in ent.required_columns:
@@ -189,7 +190,7 @@ def test_truth_is_consistent(small_loose, small_late):
         assert list(t.columns) == ["as_of_date", "student_sourced_id", "school_sourced_id", "days_enrolled",
                                    "days_absent", "attendance_rate", "is_chronically_absent"]
         assert set(t["as_of_date"].astype(str).str[:10]) == {d.delivery_date.isoformat() for d
-                                                             in result.drops}
+                                                             in result.deliveries}
         assert (t["days_enrolled"] > 0).all() and (t["days_absent"] >= 0).all()
         assert (t["days_absent"] <= t["days_enrolled"]).all()
         assert t["attendance_rate"].between(0, 1).all()
@@ -208,21 +209,21 @@ def test_truth_is_consistent(small_loose, small_late):
 
 @pytest.mark.parametrize("fixture", ["small_loose", "small_late"])
 def test_truth_matches_the_delivered_csvs(fixture, request):
-    """Rebuild the last as-of figures from the drops alone (latest version per sourcedId) and compare."""
+    """Rebuild the last as-of figures from the deliveries alone (latest version per sourcedId) and compare."""
     result, base = request.getfixturevalue(fixture)
     con = duckdb.connect()
     for stem in ("attendance", "enrollments", "absenceCodes", "academicSessions"):
         parts = []
-        for i, drop in enumerate(result.drops):
-            p = drop.path / f"{stem}.csv"
+        for i, delivery in enumerate(result.deliveries):
+            p = delivery.path / f"{stem}.csv"
             if p.exists():
-                parts.append(f"SELECT *, {i} AS _i, '{drop.mode}' AS _m FROM read_csv('{p}', "
+                parts.append(f"SELECT *, {i} AS _i, '{delivery.mode}' AS _m FROM read_csv('{p}', "
                              "all_varchar=true, header=true)")
         con.execute(f"CREATE TABLE {stem} AS " + " UNION ALL BY NAME ".join(parts))
-    last_bulk = max(i for i, d in enumerate(result.drops) if d.mode == "bulk")
+    last_bulk = max(i for i, d in enumerate(result.deliveries) if d.mode == "bulk")
     cal = build_calendar(2026)
     hol = ",".join(f"DATE '{h}'" for h in cal.holidays)
-    as_of = result.drops[-1].delivery_date
+    as_of = result.deliveries[-1].delivery_date
     got = con.execute(f"""
         WITH cur_att AS (
             SELECT * FROM attendance WHERE _i >= {last_bulk}
@@ -267,8 +268,8 @@ def test_quirks(tmp_path):
     result = generate("quirky", "small", 3, dt.date(2025, 10, 1), 9, tmp_path / "q", fmt="loose", quirks=True)
     names: set[str] = set()
     missing_manifest = 0
-    for drop in result.drops:
-        files = _read_drop(drop.path)
+    for delivery in result.deliveries:
+        files = _read_delivery(delivery.path)
         names |= set(files)
         missing_manifest += "manifest.csv" not in files
         for name, data in files.items():
@@ -281,7 +282,7 @@ def test_quirks(tmp_path):
     assert "Users.csv" in names and any(n.startswith("users_2025") for n in names)
     assert "academic_sessions.csv" in names and any(n.startswith("attendance_1") for n in names)
     assert missing_manifest > 0
-    files = _read_drop(result.drops[0].path)
+    files = _read_delivery(result.deliveries[0].path)
     users = next(v for k, v in files.items() if k.lower().startswith("users"))
     header, rows = _rows(users)
     assert "metadata.localCode" in header and {r["enabledUser"] for r in rows} == {"TRUE"}
@@ -323,7 +324,7 @@ def test_cli_generate(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["demo_20250902.zip", "demo_20250903.zip"]
     assert (tmp_path / "t" / "student_attendance.parquet").exists()
     assert (tmp_path / "t" / "customer_config.yaml").exists()
-    assert "2 drops" in capsys.readouterr().out
+    assert "2 deliveries" in capsys.readouterr().out
     assert _cli(["generate", "--customer", "Bad Name", "--start", "2025-09-02", "--days", "1",
                  "--out", str(tmp_path / "x")]) == 2
     assert _cli(["generate", "--customer", "demo", "--scale", "huge", "--start", "2025-09-02", "--days", "1",
@@ -339,9 +340,10 @@ def test_oneroster_12_export_is_the_same_district(tmp_path):
     kw = dict(fmt="loose", truth=None, school_year=2026)
     g11 = generate("twin", "tiny", 5, dt.date(2025, 9, 29), 4, tmp_path / "11", **kw)
     g12 = generate("twin", "tiny", 5, dt.date(2025, 9, 29), 4, tmp_path / "12", oneroster="1.2", **kw)
-    assert [d.mode for d in g12.drops] == [d.mode for d in g11.drops] == ["bulk", "delta", "bulk", "delta"]
-    for d11, d12 in zip(g11.drops, g12.drops, strict=True):
-        f11, f12 = _read_drop(d11.path), _read_drop(d12.path)
+    assert [d.mode for d in g12.deliveries] == [d.mode for d in g11.deliveries] == ["bulk", "delta", "bulk",
+                                                                                    "delta"]
+    for d11, d12 in zip(g11.deliveries, g12.deliveries, strict=True):
+        f11, f12 = _read_delivery(d11.path), _read_delivery(d12.path)
         assert set(f12) - set(f11) == {"roles.csv"} or "users.csv" not in f12
         for name in set(f11) - {"users.csv", "manifest.csv"}:
             assert f11[name] == f12[name], name            # every other file byte for byte

@@ -146,14 +146,14 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_the_walker_sees_the_package():
     """The walk finds real edges of every kind (so the tests below cannot pass on an empty graph)."""
     assert len(MODULES) > 50 and CONTRACT in MODULES and GROUND <= set(MODULES)
-    assert f"{PACKAGE}.checks" in imports(f"{PACKAGE}.ingest")["module"]
-    assert f"{PACKAGE}.oneroster.drop" in imports(f"{PACKAGE}.validate")["module"]
+    assert f"{PACKAGE}.checks" in imports(f"{PACKAGE}.delivery.ingest")["module"]
+    assert f"{PACKAGE}.oneroster.delivery_files" in imports(f"{PACKAGE}.validate")["module"]
     assert f"{PACKAGE}.expectations" in imports(f"{PACKAGE}.validate")["function"]
     assert f"{PACKAGE}.customers" in imports(f"{PACKAGE}.checks")["typing"]
     assert f"{PACKAGE}.oneroster.spec" in imports(f"{PACKAGE}.oneroster.load")["module"]   # relative import
     edges = import_edges()
-    assert f"{PACKAGE}.oneroster" in edges[f"{PACKAGE}.ingest"]            # the package __init__ runs first
-    assert f"{PACKAGE}.oneroster" not in edges[f"{PACKAGE}.oneroster.drop"]   # already inside it
+    assert f"{PACKAGE}.oneroster" in edges[f"{PACKAGE}.delivery.ingest"]   # the package __init__ runs first
+    assert f"{PACKAGE}.oneroster" not in edges[f"{PACKAGE}.oneroster.delivery_files"]   # already inside it
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

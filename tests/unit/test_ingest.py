@@ -1,5 +1,5 @@
-"""``ingest.py`` on its own (no Dagster, no marts): one generated delivery staged, checked and promoted
-all or nothing, recorded in the ledger; a blocking check keeps raw/ as it was."""
+"""``delivery/ingest.py`` on its own (no Dagster, no marts): one generated delivery staged, checked and
+promoted all or nothing, recorded in the ledger; a blocking check keeps raw/ as it was."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 
 from kinvolved_assets.checks import CheckOutcome
 from kinvolved_assets.customers import load_customer_configs
-from kinvolved_assets.delivery_locate import DeliveryNotFound
-from kinvolved_assets.ingest import (
+from kinvolved_assets.delivery.ingest import (
     AlreadyIngested,
     contract_check,
     ingest_delivery,
     promote,
 )
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ledger import Ledger
+from kinvolved_assets.delivery.locate import DeliveryNotFound
 from kinvolved_assets.oneroster.findings import finding
 from kinvolved_assets.oneroster.load import LoadResult
 from kinvolved_assets.paths import CustomerPaths, partition_dirs
@@ -27,7 +27,7 @@ def acme(platform):
     """One tiny generated customer with two deliveries in landing: (config, paths, [dates])."""
     generated = platform.add_customer("acme", days=2)
     config = load_customer_configs(platform.config_dir, platform.home).customers["acme"]
-    dates = sorted(d.delivery_date.isoformat() for d in generated.drops)
+    dates = sorted(d.delivery_date.isoformat() for d in generated.deliveries)
     return config, CustomerPaths.for_customer("acme", platform.home), dates
 
 
@@ -112,13 +112,13 @@ def test_contract_check_blocks_on_file_errors_only():
     assert check.metadata["findings_by_rule"] == {"error:row.bad_enum": 1}
     missing = LoadResult("users", findings=[finding("header.missing_required_column", "x", file="users.csv")])
     assert not contract_check("users", missing, ()).passed
-    assert not contract_check("users", LoadResult("users"), [finding("drop.bad_zip", "x")]).passed
+    assert not contract_check("users", LoadResult("users"), [finding("delivery.bad_zip", "x")]).passed
 
 
 def test_process_tmp_is_removed_by_its_last_caller(tmp_path):
     import tempfile
 
-    from kinvolved_assets.recovery import process_tmp
+    from kinvolved_assets.delivery.recovery import process_tmp
 
     with process_tmp(tmp_path) as outer:
         with process_tmp(tmp_path) as inner:
@@ -129,7 +129,7 @@ def test_process_tmp_is_removed_by_its_last_caller(tmp_path):
 
 
 def test_a_normal_run_leaves_nothing_for_recovery(acme):
-    from kinvolved_assets.recovery import recover_customer
+    from kinvolved_assets.delivery.recovery import recover_customer
 
     config, paths, dates = acme
     assert ingest_delivery(config, paths, dates[0], run_id="run-a").promoted
@@ -150,7 +150,7 @@ def test_identical_bytes_under_a_second_date_are_one_delivery(acme):
     before = sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet"))
     with pytest.raises(AlreadyIngested, match=f"the delivery of {later} has the same bytes as delivery "
                                               f"{first.name} \\({dates[1]} #1"):
-        ingest_delivery(config, paths, later, run_id="run-b", drop_hint=str(copy))
+        ingest_delivery(config, paths, later, run_id="run-b", delivery_hint=str(copy))
     assert sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet")) == before
     with Ledger(paths) as ledger:
         assert [(d.delivery_date, d.state) for d in ledger.deliveries()] == [(dates[1], "ingested")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kinvolved_assets.marts_plan import current_stamp, delivery_order, plan_build, write_stamp
+from kinvolved_assets.marts.plan import current_stamp, delivery_order, plan_build, write_stamp
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 VARS = {"customer_id": "acme", "chronic_threshold": 0.1}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from kinvolved_assets.marts_plausibility import check_marts, zero_absence_runs
+from kinvolved_assets.marts.plausibility import check_marts, zero_absence_runs
 
 DAYS = [dt.date(2025, 9, 1) + dt.timedelta(days=i) for i in range(14)
         if (dt.date(2025, 9, 1) + dt.timedelta(days=i)).isoweekday() <= 5]

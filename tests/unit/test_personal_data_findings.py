@@ -10,13 +10,13 @@ import stat
 from pathlib import Path
 
 from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import rules_for
 from kinvolved_assets.expectations.results import RuleResult, failures_markdown
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.paths import CustomerPaths
-from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate import validate_delivery
 from kinvolved_assets.validate_report import to_json, to_text
-from tests.unit.corpus.reader_drops import VALID, write_drop
+from tests.unit.corpus.reader_deliveries import VALID, write_delivery
 
 D = "2025-09-02"
 NAME, USERNAME, BORN, EMAIL = "Isabella Baker", "nscott1000003", "2014-04-11", "bbrown1000009@mail.example"
@@ -44,7 +44,7 @@ def test_shifted_rows_never_put_personal_values_into_findings(tmp_path):
     ])
     demo_cols = VALID["demographics.csv"].splitlines()[0].split(",")
     demographics = VALID["demographics.csv"] + row(demo_cols, sourcedId="u2", sex=BORN)
-    rep = validate_drop(write_drop(tmp_path, {"users.csv": users, "demographics.csv": demographics}))
+    rep = validate_delivery(write_delivery(tmp_path, {"users.csv": users, "demographics.csv": demographics}))
     found = {(f.rule, f.column): f for f in rep.findings if f.rule.startswith("row.")}
     assert set(found) >= {("row.bad_enum", "role"), ("row.bad_list", "orgSourcedIds"),
                           ("row.bad_boolean", "enabledUser"), ("row.bad_enum", "sex")}, sorted(found)
@@ -61,7 +61,7 @@ def test_shifted_rows_never_put_personal_values_into_findings(tmp_path):
 def test_headerless_users_file_does_not_quote_its_first_row(tmp_path):
     users = "".join(VALID["users.csv"].splitlines(keepends=True)[1:])   # the header line is missing
     users = users.replace("Zyxwvqpii.user", USERNAME)
-    rep = validate_drop(write_drop(tmp_path, {"users.csv": users}))
+    rep = validate_delivery(write_delivery(tmp_path, {"users.csv": users}))
     unknown = [f for f in rep.findings if f.rule == "header.unknown_column"]
     assert unknown and all(f.column.startswith("_column") for f in unknown)
     assert "header.missing_required_column" in {f.rule for f in rep.findings}
@@ -79,7 +79,7 @@ def test_harmless_values_are_still_quoted(tmp_path):
                                                date="2024-02-30", absenceCode="AE") + \
         row(att_cols, sourcedId="a8", schoolSourcedId="s1", userSourcedId="u1", date="Baker",
             absenceCode="AE")
-    rep = validate_drop(write_drop(tmp_path, {"classes.csv": classes, "attendance.csv": attendance}))
+    rep = validate_delivery(write_delivery(tmp_path, {"classes.csv": classes, "attendance.csv": attendance}))
     msgs = {f.line: f.message for f in rep.findings if f.rule in ("row.bad_enum", "row.bad_date")}
     assert "'lecture'" in msgs[4]                          # classes holds no personal data
     assert "'2024-02-30'" in msgs[5]                       # a date in attendance.date
@@ -119,8 +119,8 @@ def test_customer_data_tree_is_private(tmp_path):
     paths.landing.mkdir(parents=True)
     bad_users = VALID["users.csv"] + row(USER_COLUMNS, sourcedId="u9", enabledUser="true", orgSourcedIds="s1",
                                          role="pupil", username="x", givenName="G", familyName="F")
-    write_drop(paths.landing, {"users.csv": bad_users}, name=f"export_{D}")
-    write_drop(paths.landing, {"users.csv": "sourcedId\nu1\n"}, name="export_2025-09-03")   # blocked
+    write_delivery(paths.landing, {"users.csv": bad_users}, name=f"export_{D}")
+    write_delivery(paths.landing, {"users.csv": "sourcedId\nu1\n"}, name="export_2025-09-03")   # blocked
     old = os.umask(0o022)
     try:
         assert ingest_delivery(config, paths, D, run_id="r1", reporter=delivery_reporter).promoted
@@ -146,7 +146,7 @@ def test_engine_messages_never_quote_a_cell(tmp_path):
     from kinvolved_assets.expectations.report import _examples_text
     from kinvolved_assets.expectations.rules import Params
     from kinvolved_assets.expectations.validator import evaluate_entity
-    from kinvolved_assets.validate import DropReport
+    from kinvolved_assets.validate import DeliveryReport
 
     planted = "Marisabel Ostrowicz <b>"
     parquet = tmp_path / "attendance.parquet"   # a staged file whose date column kept the text (a reader bug)
@@ -162,7 +162,7 @@ def test_engine_messages_never_quote_a_cell(tmp_path):
         check = evaluate_entity("attendance", res, {"attendance": res}, Params(2024, dt.date(2024, 3, 5)),
                                 raw_root=None, delivery_date=None, engine=engine)
         assert check.blocking and check.metadata["engine_errors"] > 0, engine
-        report = DropReport(path="drop", sha256="0" * 64, fatal=False,
+        report = DeliveryReport(path="delivery", sha256="0" * 64, fatal=False,
                             expectations=[{"entity": "attendance", "name": check.name, "passed": False,
                                                         "blocking": True, "description": "",
                                                         "metadata": check.metadata}])

@@ -1,4 +1,4 @@
-"""The OneRoster+ drop reader: quirky-but-valid drops, the raw Parquet contract, the CLI."""
+"""The OneRoster+ delivery reader: quirky-but-valid deliveries, the raw Parquet contract, the CLI."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kinvolved_assets.oneroster import drop as drop_module
+from kinvolved_assets.oneroster import delivery_files as files_module
 from kinvolved_assets.oneroster import load, scratch, spec
+from kinvolved_assets.oneroster.delivery_files import DeliveryLimits, open_delivery
 from kinvolved_assets.oneroster.discover import classify
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop
 from kinvolved_assets.oneroster.findings import RULES, Finding
-from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate import validate_delivery
 from kinvolved_assets.validate_report import to_json, to_text
-from tests.unit.corpus.reader_drops import PII_MARK, VALID, crlf, quote_all, write_drop
+from tests.unit.corpus.reader_deliveries import PII_MARK, VALID, crlf, quote_all, write_delivery
 
 D = "2024-03-05"
 
@@ -45,10 +45,10 @@ def file_path(request, monkeypatch):
     return request.param
 
 
-# ------------------------------------------------------------------ valid and quirky drops
+# ------------------------------------------------------------------ valid and quirky deliveries
 
-def test_valid_drop_loads_without_errors(tmp_path):
-    rep = validate_drop(write_drop(tmp_path, {}))
+def test_valid_delivery_loads_without_errors(tmp_path):
+    rep = validate_delivery(write_delivery(tmp_path, {}))
     assert errors(rep.findings) == []
     by = {f.entity: f for f in rep.files}
     assert set(by) == {e.name for e in spec.ENTITIES}
@@ -63,15 +63,15 @@ def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path, monkeyp
     load on this thread, the scratch databases released before each once the small ones are done)."""
     if large_from is not None:
         monkeypatch.setattr(load, "LARGE_FILE_BYTES", large_from)
-        monkeypatch.setattr(drop_module, "LARGE_FILE_BYTES", large_from)
+        monkeypatch.setattr(files_module, "LARGE_FILE_BYTES", large_from)
     released, release = [], scratch.release_idle
     monkeypatch.setattr(scratch, "release_idle", lambda: (released.append(1), release()))
     files = {"users.csv": VALID["users.csv"] + "u9,,,true,org1,student,,,x,y,,,,,,,,\n"}   # one bad row
-    drop_dir = write_drop(tmp_path / "drop", files)
+    delivery_dir = write_delivery(tmp_path / "delivery", files)
     names = [e.name for e in spec.ENTITIES]
-    with open_drop(drop_dir, DropLimits(threads=2)) as drop:
-        many = drop.load_many(names, tmp_path / "many", D)
-        one = {n: drop.load(n, tmp_path / "one", D) for n in names}
+    with open_delivery(delivery_dir, DeliveryLimits(threads=2)) as delivery:
+        many = delivery.load_many(names, tmp_path / "many", D)
+        one = {n: delivery.load(n, tmp_path / "one", D) for n in names}
     assert list(many) == names
     for n in names:
         a, b = many[n], one[n]
@@ -82,7 +82,7 @@ def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path, monkeyp
         assert q(f"SELECT {cols} FROM '{a.parquet_path}' ORDER BY "
                  "_line") == q(f"SELECT {cols} FROM '{b.parquet_path}' ORDER BY _line")
     assert many["users"].rejected_rows == 1 and many["attendance"].rows == 3
-    large = sum(f.size >= load.LARGE_FILE_BYTES for f in drop.files.values())
+    large = sum(f.size >= load.LARGE_FILE_BYTES for f in delivery.files.values())
     if large_from == 236:
         assert 0 < large < len(names)       # some of each
     if large == 0:
@@ -93,7 +93,7 @@ def test_load_many_gives_what_loading_one_file_at_a_time_gives(tmp_path, monkeyp
     # which depends on the threads' timing; the Parquet, results and findings above do not
 
 
-def test_quirky_drop_loads_with_warnings_and_no_errors(tmp_path):
+def test_quirky_delivery_loads_with_warnings_and_no_errors(tmp_path):
     files = {k: None for k in VALID}
     files["Kinvolved_Users.csv"] = "\ufeff" + crlf(quote_all(VALID["users.csv"]))
     files["academic_sessions_2024.csv"] = crlf(VALID["academicSessions.csv"])
@@ -108,15 +108,15 @@ def test_quirky_drop_loads_with_warnings_and_no_errors(tmp_path):
     files["attendance_20240301.csv"] = "\ufeff" + crlf("\n".join(att) + "\n")
     files["__MACOSX/._users.csv"] = b"\x00\x05junk"
     files[".DS_Store"] = b"\x00\x00"
-    path = write_drop(tmp_path, files, as_zip=True, top_folder="export_2024-03-05")
-    rep = validate_drop(path)
+    path = write_delivery(tmp_path, files, as_zip=True, top_folder="export_2024-03-05")
+    rep = validate_delivery(path)
     assert errors(rep.findings) == [], [f.to_dict() for f in errors(rep.findings)]
     assert "row.noncanonical_value" in rules(rep.findings, "warning")
     by = {f.entity: f for f in rep.files}
     assert by["users"].rows == 2 and by["users"].name == "export_2024-03-05/Kinvolved_Users.csv"
     assert by["academic_sessions"].rows == 2
     assert "demographics" not in by
-    assert not any(f.rule == "drop.unknown_file" for f in rep.findings)
+    assert not any(f.rule == "delivery.unknown_file" for f in rep.findings)
 
 
 def test_released_scratch_database_serves_open_cursors_and_is_replaced():
@@ -133,13 +133,13 @@ def test_released_scratch_database_serves_open_cursors_and_is_replaced():
 
 
 def test_large_file_memory_limit_follows_the_file_size():
-    limits = DropLimits()
+    limits = DeliveryLimits()
     assert load.load_memory_limit(limits, 10 << 20) == "160MiB"          # floor
     assert load.load_memory_limit(limits, 300 << 20) == "900MiB"         # 3x the file
     assert load.load_memory_limit(limits,
                                   2 << 30) == f"{4_000_000_000 // 1024**2}MiB"   # never above memory_limit
-    assert load.load_memory_limit(DropLimits(memory_limit="512MiB"), 300 << 20) == "512MiB"
-    assert load.load_memory_limit(DropLimits(memory_limit="75%"),
+    assert load.load_memory_limit(DeliveryLimits(memory_limit="512MiB"), 300 << 20) == "512MiB"
+    assert load.load_memory_limit(DeliveryLimits(memory_limit="75%"),
                                   300 << 20) == "75%"   # DuckDB's own forms pass through
 
 
@@ -160,13 +160,13 @@ def test_metadata_columns_kept_and_types_follow_spec(tmp_path):
     att = VALID["attendance.csv"].splitlines()
     att[0] += ",metadata.source"
     att = [att[0]] + [r + ",sis" for r in att[1:]]
-    drop_path = write_drop(tmp_path, {"attendance.csv": "\n".join(att) + "\n"})
+    delivery_path = write_delivery(tmp_path, {"attendance.csv": "\n".join(att) + "\n"})
     out = tmp_path / "wh"
-    with open_drop(drop_path) as drop:
-        res = drop.load("attendance", out, D)
+    with open_delivery(delivery_path) as delivery:
+        res = delivery.load("attendance", out, D)
         assert not res.failed and res.rows == 3
         for ent in spec.ENTITIES:
-            r = drop.load(ent.name, out, D)
+            r = delivery.load(ent.name, out, D)
             assert not r.failed, (ent.name, r.findings)
             desc = dict((c, t) for c, t, *_ in q(f"DESCRIBE SELECT * FROM '{r.parquet_path}'"))
             for col in ent.columns:
@@ -189,11 +189,11 @@ def test_metadata_columns_kept_and_types_follow_spec(tmp_path):
 
 
 def test_lists_enums_and_defaults(tmp_path):
-    drop_path = write_drop(tmp_path, {})
+    delivery_path = write_delivery(tmp_path, {})
     out = tmp_path / "wh"
-    with open_drop(drop_path) as drop:
-        cls = drop.load("classes", out, D)
-        ac = drop.load("absence_codes", out, D)
+    with open_delivery(delivery_path) as delivery:
+        cls = delivery.load("classes", out, D)
+        ac = delivery.load("absence_codes", out, D)
     assert q(f"SELECT periods, termSourcedIds FROM '{cls.parquet_path}' WHERE sourcedId = 'k1'") == [(["1",
                                                                                                        "2"],
                                                                                                        ["t1"])]
@@ -206,9 +206,9 @@ def test_delta_inferred_and_inactive_read_as_tobedeleted(tmp_path):
            "a1,active,2024-03-05T10:00:00Z,,s1,u1,2024-03-01,AE,,,\n"
            "a2,inactive,2024-03-05T10:00:00.123Z,,s1,u1,2024-03-02,AE,,,\n"
            "a3,Active,2024-03-05,,s1,u1,2024-03-03,AE,,,\n")
-    drop_path = write_drop(tmp_path, {"attendance.csv": att})
-    with open_drop(drop_path) as drop:
-        res = drop.load("attendance", tmp_path / "wh", D)
+    delivery_path = write_delivery(tmp_path, {"attendance.csv": att})
+    with open_delivery(delivery_path) as delivery:
+        res = delivery.load("attendance", tmp_path / "wh", D)
     assert res.mode == "delta" and res.rows == 3 and not errors(res.findings)
     assert {"row.status_inactive", "row.noncanonical_value"} <= rules(res.findings, "warning")
     assert q(f"SELECT status FROM '{res.parquet_path}' ORDER BY _line") == [("active",), ("tobedeleted",),
@@ -218,8 +218,8 @@ def test_delta_inferred_and_inactive_read_as_tobedeleted(tmp_path):
 def test_manifest_modes_and_disagreement(tmp_path):
     manifest = ("propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,delta\n"
                 "file.users,bulk\nfile.attendance,bulk\nfile.demographics,absent\n")
-    drop_path = write_drop(tmp_path, {"manifest.csv": manifest})
-    rep = validate_drop(drop_path)
+    delivery_path = write_delivery(tmp_path, {"manifest.csv": manifest})
+    rep = validate_delivery(delivery_path)
     mism = [f for f in rep.findings if f.rule == "manifest.mode_mismatch"]
     assert [f.file for f in mism] == ["orgs.csv"]    # declared delta, data bulk: data wins
     assert any(f.rule == "manifest.declared_absent" and f.file == "demographics.csv" for f in rep.findings)
@@ -228,10 +228,10 @@ def test_manifest_modes_and_disagreement(tmp_path):
 
 
 def test_missing_file_is_not_present_and_writes_nothing(tmp_path):
-    drop_path = write_drop(tmp_path, {"attendance.csv": None})
+    delivery_path = write_delivery(tmp_path, {"attendance.csv": None})
     out = tmp_path / "wh"
-    with open_drop(drop_path) as drop:
-        res = drop.load("attendance", out, D)
+    with open_delivery(delivery_path) as delivery:
+        res = delivery.load("attendance", out, D)
     assert res.present is False and res.rows == 0 and not res.failed
     assert not (out / "raw" / "attendance").exists()
 
@@ -239,8 +239,8 @@ def test_missing_file_is_not_present_and_writes_nothing(tmp_path):
 def test_reordered_and_unknown_columns(tmp_path):
     orgs = ("name,sourcedId,type,status,dateLastModified,parentSourcedId,identifier,notes\n"
             "X,d1,district,,,,,hello\n")
-    with open_drop(write_drop(tmp_path, {"orgs.csv": orgs})) as drop:
-        res = drop.load("orgs", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"orgs.csv": orgs})) as delivery:
+        res = delivery.load("orgs", tmp_path / "wh", D)
     assert {"header.reordered", "header.unknown_column"} <= rules(res.findings, "warning")
     assert not errors(res.findings)
     assert q(f"SELECT sourcedId, name, type FROM '{res.parquet_path}'") == [("d1", "X", "district")]
@@ -249,8 +249,8 @@ def test_reordered_and_unknown_columns(tmp_path):
 
 def test_absent_twice_header_reads_second_as_excused(tmp_path):
     ac = "sourcedId,status,dateLastModified,title,absent,absent,description\nac1,,,AE,true,false,x\n"
-    with open_drop(write_drop(tmp_path, {"absenceCodes.csv": ac})) as drop:
-        res = drop.load("absence_codes", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"absenceCodes.csv": ac})) as delivery:
+        res = delivery.load("absence_codes", tmp_path / "wh", D)
     assert "header.absent_twice" in rules(res.findings, "warning") and not errors(res.findings)
     assert q(f"SELECT absent, excused FROM '{res.parquet_path}'") == [(True, False)]
 
@@ -258,8 +258,8 @@ def test_absent_twice_header_reads_second_as_excused(tmp_path):
 def test_cp1252_fallback(tmp_path):
     orgs = ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
             "d1,,,Caf\u00e9 \u201cD\u201d,district,,\n")
-    with open_drop(write_drop(tmp_path, {"orgs.csv": orgs.encode("cp1252")})) as drop:
-        res = drop.load("orgs", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"orgs.csv": orgs.encode("cp1252")})) as delivery:
+        res = delivery.load("orgs", tmp_path / "wh", D)
     assert "file.encoding_fallback" in rules(res.findings, "warning") and not errors(res.findings)
     assert q(f"SELECT name FROM '{res.parquet_path}'") == [("Caf\u00e9 \u201cD\u201d",)]
 
@@ -268,8 +268,8 @@ def test_cp1252_late_in_a_large_file(tmp_path, file_path):
     head = "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
     body = "".join(f"o{i},,,Org {i},school,,\n" for i in range(5000))
     data = (head + body).encode() + b"o_last,,,Caf\xe9,school,,\n"
-    with open_drop(write_drop(tmp_path, {"orgs.csv": data})) as drop:
-        res = drop.load("orgs", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"orgs.csv": data})) as delivery:
+        res = delivery.load("orgs", tmp_path / "wh", D)
     assert "file.encoding_fallback" in rules(res.findings) and res.rows == 5001 and not errors(res.findings)
 
 
@@ -280,8 +280,8 @@ def test_embedded_newlines_keep_physical_line_numbers(tmp_path, file_path):
             "s2,,,Bad,nope,,d1\n"
             "s3,,,Extra,school,,d1,x\n"
             "s4,,,Fine,school,,d1\n")
-    with open_drop(write_drop(tmp_path, {"orgs.csv": orgs})) as drop:
-        res = drop.load("orgs", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"orgs.csv": orgs})) as delivery:
+        res = delivery.load("orgs", tmp_path / "wh", D)
     assert dict(q(f"SELECT sourcedId, _line FROM '{res.parquet_path}'")) == {"d1": 2, "s1": 5, "s4": 8}
     assert {(f.rule, f.line) for f in errors(res.findings)} == {("row.bad_enum", 6), ("row.malformed", 7)}
     assert sorted(q(f"SELECT _line, _rule FROM '{res.rejects_path}'")) == [(6, "row.bad_enum"),
@@ -290,8 +290,8 @@ def test_embedded_newlines_keep_physical_line_numbers(tmp_path, file_path):
 
 def test_rejects_keep_original_values_and_reason(tmp_path):
     att = VALID["attendance.csv"] + f"a9,,,,s1,u1,2024-02-30,AE,,,{PII_MARK} x\n"
-    with open_drop(write_drop(tmp_path, {"attendance.csv": att})) as drop:
-        res = drop.load("attendance", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"attendance.csv": att})) as delivery:
+        res = delivery.load("attendance", tmp_path / "wh", D)
     assert res.rows == 3 and res.rejected_rows == 1
     row = q(f"SELECT sourcedId, date, comment, _line, _rule, _reason FROM '{res.rejects_path}'")[0]
     assert row[:5] == ("a9", "2024-02-30", f"{PII_MARK} x", 5, "row.bad_date")
@@ -319,8 +319,9 @@ def test_rejected_rows_keep_their_own_lines_and_values(tmp_path, look_alike, fil
         "a4,,,,s1,u1,2024-03-05,AE,,,,extra",             # line 11: one field too many
         "a5,,,,s1,u1,2024-03-06,AE,,,",                   # line 12
     ]
-    with open_drop(write_drop(tmp_path, {"attendance.csv": head + "\n" + "\n".join(rows) + "\n"})) as drop:
-        res = drop.load("attendance", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path,
+                                      {"attendance.csv": head + "\n" + "\n".join(rows) + "\n"})) as delivery:
+        res = delivery.load("attendance", tmp_path / "wh", D)
     assert sorted(q(f"SELECT sourcedId, _line FROM '{res.parquet_path}'")) == [("a1", 2), ("a2", 3),
                                                                                ("a3", 7), ("a5", 12)]
     rejected = sorted(q(f"SELECT _line, sourcedId, date, _rule FROM '{res.rejects_path}'"))
@@ -338,8 +339,8 @@ def test_bad_reference_ids_rejected_per_row_with_line_and_column(tmp_path, file_
     lines = VALID["attendance.csv"].splitlines()
     att = "\n".join([lines[0], lines[1], "a7,,,,s 1,u1,2024-03-04,AE,,,", lines[2],
                       "a8,,,,s 1,u2,2024-03-05,AE,,,", "a9,,,k#1,s1,u1,2024-03-06,AE,,,"] + lines[3:]) + "\n"
-    with open_drop(write_drop(tmp_path, {"attendance.csv": att})) as drop:
-        res = drop.load("attendance", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"attendance.csv": att})) as delivery:
+        res = delivery.load("attendance", tmp_path / "wh", D)
     assert res.rows == 3 and res.rejected_rows == 3
     got = sorted((f.rule, f.line, f.column) for f in res.findings if f.severity == "error")
     assert got == [("row.bad_guid", 3, "schoolSourcedId"), ("row.bad_guid", 5, "schoolSourcedId"),
@@ -353,54 +354,55 @@ def test_bad_reference_ids_rejected_per_row_with_line_and_column(tmp_path, file_
 def test_partition_replaced_atomically_and_kept_on_file_error(tmp_path):
     out = tmp_path / "wh"
     bad = VALID["attendance.csv"] + "a9,,,,s1,u1,nope,AE,,,\n"
-    with open_drop(write_drop(tmp_path, {"attendance.csv": bad}, name="one")) as drop:
-        first = drop.load("attendance", out, D)
+    with open_delivery(write_delivery(tmp_path, {"attendance.csv": bad}, name="one")) as delivery:
+        first = delivery.load("attendance", out, D)
     assert first.rejects_path is not None and Path(first.rejects_path).exists()
-    with open_drop(write_drop(tmp_path, {}, name="two")) as drop:
-        second = drop.load("attendance", out, D)
+    with open_delivery(write_delivery(tmp_path, {}, name="two")) as delivery:
+        second = delivery.load("attendance", out, D)
     assert second.rows == 3 and not Path(first.rejects_path).exists()   # stale rejects removed
     before = Path(second.parquet_path).read_bytes()
     broken = "sourcedId,status\nx,active\n"   # required columns missing: file-level error
-    with open_drop(write_drop(tmp_path, {"attendance.csv": broken}, name="three")) as drop:
-        third = drop.load("attendance", out, D)
+    with open_delivery(write_delivery(tmp_path, {"attendance.csv": broken}, name="three")) as delivery:
+        third = delivery.load("attendance", out, D)
     assert third.failed and "header.missing_required_column" in rules(third.findings)
     assert Path(second.parquet_path).read_bytes() == before
     leftovers = [p.name for p in (out / "raw" / "attendance").iterdir()]
     assert leftovers == [f"delivery_date={D}"]
 
 
-def test_drop_sha256_zip_and_folder(tmp_path):
+def test_delivery_sha256_zip_and_folder(tmp_path):
     import hashlib
-    z = write_drop(tmp_path, {}, as_zip=True)
-    with open_drop(z) as drop:
-        assert drop.sha256 == hashlib.sha256(z.read_bytes()).hexdigest()
-        assert drop.files["users"].sha256 == hashlib.sha256(VALID["users.csv"].encode()).hexdigest()
-        tmp_dir = drop.files["users"].path.parent
+    z = write_delivery(tmp_path, {}, as_zip=True)
+    with open_delivery(z) as delivery:
+        assert delivery.sha256 == hashlib.sha256(z.read_bytes()).hexdigest()
+        assert delivery.files["users"].sha256 == hashlib.sha256(VALID["users.csv"].encode()).hexdigest()
+        tmp_dir = delivery.files["users"].path.parent
         assert tmp_dir.exists()
     assert not tmp_dir.exists()   # extracted files cleaned on exit
-    f = write_drop(tmp_path, {})
-    with open_drop(f) as drop:
+    f = write_delivery(tmp_path, {})
+    with open_delivery(f) as delivery:
         expected = hashlib.sha256()
         for name in sorted(VALID):
             expected.update(f"{name}\0{hashlib.sha256(VALID[name].encode()).hexdigest()}\n".encode())
-        assert drop.sha256 == expected.hexdigest()
+        assert delivery.sha256 == expected.hexdigest()
 
 
 def test_references_bulk_errors_delta_warnings(tmp_path):
     att = VALID["attendance.csv"] + "a9,,,k9,s1,u9,2024-03-01,ZZ,,,\n"
-    rep = validate_drop(write_drop(tmp_path, {"attendance.csv": att}, name="bulk"))
+    rep = validate_delivery(write_delivery(tmp_path, {"attendance.csv": att}, name="bulk"))
     dangling = {(f.column, f.line, f.severity) for f in rep.findings if f.rule == "ref.dangling"}
     assert dangling == {("classSourcedId", 5, "error"), ("userSourcedId", 5, "error"),
                         ("absenceCode", 5, "error")}
     users_delta = VALID["users.csv"].replace("u1,,,", "u1,active,2024-03-01T00:00:00Z,").replace("u2,,,",
                                                                                                  "u2,active,2024-03-01,")
-    rep = validate_drop(write_drop(tmp_path, {"attendance.csv": att, "users.csv": users_delta}, name="delta"))
+    rep = validate_delivery(write_delivery(tmp_path, {"attendance.csv": att, "users.csv": users_delta},
+                                           name="delta"))
     sev = {f.column: f.severity for f in rep.findings if f.rule == "ref.dangling"}
     assert sev["userSourcedId"] == "warning" and sev["classSourcedId"] == "error"
 
 
 def test_absence_code_resolves_by_title_or_sourced_id(tmp_path):
-    rep = validate_drop(write_drop(tmp_path, {}))
+    rep = validate_delivery(write_delivery(tmp_path, {}))
     assert not [f for f in rep.findings if f.rule == "ref.dangling"]
 
 
@@ -412,7 +414,7 @@ def test_no_personal_data_in_findings_report_or_json(tmp_path):
     demo = VALID["demographics.csv"] + f"u2,,,{PII_MARK}-01-01,male,,,,,,,,,,,\n"
     att = (VALID["attendance.csv"] + f"a9,,,,s1,u1,bad-date,AE,,,{PII_MARK} secret\n"
            + f"a10,,,,s1,u1,2024-03-01,AE,,,{PII_MARK},extra\n")
-    rep = validate_drop(write_drop(tmp_path,
+    rep = validate_delivery(write_delivery(tmp_path,
                                    {"users.csv": users, "demographics.csv": demo, "attendance.csv": att}))
     assert {"row.bad_boolean", "row.required_missing", "row.bad_date", "row.malformed"} <= rules(rep.findings)
     blob = to_text(rep) + to_json(rep) + repr(rep.findings)
@@ -446,11 +448,11 @@ def _run_cli(args):
 
 
 def test_cli_exit_codes_and_json(tmp_path, capsys):
-    good = write_drop(tmp_path, {}, name="good")
+    good = write_delivery(tmp_path, {}, name="good")
     assert _run_cli(["validate", str(good)]) == 0
     out = capsys.readouterr().out
     assert "attendance.csv" in out and "Result: OK" in out
-    bad = write_drop(tmp_path, {"orgs.csv": VALID["orgs.csv"] + "s2,,,X,nope,,d1\n"}, name="bad")
+    bad = write_delivery(tmp_path, {"orgs.csv": VALID["orgs.csv"] + "s2,,,X,nope,,d1\n"}, name="bad")
     assert _run_cli(["validate", str(bad), "--json", "--customer", "demo_district"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert set(data) >= {"files", "findings"}
@@ -463,15 +465,16 @@ def test_cli_exit_codes_and_json(tmp_path, capsys):
 
 def test_text_report_groups_by_rule(tmp_path):
     orgs = VALID["orgs.csv"] + "".join(f"x{i},,,X,nope,,d1\n" for i in range(12))
-    rep = validate_drop(write_drop(tmp_path, {"orgs.csv": orgs}))
+    rep = validate_delivery(write_delivery(tmp_path, {"orgs.csv": orgs}))
     text = to_text(rep, first_n=3)
     assert "row.bad_enum x12" in text and "... and 9 more" in text
 
 
 def test_findings_capped_per_rule_with_summary(tmp_path):
     orgs = VALID["orgs.csv"] + "".join(f"x{i},,,X,nope,,d1\n" for i in range(80))
-    with open_drop(write_drop(tmp_path, {"orgs.csv": orgs}), DropLimits(max_findings_per_rule=10)) as drop:
-        res = drop.load("orgs", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"orgs.csv": orgs}),
+                       DeliveryLimits(max_findings_per_rule=10)) as delivery:
+        res = delivery.load("orgs", tmp_path / "wh", D)
     assert res.rejected_rows == 80
     assert len([f for f in res.findings if f.rule == "row.bad_enum"]) == 10
     trunc = [f for f in res.findings if f.rule == "rows.truncated"]
@@ -480,7 +483,7 @@ def test_findings_capped_per_rule_with_summary(tmp_path):
 
 def test_no_dagster_import():
     import subprocess
-    code = ("import sys; import kinvolved_assets.oneroster.drop, kinvolved_assets.cli.validate; "
+    code = ("import sys; import kinvolved_assets.oneroster.delivery_files, kinvolved_assets.cli.validate; "
             "sys.exit(1 if any(m.startswith('dagster') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
     assert zipfile  # keep import used
@@ -491,8 +494,8 @@ def test_blank_lines_keep_physical_line_numbers(tmp_path, file_path):
             "d1,,,D,district,,\r\n"
             "\r\ns1,,,S,school,,d1\r\n"
             "s2,,,S2,bogus,,d1\r\n")
-    with open_drop(write_drop(tmp_path, {"orgs.csv": orgs})) as drop:
-        res = drop.load("orgs", tmp_path / "wh", D)
+    with open_delivery(write_delivery(tmp_path, {"orgs.csv": orgs})) as delivery:
+        res = delivery.load("orgs", tmp_path / "wh", D)
     assert dict(q(f"SELECT sourcedId, _line FROM '{res.parquet_path}'")) == {"d1": 2, "s1": 4}
     assert [(f.rule, f.line) for f in errors(res.findings)] == [("row.bad_enum", 5)]
 

@@ -1,4 +1,4 @@
-"""Malformed drops: each one yields the expected finding (rule, file, line) and never an exception."""
+"""Malformed deliveries: each one yields the expected finding (rule, file, line) and never an exception."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kinvolved_assets.oneroster.drop import DropLimits, open_drop
-from kinvolved_assets.validate import validate_drop
-from tests.unit.corpus.reader_drops import PII_MARK, VALID, VALID_12, roles_plus, write_drop
+from kinvolved_assets.oneroster.delivery_files import DeliveryLimits, open_delivery
+from kinvolved_assets.validate import validate_delivery
+from tests.unit.corpus.reader_deliveries import PII_MARK, VALID, VALID_12, roles_plus, write_delivery
 
 ATT_HEAD = VALID["attendance.csv"].splitlines()[0]
 ORGS_HEAD = VALID["orgs.csv"].splitlines()[0]
@@ -94,13 +94,13 @@ FOLDER_CASES = [
     ("utf16", {"orgs.csv": VALID["orgs.csv"].encode("utf-16")},
      ("error", "file.undecodable", "orgs.csv", None)),
     ("ambiguous_files", {"Users_2024.csv": VALID["users.csv"], "users.csv": VALID["users.csv"]},
-     ("error", "drop.ambiguous_file", "users.csv", None)),
-    ("unknown_file", {"notes.csv": "a,b\n1,2\n"}, ("warning", "drop.unknown_file", "notes.csv", None)),
-    ("not_a_csv_name", {"readme.txt": "hello"}, ("warning", "drop.unknown_file", "readme.txt", None)),
+     ("error", "delivery.ambiguous_file", "users.csv", None)),
+    ("unknown_file", {"notes.csv": "a,b\n1,2\n"}, ("warning", "delivery.unknown_file", "notes.csv", None)),
+    ("not_a_csv_name", {"readme.txt": "hello"}, ("warning", "delivery.unknown_file", "readme.txt", None)),
     ("ignored_oneroster_file", {"lineItems.csv": "sourcedId\nx\n"},
-     ("info", "drop.ignored_file", "lineItems.csv", None)),
+     ("info", "delivery.ignored_file", "lineItems.csv", None)),
     ("nested_file", {"extra/attendance.csv": VALID["attendance.csv"]},
-     ("warning", "drop.nested_file", "extra/attendance.csv", None)),
+     ("warning", "delivery.nested_file", "extra/attendance.csv", None)),
     ("manifest_declared_missing",
      {"manifest.csv": "propertyName,value\nfile.demographics,bulk\n", "demographics.csv": None},
      ("error", "manifest.declared_missing", "demographics.csv", None)),
@@ -115,16 +115,16 @@ FOLDER_CASES = [
     ("mixed_status",
      {"attendance.csv": att("a1,active,2024-03-01,,s1,u1,2024-03-01,AE,,,", "a2,,,,s1,u1,2024-03-02,AE,,,")},
      ("warning", "mode.mixed_status", "attendance.csv", None)),
-    ("empty_drop", {"orgs.csv": None, "readme.md": "x"}, ("error", "drop.empty", "drop", None)),
+    ("empty_delivery", {"orgs.csv": None, "readme.md": "x"}, ("error", "delivery.empty", "delivery", None)),
 ]
 
 
 @pytest.mark.parametrize("case,files,expected", FOLDER_CASES, ids=[c[0] for c in FOLDER_CASES])
 def test_folder_corpus(tmp_path, case, files, expected):
     rule = expected[1]
-    # small drops keep the corpus fast: orgs + the files of the case (references need the full drop)
+    # small deliveries keep the corpus fast: orgs + the files of the case (references need the full delivery)
     base = VALID if rule.startswith("ref.") else {"orgs.csv": VALID["orgs.csv"]}
-    rep = validate_drop(write_drop(tmp_path, files, base=base))
+    rep = validate_delivery(write_delivery(tmp_path, files, base=base))
     sev, rule, file, line = expected
     got = [(f.severity, f.rule, f.file, f.line) for f in rep.findings]
     assert (sev, rule, file, line) in got, got
@@ -135,9 +135,9 @@ def test_folder_corpus(tmp_path, case, files, expected):
 MANIFEST_11 = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n"
 MANIFEST_12 = VALID_12["manifest.csv"]
 
-# OneRoster 1.2 drops (base VALID_12): (case id, files to change, expected (severity, rule, file, line))
+# OneRoster 1.2 deliveries (base VALID_12): (case id, files to change, expected (severity, rule, file, line))
 V12_CASES = [
-    ("v12_missing_roles", {"roles.csv": None}, ("info", "drop.file_missing", "roles.csv", None)),
+    ("v12_missing_roles", {"roles.csv": None}, ("info", "delivery.file_missing", "roles.csv", None)),
     ("v12_role_of_unknown_user", {"roles.csv": roles_plus("r4,,,u404,primary,student,,,s1,")},
      ("error", "ref.dangling", "roles.csv", 5)),
     ("v12_role_at_unknown_org", {"roles.csv": roles_plus("r4,,,u1,secondary,aide,,,s404,")},
@@ -155,33 +155,34 @@ V12_CASES = [
     ("v12_ext_with_comma", {"classes.csv": VALID["classes.csv"].replace("scheduled", '"ext:a,b"')},
      ("error", "row.bad_enum", "classes.csv", 2)),
     ("v12_ignored_file", {"userResources.csv": "sourcedId\nx\n"},
-     ("info", "drop.ignored_file", "userResources.csv", None)),
+     ("info", "delivery.ignored_file", "userResources.csv", None)),
     ("v12_users_under_11_manifest", {"manifest.csv": MANIFEST_11},
-     ("error", "drop.version_mixed", "manifest.csv", None)),
+     ("error", "delivery.version_mixed", "manifest.csv", None)),
     ("v12_roles_beside_11_users", {"manifest.csv": None, "users.csv": VALID["users.csv"]},
-     ("error", "drop.version_mixed", "users.csv", None)),
+     ("error", "delivery.version_mixed", "users.csv", None)),
     ("v12_users_with_11_columns",
      {"users.csv": VALID_12["users.csv"].replace("pronouns\n", "pronouns,role\n", 1)},
-     ("error", "drop.version_mixed", "users.csv", 1)),
+     ("error", "delivery.version_mixed", "users.csv", 1)),
 ]
 
 
 @pytest.mark.parametrize("case,files,expected", V12_CASES, ids=[c[0] for c in V12_CASES])
 def test_oneroster_12_corpus(tmp_path, case, files, expected):
-    rep = validate_drop(write_drop(tmp_path, files, base=VALID_12), expectations=False)
+    rep = validate_delivery(write_delivery(tmp_path, files, base=VALID_12), expectations=False)
     got = [(f.severity, f.rule, f.file, f.line) for f in rep.findings]
     assert expected in got, got
     if expected[0] != "error":
         assert not [f for f in rep.findings if f.severity == "error"], got
-    if expected[1] == "drop.version_mixed":   # one clear refusal, nothing loaded
-        assert [f.rule for f in rep.findings if f.severity == "error"] == ["drop.version_mixed"]
+    if expected[1] == "delivery.version_mixed":   # one clear refusal, nothing loaded
+        assert [f.rule for f in rep.findings if f.severity == "error"] == ["delivery.version_mixed"]
         assert rep.fatal and rep.files == []
 
 
 def test_oneroster_11_users_under_a_12_manifest_or_a_10_manifest_is_one_refusal(tmp_path):
-    for i, (manifest, rule) in enumerate(((MANIFEST_12, "drop.version_mixed"),
-                                          (MANIFEST_11.replace(",1.1", ",1.0"), "drop.version_unsupported"))):
-        rep = validate_drop(write_drop(tmp_path, {"manifest.csv": manifest}, name=f"d{i}"),
+    for i, (manifest, rule) in enumerate(((MANIFEST_12, "delivery.version_mixed"),
+                                          (MANIFEST_11.replace(",1.1", ",1.0"),
+                                           "delivery.version_unsupported"))):
+        rep = validate_delivery(write_delivery(tmp_path, {"manifest.csv": manifest}, name=f"d{i}"),
                             expectations=False)
         assert [f.rule for f in rep.findings if f.severity == "error"] == [rule], rep.findings
         assert rep.fatal and rep.files == []
@@ -197,14 +198,14 @@ def test_version_is_a_finding_from_the_manifest_or_the_headers(tmp_path):
              (VALID, {"users.csv": None}, "1.1", "it has no 1.2-only file or column"),
              (VALID, {"manifest.csv": MANIFEST_11}, "1.1", "manifest oneroster.version is 1.1"))
     for i, (base, files, version, why) in enumerate(cases):
-        rep = validate_drop(write_drop(tmp_path, files, base=base, name=f"d{i}"), expectations=False)
-        said = [f.message for f in rep.findings if f.rule == "drop.version"]
+        rep = validate_delivery(write_delivery(tmp_path, files, base=base, name=f"d{i}"), expectations=False)
+        said = [f.message for f in rep.findings if f.rule == "delivery.version"]
         assert len(said) == 1 and said[0].startswith(f"read as OneRoster {version} "
                                                      "because") and why in said[0], said
         assert not [f for f in rep.findings if f.severity == "error"], rep.findings
 
 
-def test_oneroster_12_drop_lands_users_roles_and_ext_values(tmp_path):
+def test_oneroster_12_delivery_lands_users_roles_and_ext_values(tmp_path):
     ext = {"orgs.csv": VALID["orgs.csv"].replace("s1,,,Demo High,school", "s1,,,Demo High,ext:campus"),
            "academicSessions.csv": VALID["academicSessions.csv"].replace(",term,", ",ext:quarter,"),
            "classes.csv": VALID["classes.csv"].replace("homeroom", "ext:advisory"),
@@ -213,9 +214,9 @@ def test_oneroster_12_drop_lands_users_roles_and_ext_values(tmp_path):
            "demographics.csv": VALID["demographics.csv"].replace(",female,", ",ext:nonbinary,"),
            "roles.csv": roles_plus("r4,,,u2,secondary,ext:coach,,,s1,")}
     out = tmp_path / "wh"
-    with open_drop(write_drop(tmp_path, ext, base=VALID_12)) as drop:
-        assert drop.contract.version == "1.2" and not drop.fatal
-        res = drop.load_many(list(drop.contract.entity_names), out, "2024-03-06")
+    with open_delivery(write_delivery(tmp_path, ext, base=VALID_12)) as delivery:
+        assert delivery.contract.version == "1.2" and not delivery.fatal
+        res = delivery.load_many(list(delivery.contract.entity_names), out, "2024-03-06")
     assert not [f for r in res.values() for f in r.errors], [f for r in res.values() for f in r.errors]
     assert (res["users"].rows, res["roles"].rows, res["user_profiles"].rows) == (2, 4, 1)
     assert all(r.oneroster_version == "1.2" for r in res.values())
@@ -230,7 +231,7 @@ def test_oneroster_12_drop_lands_users_roles_and_ext_values(tmp_path):
     cols = [r[0] for r in q.execute(f"describe select * from '{res['users'].parquet_path}'").fetchall()]
     assert "role" not in cols and "primaryOrgSourcedId" in cols and "pronouns" in cols
     # an ext: value is OneRoster 1.2 only
-    rep = validate_drop(write_drop(tmp_path, {"classes.csv": ext["classes.csv"]}, name="v11"),
+    rep = validate_delivery(write_delivery(tmp_path, {"classes.csv": ext["classes.csv"]}, name="v11"),
                         expectations=False)
     assert ("error", "row.bad_enum", "classes.csv",
             3) in [(f.severity, f.rule, f.file, f.line) for f in rep.findings]
@@ -238,7 +239,8 @@ def test_oneroster_12_drop_lands_users_roles_and_ext_values(tmp_path):
 
 def test_oneroster_12_findings_carry_no_personal_data(tmp_path):
     bad = VALID_12["users.csv"].replace("u2,,,true,", "u2,,,maybe,").replace(",s1,\n", ",s 1,\n")
-    rep = validate_drop(write_drop(tmp_path, {"users.csv": bad, "roles.csv": roles_plus("r4,,,u1,x,y,,,s1,")},
+    rep = validate_delivery(write_delivery(tmp_path, {"users.csv": bad,
+                                                      "roles.csv": roles_plus("r4,,,u1,x,y,,,s1,")},
                                    base=VALID_12))
     assert {"row.bad_boolean", "row.bad_enum"} <= {f.rule for f in rep.findings}
     assert PII_MARK not in json.dumps(rep.to_dict())
@@ -264,83 +266,86 @@ def check(rep, rule, file=None):
 
 
 def test_truncated_zip(tmp_path):
-    z = write_drop(tmp_path, {}, as_zip=True)
+    z = write_delivery(tmp_path, {}, as_zip=True)
     data = z.read_bytes()
     z.write_bytes(data[: len(data) // 2])
-    check(validate_drop(z), "drop.bad_zip", "drop.zip")
+    check(validate_delivery(z), "delivery.bad_zip", "delivery.zip")
 
 
 def test_corrupt_member_crc(tmp_path):
-    z = write_drop(tmp_path, {}, as_zip=True)
+    z = write_delivery(tmp_path, {}, as_zip=True)
     data = bytearray(z.read_bytes())
     idx = data.find(b"orgs.csv") + len("orgs.csv") + 5
     data[idx] ^= 0xFF
     z.write_bytes(bytes(data))
-    check(validate_drop(z), "drop.bad_zip", "drop.zip")
+    check(validate_delivery(z), "delivery.bad_zip", "delivery.zip")
 
 
 def test_not_a_zip_with_zip_suffix(tmp_path):
-    z = tmp_path / "drop.zip"
+    z = tmp_path / "delivery.zip"
     z.write_bytes(b"this is not a zip")
-    check(validate_drop(z), "drop.bad_zip")
+    check(validate_delivery(z), "delivery.bad_zip")
 
 
 def test_zip_bomb_ratio(tmp_path):
     members = _valid_members() + [("attendance_big.csv", b"0" * (8 << 20))]
     z = _zip(tmp_path, members)
-    check(validate_drop(z, DropLimits(max_compression_ratio=100)), "drop.compression_ratio")
+    check(validate_delivery(z, DeliveryLimits(max_compression_ratio=100)), "delivery.compression_ratio")
 
 
 def test_zip_too_large(tmp_path):
     z = _zip(tmp_path, _valid_members())
-    check(validate_drop(z, DropLimits(max_uncompressed_bytes=500)), "drop.too_large")
+    check(validate_delivery(z, DeliveryLimits(max_uncompressed_bytes=500)), "delivery.too_large")
 
 
 def test_zip_too_many_members(tmp_path):
     members = _valid_members() + [(f"junk{i}.txt", b"x") for i in range(20)]
-    check(validate_drop(_zip(tmp_path, members), DropLimits(max_members=10)), "drop.too_many_members")
+    check(validate_delivery(_zip(tmp_path, members), DeliveryLimits(max_members=10)),
+          "delivery.too_many_members")
 
 
 def test_folder_too_many_files(tmp_path):
     files = {f"junk{i}.txt": "x" for i in range(20)}
-    check(validate_drop(write_drop(tmp_path, files), DropLimits(max_members=10)), "drop.too_many_members")
+    check(validate_delivery(write_delivery(tmp_path, files), DeliveryLimits(max_members=10)),
+          "delivery.too_many_members")
 
 
 def test_zip_slip_dotdot(tmp_path):
-    check(validate_drop(_zip(tmp_path, _valid_members() + [("../../evil.csv", b"a\n")])), "drop.unsafe_path")
+    check(validate_delivery(_zip(tmp_path, _valid_members() + [("../../evil.csv", b"a\n")])),
+          "delivery.unsafe_path")
 
 
 def test_zip_absolute_path(tmp_path):
     info = zipfile.ZipInfo("x")
     info.filename = "/etc/evil.csv"
-    check(validate_drop(_zip(tmp_path, _valid_members() + [(info, b"a\n")])), "drop.unsafe_path")
+    check(validate_delivery(_zip(tmp_path, _valid_members() + [(info, b"a\n")])), "delivery.unsafe_path")
 
 
 def test_zip_symlink(tmp_path):
     info = zipfile.ZipInfo("users_link.csv")
     info.create_system = 3
     info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    check(validate_drop(_zip(tmp_path, _valid_members() + [(info, b"/etc/passwd")])), "drop.symlink")
+    check(validate_delivery(_zip(tmp_path, _valid_members() + [(info, b"/etc/passwd")])), "delivery.symlink")
 
 
 def test_folder_symlink_not_followed(tmp_path):
-    folder = write_drop(tmp_path, {"users.csv": None})
+    folder = write_delivery(tmp_path, {"users.csv": None})
     (folder / "users.csv").symlink_to("/etc/passwd")
-    rep = validate_drop(folder)
-    assert any(f.rule == "drop.symlink" for f in rep.findings)
+    rep = validate_delivery(folder)
+    assert any(f.rule == "delivery.symlink" for f in rep.findings)
     assert "users" not in {f.entity for f in rep.files}
 
 
 def test_nonexistent_path(tmp_path):
-    check(validate_drop(tmp_path / "nope"), "drop.not_found")
+    check(validate_delivery(tmp_path / "nope"), "delivery.not_found")
 
 
 def test_zip_inside_zip_is_unknown(tmp_path):
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as zf:
         zf.writestr("users.csv", VALID["users.csv"])
-    rep = validate_drop(_zip(tmp_path, _valid_members() + [("more.zip", inner.getvalue())]))
-    assert any(f.rule == "drop.unknown_file" and f.file == "more.zip" for f in rep.findings)
+    rep = validate_delivery(_zip(tmp_path, _valid_members() + [("more.zip", inner.getvalue())]))
+    assert any(f.rule == "delivery.unknown_file" and f.file == "more.zip" for f in rep.findings)
     assert not rep.fatal
 
 
@@ -362,14 +367,15 @@ def test_oneroster_12_expectations_check_roles_and_ext_values(tmp_path):
                                      p12) if r.id
                                      == "attendance.userSourcedId.references_users").params["filter"] is None
     # ext: values pass the suites; attendance of a user whose only role is not student is blocking
-    ok = validate_drop(write_drop(tmp_path, {"roles.csv": roles_plus("r4,,,u2,secondary,ext:coach,,,s1,"),
+    ok = validate_delivery(write_delivery(tmp_path,
+                                          {"roles.csv": roles_plus("r4,,,u2,secondary,ext:coach,,,s1,"),
                                               "classes.csv": VALID["classes.csv"].replace("homeroom",
                                                                                           "ext:advisory")},
                                   base=VALID_12, name="ok"))
     assert ok.ok and {e["entity"] for e in ok.expectations} >= {"users", "roles",
                                                                 "user_profiles"}, ok.expectations
     att = VALID["attendance.csv"] + "a4,,,,s1,u2,2024-03-05,AE,,,\n"
-    bad = validate_drop(write_drop(tmp_path, {"attendance.csv": att}, base=VALID_12, name="bad"))
+    bad = validate_delivery(write_delivery(tmp_path, {"attendance.csv": att}, base=VALID_12, name="bad"))
     failed = {e["entity"]: e for e in bad.expectations if not e["passed"]}
     assert list(failed) == ["attendance"] and failed["attendance"]["blocking"]
     counts = failed["attendance"]["metadata"]["unexpected_counts"]

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kinvolved_assets.oneroster import spec
-from kinvolved_assets.oneroster.discover import DropFile, DropLimits
+from kinvolved_assets.oneroster.discover import DeliveryFile, DeliveryLimits
 from kinvolved_assets.oneroster.findings import RULES, SEVERITIES
 from kinvolved_assets.oneroster.load import load_file
-from kinvolved_assets.validate import validate_drop
-from tests.unit.corpus.reader_drops import VALID
+from kinvolved_assets.validate import validate_delivery
+from tests.unit.corpus.reader_deliveries import VALID
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -35,9 +35,9 @@ def _check(findings):
 def _load(tmp_path: Path, data: bytes):
     p = tmp_path / "attendance.csv"
     p.write_bytes(data)
-    df = DropFile("attendance", "attendance.csv", p, len(data), "0" * 64, None)
+    df = DeliveryFile("attendance", "attendance.csv", p, len(data), "0" * 64, None)
     out = tmp_path / "wh"
-    res = load_file(spec.ATTENDANCE, df, out, "2024-03-05", DropLimits(threads=1))
+    res = load_file(spec.ATTENDANCE, df, out, "2024-03-05", DeliveryLimits(threads=1))
     _check(res.findings)
     assert not any(f.rule == "file.internal_error" for f in res.findings), res.findings
     if not res.failed:
@@ -62,13 +62,13 @@ def test_csvish_bytes_after_a_valid_header_never_crash(tmp_path_factory, body):
 @given(name=st.text(min_size=1,
                     max_size=30).filter(lambda s: "/" not in s and "\x00" not in s and s not in (".", "..")),
        data=st.binary(max_size=200))
-def test_arbitrary_file_names_in_a_drop(tmp_path_factory, name, data):
+def test_arbitrary_file_names_in_a_delivery(tmp_path_factory, name, data):
     folder = tmp_path_factory.mktemp("d")
     try:
         (folder / name).write_bytes(data)
     except OSError:
         return
-    rep = validate_drop(folder)
+    rep = validate_delivery(folder)
     _check(rep.findings)
 
 

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from kinvolved_assets.delivery import find_drops
+from kinvolved_assets.delivery.landing import find_deliveries
 from kinvolved_assets.rest.client import ProviderRefused, PullError
 from kinvolved_assets.rest.pull import pull_customer
 from kinvolved_assets.rest.server import ProviderServer
@@ -71,11 +71,11 @@ def _log(result) -> list[dict]:
     return [json.loads(line) for line in (result.archive / "requests.jsonl").read_text().splitlines()]
 
 
-def _visible_drops(home):
+def _visible_deliveries(home):
     from kinvolved_assets.customers import load_customer_configs
 
     customer = load_customer_configs().customers["restco"]
-    return find_drops(customer.landing_dir(home), customer.tz)
+    return find_deliveries(customer.landing_dir(home), customer.tz)
 
 
 def _sorted_rows(data: bytes) -> tuple[list[str], list[list[str]]]:
@@ -83,12 +83,12 @@ def _sorted_rows(data: bytes) -> tuple[list[str], list[list[str]]]:
     return rows[0], sorted(rows[1:])
 
 
-def test_full_pull_writes_the_same_files_as_the_bulk_drop(site):
+def test_full_pull_writes_the_same_files_as_the_bulk_delivery(site):
     server = site.serve()
     result = site.pull(site.customer(server))
     assert result.mode == "full" and result.delivery.name.startswith("rest_20250926_")
-    drops = _visible_drops(site.home)
-    assert [(d.kind, d.delivery_date) for d in drops] == [("folder", "2025-09-26")]
+    deliveries = _visible_deliveries(site.home)
+    assert [(d.kind, d.delivery_date) for d in deliveries] == [("folder", "2025-09-26")]
     with zipfile.ZipFile(sorted(site.district.glob("*.zip"))[0]) as generated:
         for name in generated.namelist():
             if name == "manifest.csv":
@@ -123,7 +123,7 @@ def test_429_waits_for_retry_after(site):
     statuses = [r["status"] for r in _log(result) if r["method"] == "GET"]
     assert statuses[:3] == [429, 429, 200] and server.provider.faults.fired["rate_limit"] == 2
     assert result.seconds >= 2.0
-    assert len(_visible_drops(site.home)) == 1
+    assert len(_visible_deliveries(site.home)) == 1
 
 
 def test_500s_are_retried_with_backoff(site):
@@ -148,7 +148,7 @@ def test_token_expiring_mid_pull_is_renewed_once(site):
     result = site.pull(site.customer(server))
     assert len(server.provider.issued) == 2 and server.provider.faults.fired["expire_tokens"] == 1
     assert [r["status"] for r in _log(result)].count(401) == 1
-    assert len(_visible_drops(site.home)) == 1
+    assert len(_visible_deliveries(site.home)) == 1
 
 
 def test_refused_tokens_fail_with_one_clear_message(site):
@@ -157,7 +157,7 @@ def test_refused_tokens_fail_with_one_clear_message(site):
     with pytest.raises(ProviderRefused, match="the provider refused the credentials of customer restco"):
         site.pull(site.customer(server))
     assert len(server.provider.issued) == 2          # the first token and one renewal, then stop
-    assert _visible_drops(site.home) == []
+    assert _visible_deliveries(site.home) == []
     assert list((site.home / "archive" / "restco" / "rest").glob("*.failed"))
 
 
@@ -170,7 +170,7 @@ def test_a_wrong_secret_fails_with_one_clear_message(site, monkeypatch):
     assert message.startswith("the provider refused the credentials of customer restco (token endpoint "
                               "answered 401)")
     assert SECRET[::-1] not in message and server.provider.issued == []
-    assert _visible_drops(site.home) == []
+    assert _visible_deliveries(site.home) == []
 
 
 def test_a_partial_pull_is_never_promoted(site):
@@ -180,11 +180,11 @@ def test_a_partial_pull_is_never_promoted(site):
     with pytest.raises(PullError, match="answered 500 3 times; the pull was not promoted"):
         site.pull(customer)
     landing = customer.landing_dir(site.home)
-    assert _visible_drops(site.home) == [] and not list(landing.glob(".rest_*"))
+    assert _visible_deliveries(site.home) == [] and not list(landing.glob(".rest_*"))
     failed = next((site.home / "archive" / "restco" / "rest").glob("*.failed"))
     assert "not promoted" in json.loads((failed / "pull.json").read_text())["error"]
     server.provider.faults.errors_500 = 0          # the next tick pulls everything again
-    assert site.pull(customer).mode == "full" and len(_visible_drops(site.home)) == 1
+    assert site.pull(customer).mode == "full" and len(_visible_deliveries(site.home)) == 1
 
 
 def _delta_users(site, server, customer):
@@ -261,7 +261,7 @@ def test_the_commands_serve_and_pull_for_real(site, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
-    assert len(_visible_drops(site.home)) == 1
+    assert len(_visible_deliveries(site.home)) == 1
 
 
 def test_a_token_past_its_expires_in_is_renewed_before_the_request(site):
@@ -270,4 +270,4 @@ def test_a_token_past_its_expires_in_is_renewed_before_the_request(site):
     result = site.pull(site.customer(server))
     assert len(server.provider.issued) >= 2
     assert [r["outcome"] for r in _log(result)].count("token") == len(server.provider.issued)
-    assert len(_visible_drops(site.home)) == 1
+    assert len(_visible_deliveries(site.home)) == 1

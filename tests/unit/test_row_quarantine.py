@@ -9,12 +9,12 @@ import duckdb
 import pytest
 
 from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.paths import CustomerPaths
-from kinvolved_assets.validate import validate_drop
+from kinvolved_assets.validate import validate_delivery
 from kinvolved_assets.validate_report import to_json, to_text
-from tests.unit.corpus.reader_drops import VALID, write_drop
+from tests.unit.corpus.reader_deliveries import VALID, write_delivery
 
 D = "2024-03-05"
 ATT_HEAD = VALID["attendance.csv"].splitlines()[0] + "\n"
@@ -33,7 +33,7 @@ def _config(**validation) -> CustomerConfig:
 def _deliver(tmp_path, files: dict, date: str = D, config=None, run_id="r1", name=None):
     paths = CustomerPaths.for_customer("acme", tmp_path)
     paths.landing.mkdir(parents=True, exist_ok=True)
-    write_drop(paths.landing, files, name=name or f"export_{date}")
+    write_delivery(paths.landing, files, name=name or f"export_{date}")
     return paths, ingest_delivery(config or _config(), paths, date, run_id=run_id, validators=[VALIDATOR])
 
 
@@ -112,7 +112,7 @@ def test_validate_with_the_customer_counts_what_ingest_would_load_and_quarantine
     more = GOOD.replace("a1,", "b1,").replace("a2,", "b2,").replace("a3,", "b3,")
     files = {"attendance.csv": ATT_HEAD + GOOD + FUTURE + UNKNOWN_CODE + UNKNOWN_STUDENT + more
              + "a10,,,,s1,u1,2024-03-04,,,,\n"}   # one row the reader rejects (no absenceCode)
-    rep = validate_drop(write_drop(tmp_path, files, name=f"export_{D}"), customer=_config())
+    rep = validate_delivery(write_delivery(tmp_path, files, name=f"export_{D}"), customer=_config())
     att = next(f for f in rep.files if f.entity == "attendance")
     _, out = _deliver(tmp_path, files)
     ingested = out.entities["attendance"].result

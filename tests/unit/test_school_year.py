@@ -1,4 +1,4 @@
-"""Resolving the configured school year from a drop's academic sessions: the reader's finding in
+"""Resolving the configured school year from a delivery's academic sessions: the reader's finding in
 `kinvolved validate`, the failed check at ingest (issue item 1)."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 from kinvolved_assets.customers import CustomerConfig
+from kinvolved_assets.delivery.ingest import ingest_delivery
 from kinvolved_assets.expectations import expectations_validator
-from kinvolved_assets.ingest import ingest_delivery
 from kinvolved_assets.oneroster.school_year import Session, resolve
 from kinvolved_assets.paths import CustomerPaths
-from kinvolved_assets.validate import validate_drop
-from tests.unit.corpus.reader_drops import VALID, write_drop
+from kinvolved_assets.validate import validate_delivery
+from tests.unit.corpus.reader_deliveries import VALID, write_delivery
 
 HEAD = VALID["academicSessions.csv"].splitlines()[0] + "\n"
 STARTING_LABEL = (HEAD + "y18,,,2018-19,schoolYear,2018-09-05,2019-06-22,,2018\n"
@@ -40,23 +40,23 @@ def test_resolve_by_dates():
 
 
 def test_validate_names_the_session_or_says_nothing_matches(tmp_path):
-    drop = write_drop(tmp_path, {"academicSessions.csv": STARTING_LABEL}, name="a")
-    ((rule, sev, msg),) = _rule(validate_drop(drop, customer=_config(2019), expectations=False))
+    delivery = write_delivery(tmp_path, {"academicSessions.csv": STARTING_LABEL}, name="a")
+    ((rule, sev, msg),) = _rule(validate_delivery(delivery, customer=_config(2019), expectations=False))
     assert (rule, sev) == ("session.school_year_relabelled",
                            "warning") and "y18 (2018-09-05 .. 2019-06-22) is labelled 2018" in msg
-    ((rule, sev, msg),) = _rule(validate_drop(drop, customer=_config(2018), expectations=False))
+    ((rule, sev, msg),) = _rule(validate_delivery(delivery, customer=_config(2018), expectations=False))
     assert (rule, sev) == ("session.no_school_year", "error") and "set school_year: 2019" in msg
-    terms = write_drop(tmp_path, {"academicSessions.csv": TERMS_ONLY}, name="b")
-    ((rule, sev, _),) = _rule(validate_drop(terms, customer=_config(2019), expectations=False))
+    terms = write_delivery(tmp_path, {"academicSessions.csv": TERMS_ONLY}, name="b")
+    ((rule, sev, _),) = _rule(validate_delivery(terms, customer=_config(2019), expectations=False))
     assert (rule, sev) == ("session.school_year_from_terms", "warning")
-    assert _rule(validate_drop(write_drop(tmp_path, {}, name="c"), customer=_config(2024),
+    assert _rule(validate_delivery(write_delivery(tmp_path, {}, name="c"), customer=_config(2024),
                                expectations=False)) == []
 
 
 def test_ingest_check_fails_when_no_session_matches(tmp_path):
     paths = CustomerPaths.for_customer("acme", tmp_path)
     paths.landing.mkdir(parents=True)
-    write_drop(paths.landing, {}, name="export_2024-03-05")
+    write_delivery(paths.landing, {}, name="export_2024-03-05")
     out = ingest_delivery(_config(2026), paths, "2024-03-05", run_id="r1",
                           validators=[expectations_validator(engine="duckdb")])
     assert not out.promoted and "academic_sessions: expectations" in out.blocking_summary()
@@ -79,11 +79,11 @@ def _config_with_calendar(year: int) -> CustomerConfig:
 
 def test_a_configured_calendar_stands_for_the_sessions(tmp_path):
     """school_years[<year>] in the config gives the year's dates: no session of the year is no error."""
-    drop = write_drop(tmp_path, {"academicSessions.csv": STARTING_LABEL}, name="a")
-    assert _rule(validate_drop(drop, customer=_config_with_calendar(2018), expectations=False)) == []
+    delivery = write_delivery(tmp_path, {"academicSessions.csv": STARTING_LABEL}, name="a")
+    assert _rule(validate_delivery(delivery, customer=_config_with_calendar(2018), expectations=False)) == []
     paths = CustomerPaths.for_customer("acme", tmp_path)
     paths.landing.mkdir(parents=True)
-    write_drop(paths.landing, {}, name="export_2024-03-05")
+    write_delivery(paths.landing, {}, name="export_2024-03-05")
     out = ingest_delivery(_config_with_calendar(2026), paths, "2024-03-05", run_id="r1",
                           validators=[expectations_validator(engine="duckdb")])
     check = next(c for c in out.entities["academic_sessions"].checks if c.name == "expectations")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kinvolved_assets.oneroster.findings import Finding
-from kinvolved_assets.validate import DropReport, FileSummary
+from kinvolved_assets.validate import DeliveryReport, FileSummary
 from kinvolved_assets.validate_report import text_table, to_text, verdict
 
 
@@ -14,10 +14,10 @@ def _suite(entity, *, errors=0, warns=0, blocking=None, results=()):
                          "failures_md": "| raw | markdown |", "results": list(results)}}
 
 
-def _report(**kw) -> DropReport:
+def _report(**kw) -> DeliveryReport:
     files = [FileSummary("attendance.csv", "attendance", "delta", 1234, 2, False),
              FileSummary("users.csv", "users", "bulk", 56, 0, False)]
-    return DropReport(path="d.zip", sha256="ab" * 32, fatal=False, files=files, **kw)
+    return DeliveryReport(path="d.zip", sha256="ab" * 32, fatal=False, files=files, **kw)
 
 
 def test_verdict_adds_up_contract_errors_and_blocking_expectations():

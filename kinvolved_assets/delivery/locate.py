@@ -1,4 +1,4 @@
-"""Where a delivery's drop is: the archived copy of the ledger's bytes, an operator's landing path, the
+"""Where a delivery's files are: the archived copy of the ledger's bytes, an operator's landing path, the
 ledger's accepted delivery of a date, the archive, or the landing folder (archived first when only there).
 """
 
@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.delivery import (
-    DropChanged,
-    LandedDrop,
-    archive_drop,
-    drop_sha256,
+from kinvolved_assets.delivery.landing import (
+    DeliveryChanged,
+    LandedDelivery,
+    archive_delivery,
+    delivery_sha256,
     find_archived,
-    find_drops,
+    find_deliveries,
     incomplete_reason,
 )
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.ledger import Ledger
 from kinvolved_assets.paths import CustomerPaths, check_date, ensure_within
 
 
@@ -28,20 +28,20 @@ class DeliveryNotFound(FileNotFoundError):
 
 
 class Located(NamedTuple):
-    path: Path                 # the archived drop to read
+    path: Path                 # the archived delivery to read
     sha256: str
-    name: str                  # the drop's name as delivered
+    name: str                  # the delivery's name as delivered
     date_source: str | None    # name | arrival; None when only the archive knows it
 
 
 
-def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str,
-                drop_hint: str | None = None, sha256: str | None = None) -> Located:
-    """Find the drop of a delivery, archiving it first if it is still only in landing.
+def locate_delivery(config: CustomerConfig, paths: CustomerPaths, delivery_date: str,
+                delivery_hint: str | None = None, sha256: str | None = None) -> Located:
+    """Find a delivery's files, archiving them first if they are still only in landing.
 
     Order: the delivery of those bytes (``sha256``, the ledger's choice), else an explicit landing path
-    (``drop_hint``), else the ledger's latest accepted delivery of that date, else the archive for that
-    date, else the landing folder's drops dated that day (exactly one must match).
+    (``delivery_hint``), else the ledger's latest accepted delivery of that date, else the archive for that
+    date, else the landing folder's deliveries dated that day (exactly one must match).
     """
     check_date(delivery_date)
     landing = config.landing_dir(paths.home)
@@ -49,20 +49,21 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
         archived = find_archived(paths, delivery_date, sha256)
         if archived is not None:
             return Located(archived, sha256, archived.name, None)
-        # the drop the run was requested for (the sensor's): archived and verified in one read
-        drops = sorted(find_drops(landing, config.tz, date=delivery_date), key=lambda d: d.name != drop_hint)
-        for drop in drops:
-            if drop_hint and drop.name == drop_hint and not incomplete_reason(drop):
+        # the landing entry the run was requested for (the sensor's): archived and verified in one read
+        entries = sorted(find_deliveries(landing, config.tz, date=delivery_date),
+                         key=lambda d: d.name != delivery_hint)
+        for entry in entries:
+            if delivery_hint and entry.name == delivery_hint and not incomplete_reason(entry):
                 try:
-                    return _archive(drop, paths, sha256)
+                    return _archive(entry, paths, sha256)
                 except DeliveryNotFound:   # changed since the sensor hashed it: not these bytes
                     continue
-            if not incomplete_reason(drop) and drop_sha256(drop) == sha256:
-                return _archive(drop, paths, sha256)
+            if not incomplete_reason(entry) and delivery_sha256(entry) == sha256:
+                return _archive(entry, paths, sha256)
         raise DeliveryNotFound(f"delivery {sha256[:12]} of {delivery_date} is neither archived nor in "
                                f"{landing}")
-    if drop_hint:
-        return _locate_hint(config, paths, landing, drop_hint)
+    if delivery_hint:
+        return _locate_hint(config, paths, landing, delivery_hint)
     with Ledger(paths) as ledger:
         accepted = [d for d in ledger.same_date(delivery_date) if d.state == "ingested"]
     for delivery in reversed(accepted):
@@ -72,7 +73,7 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
     archived = find_archived(paths, delivery_date)
     if archived is not None:
         return Located(archived, _sha_from_marker(archived), archived.name, None)
-    dated = find_drops(landing, config.tz, date=delivery_date)
+    dated = find_deliveries(landing, config.tz, date=delivery_date)
     if not dated:
         raise DeliveryNotFound(
             f"no delivery dated {delivery_date} for customer {config.customer_id} in the archive or in "
@@ -80,22 +81,23 @@ def locate_drop(config: CustomerConfig, paths: CustomerPaths, delivery_date: str
         )
     if len(dated) > 1:
         raise DeliveryNotFound(
-            f"{len(dated)} drops in {landing} are dated {delivery_date} "
+            f"{len(dated)} deliveries in {landing} are dated {delivery_date} "
             f"({', '.join(d.name for d in dated)}); "
-            "launch the run with run config `drop` naming one"
+            "launch the run with run config `delivery_file` naming one"
         )
     return _archive(dated[0], paths)
 
 
-def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, drop_hint: str) -> Located:
-    hinted = ensure_within(Path(drop_hint) if os.path.isabs(drop_hint) else landing / drop_hint, paths.home)
+def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, delivery_hint: str) -> Located:
+    hinted = ensure_within(Path(delivery_hint) if os.path.isabs(delivery_hint) else landing / delivery_hint,
+                           paths.home)
     try:
         first = hinted.relative_to(landing).parts[0]
     except (ValueError, IndexError):
         first = None
-    # a folder or ZIP drop is one entry of the landing folder; loose CSVs of a day form one drop
+    # a folder or ZIP delivery is one entry of the landing folder; loose CSVs of a day form one delivery
     own_entry = first is not None and ((landing / first).is_dir() or first.lower().endswith(".zip"))
-    near = find_drops(landing, config.tz, names={first} if own_entry else None)
+    near = find_deliveries(landing, config.tz, names={first} if own_entry else None)
     matches = [d for d in near if hinted in (d.root, *d.paths)
                or (d.kind == "loose" and hinted == landing / d.name)]
     if not matches:
@@ -103,21 +105,21 @@ def _locate_hint(config: CustomerConfig, paths: CustomerPaths, landing: Path, dr
                     else None)
         if archived and archived.exists():
             return Located(archived, _sha_from_marker(archived), archived.name, None)
-        raise DeliveryNotFound(f"drop {drop_hint!r} is not in {landing}")
+        raise DeliveryNotFound(f"delivery {delivery_hint!r} is not in {landing}")
     return _archive(matches[0], paths)
 
 
-def _archive(drop: LandedDrop, paths: CustomerPaths, sha: str | None = None) -> Located:
-    """The drop archived; ``sha`` (already known) is checked on the bytes while they are copied, so
+def _archive(delivery: LandedDelivery, paths: CustomerPaths, sha: str | None = None) -> Located:
+    """The delivery archived; ``sha`` (already known) is checked on the bytes while they are copied, so
     the sha256 the ledger records is the one of the bytes archived."""
-    reason = incomplete_reason(drop)
+    reason = incomplete_reason(delivery)
     if reason:
-        raise DeliveryNotFound(f"drop {drop.name} is not ready: {reason}")
-    sha = sha or drop_sha256(drop)
+        raise DeliveryNotFound(f"delivery {delivery.name} is not ready: {reason}")
+    sha = sha or delivery_sha256(delivery)
     try:
-        return Located(archive_drop(drop, paths, sha), sha, drop.name, drop.date_source)
-    except DropChanged as exc:
-        raise DeliveryNotFound(f"drop {drop.name} is not ready: {exc}") from None
+        return Located(archive_delivery(delivery, paths, sha), sha, delivery.name, delivery.date_source)
+    except DeliveryChanged as exc:
+        raise DeliveryNotFound(f"delivery {delivery.name} is not ready: {exc}") from None
 
 
 def _sha_from_marker(archived: Path) -> str:

@@ -1,12 +1,12 @@
-"""Deliveries in a landing folder: discover drops, tell complete from partial, hash, date, archive.
+"""Deliveries in a landing folder: discover deliveries, tell complete from partial, hash, date, archive.
 
-Pure Python (no Dagster). A *drop* is one of:
+Pure Python (no Dagster). A *delivery* is one of:
 - a ZIP file directly in the landing folder;
 - a sub-folder of CSV files;
-- loose CSV files directly in the landing folder, grouped into one drop per delivery date.
+- loose CSV files directly in the landing folder, grouped into one delivery per delivery date.
 
 The delivery date comes from a date in the name (``20250902``, ``2025-09-02``, ``2025_09_02``), else
-from the ``delivery.date`` row of the drop's ``manifest.csv`` (ZIP and folder drops), else from the
+from the ``delivery.date`` row of the delivery's ``manifest.csv`` (ZIP and folder deliveries), else from the
 newest modification time in the customer's timezone; the ledger records which (``name``,
 ``manifest``, ``arrival``).
 """
@@ -31,27 +31,27 @@ from kinvolved_assets.permissions import private_dir, secure_tree
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".uploading")
 DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 HASH_CHUNK = 1 << 20
-# manifest.csv row naming the delivery's date when the drop's name has none (docs/oneroster-plus.md)
+# manifest.csv row naming the delivery's date when the delivery's name has none (docs/oneroster-plus.md)
 MANIFEST_DATE_PROPERTY = "delivery.date"
 MANIFEST_MAX_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
-class LandedDrop:
-    """A candidate drop in a landing folder."""
+class LandedDelivery:
+    """A candidate delivery in a landing folder."""
 
     kind: str                    # "zip" | "folder" | "loose"
     name: str                    # file/folder name, or "loose_<date>" for loose CSVs
-    paths: tuple[Path, ...]      # the files that make up the drop
+    paths: tuple[Path, ...]      # the files that make up the delivery
     delivery_date: str           # YYYY-MM-DD
     size: int                    # total bytes
     mtime: float                 # newest modification time
-    root: Path | None = None     # folder drops: the folder; loose drops: the landing folder
+    root: Path | None = None     # folder deliveries: the folder; loose deliveries: the landing folder
     date_source: str = "name"    # where delivery_date came from: "name" | "manifest" | "arrival" (mtime)
 
     @property
     def signature(self) -> str:
-        """Changes whenever any file of the drop grows or is rewritten."""
+        """Changes whenever any file of the delivery grows or is rewritten."""
         return f"{self.size}:{self.mtime:.6f}:{len(self.paths)}"
 
     @property
@@ -75,7 +75,7 @@ def _local_date(timestamp: float, tz: ZoneInfo) -> str:
 
 
 def _manifest_text(entry: Path) -> str | None:
-    """The top-level manifest.csv of a folder or ZIP drop (at most MANIFEST_MAX_BYTES), else None."""
+    """The top-level manifest.csv of a folder or ZIP delivery (at most MANIFEST_MAX_BYTES), else None."""
     try:
         if entry.is_dir():
             found = [p for p in entry.iterdir() if p.name.lower() == "manifest.csv" and p.is_file()
@@ -91,12 +91,12 @@ def _manifest_text(entry: Path) -> str | None:
                     return None
                 raw = z.read(found[0])
     except (OSError, zipfile.BadZipFile, ValueError, RuntimeError):
-        return None   # unreadable or still being copied: the drop's own checks report it
+        return None   # unreadable or still being copied: the delivery's own checks report it
     return raw.decode("utf-8-sig", errors="replace")
 
 
 def date_from_manifest(entry: Path) -> str | None:
-    """The drop's ``delivery.date`` manifest row (YYYY-MM-DD), when it holds a valid date."""
+    """The delivery's ``delivery.date`` manifest row (YYYY-MM-DD), when it holds a valid date."""
     text = _manifest_text(entry)
     if not text:
         return None
@@ -112,7 +112,7 @@ def date_from_manifest(entry: Path) -> str | None:
 
 def _dated(name: str, mtime: float, tz: ZoneInfo, entry: Path | None = None) -> tuple[str, str]:
     """(delivery date, its source): the date in the name, else the manifest's ``delivery.date``
-    (``entry``: a folder or ZIP drop), else the arrival (modification) time's date."""
+    (``entry``: a folder or ZIP delivery), else the arrival (modification) time's date."""
     named = date_from_name(name)
     if named:
         return named, "name"
@@ -126,17 +126,17 @@ def _visible(path: Path) -> bool:
                 or name.lower().endswith(PARTIAL_SUFFIXES))
 
 
-def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
-               names: set[str] | None = None) -> list[LandedDrop]:
-    """List the candidate drops in ``landing`` (non-recursive, symlinks ignored).
+def find_deliveries(landing: Path, tz: ZoneInfo, *, date: str | None = None,
+               names: set[str] | None = None) -> list[LandedDelivery]:
+    """List the candidate deliveries in ``landing`` (non-recursive, symlinks ignored).
 
-    ``date`` keeps the drops of that delivery date and ``names`` the entries of those names; both skip
-    the other entries before listing their files, so a run looking for one drop does not pay for the
+    ``date`` keeps the deliveries of that delivery date and ``names`` the entries of those names; both skip
+    the other entries before listing their files, so a run looking for one delivery does not pay for the
     landing folder's whole history.
     """
     if not landing.is_dir():
         return []
-    drops: list[LandedDrop] = []
+    deliveries: list[LandedDelivery] = []
     loose: dict[str, list[Path]] = {}
     loose_sources: dict[str, set[str]] = {}
     for entry in sorted(landing.iterdir()):
@@ -152,12 +152,12 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
             stats = [p.stat() for p in files]
             mtime = max([s.st_mtime for s in stats] + [entry.stat().st_mtime])
             day, source = _dated(entry.name, mtime, tz, entry)
-            drops.append(LandedDrop("folder", entry.name, tuple(files), day,
+            deliveries.append(LandedDelivery("folder", entry.name, tuple(files), day,
                                     sum(s.st_size for s in stats), mtime, root=entry, date_source=source))
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             st = entry.stat()
             day, source = _dated(entry.name, st.st_mtime, tz, entry)
-            drops.append(LandedDrop("zip", entry.name, (entry,), day, st.st_size, st.st_mtime,
+            deliveries.append(LandedDelivery("zip", entry.name, (entry,), day, st.st_size, st.st_mtime,
                                     date_source=source))
         elif entry.is_file() and entry.suffix.lower() == ".csv":
             st = entry.stat()
@@ -167,11 +167,12 @@ def find_drops(landing: Path, tz: ZoneInfo, *, date: str | None = None,
     for day, files in sorted(loose.items()):
         stats = [p.stat() for p in files]
         source = "name" if loose_sources[day] == {"name"} else "arrival"
-        drops.append(LandedDrop("loose", f"loose_{day}", tuple(files), day, sum(s.st_size for s in stats),
+        deliveries.append(LandedDelivery("loose", f"loose_{day}", tuple(files), day,
+                                         sum(s.st_size for s in stats),
                                 max(s.st_mtime for s in stats), root=landing, date_source=source))
     if date is not None:
-        drops = [d for d in drops if d.delivery_date == date]
-    return drops
+        deliveries = [d for d in deliveries if d.delivery_date == date]
+    return deliveries
 
 
 def _utf8_name(name: str) -> bool:
@@ -191,13 +192,13 @@ def unreadable_names(landing: Path) -> list[str]:
     return sorted(printable(e.name) for e in landing.iterdir() if not _utf8_name(e.name))
 
 
-def incomplete_reason(drop: LandedDrop) -> str | None:
-    """Why a drop is not ready to ingest yet (or never will be), or None when it looks complete."""
-    if drop.size == 0 or not drop.paths:
+def incomplete_reason(delivery: LandedDelivery) -> str | None:
+    """Why a delivery is not ready to ingest yet (or never will be), or None when it looks complete."""
+    if delivery.size == 0 or not delivery.paths:
         return "empty: no bytes delivered"
-    if drop.kind == "zip":
+    if delivery.kind == "zip":
         try:
-            with zipfile.ZipFile(drop.paths[0]) as archive:
+            with zipfile.ZipFile(delivery.paths[0]) as archive:
                 if not archive.namelist():
                     return "empty: the ZIP has no members"
         except UnicodeDecodeError:   # complete, but a member name is not UTF-8: the reader reports it
@@ -207,18 +208,19 @@ def incomplete_reason(drop: LandedDrop) -> str | None:
     return None
 
 
-def drop_sha256(drop: LandedDrop) -> str:
-    """Content hash of the drop: the ZIP's bytes, or sorted (relative name, file hash) pairs."""
-    if drop.kind == "zip":
-        return file_sha256(drop.paths[0])
-    return _combined_sha256(drop, {path: file_sha256(path) for path in drop.paths})
+def delivery_sha256(delivery: LandedDelivery) -> str:
+    """Content hash of the delivery: the ZIP's bytes, or sorted (relative name, file hash) pairs."""
+    if delivery.kind == "zip":
+        return file_sha256(delivery.paths[0])
+    return _combined_sha256(delivery, {path: file_sha256(path) for path in delivery.paths})
 
 
-def _combined_sha256(drop: LandedDrop, file_hashes: dict[Path, str]) -> str:
-    """A folder or loose drop's hash from the hash of each of its files."""
+def _combined_sha256(delivery: LandedDelivery, file_hashes: dict[Path, str]) -> str:
+    """A folder or loose delivery's hash from the hash of each of its files."""
     digest = hashlib.sha256()
-    for path in sorted(drop.paths):
-        digest.update(os.fsencode(_relative(drop, path).as_posix()))   # a name's bytes, valid UTF-8 or not
+    for path in sorted(delivery.paths):
+        # a name's bytes, valid UTF-8 or not
+        digest.update(os.fsencode(_relative(delivery, path).as_posix()))
         digest.update(b"\0")
         digest.update(file_hashes[path].encode())
         digest.update(b"\n")
@@ -233,8 +235,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class DropChanged(ValueError):
-    """The bytes copied into the archive do not hash to the delivery's sha256: the drop changed after
+class DeliveryChanged(ValueError):
+    """The bytes copied into the archive do not hash to the delivery's sha256: the delivery changed after
     it was hashed. Nothing is left in the archive."""
 
 
@@ -252,7 +254,7 @@ def _copy_atomic(src: Path, dest: Path, expected: str | None = None) -> str:
             os.fsync(out.fileno())
         sha = digest.hexdigest()
         if expected is not None and sha != expected:
-            raise DropChanged(f"{src.name} changed while it was archived (its bytes no longer hash to "
+            raise DeliveryChanged(f"{src.name} changed while it was archived (its bytes no longer hash to "
                               f"{expected[:12]})")
         os.replace(tmp, dest)
     except BaseException:
@@ -261,39 +263,39 @@ def _copy_atomic(src: Path, dest: Path, expected: str | None = None) -> str:
     return sha
 
 
-def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
+def archive_delivery(delivery: LandedDelivery, paths: CustomerPaths, sha256: str) -> Path:
     """Copy the original bytes to ``archive/<customer>/<date>/`` (idempotent, never overwrites),
     hashing them while they are copied: the archived bytes are the ones that hash to ``sha256``, else
-    ``DropChanged`` and nothing is archived (one read of the drop, not a hash and then a copy).
+    ``DeliveryChanged`` and nothing is archived (one read of the delivery, not a hash and then a copy).
 
-    Returns the archived drop (a ZIP file or a folder) to read from.
+    Returns the archived delivery (a ZIP file or a folder) to read from.
     """
-    day_dir = paths.archive_partition(check_date(drop.delivery_date))
+    day_dir = paths.archive_partition(check_date(delivery.delivery_date))
     private_dir(paths.archive)
     private_dir(day_dir)
-    existing = find_archived(paths, drop.delivery_date, sha256)
+    existing = find_archived(paths, delivery.delivery_date, sha256)
     if existing is not None:
         return existing
-    name = drop.name
+    name = delivery.name
     target = day_dir / name
     if target.exists() or (day_dir / f"{name}.sha256").exists():
         target = day_dir / f"{Path(name).stem}__{sha256[:12]}{Path(name).suffix}"
     ensure_within(target, paths.archive)
-    if drop.kind == "zip":
-        _copy_atomic(drop.paths[0], target, sha256)
+    if delivery.kind == "zip":
+        _copy_atomic(delivery.paths[0], target, sha256)
     else:
         staging = day_dir / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
             copied = {}
-            for src in drop.paths:
-                dest = staging / _relative(drop, src)
+            for src in delivery.paths:
+                dest = staging / _relative(delivery, src)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 copied[src] = _copy_atomic(src, dest)
-            if _combined_sha256(drop, copied) != sha256:
-                raise DropChanged(f"{drop.name} changed while it was archived (its files no longer hash "
-                                  f"to {sha256[:12]})")
+            if _combined_sha256(delivery, copied) != sha256:
+                raise DeliveryChanged(f"{delivery.name} changed while it was archived (its files no longer "
+                                      f"hash to {sha256[:12]})")
             os.replace(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -303,12 +305,12 @@ def archive_drop(drop: LandedDrop, paths: CustomerPaths, sha256: str) -> Path:
     return target
 
 
-def _relative(drop: LandedDrop, path: Path) -> Path:
-    return path.relative_to(drop.root) if drop.root is not None else Path(path.name)
+def _relative(delivery: LandedDelivery, path: Path) -> Path:
+    return path.relative_to(delivery.root) if delivery.root is not None else Path(path.name)
 
 
 def find_archived(paths: CustomerPaths, delivery_date: str, sha256: str | None = None) -> Path | None:
-    """The archived drop for a date: the one with ``sha256`` if given, else the newest."""
+    """The archived delivery for a date: the one with ``sha256`` if given, else the newest."""
     day_dir = paths.archive_partition(delivery_date)
     if not day_dir.is_dir():
         return None
@@ -326,11 +328,11 @@ def find_archived(paths: CustomerPaths, delivery_date: str, sha256: str | None =
 
 
 def delivery_dates_between(customer, home: Path, start: str, end: str) -> list[str]:
-    """Dates in [start, end] with an archived or landed drop for the customer."""
+    """Dates in [start, end] with an archived or landed delivery for the customer."""
     check_date(start)
     check_date(end)
     paths = customer.paths(home)
-    dates = {d.delivery_date for d in find_drops(customer.landing_dir(home), customer.tz)}
+    dates = {d.delivery_date for d in find_deliveries(customer.landing_dir(home), customer.tz)}
     if paths.archive.is_dir():
         dates.update(p.name for p in paths.archive.iterdir() if p.is_dir())
     return sorted(d for d in dates if start <= d <= end)

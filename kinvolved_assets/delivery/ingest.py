@@ -1,4 +1,4 @@
-"""Ingest one delivery of one customer: locate and archive the drop, load each entity into a staging
+"""Ingest one delivery of one customer: locate and archive the delivery, load each entity into a staging
 area, validate, then promote every partition into ``raw/`` only if nothing blocks (all or nothing).
 
 Pure Python (no Dagster): the Dagster asset, the CLI and the benchmarks all call this.
@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kinvolved_assets.checks import CheckOutcome, DeliveryContext, Validator
-from kinvolved_assets.customer_lock import customer_lock
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.delivery_locate import Located, locate_drop
+from kinvolved_assets.delivery.ledger import SETTLED, Delivery, Ledger
+from kinvolved_assets.delivery.legacy_layout import upgrade_layout
+from kinvolved_assets.delivery.locate import Located, locate_delivery
+from kinvolved_assets.delivery.lock import customer_lock
+from kinvolved_assets.delivery.recovery import process_tmp, recover_customer, trash_dir
 from kinvolved_assets.diskspace import DiskFull, disk_full_message, is_disk_full, preflight
-from kinvolved_assets.ledger import SETTLED, Delivery, Ledger
-from kinvolved_assets.legacy_layout import upgrade_layout
 from kinvolved_assets.oneroster.customer_match import wrong_customer_findings
-from kinvolved_assets.oneroster.drop import DropLimits, LoadResult, open_drop
+from kinvolved_assets.oneroster.delivery_files import DeliveryLimits, LoadResult, open_delivery
 from kinvolved_assets.oneroster.findings import RULES, Finding
 from kinvolved_assets.oneroster.spec import RAW_ENTITIES as ENTITIES
 from kinvolved_assets.paths import CustomerPaths, partition_dirs
 from kinvolved_assets.permissions import private_dir, secure_tree
-from kinvolved_assets.recovery import process_tmp, recover_customer, trash_dir
 
 ENTITY_NAMES = tuple(e.name for e in ENTITIES)
 # a delivery whose attendance ends more than this many days before its delivery date gets a warning
@@ -72,14 +72,14 @@ class EntityOutcome:
 class DeliveryOutcome:
     customer_id: str
     delivery_date: str
-    drop_path: Path
-    drop_sha256: str
-    drop_findings: list[Finding]
+    delivery_path: Path
+    delivery_sha256: str
+    delivery_findings: list[Finding]
     entities: dict[str, EntityOutcome]
     promoted: bool
     seconds: float
     report_path: Path | None = None
-    # entities asked for that the drop's OneRoster version does not have (a 1.1 drop: roles,
+    # entities asked for that the delivery's OneRoster version does not have (a 1.1 delivery: roles,
     # user_profiles): not part of the delivery, reported as absent
     other_version_entities: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)     # operator warnings (no cell values)
@@ -123,7 +123,7 @@ def promote(staging_root: Path, warehouse: Path, entity: str, delivery_date: str
         _replace_dir(staged if staged.exists() else None, final, trash_dir(warehouse))
 
 
-def contract_check(entity: str, result: LoadResult, drop_findings: Iterable[Finding]) -> CheckOutcome:
+def contract_check(entity: str, result: LoadResult, delivery_findings: Iterable[Finding]) -> CheckOutcome:
     """The OneRoster+ contract as a check: file-level errors block, rejected rows warn."""
     findings = list(result.findings)
     errors = [f for f in findings if f.severity == "error"]
@@ -131,10 +131,10 @@ def contract_check(entity: str, result: LoadResult, drop_findings: Iterable[Find
     rules: dict[str, int] = {}
     for f in findings:
         rules[f"{f.severity}:{f.rule}"] = rules.get(f"{f.severity}:{f.rule}", 0) + 1
-    fatal_drop = [f for f in drop_findings if f.severity == "error"]
+    fatal_delivery = [f for f in delivery_findings if f.severity == "error"]
     # a file-level error blocks even when the file was read (most rows rejected)
     file_errors = [f for f in errors if RULES.get(f.rule, ("", "row"))[1] == "file"]
-    failed = bool(result.failed) or bool(fatal_drop) or bool(file_errors)
+    failed = bool(result.failed) or bool(fatal_delivery) or bool(file_errors)
     return CheckOutcome(
         name="contract",
         passed=not failed,
@@ -143,10 +143,10 @@ def contract_check(entity: str, result: LoadResult, drop_findings: Iterable[Find
         metadata={
             "rows": int(result.rows or 0),
             "rejected_rows": int(result.rejected_rows or 0),
-            "errors": len(errors) + len(fatal_drop),
+            "errors": len(errors) + len(fatal_delivery),
             "warnings": len(warnings),
             "findings_by_rule": rules,
-            "first_findings": [f.to_dict() for f in (fatal_drop + errors + warnings)[:10]],
+            "first_findings": [f.to_dict() for f in (fatal_delivery + errors + warnings)[:10]],
         },
     )
 
@@ -157,11 +157,11 @@ def ingest_delivery(
     delivery_date: str,
     *,
     run_id: str,
-    drop_hint: str | None = None,
+    delivery_hint: str | None = None,
     entities: Sequence[str] = ENTITY_NAMES,
     validators: Sequence[Validator] = (),
     reporter: Reporter | None = None,
-    limits: DropLimits | None = None,
+    limits: DeliveryLimits | None = None,
     sha256: str | None = None,
     only_new: bool = False,
     log: Callable[[str], None] | None = None,
@@ -174,7 +174,7 @@ def ingest_delivery(
     writer marks it ``failed`` and removes what the run left (``recovery.recover_customer``).
     """
     try:
-        return _ingest_as_writer(config, paths, delivery_date, run_id=run_id, drop_hint=drop_hint,
+        return _ingest_as_writer(config, paths, delivery_date, run_id=run_id, delivery_hint=delivery_hint,
                                  entities=entities, validators=validators, reporter=reporter, limits=limits,
                                  sha256=sha256, only_new=only_new, log=log or (lambda _line: None))
     except DiskFull:
@@ -186,7 +186,7 @@ def ingest_delivery(
         raise
 
 
-def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entities, validators, reporter,
+def _ingest_as_writer(config, paths, delivery_date, *, run_id, delivery_hint, entities, validators, reporter,
                       limits,
                       sha256, only_new, log) -> DeliveryOutcome:
     say = log
@@ -196,7 +196,7 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
         if recovered.summary():
             say(recovered.summary())
         upgrade_layout(paths, say)   # legacy partitions into seq= folders before anything writes raw/
-        located = locate_drop(config, paths, delivery_date, drop_hint, sha256)
+        located = locate_delivery(config, paths, delivery_date, delivery_hint, sha256)
         with Ledger(paths) as ledger:
             entry = ledger.register(located.sha256, located.name, delivery_date,
                                     located.date_source or "partition")
@@ -226,7 +226,8 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, drop_hint, entiti
 
 
 def outcome_counts(outcome: DeliveryOutcome) -> dict:
-    findings = list(outcome.drop_findings) + [f for o in outcome.entities.values() for f in o.result.findings]
+    findings = list(outcome.delivery_findings) + [f for o in outcome.entities.values()
+                                                  for f in o.result.findings]
     return {"rows": sum(int(o.result.rows or 0) for o in outcome.entities.values() if o.present),
             "errors": sum(1 for f in findings if f.severity == "error"),
             "warnings": sum(1 for f in findings if f.severity == "warning")}
@@ -256,12 +257,12 @@ def _ingest_located(
     entities: Sequence[str],
     validators: Sequence[Validator],
     reporter: Reporter | None,
-    limits: DropLimits | None,
+    limits: DeliveryLimits | None,
     seq: int,
     first_of_date: bool = True,
 ) -> DeliveryOutcome:
     started = time.perf_counter()
-    drop_path, sha = located.path, located.sha256
+    delivery_path, sha = located.path, located.sha256
     staging_root = paths.warehouse / "staging" / run_id
     private_dir(paths.warehouse)
     shutil.rmtree(staging_root, ignore_errors=True)
@@ -271,20 +272,20 @@ def _ingest_located(
     written: list[Path] = []   # what this delivery wrote below the warehouse, secured on the way out
     try:
         # a ZIP's sha256 as archived (verified while its bytes were copied): not hashed a third time
-        known = sha if drop_path.is_file() else None
-        with open_drop(drop_path, limits or DropLimits(), known_sha256=known) as drop:
-            drop_findings = list(drop.findings)
-            loaded = drop.load_many(list(entities), staging_root, delivery_date)
+        known = sha if delivery_path.is_file() else None
+        with open_delivery(delivery_path, limits or DeliveryLimits(), known_sha256=known) as delivery:
+            delivery_findings = list(delivery.findings)
+            loaded = delivery.load_many(list(entities), staging_root, delivery_date)
             # another district's export in this landing folder blocks the delivery as a whole
-            foreign = [] if drop.fatal else wrong_customer_findings(loaded, config, paths.raw)
-            drop_findings += foreign
-            fatal = drop.fatal or any(f.severity == "error" for f in foreign)
+            foreign = [] if delivery.fatal else wrong_customer_findings(loaded, config, paths.raw)
+            delivery_findings += foreign
+            fatal = delivery.fatal or any(f.severity == "error" for f in foreign)
             for name, result in loaded.items():
-                if name not in drop.contract.entity_names and not result.present:
+                if name not in delivery.contract.entity_names and not result.present:
                     other_version.append(name)
                     continue
                 outcome = EntityOutcome(name, result)
-                outcome.checks.append(contract_check(name, result, drop_findings if fatal else ()))
+                outcome.checks.append(contract_check(name, result, delivery_findings if fatal else ()))
                 outcomes[name] = outcome
             context = DeliveryContext(config, paths, delivery_date, staging_root,
                                       {n: o.result for n, o in outcomes.items()}, run_id, seq, first_of_date)
@@ -309,9 +310,9 @@ def _ingest_located(
         outcome = DeliveryOutcome(
             customer_id=config.customer_id,
             delivery_date=delivery_date,
-            drop_path=drop_path,
-            drop_sha256=sha,
-            drop_findings=drop_findings,
+            delivery_path=delivery_path,
+            delivery_sha256=sha,
+            delivery_findings=delivery_findings,
             entities=outcomes,
             promoted=not blocked,
             seconds=time.perf_counter() - started,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from kinvolved_assets.marts_figures import open_marts_file
+from kinvolved_assets.marts.figures import open_marts_file
 from kinvolved_assets.paths import partition_files
 
 DEFAULT_ZERO_ABSENCE_DAYS = 5

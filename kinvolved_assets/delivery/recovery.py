@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kinvolved_assets.ledger import Ledger, pid_alive
+from kinvolved_assets.delivery.ledger import Ledger, pid_alive
 from kinvolved_assets.paths import CustomerPaths
 
 TMP_COPY = re.compile(r"^\..+\.tmp-(\d+)$")

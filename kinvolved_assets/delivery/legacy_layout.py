@@ -9,9 +9,9 @@ delivery that wrote it:
 
 - the date's one ``ingested`` delivery in the ledger;
 - several: the one whose entity file has the sha256 recorded in the legacy ``_files`` partition (its
-  own ``seq=`` copy, else its archived drop); several with those same bytes: the last applied of
+  own ``seq=`` copy, else its archived delivery); several with those same bytes: the last applied of
   them (the one the old layout kept; the rows are the same either way);
-- none (a warehouse older than the ledger): the archived drop of that date the ledger does not know,
+- none (a warehouse older than the ledger): the archived delivery of that date the ledger does not know,
   decided the same way, recorded in the ledger as ``ingested``.
 
 Anything else is refused (``LegacyLayout``) with the customer and folder named, never guessed.
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import duckdb
 
-from kinvolved_assets.delivery import find_archived
-from kinvolved_assets.ledger import Ledger
+from kinvolved_assets.delivery.landing import find_archived
+from kinvolved_assets.delivery.ledger import Ledger
 from kinvolved_assets.paths import DATE_RE, CustomerPaths, delivery_part
 from kinvolved_assets.permissions import FILE_MODE, private_dir
 
@@ -68,12 +68,12 @@ def _shas(parquet: Path) -> frozenset[str]:
 
 
 def _member_sha(archived: Path | None, entity: str) -> frozenset[str]:
-    from kinvolved_assets.oneroster.drop import open_drop
+    from kinvolved_assets.oneroster.delivery_files import open_delivery
 
     if archived is None:
         return frozenset()
-    with open_drop(archived) as drop:
-        member = drop.files.get(entity)
+    with open_delivery(archived) as delivery:
+        member = delivery.files.get(entity)
         return frozenset([member.sha256]) if member is not None else frozenset()
 
 
@@ -83,7 +83,7 @@ class _Candidate:
 
     def files_shas(self, entity: str) -> frozenset[str]:
         """The sha256 of this delivery's file of ``entity``: its own ``seq=`` ``_files`` copy, else its
-        drop."""
+        delivery."""
         if self.seq is not None:
             own = delivery_part(self.paths.raw / FILES / entity, self.date, self.seq) / "part-0.parquet"
             if own.exists():
@@ -92,7 +92,7 @@ class _Candidate:
 
 
 def _candidates(paths: CustomerPaths, ledger: Ledger, date: str) -> list[_Candidate]:
-    """The ledger's ingested deliveries of the date; none: the date's archived drops it does not know."""
+    """The ledger's ingested deliveries of the date; none: the date's archived deliveries it does not know."""
     known = ledger.same_date(date)
     ingested = [d for d in known if d.state == "ingested"]
     if ingested:
@@ -102,9 +102,9 @@ def _candidates(paths: CustomerPaths, ledger: Ledger, date: str) -> list[_Candid
     out = []
     for marker in sorted(day_dir.glob("*.sha256")) if day_dir.is_dir() else ():
         sha = marker.read_text().split()[0] if marker.stat().st_size else ""
-        drop = day_dir / marker.name[: -len(".sha256")]
-        if sha and drop.exists() and ledger.get(sha) is None:
-            out.append(_Candidate(paths, date, sha, None, drop))
+        delivery = day_dir / marker.name[: -len(".sha256")]
+        if sha and delivery.exists() and ledger.get(sha) is None:
+            out.append(_Candidate(paths, date, sha, None, delivery))
     return out
 
 
@@ -115,7 +115,7 @@ def _decide(paths: CustomerPaths, date: str, entity: str, files: list[Path], can
     if not candidates:
         raise LegacyLayout(
             f"customer {paths.customer_id}: {folder} holds files of the layout before seq= partitions, "
-            f"and the ledger has no ingested delivery of {date} and the archive no unrecorded drop of "
+            f"and the ledger has no ingested delivery of {date} and the archive no unrecorded delivery of "
             f"that date to assign them to; move them into {folder}/seq=<N>/ "
             f"(N: `kinvolved deliveries {paths.customer_id}`) "
             "or remove them and `kinvolved backfill` that date")

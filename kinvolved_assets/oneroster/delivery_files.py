@@ -1,8 +1,8 @@
-"""A drop (one ZIP, one folder of CSVs, or a single CSV) and its loading.
+"""A delivery (one ZIP, one folder of CSVs, or a single CSV) and its loading.
 
-    with open_drop(path) as drop:
-        result = drop.load("users", warehouse_root, "2024-03-01")
-        results = drop.load_many(["users", "attendance"], warehouse_root, "2024-03-01")
+    with open_delivery(path) as delivery:
+        result = delivery.load("users", warehouse_root, "2024-03-01")
+        results = delivery.load_many(["users", "attendance"], warehouse_root, "2024-03-01")
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from ..diskspace import is_disk_full
 from ..paths import check_date
 from . import scratch, spec
 from .discover import (
+    DeliveryFile,
+    DeliveryLimits,
     Discovery,
-    DropFile,
-    DropLimits,
     classify,
     extract_zip,
     file_sha256,
@@ -32,42 +32,43 @@ from .load import LARGE_FILE_BYTES, LoadResult, load_file
 from .roles import primary_role_findings
 from .version import detect
 
-__all__ = ["Drop", "DropFile", "DropLimits", "LoadResult", "open_drop", "school_year_findings"]
+__all__ = ["DeliveryFiles", "DeliveryFile", "DeliveryLimits", "LoadResult", "open_delivery",
+           "school_year_findings"]
 
 
-class Drop:
-    def __init__(self, path: Path, limits: DropLimits = DropLimits(),
+class DeliveryFiles:
+    def __init__(self, path: Path, limits: DeliveryLimits = DeliveryLimits(),
                  known_sha256: str | None = None) -> None:
         self.path = Path(path)
         self.limits = limits
         self.known_sha256 = known_sha256   # a ZIP's sha256 already recorded (the archive's): not read again
         self.sha256 = ""
-        self.files: dict[str, DropFile] = {}
+        self.files: dict[str, DeliveryFile] = {}
         self.findings: list[Finding] = []
         self.manifest: dict[str, str] = {}
         self.fatal = False
         self.unknown_files: list[str] = []
-        self.contract: spec.Contract = spec.ONEROSTER_11   # the version the drop is read as
+        self.contract: spec.Contract = spec.ONEROSTER_11   # the version the delivery is read as
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._opened = False
 
     # -- context manager
-    def open(self) -> Drop:
+    def open(self) -> DeliveryFiles:
         if self._opened:
             return self
         self._opened = True
         try:
             self._open()
-        except Exception as exc:  # noqa: BLE001 - a drop never raises on bad data
+        except Exception as exc:  # noqa: BLE001 - a delivery never raises on bad data
             if is_disk_full(exc):   # our disk, not the district's file
                 raise
             self.fatal = True
-            self.findings.append(finding("drop.bad_zip",
-                                         f"the drop could not be opened ({type(exc).__name__}).",
+            self.findings.append(finding("delivery.bad_zip",
+                                         f"the delivery could not be opened ({type(exc).__name__}).",
                                          file=self.path.name))
         return self
 
-    def __enter__(self) -> Drop:
+    def __enter__(self) -> DeliveryFiles:
         return self.open()
 
     def __exit__(self, *exc) -> None:
@@ -80,8 +81,8 @@ class Drop:
 
     # -- discovery
     def _open(self) -> None:
-        """Discover the drop's members, sort them into entity files, manifest and the rest, tell the
-        drop's version, then match one file per entity of that version and say what is missing."""
+        """Discover the delivery's members, sort them into entity files, manifest and the rest, tell the
+        delivery's version, then match one file per entity of that version and say what is missing."""
         disc = self._discover()
         if disc is None:
             return
@@ -107,25 +108,25 @@ class Drop:
         self._match_files(disc, candidates, declared)
         self._missing_files(candidates, declared)
         if not candidates:
-            self.findings.append(finding("drop.empty", "the drop has no OneRoster+ CSV files.",
+            self.findings.append(finding("delivery.empty", "the delivery has no OneRoster+ CSV files.",
                                          file=self.path.name))
             self.fatal = True
 
     def _discover(self) -> Discovery | None:
         """The members of a folder, a ZIP (extracted to a temporary folder) or a single CSV; None
-        (the drop is fatal) for anything else."""
+        (the delivery is fatal) for anything else."""
         p = self.path
         if p.is_dir() and not p.is_symlink():
             return scan_folder(p, self.limits)
         if p.is_file() and (p.suffix.lower() == ".zip" or zipfile.is_zipfile(p)):
-            self._tmp = tempfile.TemporaryDirectory(prefix="kv-drop-")
+            self._tmp = tempfile.TemporaryDirectory(prefix="kv-delivery-")
             return extract_zip(p, Path(self._tmp.name), self.limits, self.known_sha256)
         if p.is_file() and p.suffix.lower() == ".csv":
             n, digest = file_sha256(p)
             return Discovery(root=p.parent, members=[(p.name, p)], sha256=digest,
                              file_hashes={p.name: (n, digest)})
         self.fatal = True
-        self.findings.append(finding("drop.not_found",
+        self.findings.append(finding("delivery.not_found",
                                      f"{p.name!r} is not a ZIP, a folder or a CSV file.", file=p.name))
         return None
 
@@ -139,19 +140,19 @@ class Drop:
         for sent, rel, local in strip_single_top_folder(disc.members):
             pp = PurePosixPath(rel)
             if len(pp.parts) > 1:
-                self.findings.append(finding("drop.nested_file",
+                self.findings.append(finding("delivery.nested_file",
                                              f"{sent!r} is in a sub-folder; it is ignored. Put the CSV files "
                                              "at the top level.", file=sent))
                 continue
             if pp.suffix.lower() != ".csv":
                 self.unknown_files.append(sent)
-                self.findings.append(finding("drop.unknown_file",
+                self.findings.append(finding("delivery.unknown_file",
                                              f"{sent!r} is not a .csv file; it is ignored.", file=sent))
                 continue
             kind, names = classify(pp.stem)
             if kind == "manifest":
                 if manifest_entry is not None:
-                    self.findings.append(finding("drop.ambiguous_file",
+                    self.findings.append(finding("delivery.ambiguous_file",
                                                  f"two manifest files ({manifest_entry[0]!r}, {sent!r}); "
                                                  "neither is used.", file=sent))
                     manifest_entry = ("", Path())
@@ -159,19 +160,19 @@ class Drop:
                     manifest_entry = (sent, local)
             elif kind == "entity":
                 if len(names) > 1:
-                    self.findings.append(finding("drop.ambiguous_file",
+                    self.findings.append(finding("delivery.ambiguous_file",
                                                  f"{sent!r} matches several files "
                                                  f"({', '.join(sorted(names))}); rename it.", file=sent))
                     continue
                 candidates.setdefault(next(iter(names)), []).append((sent, local))
             elif kind == "ignored":
                 ignored.extend(names)
-                self.findings.append(finding("drop.ignored_file",
+                self.findings.append(finding("delivery.ignored_file",
                                              f"{sent!r} is a OneRoster file we do not ingest; it is ignored.",
                                              file=sent))
             else:
                 self.unknown_files.append(sent)
-                self.findings.append(finding("drop.unknown_file",
+                self.findings.append(finding("delivery.unknown_file",
                                              f"{sent!r} does not match any OneRoster+ file name; it is "
                                              "ignored.", file=sent))
         return candidates, manifest_entry, ignored
@@ -183,7 +184,7 @@ class Drop:
             if len(cands) > 1:
                 names = ", ".join(repr(c[0]) for c in cands)[:200]
                 for sent, _ in cands:
-                    self.findings.append(finding("drop.ambiguous_file",
+                    self.findings.append(finding("delivery.ambiguous_file",
                                                  "several files match "
                                                  f"{self.contract.entity(ent_name).file_name} ({names}); "
                                                  "none is loaded. Send exactly one.", file=sent))
@@ -196,12 +197,12 @@ class Drop:
             if mode == "absent":
                 self.findings.append(finding("manifest.declared_absent",
                                              f"manifest.csv says {self.contract.entity(ent_name).file_name} "
-                                             f"is absent but {sent!r} is in the drop; it is loaded.",
+                                             f"is absent but {sent!r} is in the delivery; it is loaded.",
                                              file=sent))
-            self.files[ent_name] = DropFile(ent_name, sent, local, n, digest, mode)
+            self.files[ent_name] = DeliveryFile(ent_name, sent, local, n, digest, mode)
 
     def _missing_files(self, candidates: dict[str, list[tuple[str, Path]]], declared: dict[str, str]) -> None:
-        """A finding for each file of the drop's version that is not there (declared or required)."""
+        """A finding for each file of the delivery's version that is not there (declared or required)."""
         for ent in self.contract.entities:
             if ent.name in self.files or ent.name in candidates:
                 continue
@@ -209,11 +210,11 @@ class Drop:
             if mode in ("bulk", "delta"):
                 self.findings.append(finding("manifest.declared_missing",
                                              f"manifest.csv declares {ent.file_name} as {mode} but the file "
-                                             "is not in the drop.", file=ent.file_name))
+                                             "is not in the delivery.", file=ent.file_name))
             elif not ent.optional_file:
-                self.findings.append(finding("drop.file_missing",
-                                             f"{ent.file_name} is not in the drop; the current {ent.name} "
-                                             "state is unchanged.", file=ent.file_name))
+                self.findings.append(finding("delivery.file_missing",
+                                             f"{ent.file_name} is not in the delivery; the current "
+                                             f"{ent.name} state is unchanged.", file=ent.file_name))
 
     def _declared_modes(self, member: str | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -234,7 +235,7 @@ class Drop:
 
     # -- loading
     def load(self, entity_name: str, out_root: Path, delivery_date: str) -> LoadResult:
-        """One entity of the drop, read through the contract of the drop's version (an entity the
+        """One entity of the delivery, read through the contract of the delivery's version (an entity the
         version does not have is never in ``files``)."""
         name = spec.entity(entity_name).name
         check_date(delivery_date)
@@ -293,15 +294,16 @@ def _loader_pool(workers: int) -> ThreadPoolExecutor:
         return pool
 
 
-def open_drop(path: Path, limits: DropLimits = DropLimits(), known_sha256: str | None = None) -> Drop:
-    """Open (discover, and extract a ZIP safely) a drop; use as a context manager so temp files are
+def open_delivery(path: Path, limits: DeliveryLimits = DeliveryLimits(),
+                  known_sha256: str | None = None) -> DeliveryFiles:
+    """Open (discover, and extract a ZIP safely) a delivery; use as a context manager so temp files are
     removed. ``known_sha256``: the sha256 of a ZIP's bytes as the archive recorded it (verified when
     the bytes were archived), taken instead of hashing the ZIP again."""
-    return Drop(Path(path), limits, known_sha256).open()
+    return DeliveryFiles(Path(path), limits, known_sha256).open()
 
 
 def school_year_findings(results: dict, customer) -> list[Finding]:
-    """The configured school year resolved by the dates of the drop's academic sessions (``customer``:
+    """The configured school year resolved by the dates of the delivery's academic sessions (``customer``:
     anything with a ``school_year``, e.g. a customer config; nothing without one, without
     academicSessions.csv, or when the customer's ``school_years`` gives that year's calendar: its
     first and last day come from there, not from the sessions)."""

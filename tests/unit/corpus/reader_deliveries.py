@@ -1,4 +1,4 @@
-"""Small OneRoster+ drops built in code for the reader tests."""
+"""Small OneRoster+ deliveries built in code for the reader tests."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ VALID: dict[str, str] = {
 }
 
 
-def write_drop(root: Path, files: dict[str, str | bytes | None], *, base: dict | None = None,
-               as_zip: bool = False, top_folder: str | None = None, name: str = "drop") -> Path:
+def write_delivery(root: Path, files: dict[str, str | bytes | None], *, base: dict | None = None,
+               as_zip: bool = False, top_folder: str | None = None, name: str = "delivery") -> Path:
     """Write ``base`` (default VALID) updated with ``files`` (None removes a file) as a folder or ZIP."""
     content = dict(VALID if base is None else base)
     for k, v in files.items():
