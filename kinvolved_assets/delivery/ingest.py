@@ -305,8 +305,7 @@ def _ingest_located(
             for name, outcome in outcomes.items():
                 if outcome.present:
                     promote(staging_root, paths.warehouse, name, delivery_date, seq)
-                    written += [d for d in partition_dirs(paths.warehouse, name, delivery_date, seq)
-                                if d.exists()]
+                    written += partition_dirs(paths.warehouse, name, delivery_date, seq)
         outcome = DeliveryOutcome(
             customer_id=config.customer_id,
             delivery_date=delivery_date,
@@ -334,6 +333,8 @@ def secure_written(warehouse: Path, trees: Iterable[Path]) -> None:
     """0700/0600 for what this delivery wrote: each tree, and its folders up to the warehouse (never
     the whole warehouse again: that walk grew with every delivery of the year)."""
     for tree in trees:
+        if not tree.is_dir():   # an entity without rejects has no rejects partition
+            continue
         secure_tree(tree)
         parent = tree.parent
         while parent != warehouse and warehouse in parent.parents:
