@@ -38,16 +38,16 @@ ORG_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _ids_sql(source: str, columns: dict[str, str], wanted: tuple[str, ...]) -> list[str]:
+def _ids_sql(source: str, columns: dict[str, str], wanted: tuple[str, ...], also: str = "") -> list[str]:
+    """One ``SELECT ... AS id`` per wanted column present (a list column unnested); ``also``: more
+    select items after the id (e.g. ``, filename``)."""
     parts = []
     for col in wanted:
         if col not in columns:
             continue
         ref = ident(col)
-        if columns[col].endswith("[]"):
-            parts.append(f"SELECT CAST(unnest({ref}) AS VARCHAR) AS id FROM {source}")
-        else:
-            parts.append(f"SELECT CAST({ref} AS VARCHAR) AS id FROM {source}")
+        value = f"unnest({ref})" if columns[col].endswith("[]") else ref
+        parts.append(f"SELECT CAST({value} AS VARCHAR) AS id{also} FROM {source}")
     return parts
 
 
@@ -89,11 +89,11 @@ def known_org_ids(con, raw_root: Path | None) -> set[str]:
     if unread:
         source = (f"read_parquet([{', '.join(string(k[0]) for k in unread)}], union_by_name=true, "
                   "filename=true)")
-        ids = _ids_sql(source, _columns(con, source), ("sourcedId", "identifier"))
+        ids = _ids_sql(source, _columns(con, source), ("sourcedId", "identifier"), also=", filename")
         by_file: dict[str, set[str]] = {k[0]: set() for k in unread}
         if ids:
-            query = " UNION ALL ".join(p.replace("AS id FROM", "AS id, filename FROM") for p in ids)
-            for id_, name in con.execute(f"SELECT id, filename FROM ({query}) WHERE id IS NOT NULL"
+            for id_, name in con.execute(f"SELECT id, filename FROM ({' UNION ALL '.join(ids)}) "
+                                         "WHERE id IS NOT NULL"
                                          ).fetchall():
                 by_file.setdefault(name, set()).add(id_)
         for k in unread:
