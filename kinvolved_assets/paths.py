@@ -168,6 +168,12 @@ class CustomerPaths:
     def archive_partition(self, delivery_date: str) -> Path:
         return self.archive / check_date(delivery_date)
 
+    @property
+    def archive_incoming(self) -> Path:
+        """Where a delivery's bytes are copied before they are renamed into their date's folder: the one
+        place recovery looks for what a killed copy left (not every date's folder, after every delivery)."""
+        return self.archive / ".incoming"
+
     def report_dir(self, delivery_date: str, seq: int | None = None) -> Path:
         """The first delivery of a date reports in ``reports/<date>/``; a later delivery of the same
         date (``seq`` given) in ``reports/<date>/seq=<N>/``, so no report overwrites another."""

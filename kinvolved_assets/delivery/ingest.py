@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kinvolved_assets.checks import CheckOutcome, DeliveryContext, Validator
 from kinvolved_assets.customers import CustomerConfig
-from kinvolved_assets.delivery.ledger import SETTLED, Delivery, Ledger
+from kinvolved_assets.delivery.ledger import Delivery, Ledger
 from kinvolved_assets.delivery.legacy_layout import upgrade_layout
 from kinvolved_assets.delivery.locate import Located, locate_delivery
 from kinvolved_assets.delivery.lock import customer_lock
@@ -197,15 +197,13 @@ def _ingest_as_writer(config, paths, delivery_date, *, run_id, delivery_hint, en
             say(recovered.summary())
         upgrade_layout(paths, say)   # legacy partitions into seq= folders before anything writes raw/
         located = locate_delivery(config, paths, delivery_date, delivery_hint, sha256)
+        # room for the delivery first: a full disk neither claims it nor spends one of its attempts
+        preflight(paths.warehouse, located.path, f"ingest {located.name}")
         with Ledger(paths) as ledger:
-            entry = ledger.register(located.sha256, located.name, delivery_date,
-                                    located.date_source or "partition")
-            if entry.delivery_date != delivery_date:
+            entry, claimed = ledger.claim(located.sha256, located.name, delivery_date,
+                                          located.date_source or "partition", run_id, only_new=only_new)
+            if not claimed:
                 raise AlreadyIngested(entry, delivery_date)
-            if only_new and entry.state in SETTLED:
-                raise AlreadyIngested(entry)
-            preflight(paths.warehouse, located.path, f"ingest {located.name}")
-            ledger.start(located.sha256, run_id)
             try:
                 first = min(d.seq for d in ledger.same_date(delivery_date)) == entry.seq
                 outcome = _ingest_located(config, paths, delivery_date, located, run_id=run_id,
@@ -263,17 +261,15 @@ def _ingest_located(
 ) -> DeliveryOutcome:
     started = time.perf_counter()
     delivery_path, sha = located.path, located.sha256
-    staging_root = paths.warehouse / "staging" / run_id
-    private_dir(paths.warehouse)
-    shutil.rmtree(staging_root, ignore_errors=True)
-    staging_root.mkdir(parents=True, mode=0o700)
+    staging_root = _fresh_staging(paths, run_id)
     outcomes: dict[str, EntityOutcome] = {}
     other_version: list[str] = []
     written: list[Path] = []   # what this delivery wrote below the warehouse, secured on the way out
     try:
-        # a ZIP's sha256 as archived (verified while its bytes were copied): not hashed a third time
-        known = sha if delivery_path.is_file() else None
-        with open_delivery(delivery_path, limits or DeliveryLimits(), known_sha256=known) as delivery:
+        # what the archive hashed while it copied the bytes (a ZIP, a folder's files): not hashed again
+        with open_delivery(delivery_path, limits or DeliveryLimits(),
+                           known_sha256=sha if delivery_path.is_file() else None,
+                           known_file_hashes=located.file_hashes) as delivery:
             delivery_findings = list(delivery.findings)
             loaded = delivery.load_many(list(entities), staging_root, delivery_date)
             # another district's export in this landing folder blocks the delivery as a whole
@@ -327,6 +323,15 @@ def _ingest_located(
         private_dir(staging_root.parent)
         secure_written(paths.warehouse, written)
     return outcome
+
+
+def _fresh_staging(paths: CustomerPaths, run_id: str) -> Path:
+    """The run's own empty staging folder (what an earlier attempt of the same run left is removed)."""
+    staging_root = paths.warehouse / "staging" / run_id
+    private_dir(paths.warehouse)
+    shutil.rmtree(staging_root, ignore_errors=True)
+    staging_root.mkdir(parents=True, mode=0o700)
+    return staging_root
 
 
 def secure_written(warehouse: Path, trees: Iterable[Path]) -> None:

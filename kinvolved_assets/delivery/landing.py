@@ -240,10 +240,11 @@ class DeliveryChanged(ValueError):
     it was hashed. Nothing is left in the archive."""
 
 
-def _copy_atomic(src: Path, dest: Path, expected: str | None = None) -> str:
-    """Copy ``src`` to ``dest`` (renamed into place once synced), hashing the bytes while they are
-    copied: their sha256. Bytes that do not hash to ``expected`` (when given) are not put in place."""
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+def _copy_atomic(src: Path, dest: Path, expected: str | None = None, tmp_dir: Path | None = None) -> str:
+    """Copy ``src`` to ``dest`` (renamed into place once synced; copied in ``tmp_dir``, same file system,
+    when given), hashing the bytes while they are copied: their sha256. Bytes that do not hash to
+    ``expected`` (when given) are not put in place."""
+    tmp = (tmp_dir or dest.parent) / f".{dest.name}.tmp-{os.getpid()}"
     try:
         digest = hashlib.sha256()
         with open(src, "rb") as source, open(tmp, "wb") as out:
@@ -263,12 +264,15 @@ def _copy_atomic(src: Path, dest: Path, expected: str | None = None) -> str:
     return sha
 
 
-def archive_delivery(delivery: LandedDelivery, paths: CustomerPaths, sha256: str) -> Path:
+def archive_delivery(delivery: LandedDelivery, paths: CustomerPaths, sha256: str,
+                     member_hashes: dict[str, tuple[int, str]] | None = None) -> Path:
     """Copy the original bytes to ``archive/<customer>/<date>/`` (idempotent, never overwrites),
     hashing them while they are copied: the archived bytes are the ones that hash to ``sha256``, else
     ``DeliveryChanged`` and nothing is archived (one read of the delivery, not a hash and then a copy).
 
-    Returns the archived delivery (a ZIP file or a folder) to read from.
+    Returns the archived delivery (a ZIP file or a folder) to read from. ``member_hashes``, when given,
+    gets a copied folder's (size, sha256) per file (its relative path): the reader does not hash them
+    again.
     """
     day_dir = paths.archive_partition(check_date(delivery.delivery_date))
     private_dir(paths.archive)
@@ -281,10 +285,12 @@ def archive_delivery(delivery: LandedDelivery, paths: CustomerPaths, sha256: str
     if target.exists() or (day_dir / f"{name}.sha256").exists():
         target = day_dir / f"{Path(name).stem}__{sha256[:12]}{Path(name).suffix}"
     ensure_within(target, paths.archive)
+    incoming = paths.archive_incoming
+    private_dir(incoming)
     if delivery.kind == "zip":
-        _copy_atomic(delivery.paths[0], target, sha256)
+        _copy_atomic(delivery.paths[0], target, sha256, tmp_dir=incoming)
     else:
-        staging = day_dir / f".{target.name}.tmp-{os.getpid()}"
+        staging = incoming / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
@@ -297,6 +303,10 @@ def archive_delivery(delivery: LandedDelivery, paths: CustomerPaths, sha256: str
                 raise DeliveryChanged(f"{delivery.name} changed while it was archived (its files no longer "
                                       f"hash to {sha256[:12]})")
             os.replace(staging, target)
+            if member_hashes is not None:
+                for src, digest in copied.items():
+                    rel = _relative(delivery, src)
+                    member_hashes[rel.as_posix()] = ((target / rel).stat().st_size, digest)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -334,5 +344,5 @@ def delivery_dates_between(customer, home: Path, start: str, end: str) -> list[s
     paths = customer.paths(home)
     dates = {d.delivery_date for d in find_deliveries(customer.landing_dir(home), customer.tz)}
     if paths.archive.is_dir():
-        dates.update(p.name for p in paths.archive.iterdir() if p.is_dir())
+        dates.update(p.name for p in paths.archive.iterdir() if p.is_dir() and not p.name.startswith("."))
     return sorted(d for d in dates if start <= d <= end)

@@ -144,19 +144,41 @@ class Ledger:
         arrived = (dt.datetime.fromtimestamp(arrived_at, dt.UTC).isoformat(timespec="seconds")
                    if arrived_at else _now())
         with self._write() as con:
-            con.execute(
-                "insert into deliveries "
-                "(sha256, file_name, delivery_date, date_source, arrived_at, state, pid, updated_at) "
-                "values (?, ?, ?, ?, ?, 'landed', ?, ?) on conflict (sha256) do nothing",
-                (sha256, file_name, delivery_date, date_source, arrived, os.getpid(), _now()))
+            self._insert(con, sha256, file_name, delivery_date, date_source, arrived)
         return self.get(sha256)
+
+    @staticmethod
+    def _insert(con: sqlite3.Connection, sha256: str, file_name: str, delivery_date: str, date_source: str,
+                arrived: str) -> None:
+        con.execute(
+            "insert into deliveries "
+            "(sha256, file_name, delivery_date, date_source, arrived_at, state, pid, updated_at) "
+            "values (?, ?, ?, ?, ?, 'landed', ?, ?) on conflict (sha256) do nothing",
+            (sha256, file_name, delivery_date, date_source, arrived, os.getpid(), _now()))
 
     def start(self, sha256: str, run_id: str) -> Delivery:
         with self._write() as con:
-            con.execute("update deliveries set state = 'ingesting', run_id = ?, pid = ?, "
-                        "attempts = attempts + 1, note = null, updated_at = ? "
-                        "where sha256 = ?", (run_id, os.getpid(), _now(), sha256))
+            self._start(con, sha256, run_id)
         return self.get(sha256)
+
+    @staticmethod
+    def _start(con: sqlite3.Connection, sha256: str, run_id: str) -> None:
+        con.execute("update deliveries set state = 'ingesting', run_id = ?, pid = ?, "
+                    "attempts = attempts + 1, note = null, updated_at = ? "
+                    "where sha256 = ?", (run_id, os.getpid(), _now(), sha256))
+
+    def claim(self, sha256: str, file_name: str, delivery_date: str, date_source: str, run_id: str, *,
+              only_new: bool = False) -> tuple[Delivery, bool]:
+        """``register`` and ``start`` in one transaction: (the delivery's row, whether this run now
+        holds it). Not claimed, and left as it was, when these bytes are recorded under another date
+        (identical bytes are one delivery) or, with ``only_new``, when the delivery is settled."""
+        with self._write() as con:
+            self._insert(con, sha256, file_name, delivery_date, date_source, _now())
+            before = self.get(sha256)
+            claimed = before.delivery_date == delivery_date and not (only_new and before.state in SETTLED)
+            if claimed:
+                self._start(con, sha256, run_id)
+        return (self.get(sha256) if claimed else before), claimed
 
     def finish(self, sha256: str, state: str, *, rows: int | None = None, errors: int | None = None,
                warnings: int | None = None, note: str | None = None) -> Delivery:

@@ -32,6 +32,8 @@ class Located(NamedTuple):
     sha256: str
     name: str                  # the delivery's name as delivered
     date_source: str | None    # name | arrival; None when only the archive knows it
+    # a folder just archived: (size, sha256) of each file as copied, so the reader does not hash it again
+    file_hashes: dict[str, tuple[int, str]] | None = None
 
 
 
@@ -116,8 +118,10 @@ def _archive(delivery: LandedDelivery, paths: CustomerPaths, sha: str | None = N
     if reason:
         raise DeliveryNotFound(f"delivery {delivery.name} is not ready: {reason}")
     sha = sha or delivery_sha256(delivery)
+    hashes: dict[str, tuple[int, str]] = {}
     try:
-        return Located(archive_delivery(delivery, paths, sha), sha, delivery.name, delivery.date_source)
+        archived = archive_delivery(delivery, paths, sha, hashes)
+        return Located(archived, sha, delivery.name, delivery.date_source, hashes or None)
     except DeliveryChanged as exc:
         raise DeliveryNotFound(f"delivery {delivery.name} is not ready: {exc}") from None
 

@@ -1,8 +1,9 @@
 """What a killed run leaves behind, found and removed by the next writer of the customer.
 
 Called with the customer's writer lock held (``customer_lock``), so nothing found here can belong to
-a live run of the customer: staging folders, partial archive copies (``.<name>.tmp-<pid>``),
-unpublished marts builds and the temp folders of dead processes. Deliveries the ledger still shows
+a live run of the customer: staging folders, partial archive copies
+(``archive/<customer>/.incoming/.<name>.tmp-<pid>``), unpublished marts builds and the temp folders of
+dead processes. Deliveries the ledger still shows
 ``ingesting`` for a dead process become ``failed`` (retried automatically). Pure Python, no Dagster.
 """
 
@@ -60,12 +61,11 @@ def recover_customer(paths: CustomerPaths, keep_staging: str | None = None) -> R
         for leftover in staging.iterdir():
             if leftover.name != keep_staging:
                 _remove(leftover, paths.home, found)
-    if paths.archive.is_dir():
-        for day in paths.archive.iterdir():
-            for entry in day.iterdir() if day.is_dir() else ():
-                match = TMP_COPY.match(entry.name)
-                if match and not pid_alive(int(match.group(1))):
-                    _remove(entry, paths.home, found)
+    incoming = paths.archive_incoming   # partial archive copies (not every date's folder: one listing)
+    for entry in incoming.iterdir() if incoming.is_dir() else ():
+        match = TMP_COPY.match(entry.name)
+        if match and not pid_alive(int(match.group(1))):
+            _remove(entry, paths.home, found)
     trash = trash_dir(paths.warehouse)
     for entry in trash.iterdir() if trash.is_dir() else ():   # partitions a killed promotion replaced
         _remove(entry, paths.home, found)

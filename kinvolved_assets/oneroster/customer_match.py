@@ -18,13 +18,13 @@ column of a shifted row may hold a name).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-
-import duckdb
 
 from ..paths import partition_files
 from ..sql import ident, string
 from .findings import Finding, finding
+from .scratch import scratch_cursor
 
 RULE = "delivery.wrong_customer"
 # entity -> the columns holding organisation ids (sourcedId or identifier)
@@ -55,9 +55,9 @@ def _columns(con, source: str) -> dict[str, str]:
     return {r[0]: str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
 
 
-def delivered_org_sql(con, results: dict) -> tuple[list[str], list[str]]:
-    """(SQL parts listing the organisation ids the delivery names, the files they come from)."""
-    parts, files = [], []
+def delivered_org_sql(con, results: dict) -> Iterator[tuple[str, list[str]]]:
+    """(the delivered file, SQL parts listing the organisation ids it names), entity by entity in
+    ``ORG_COLUMNS`` order, each file's columns read only when the caller gets that far."""
     for entity, wanted in ORG_COLUMNS.items():
         res = results.get(entity)
         parquet = getattr(res, "parquet_path", None)
@@ -67,9 +67,7 @@ def delivered_org_sql(con, results: dict) -> tuple[list[str], list[str]]:
         source = f"read_parquet({string(str(parquet))})"
         found = _ids_sql(source, _columns(con, source), wanted)
         if found:
-            parts += found
-            files.append(str(getattr(res, "file_name", None) or entity))
-    return parts, files
+            yield str(getattr(res, "file_name", None) or entity), found
 
 
 # (orgs partition file, size, mtime_ns) -> the organisation ids it holds: partitions are immutable, so a
@@ -109,30 +107,34 @@ def wrong_customer_findings(results: dict, customer, raw_root: Path | None) -> l
     if customer is None:
         return []
     licensed = [str(s) for s in getattr(customer, "licensed_schools", []) or []]
-    con = duckdb.connect()
+    # the process's scratch database (a cursor, not a new DuckDB per delivery: opening one costs more
+    # than this whole rule on a nightly delta)
+    con = scratch_cursor(threads=2)
     try:
-        delivered, files = delivered_org_sql(con, results)
+        known: list[str] | None = None
+        delivered: list[str] = []
+        files: list[str] = []
+        # file by file, orgs before the big files: the usual delivery names a known organisation in
+        # its first file, which settles it, the scan stopping at the first hit
+        for file, parts in delivered_org_sql(con, results):
+            if known is None:
+                history = known_org_ids(con, raw_root)
+                known = sorted(history | set(licensed))
+                if not known:
+                    return []
+            if con.execute(f"SELECT 1 FROM ({' UNION ALL '.join(parts)}) p "
+                           "WHERE p.id IN (SELECT unnest(?::VARCHAR[])) LIMIT 1", [known]).fetchone():
+                return []
+            delivered += parts
+            files.append(file)
         if not delivered:
             return []
-        history = known_org_ids(con, raw_root)
-        known_ids = history | set(licensed)
-        n_history, n_known = len(history), len(known_ids)
-        if not n_known:
-            return []
-        con.execute("CREATE TEMP TABLE _known AS SELECT DISTINCT unnest(?::VARCHAR[]) AS id",
-                    [sorted(known_ids)])
-        # the usual answer first, and cheaply: one known organisation in any part (orgs before the big
-        # files) settles it, the scan stopping at the first hit
-        for part in delivered:
-            if con.execute(f"SELECT 1 FROM ({part}) p WHERE p.id IN (SELECT id FROM _known) LIMIT 1"
-                           ).fetchone():
-                return []
-        n_delivered, n_common = con.execute(
-            f"WITH d AS (SELECT DISTINCT id FROM ({' UNION ALL '.join(delivered)}) WHERE id IS NOT NULL) "
-            f"SELECT count(*), count(k.id) FROM d LEFT JOIN _known k USING (id)").fetchone()
+        n_delivered = con.execute(f"SELECT count(DISTINCT id) FROM ({' UNION ALL '.join(delivered)})"
+                                  ).fetchone()[0]
     finally:
         con.close()
-    if not n_delivered or n_common:
+    n_history, n_known = len(history), len(known)
+    if not n_delivered:
         return []
     cid = getattr(customer, "customer_id", "the customer")
     names = f"none of the {n_delivered} organisations this delivery names ({', '.join(files)})"

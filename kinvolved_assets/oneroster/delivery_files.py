@@ -38,10 +38,12 @@ __all__ = ["DeliveryFiles", "DeliveryFile", "DeliveryLimits", "LoadResult", "ope
 
 class DeliveryFiles:
     def __init__(self, path: Path, limits: DeliveryLimits = DeliveryLimits(),
-                 known_sha256: str | None = None) -> None:
+                 known_sha256: str | None = None,
+                 known_file_hashes: dict[str, tuple[int, str]] | None = None) -> None:
         self.path = Path(path)
         self.limits = limits
         self.known_sha256 = known_sha256   # a ZIP's sha256 already recorded (the archive's): not read again
+        self.known_file_hashes = known_file_hashes or {}   # a folder's, hashed while it was archived
         self.sha256 = ""
         self.files: dict[str, DeliveryFile] = {}
         self.findings: list[Finding] = []
@@ -117,7 +119,7 @@ class DeliveryFiles:
         (the delivery is fatal) for anything else."""
         p = self.path
         if p.is_dir() and not p.is_symlink():
-            return scan_folder(p, self.limits)
+            return scan_folder(p, self.limits, self.known_file_hashes)
         if p.is_file() and (p.suffix.lower() == ".zip" or zipfile.is_zipfile(p)):
             self._tmp = tempfile.TemporaryDirectory(prefix="kv-delivery-")
             return extract_zip(p, Path(self._tmp.name), self.limits, self.known_sha256)
@@ -295,11 +297,14 @@ def _loader_pool(workers: int) -> ThreadPoolExecutor:
 
 
 def open_delivery(path: Path, limits: DeliveryLimits = DeliveryLimits(),
-                  known_sha256: str | None = None) -> DeliveryFiles:
+                  known_sha256: str | None = None,
+                  known_file_hashes: dict[str, tuple[int, str]] | None = None) -> DeliveryFiles:
     """Open (discover, and extract a ZIP safely) a delivery; use as a context manager so temp files are
     removed. ``known_sha256``: the sha256 of a ZIP's bytes as the archive recorded it (verified when
-    the bytes were archived), taken instead of hashing the ZIP again."""
-    return DeliveryFiles(Path(path), limits, known_sha256).open()
+    the bytes were archived), taken instead of hashing the ZIP again; ``known_file_hashes``: a folder's
+    (size, sha256) per relative path, hashed while it was archived (a file whose size differs is
+    hashed again)."""
+    return DeliveryFiles(Path(path), limits, known_sha256, known_file_hashes).open()
 
 
 def school_year_findings(results: dict, customer) -> list[Finding]:

@@ -278,7 +278,10 @@ def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, local: Path, bud
     return n, digest
 
 
-def scan_folder(folder: Path, limits: DeliveryLimits) -> Discovery:
+def scan_folder(folder: Path, limits: DeliveryLimits,
+                known: dict[str, tuple[int, str]] | None = None) -> Discovery:
+    """A folder's files (no symlinks, no hidden files), each hashed unless ``known`` has its (size,
+    sha256) at the size it has now."""
     disc = Discovery(root=folder)
     entries: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -317,8 +320,9 @@ def scan_folder(folder: Path, limits: DeliveryLimits) -> Discovery:
         return disc
     h = hashlib.sha256()
     total = 0
+    known = known or {}
     for rel, p in sorted(entries):
-        n, digest = file_sha256(p)
+        n, digest = known[rel] if rel in known and known[rel][0] == p.stat().st_size else file_sha256(p)
         total += n
         disc.file_hashes[rel] = (n, digest)
         h.update(f"{rel}\0{digest}\n".encode())

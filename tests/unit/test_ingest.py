@@ -154,3 +154,41 @@ def test_identical_bytes_under_a_second_date_are_one_delivery(acme):
     assert sorted(p.relative_to(paths.raw) for p in paths.raw.rglob("*.parquet")) == before
     with Ledger(paths) as ledger:
         assert [(d.delivery_date, d.state) for d in ledger.deliveries()] == [(dates[1], "ingested")]
+
+
+def test_a_folder_delivery_is_hashed_once_and_its_files_record_their_own_bytes(platform, monkeypatch):
+    """A folder delivery: each file is hashed while it is archived, and the reader takes those hashes
+    instead of reading the files again; the sha256 recorded per file is the one of its bytes."""
+    import hashlib
+
+    import duckdb
+
+    from kinvolved_assets.oneroster import discover
+
+    generated = platform.add_customer("acme", days=1, fmt="loose")
+    config = load_customer_configs(platform.config_dir, platform.home).customers["acme"]
+    paths = CustomerPaths.for_customer("acme", platform.home)
+    date = generated.deliveries[0].delivery_date.isoformat()
+    hashed = []
+    real = discover.file_sha256
+    monkeypatch.setattr(discover, "file_sha256", lambda p: hashed.append(p) or real(p))
+    outcome = ingest_delivery(config, paths, date, run_id="run-a")
+    assert outcome.promoted and outcome.delivery_path.is_dir()
+    assert hashed == [], "the reader hashed files the archive had just hashed"
+    files = list(paths.warehouse.glob(f"raw/_files/*/delivery_date={date}/**/*.parquet"))
+    with duckdb.connect() as con:
+        recorded = dict(con.execute("select file_name, sha256 from read_parquet(?)",
+                                    [[str(f) for f in files]]).fetchall())
+    assert recorded and all(
+        digest == hashlib.sha256((outcome.delivery_path / name).read_bytes()).hexdigest()
+        for name, digest in recorded.items()), recorded
+
+    # a known hash whose size no longer matches the file is not trusted: the file is hashed again
+    from kinvolved_assets.oneroster.delivery_files import DeliveryLimits
+
+    name = sorted(recorded)[0]
+    stale = {f.name: (1, "0" * 64) if f.name == name else (f.stat().st_size, real(f)[1])
+             for f in outcome.delivery_path.iterdir()}
+    hashed.clear()
+    disc = discover.scan_folder(outcome.delivery_path, DeliveryLimits(), stale)
+    assert [p.name for p in hashed] == [name] and disc.file_hashes[name][1] == recorded[name]
