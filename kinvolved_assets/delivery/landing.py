@@ -13,6 +13,7 @@ newest modification time in the customer's timezone; the ledger records which (`
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -287,6 +288,22 @@ def archive_delivery(delivery: LandedDelivery, paths: CustomerPaths, sha256: str
     ensure_within(target, paths.archive)
     incoming = paths.archive_incoming
     private_dir(incoming)
+    try:
+        _copy_into(delivery, target, sha256, incoming, member_hashes)
+    finally:
+        # empty again once the copy is renamed into place: archive/<customer>/ holds date folders only
+        # (a killed copy leaves it, with the copy, for recovery)
+        with contextlib.suppress(OSError):
+            incoming.rmdir()
+    (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n", errors="surrogateescape")
+    secure_tree(day_dir)
+    return target
+
+
+def _copy_into(delivery: LandedDelivery, target: Path, sha256: str, incoming: Path,
+               member_hashes: dict[str, tuple[int, str]] | None) -> None:
+    """The delivery's bytes copied into ``incoming`` (hashed on the way), then renamed to ``target``; the
+    caller holds the customer's writer lock (one copy of the customer at a time)."""
     if delivery.kind == "zip":
         _copy_atomic(delivery.paths[0], target, sha256, tmp_dir=incoming)
     else:
@@ -310,9 +327,6 @@ def archive_delivery(delivery: LandedDelivery, paths: CustomerPaths, sha256: str
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    (day_dir / f"{target.name}.sha256").write_text(f"{sha256}  {target.name}\n", errors="surrogateescape")
-    secure_tree(day_dir)
-    return target
 
 
 def _relative(delivery: LandedDelivery, path: Path) -> Path:

@@ -66,6 +66,8 @@ def recover_customer(paths: CustomerPaths, keep_staging: str | None = None) -> R
         match = TMP_COPY.match(entry.name)
         if match and not pid_alive(int(match.group(1))):
             _remove(entry, paths.home, found)
+    with contextlib.suppress(OSError):   # only date folders stay in archive/<customer>/
+        incoming.rmdir()
     trash = trash_dir(paths.warehouse)
     for entry in trash.iterdir() if trash.is_dir() else ():   # partitions a killed promotion replaced
         _remove(entry, paths.home, found)

@@ -135,6 +135,8 @@ def test_a_normal_run_leaves_nothing_for_recovery(acme):
     assert ingest_delivery(config, paths, dates[0], run_id="run-a").promoted
     found = recover_customer(paths)
     assert found.removed == [] and found.interrupted == [] and found.summary() == ""
+    # the archive holds date folders only (copies are made in .incoming, gone once renamed into place)
+    assert [p.name for p in paths.archive.iterdir()] == [dates[0]]
 
 
 def test_identical_bytes_under_a_second_date_are_one_delivery(acme):
