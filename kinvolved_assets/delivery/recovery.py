@@ -3,8 +3,8 @@
 Called with the customer's writer lock held (``customer_lock``), so nothing found here can belong to
 a live run of the customer: staging folders, partial archive copies
 (``archive/<customer>/.incoming/.<name>.tmp-<pid>``), unpublished marts builds and the temp folders of
-dead processes. Deliveries the ledger still shows
-``ingesting`` for a dead process become ``failed`` (retried automatically). Pure Python, no Dagster.
+dead processes. Deliveries the ledger still shows ``ingesting`` for a dead process become ``failed``
+(retried automatically). Pure Python, no Dagster.
 """
 
 from __future__ import annotations
