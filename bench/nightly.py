@@ -4,7 +4,9 @@ Everything delivered before them is ingested first (one ``kinvolved ingest``: a 
 tick finds ``KINVOLVED_BACKLOG_MIN_DELIVERIES`` or more deliveries, then one marts build), untimed; then
 each of the last ``count`` deliveries is copied into the landing folder and ingested by its own
 ``kinvolved ingest`` process, as cron runs it every night (sensor tick, one ingest run, the marts
-build), timed one by one. The fleet projection is how many districts of this size one machine
+build: incremental when the build plan allows it), timed one by one; then one ``kinvolved ingest
+--full-refresh`` rebuilds the same year's marts from nothing, the reference of the nightly / full
+ratio. The fleet projection is how many districts of this size one machine
 ingests one after another in a nightly window of ``WINDOW_HOURS`` at the median measured cost.
 """
 
@@ -61,9 +63,14 @@ def nightly_stage(info: dict, customer: str, stage_dir, link_tree, base_env, che
             return {**out, "returncode": m.returncode}
     seconds = [r["seconds"] for r in out["deliveries"]]
     median = statistics.median(seconds)
+    # the same year's marts rebuilt from nothing (what every nightly cost before incremental builds)
+    full = run_measured("nightly_full_refresh", [cli, "ingest", customer, "--full-refresh"], env=env, cwd=d,
+                        log_file=d / "full-refresh.log")
+    check(full, log)
+    out["full_refresh"] = full.as_dict()
     out.update(returncode=0, count=len(seconds), median_seconds=round(median, 2), min_seconds=min(seconds),
                max_seconds=max(seconds), peak_rss_mib=max(r["peak_rss_mib"] for r in out["deliveries"]),
-               window_hours=WINDOW_HOURS,
+               window_hours=WINDOW_HOURS, nightly_to_full=round(median / full.seconds, 3),
                districts_per_machine_per_night=int(WINDOW_HOURS * 3600 // median) if median else None)
     return out
 
@@ -76,6 +83,12 @@ def nightly_lines(scale: str, res: dict) -> list[str]:
              f"peak {res['peak_rss_mib']:.0f} MiB"]
     lines += [f"  {r['date']}  {r['seconds']:6.1f} s  {r['peak_rss_mib']:5.0f} MiB  {'/'.join(r['mode'])}"
               for r in res["deliveries"]]
+    full = res.get("full_refresh")
+    if full:
+        lines.append(f"  full rebuild (`kinvolved ingest --full-refresh`, nothing new): "
+                     f"{full['seconds']:.1f} s, "
+                     f"peak {full['peak_rss_mib']:.0f} MiB; median nightly / full rebuild = "
+                     f"{res['nightly_to_full']:.2f}")
     lines.append(f"fleet projection ({scale}): {res['districts_per_machine_per_night']} districts per "
                  f"machine in a {res['window_hours']} h night, one after another, at the median nightly cost")
     return lines

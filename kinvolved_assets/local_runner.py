@@ -147,9 +147,10 @@ def split_run_requests(run_requests) -> tuple[list, list]:
 
 
 def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: str,
-                    build_marts: bool = True, on_wait=None) -> LocalRunReport:
+                    build_marts: bool = True, on_wait=None, full_refresh: bool = False) -> LocalRunReport:
     """Everything new (or interrupted) in the landing folder → raw partitions in (date, arrival) order
-    → marts, as the customer's only writer (the writer lock is held throughout)."""
+    → marts, as the customer's only writer (the writer lock is held throughout). ``full_refresh``
+    rebuilds the marts from nothing, new deliveries or not."""
     report = LocalRunReport()
     paths = customer_paths(defs, customer_id)
     with customer_lock(paths, f"`kinvolved ingest {customer_id}` (pid {os.getpid()})", on_wait=on_wait):
@@ -189,8 +190,9 @@ def process_landing(defs: Definitions, instance: DagsterInstance, customer_id: s
         stale = marts_stale(paths) if not report.ingest_runs else None
         if stale:
             report.sensor_logs.append(stale)
-        if build_marts and (any(ok for _, _, ok in report.ingest_runs) or stale):
-            outcome = run_marts(defs, instance, customer_id, tags={PID_TAG: str(os.getpid())})
+        if build_marts and (any(ok for _, _, ok in report.ingest_runs) or stale or full_refresh):
+            outcome = run_marts(defs, instance, customer_id, tags={PID_TAG: str(os.getpid())},
+                                full_refresh=full_refresh)
             report.marts_run = (outcome.run_id, outcome.success)
             if not outcome.success:
                 report.failures[outcome.run_id] = failure_message(outcome)

@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="ingest every new delivery in a customer's landing folder, then build marts")
     p.add_argument("customer")
     p.add_argument("--no-marts", action="store_true")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild the marts from nothing, whatever the build plan says (and even when no "
+                        "delivery is new)")
     p.set_defaults(func=cmd_ingest)
 
 
@@ -45,7 +48,7 @@ def cmd_ingest(args) -> int:
     try:
         with quiet_runs(home) as log:
             report = process_landing(defs, instance, args.customer, build_marts=not args.no_marts,
-                                     on_wait=tell)
+                                     on_wait=tell, full_refresh=args.full_refresh)
     except CustomerBusy as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -87,13 +87,6 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     private_dir(build_dir / "tmp")   # the build file and its spill: 0700 like the rest
     private_dir(build_dir)
     build_file = build_dir / f"marts-{context.run_id}.duckdb"
-    try:
-        dbt_file = open_build_file(build_file)
-    except Exception as exc:
-        if is_disk_full(exc):
-            raise Failure(description=f"{customer_id}: " + disk_full_message(
-                paths.warehouse, None, "build the marts") + " (the published marts are unchanged)") from exc
-        raise
     if config.full_refresh:
         shutil.rmtree(paths.dbt_target, ignore_errors=True)
     target = stable_target(paths.dbt_target)
@@ -102,10 +95,17 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
                 "force_mass_deletion": bool(config.force_mass_deletion)}
     stamp = current_stamp(DBT_PROJECT_DIR, dbt_vars, build_dir / SETTINGS_FILE, paths.raw)
     plan = plan_build(paths.marts_db, stamp, paths.raw, config.full_refresh)
-    context.log.info(f"{customer_id}: marts build plan: {plan.line()}"
-                     + (" (built in full: no model of the project is incremental yet)"
-                        if plan.incremental else ""))
-    env = {"KINVOLVED_MARTS_DB": str(dbt_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp")}
+    context.log.info(f"{customer_id}: marts build plan: {plan.line()}")
+    incremental = plan.incremental and plan.after_key > 0
+    try:   # an incremental build extends a copy of the published marts (dbt_project/macros/incremental.sql)
+        dbt_file = open_build_file(build_file, paths.marts_db if incremental else None)
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise Failure(description=f"{customer_id}: " + disk_full_message(
+                paths.warehouse, None, "build the marts") + " (the published marts are unchanged)") from exc
+        raise
+    env = {"KINVOLVED_MARTS_DB": str(dbt_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp"),
+           "KINVOLVED_INCREMENTAL_AFTER_KEY": str(plan.after_key if incremental else 0)}
     if config.force_mass_deletion:
         context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
     args = ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if config.full_refresh else [])]

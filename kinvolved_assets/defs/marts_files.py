@@ -21,11 +21,16 @@ from kinvolved_assets.permissions import FILE_MODE, private_dir
 DBT_BUILD_NAME = "profile/marts_build.duckdb"
 
 
-def open_build_file(build_file: Path) -> Path:
-    """Create the (empty) build database and its second, stable name for dbt (a hard link: one file)."""
+def open_build_file(build_file: Path, start_from: Path | None = None) -> Path:
+    """Create the build database, empty or as a copy of ``start_from`` (the published marts, for an
+    incremental build), and its second, stable name for dbt (a hard link: one file)."""
     import duckdb
 
-    duckdb.connect(str(build_file)).close()
+    if start_from is None:
+        duckdb.connect(str(build_file)).close()
+    else:
+        shutil.copyfile(start_from, build_file)
+        os.chmod(build_file, FILE_MODE)
     dbt_file = build_file.parent / DBT_BUILD_NAME
     private_dir(dbt_file.parent)
     dbt_file.unlink(missing_ok=True)

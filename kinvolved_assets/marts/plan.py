@@ -13,7 +13,12 @@ full build, with the reason:
 - the dbt project or dbt changed; the customer's settings (vars, settings file) changed;
 - a partition of the last build is gone or was rewritten (a re-ingest, a removal);
 - a new delivery applies before the last build's latest one (a late, older delivery);
-- a new delivery is a bulk (of any entity: its scope replaces state).
+- a new delivery is a bulk (of any entity: its scope replaces state);
+- a new delivery opens a school year (1 July - 30 June) later than the published build's latest.
+
+An incremental plan carries ``after_key``, the published build's latest delivery as a delivery key
+(``yyyymmdd * 10^9 + seq``, dbt_project/macros/current_state.sql): the incremental models take the
+rows delivered after it (dbt_project/macros/incremental.sql).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class BuildPlan:
     incremental: bool
     reason: str                  # why full, or what the incremental build adds
     new_partitions: tuple[str, ...] = ()
+    after_key: int = 0           # incremental: the published build's latest delivery, as a delivery key
 
     def line(self) -> str:
         return ("incremental: " if self.incremental else "full build: ") + self.reason
@@ -98,6 +104,17 @@ def delivery_order(partition: str) -> tuple[str, int]:
     day = next((p.split("=", 1)[1] for p in parts if p.startswith("delivery_date=")), "")
     seq = next((int(m.group(1)) for p in parts if (m := SEQ_RE.fullmatch(p))), 0)
     return day, seq
+
+
+def school_year_of(day: str) -> int:
+    """The ending year of the school year (1 July - 30 June) holding ISO date ``day``."""
+    year, month = int(day[:4]), int(day[5:7])
+    return year + 1 if month >= 7 else year
+
+
+def delivery_key(order: tuple[str, int]) -> int:
+    """(date, seq) as the dbt project's delivery key: yyyymmdd * 10^9 + seq."""
+    return int(order[0].replace("-", "")) * 1_000_000_000 + order[1]
 
 
 def write_stamp(build_file: Path, stamp: BuildStamp) -> None:
@@ -152,5 +169,8 @@ def plan_build(published: Path, current: BuildStamp, raw: Path, full_refresh: bo
     if bulks:
         return BuildPlan(False, f"a bulk arrived ({bulks[0].split('/')[1]} {delivery_order(bulks[0])[0]})")
     deliveries = sorted({delivery_order(p) for p in new})
+    if deliveries and last[0] and school_year_of(deliveries[-1][0]) > school_year_of(last[0]):
+        return BuildPlan(False, f"a new school year starts ({deliveries[-1][0]}: school year "
+                                f"{school_year_of(deliveries[-1][0])})")
     return BuildPlan(True, f"{len(deliveries)} delivery(ies) after {last[0]} #{last[1]}, no bulk",
-                     tuple(new))
+                     tuple(new), delivery_key(last) if last[0] else 0)

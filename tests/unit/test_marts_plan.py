@@ -51,6 +51,18 @@ def test_nightly_deltas_after_the_published_build_are_incremental(site):
     assert plan.incremental, plan.reason
     assert plan.reason == "1 delivery(ies) after 2025-09-02 #2, no bulk"
     assert len(plan.new_partitions) == 4
+    # the incremental models take the rows after the published build's latest delivery (its key)
+    assert plan.after_key == 20250902 * 10**9 + 2
+
+
+def test_the_first_delivery_of_a_new_school_year_is_a_full_build(site):
+    raw = site[0]
+    _deliver(raw, "attendance", "2026-06-30", 3)
+    assert _plan(site).incremental
+    _deliver(raw, "attendance", "2026-07-01", 4)   # school year 2027 starts: its roster state is new
+    plan = _plan(site)
+    assert not plan.incremental and plan.after_key == 0
+    assert plan.reason == "a new school year starts (2026-07-01: school year 2027)"
 
 
 @pytest.mark.parametrize("change, reason", [
