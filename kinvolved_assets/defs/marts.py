@@ -96,16 +96,15 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     stamp = current_stamp(DBT_PROJECT_DIR, dbt_vars, build_dir / SETTINGS_FILE, paths.raw)
     plan = plan_build(paths.marts_db, stamp, paths.raw, config.full_refresh)
     context.log.info(f"{customer_id}: marts build plan: {plan.line()}")
-    incremental = plan.incremental and plan.after_key > 0
     try:   # an incremental build extends a copy of the published marts (dbt_project/macros/incremental.sql)
-        dbt_file = open_build_file(build_file, paths.marts_db if incremental else None)
+        dbt_file = open_build_file(build_file, paths.marts_db if plan.incremental else None)
     except Exception as exc:
         if is_disk_full(exc):
             raise Failure(description=f"{customer_id}: " + disk_full_message(
                 paths.warehouse, None, "build the marts") + " (the published marts are unchanged)") from exc
         raise
     env = {"KINVOLVED_MARTS_DB": str(dbt_file), "KINVOLVED_DUCKDB_TEMP_DIR": str(build_dir / "tmp"),
-           "KINVOLVED_INCREMENTAL_AFTER_KEY": str(plan.after_key if incremental else 0)}
+           "KINVOLVED_INCREMENTAL_AFTER_KEY": str(plan.after_key)}
     if config.force_mass_deletion:
         context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
     args = ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if config.full_refresh else [])]

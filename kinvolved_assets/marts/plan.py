@@ -14,7 +14,8 @@ full build, with the reason:
 - a partition of the last build is gone or was rewritten (a re-ingest, a removal);
 - a new delivery applies before the last build's latest one (a late, older delivery);
 - a new delivery is a bulk (of any entity: its scope replaces state);
-- a new delivery opens a school year (1 July - 30 June) later than the published build's latest.
+- a new delivery opens a school year (1 July - 30 June) later than the published build's latest;
+- the published build holds no delivery at all.
 
 An incremental plan carries ``after_key``, the published build's latest delivery as a delivery key
 (``yyyymmdd * 10^9 + seq``, dbt_project/macros/current_state.sql): the incremental models take the
@@ -23,6 +24,7 @@ rows delivered after it (dbt_project/macros/incremental.sql).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import importlib.metadata
 import json
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from kinvolved_assets.config_calendar import school_year_of
 from kinvolved_assets.paths import SEQ_RE
 
 STAMP_SCHEMA = "_kinvolved_build"
@@ -106,12 +109,6 @@ def delivery_order(partition: str) -> tuple[str, int]:
     return day, seq
 
 
-def school_year_of(day: str) -> int:
-    """The ending year of the school year (1 July - 30 June) holding ISO date ``day``."""
-    year, month = int(day[:4]), int(day[5:7])
-    return year + 1 if month >= 7 else year
-
-
 def delivery_key(order: tuple[str, int]) -> int:
     """(date, seq) as the dbt project's delivery key: yyyymmdd * 10^9 + seq."""
     return int(order[0].replace("-", "")) * 1_000_000_000 + order[1]
@@ -168,9 +165,13 @@ def plan_build(published: Path, current: BuildStamp, raw: Path, full_refresh: bo
     bulks = _bulks(raw, new)
     if bulks:
         return BuildPlan(False, f"a bulk arrived ({bulks[0].split('/')[1]} {delivery_order(bulks[0])[0]})")
+    if not last[0]:
+        return BuildPlan(False, "the published build holds no delivery")
     deliveries = sorted({delivery_order(p) for p in new})
-    if deliveries and last[0] and school_year_of(deliveries[-1][0]) > school_year_of(last[0]):
-        return BuildPlan(False, f"a new school year starts ({deliveries[-1][0]}: school year "
-                                f"{school_year_of(deliveries[-1][0])})")
+    opens = [day for day, _ in deliveries
+             if school_year_of(dt.date.fromisoformat(day)) > school_year_of(dt.date.fromisoformat(last[0]))]
+    if opens:
+        return BuildPlan(False, f"a new school year starts ({opens[0]}: school year "
+                                f"{school_year_of(dt.date.fromisoformat(opens[0]))})")
     return BuildPlan(True, f"{len(deliveries)} delivery(ies) after {last[0]} #{last[1]}, no bulk",
-                     tuple(new), delivery_key(last) if last[0] else 0)
+                     tuple(new), delivery_key(last))

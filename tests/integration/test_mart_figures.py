@@ -65,6 +65,7 @@ def test_implausible_marts_fail_their_checks_and_say_so(platform, instance, caps
     class Args:
         customer = "acme"
         no_marts = False
+        full_refresh = False
 
     assert cmd_ingest(Args()) == 0                     # the build is green: the checks warn, they do not
                                                        # block

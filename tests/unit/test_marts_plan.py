@@ -55,6 +55,17 @@ def test_nightly_deltas_after_the_published_build_are_incremental(site):
     assert plan.after_key == 20250902 * 10**9 + 2
 
 
+def test_a_published_build_of_no_delivery_is_followed_by_a_full_build(tmp_path):
+    raw, published = tmp_path / "raw", tmp_path / "marts.duckdb"
+    settings = tmp_path / "customer_settings.json"
+    settings.write_text("{}")
+    duckdb.connect(str(published)).close()
+    write_stamp(published, current_stamp(PROJECT, VARS, settings, raw))   # built before any delivery
+    _deliver(raw, "attendance", "2025-09-02", 1)
+    plan = _plan((raw, settings, published))
+    assert not plan.incremental and plan.reason == "the published build holds no delivery"
+
+
 def test_the_first_delivery_of_a_new_school_year_is_a_full_build(site):
     raw = site[0]
     _deliver(raw, "attendance", "2026-06-30", 3)
