@@ -6,20 +6,23 @@ delta of absenceCodes.csv alone that turns an excused code unexcused (a code fli
 with that code changes meaning). After every incremental build, the published marts are set aside, a
 ``full_refresh`` build (``kinvolved ingest --full-refresh``) is run on the same raw partitions and
 its marts digest must equal the incremental one; the incremental file is then put back, so the
-next delivery extends a chain of incremental builds, as in production.
+next delivery extends a chain of incremental builds, as in production. Every build records its plan
+in its materializations: why it had to be full (the first build, the monthly bulk, full_refresh) or
+which deliveries it added; a build with nothing new is incremental and publishes the same marts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 
 import duckdb
 import pytest
 from dagster import AssetKey
 
-from kinvolved_assets.local_runner import process_landing
+from kinvolved_assets.local_runner import process_landing, run_marts
 from kinvolved_assets.marts.reader import content_digest, mart_counts, open_marts
 from kinvolved_assets.paths import CustomerPaths
 
@@ -112,8 +115,20 @@ def test_incremental_builds_equal_a_full_rebuild_after_every_delivery(platform, 
 
     assert [p.split(":")[0] for p in plans] == [
         "full build", "incremental", "full build", "incremental", "incremental", "incremental", "incremental"]
+    # the ledger's arrival sequences (#N) are its own; the dates are the deliveries'
+    incremental = r"incremental: 1 delivery\(ies\) after {} #[0-9]+, no bulk"
+    assert plans[0] == "full build: no published marts yet"
+    assert re.fullmatch(incremental.format("2025-09-29"), plans[1]), plans
     assert plans[2].startswith("full build: a bulk arrived ("), plans
+    assert re.fullmatch(incremental.format("2025-10-01"), plans[3]), plans
+    assert re.fullmatch(incremental.format("2025-10-06"), plans[6]), plans
     assert compared == 5
+    # a build with nothing new: incremental over no delivery, the same marts
+    published = content_digest(paths.marts_db)
+    assert run_marts(defs, instance, "acme").success
+    assert re.fullmatch(r"incremental: 0 delivery\(ies\) after 2025-10-07 #[0-9]+, no bulk",
+                        _plan_of_last_build(instance))
+    assert content_digest(paths.marts_db) == published
     # nothing lost: every delivery has its raw partition and its archive copy, and the marts hold rows
     dates = sorted(name.split("_")[1] for name in names)
     delivered = sorted(p.name.split("=")[1].replace("-", "")
