@@ -116,12 +116,12 @@ def test_incremental_builds_equal_a_full_rebuild_after_every_delivery(platform, 
     assert [p.split(":")[0] for p in plans] == [
         "full build", "incremental", "full build", "incremental", "incremental", "incremental", "incremental"]
     # the ledger's arrival sequences (#N) are its own; the dates are the deliveries'
-    incremental = r"incremental: 1 delivery\(ies\) after {} #[0-9]+, no bulk"
+    one_delivery = r"incremental: 1 delivery\(ies\) after {} #[0-9]+, no bulk"
     assert plans[0] == "full build: no published marts yet"
-    assert re.fullmatch(incremental.format("2025-09-29"), plans[1]), plans
+    assert re.fullmatch(one_delivery.format("2025-09-29"), plans[1]), plans
     assert plans[2].startswith("full build: a bulk arrived ("), plans
-    assert re.fullmatch(incremental.format("2025-10-01"), plans[3]), plans
-    assert re.fullmatch(incremental.format("2025-10-06"), plans[6]), plans
+    assert re.fullmatch(one_delivery.format("2025-10-01"), plans[3]), plans
+    assert re.fullmatch(one_delivery.format("2025-10-06"), plans[6]), plans
     assert compared == 5
     # a build with nothing new: incremental over no delivery, the same marts
     published = content_digest(paths.marts_db)
