@@ -17,7 +17,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
-from kinvolved_assets.defs.dbt_resource import MartsDbtResource
+from kinvolved_assets.defs.dbt_resource import GLOBAL_FLAGS, MartsDbtResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -64,7 +64,8 @@ class KinvolvedProjectPreparer(DagsterDbtProjectPreparer):
 
     def prepare(self, project: DbtProject) -> None:
         with patched_env(PARSE_FREE_ENV):
-            resource = MartsDbtResource(project_dir=project, dbt_executable=dbt_executable())
+            resource = MartsDbtResource(project_dir=project, dbt_executable=dbt_executable(),
+                                        global_config_flags=GLOBAL_FLAGS)
             resource.cli(self._prepare_project_cli_args, target_path=project.target_path).wait()
         self._invalidate_seeds_in_partial_parse(project)
 
@@ -82,4 +83,4 @@ def prepare_manifest(force: bool = False) -> Path:
 def dbt_resource() -> MartsDbtResource:
     """The ``dbt`` resource of the marts asset: this project, this venv's dbt."""
     return MartsDbtResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                            dbt_executable=dbt_executable())
+                            dbt_executable=dbt_executable(), global_config_flags=GLOBAL_FLAGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -575,3 +576,42 @@ def test_mass_deletion_guard(tmp_path):
     forced, db2 = run_dbt_build(tmp_path, "forced", raw, force_mass_deletion=True)
     assert forced.success, failures(forced) or forced.exception
     assert query(db2, "select count(*) from intermediate.int_users__merged") == [(5,)]
+
+
+def _declared_marts() -> list[dict]:
+    import yaml
+
+    return yaml.safe_load((PROJECT_DIR / "models" / "marts" / "_marts.yml").read_text())["models"]
+
+
+def test_marts_are_built_as_their_contract_declares(main_build):
+    """Every mart's columns, in order, with the declared types; the columns declared not_null are NOT
+    NULL in the table (a constraint DuckDB enforces when the mart is written, not a test run after)."""
+    for model in _declared_marts():
+        assert model["config"]["contract"]["enforced"] is True, model["name"]
+        built = query(main_build["db"], "select column_name, data_type, is_nullable "
+                      "from information_schema.columns where table_schema = 'marts' "
+                      f"and table_name = '{model['name']}' order by ordinal_position")
+        declared = [(c["name"], c["data_type"].upper(),
+                     "NO" if {"type": "not_null"} in c.get("constraints", []) else "YES")
+                    for c in model["columns"]]
+        assert built == declared, model["name"]
+        assert any(row[2] == "NO" for row in built), model["name"]
+
+
+def test_a_null_in_a_not_null_mart_column_fails_the_build_naming_the_column(tmp_path):
+    raw = tmp_path / "raw"
+    build_main_raw(raw)
+    # a school whose name is missing in the raw Parquet (ingest rejects such rows; this is what the
+    # constraint stands behind): dim_schools.name is declared not null
+    write_delivery(raw, "orgs", D3, "delta", [org("S2", None, "school", "ID-S2", "D")])
+    result, db = run_dbt_build(tmp_path, "null_name", raw)
+    assert not result.success
+    assert ("dim_schools", "error") in failures(result)
+    error = next(r for r in result.result if r.node.name == "dim_schools")
+    assert re.search(r'NOT NULL constraint failed: dim_schools\w*\."name"', str(error.message)), error.message
+    # no table of that name is left behind, and its tests do not run on anything
+    assert query(db, "select count(*) from information_schema.tables where table_schema = 'marts' "
+                 "and table_name = 'dim_schools'") == [(0,)]
+    skipped = {r.node.name for r in result.result if str(r.status) == "skipped"}
+    assert any(name.startswith("unique_combination_of_columns_dim_schools") for name in skipped), skipped
