@@ -16,8 +16,7 @@ partition, and they apply in (date, seq) order. A partition without ``seq=`` (wr
 sequence was part of the layout) counts as sequence 0 of its date until the customer's next writer
 moves it into its delivery's ``seq=`` folder (``legacy_layout.upgrade_layout``).
     warehouse/<customer>/marts.duckdb                                        published marts
-    warehouse/<customer>/build/                                              marts being built (aside)
-    warehouse/<customer>/dbt_target/                                         dbt's target of the builds (kept)
+    warehouse/<customer>/build/                                              marts being built, dbt's target
 """
 
 from __future__ import annotations
@@ -153,7 +152,8 @@ class CustomerPaths:
 
     @property
     def dbt_target(self) -> Path:
-        """dbt's target folder of this customer's builds, kept between them (partial_parse.msgpack)."""
+        """Where builds kept dbt's parse state until dbt ran in the build's process (removed by the
+        next build; a build's target is ``build/target``)."""
         return self.warehouse / "dbt_target"
 
     def raw_partition(self, entity: str, delivery_date: str, seq: int | None = None) -> Path:

@@ -17,11 +17,15 @@ GLOBAL_FLAGS = ["--log-level-file", "none"]
 
 
 class MartsDbtResource(DbtCliResource):
-    """``DbtCliResource`` without its two start-up costs per ``dbt build`` that these marts never use:
+    """The ``dbt`` resource of the marts: its project and profiles folders are where the marts build
+    runs dbt in its own process (``dbt_in_process``); its ``cli`` runs the project's preparation
+    (``dbt parse``) as a subprocess.
+
+    ``DbtCliResource`` without its two start-up costs per ``cli`` call that these marts never use:
     ``dbt --version`` in a subprocess (the venv's dbt is the dbt-core installed beside dagster-dbt, whose
     version is read from the package metadata), and a dbt adapter opened in this process for
     ``fetch_column_metadata``/``fetch_row_counts`` (the figures come from ``marts_figures`` instead).
-    Together ~3 s of CPU per build on 2 cores; the dbt subprocess, its events and its outputs are
+    Together ~3 s of CPU per call on 2 cores; the dbt subprocess, its events and its outputs are
     unchanged. Built with ``GLOBAL_FLAGS`` (``dbt_resource()``): no dbt file log."""
 
     @cached_property

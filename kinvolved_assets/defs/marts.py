@@ -15,6 +15,7 @@ from dagster import AssetExecutionContext, Config, Failure, Output, StaticPartit
 from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
+from kinvolved_assets.defs.dbt_in_process import build_in_process
 from kinvolved_assets.defs.dbt_project import (  # noqa: F401 - the project's names, imported from here
     DBT_PROJECT_DIR,
     MANIFEST_PATH,
@@ -28,11 +29,10 @@ from kinvolved_assets.defs.dbt_translator import KinvolvedDbtTranslator
 from kinvolved_assets.defs.mart_checks import with_mart_figures
 from kinvolved_assets.defs.marts_files import (
     disk_was_full,
-    keep_parse_state_only,
+    fresh_target,
     mass_deletions,
     open_build_file,
     publish_atomically,
-    stable_target,
 )
 from kinvolved_assets.defs.resources import PlatformResource
 from kinvolved_assets.delivery.lock import customer_lock
@@ -50,8 +50,8 @@ class MartsConfig(Config):
     )
     full_refresh: bool = Field(
         default=False,
-        description="Rebuild the marts from nothing: dbt's kept parse state of the customer is dropped (a "
-        "full parse) and dbt runs with --full-refresh, whatever the build plan says.",
+        description="Rebuild the marts from nothing: dbt runs with --full-refresh on an empty build file, "
+        "whatever the build plan says.",
     )
 
 
@@ -87,9 +87,7 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     private_dir(build_dir / "tmp")   # the build file and its spill: 0700 like the rest
     private_dir(build_dir)
     build_file = build_dir / f"marts-{context.run_id}.duckdb"
-    if config.full_refresh:
-        shutil.rmtree(paths.dbt_target, ignore_errors=True)
-    target = stable_target(paths.dbt_target)
+    target = fresh_target(build_dir, paths.dbt_target)
     # the customer's lists go to dbt in a file (any size), the scalars as --vars
     dbt_vars = {**write_dbt_settings(customer, build_dir), "raw_root": str(paths.raw),
                 "force_mass_deletion": bool(config.force_mass_deletion)}
@@ -108,11 +106,10 @@ def _build_marts(context: AssetExecutionContext, dbt: DbtCliResource, platform: 
     if config.force_mass_deletion:
         context.log.warning(f"{customer_id}: mass-deletion guard overridden by run config")
     args = ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if config.full_refresh else [])]
-    with patched_env(env):
-        invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
-        events = list(invocation.stream())   # figures are read once dbt has let go of the file
+    with patched_env(env):   # dbt in this process (dbt_in_process); figures are read once it let go
+        invocation = build_in_process(context, args, dbt, target)
+        events = invocation.events
     full = disk_was_full(target / "run_results.json")
-    keep_parse_state_only(target)
     built = build_file if invocation.is_successful() else None
     for event in with_mart_figures(context, events, built, MANIFEST_PATH, customer):
         if isinstance(event, Output):

@@ -1,9 +1,9 @@
-"""The files of one marts build: the build database beside the published one, dbt's kept target,
+"""The files of one marts build: the build database beside the published one, dbt's target,
 the atomic swap, and what a failed build left behind (its mass-deletion audit, a full disk).
 
 Layout under ``warehouse/<customer>/``: ``build/marts-<run_id>.duckdb`` (the build, 0700 folder),
 ``build/profile/marts_build.duckdb`` (the same file under the name dbt's profile gives it),
-``dbt_target/`` (dbt's target folder, kept between builds) and ``marts.duckdb`` (published).
+``build/target/`` (dbt's target folder of the build) and ``marts.duckdb`` (published).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 from kinvolved_assets.diskspace import is_disk_full
 from kinvolved_assets.permissions import FILE_MODE, private_dir
 
-# The name dbt opens the build file by: the same in every build, so dbt's profile (its path, and the
-# database name DuckDB derives from it) does not change between builds and dbt parses partially.
+# The name dbt opens the build file by: the same in every build, so the database name DuckDB derives
+# from it (the catalog of the marts' relations) does not change between builds.
 DBT_BUILD_NAME = "profile/marts_build.duckdb"
 
 
@@ -38,28 +38,12 @@ def open_build_file(build_file: Path, start_from: Path | None = None) -> Path:
     return dbt_file
 
 
-PARSE_STATE = "partial_parse.msgpack"
-
-
-def stable_target(target: Path) -> Path:
-    """The customer's dbt target folder, kept between builds for its ``partial_parse.msgpack``: the
-    next build skips the full parse (the customer's vars and profile are the same build after build;
-    a change of either, of dbt or of the project parses again)."""
-    private_dir(target)
-    keep_parse_state_only(target)
-    return target
-
-
-def keep_parse_state_only(target: Path) -> None:
-    """Remove what a build wrote into the target but its parse state (logs, compiled SQL, results):
-    nothing of one build is read as another's, and the folder stays private."""
-    for entry in target.iterdir():
-        if entry.name == PARSE_STATE and entry.is_file():
-            os.chmod(entry, FILE_MODE)
-        elif entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+def fresh_target(build_dir: Path, legacy: Path) -> Path:
+    """dbt's target folder of one build, inside the build folder (private, removed with it: nothing of
+    one build is read as another's). ``legacy`` is the ``dbt_target/`` of builds that kept dbt's
+    parse state between builds; removed."""
+    shutil.rmtree(legacy, ignore_errors=True)
+    return private_dir(build_dir / "target")
 
 
 def publish_atomically(build_file: Path, published: Path) -> None:
