@@ -29,6 +29,7 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
+from kinvolved_assets.defs.dbt_project import parse_env
 from kinvolved_assets.permissions import private_dir
 
 RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
@@ -37,7 +38,7 @@ QUIET_FLAGS = ["--log-level-file", "none", "--log-level", "none", "--no-send-ano
 
 _INVOKE = threading.Lock()          # dbt's flags, adapters and event manager are process-wide
 _PARSED: dict[tuple, bytes] = {}    # (project dir, newest source mtime) -> the parsed manifest, msgpack
-PARSES = [0]                        # parses of the project in this process (tests read it)
+PARSES: list[str] = []              # this process's parses of the project, "partial" or "full" (tests)
 
 
 @dataclass
@@ -67,29 +68,44 @@ def project_manifest(project_dir: Path, profiles_dir: Path):
 
     key = _project_key(project_dir)
     if key not in _PARSED:
-        from dbt.cli.main import dbtRunner
-
-        scratch = Path(tempfile.mkdtemp(prefix="kinvolved-dbt-parse-"))
-        try:
-            private_dir(scratch)
-            seed = project_dir / "target" / "partial_parse.msgpack"
-            if seed.exists():
-                shutil.copy(seed, scratch / seed.name)
-            result = dbtRunner().invoke(["parse", *QUIET_FLAGS, "--project-dir", str(project_dir),
-                                         "--profiles-dir", str(profiles_dir), "--target-path", str(scratch)])
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        if not result.success:
-            raise RuntimeError(f"dbt parse failed in process: {type(result.exception).__name__}: "
-                               f"{result.exception}")
-        PARSES[0] += 1
+        parsed, kind = _parse(project_dir, profiles_dir)
+        PARSES.append(kind)
         _PARSED.clear()
-        _PARSED[key] = result.result.to_msgpack(extended_mashumaro_encoder)
+        _PARSED[key] = parsed.to_msgpack(extended_mashumaro_encoder)
     manifest = Manifest.from_msgpack(_PARSED[key], decoder=extended_mashumuro_decoder)
     manifest.build_parent_and_child_maps()
     manifest.build_group_map()
     manifest.build_flat_graph()
     return manifest
+
+
+def _parse(project_dir: Path, profiles_dir: Path):
+    """``dbt parse`` in this process, in the environment of the preparation: (manifest, "partial" or
+    "full")."""
+    from dbt.cli.main import dbtRunner
+
+    refused: list[str] = []   # why dbt could not parse partially, when it could not
+
+    def on_event(msg) -> None:
+        if msg.info.name in ("UnableToPartialParse", "PartialParsingNotEnabled"):
+            refused.append(msg.info.name)
+
+    scratch = Path(tempfile.mkdtemp(prefix="kinvolved-dbt-parse-"))
+    seed = project_dir / "target" / "partial_parse.msgpack"
+    try:
+        private_dir(scratch)
+        if seed.exists():
+            shutil.copy(seed, scratch / seed.name)
+        with parse_env():
+            result = dbtRunner(callbacks=[on_event]).invoke([
+                "parse", *QUIET_FLAGS, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir),
+                "--target-path", str(scratch)])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed in process: {type(result.exception).__name__}: "
+                           f"{result.exception}")
+    return result.result, ("full" if refused or not seed.exists() else "partial")
 
 
 def _close_duckdb() -> None:

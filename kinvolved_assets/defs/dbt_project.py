@@ -18,6 +18,7 @@ from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
 from kinvolved_assets.defs.dbt_resource import GLOBAL_FLAGS, MartsDbtResource
+from kinvolved_assets.defs.marts_files import DBT_BUILD_NAME
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -43,11 +44,23 @@ def dbt_sources_newer_than(path: Path) -> bool:
 
 
 
+# The profile's values of one build (profiles.yml) as every parse of the project sees them: the same
+# in every parse (dbt hashes the rendered profile into its parse state: another one parses in full),
+# and the build file's name (DuckDB's catalog name, which the parsed relations carry) as every build
+# opens it (``marts_files.DBT_BUILD_NAME``). A parse opens no database.
+PARSE_PROFILE_ENV = {"KINVOLVED_MARTS_DB": f"target/{Path(DBT_BUILD_NAME).name}",
+                     "KINVOLVED_DUCKDB_TEMP_DIR": "target/duckdb_tmp"}
+
+
 @contextmanager
-def patched_env(values: Mapping[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``values`` set for the block (the dbt subprocess inherits them), then as before."""
+def patched_env(values: Mapping[str, str | None]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set (None: unset) for the block, then as before."""
     saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         yield
     finally:
@@ -58,12 +71,17 @@ def patched_env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+def parse_env():
+    """The environment every parse of the project runs in (preparation and in-process builds alike)."""
+    return patched_env({**PARSE_FREE_ENV, **PARSE_PROFILE_ENV})
+
+
 class KinvolvedProjectPreparer(DagsterDbtProjectPreparer):
     """dagster-dbt's preparation (``dbt parse``, then the seeds' entries of ``partial_parse.msgpack``
     invalidated so a moved project re-reads their path) with this venv's dbt."""
 
     def prepare(self, project: DbtProject) -> None:
-        with patched_env(PARSE_FREE_ENV):
+        with parse_env():
             resource = MartsDbtResource(project_dir=project, dbt_executable=dbt_executable(),
                                         global_config_flags=GLOBAL_FLAGS)
             resource.cli(self._prepare_project_cli_args, target_path=project.target_path).wait()
