@@ -3,7 +3,6 @@ marts, the whole Dagster path), the DuckDB limit, the pandas peer, and the fixed
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from bench.mart_rows import mart_rows
 from bench.measure import run_measured
 from bench.report import rates
 from bench.stage_runs import REPO, base_env, check, run_worker, stage_dir
+from kinvolved_assets.defs.marts_files import DBT_BUILD_NAME
 
 ALL_STAGES = ("ingest", "expectations", "marts", "dagster", "limit", "peer", "overhead", "nightly")
 
@@ -82,24 +82,19 @@ def run_scale(info: dict, stages: list[str], threads: int, log=print, saved=None
 
 
 def _marts_stage(info: dict, root: Path, ingest_home: Path, log) -> dict:
-    """``dbt build`` of the marts over the ingest stage's raw Parquet, in a process of its own."""
+    """``dbt build`` of the marts over the ingest stage's raw Parquet as the product runs it (dbt in
+    the process: ``bench.worker.stage_marts``), in a process of its own."""
     d = root / "stages" / "marts"
     shutil.rmtree(d, ignore_errors=True)
     tmp = d / "tmp"
     tmp.mkdir(parents=True)
-    db = d / "marts.duckdb"
-    dbt_vars = _dbt_vars(info, ingest_home / "warehouse" / CUSTOMER / "raw")
-    from kinvolved_assets.defs.marts import DBT_PROJECT_DIR, dbt_executable
-
-    env = base_env(tmp) | {"KINVOLVED_MARTS_DB": str(db), "KINVOLVED_DUCKDB_TEMP_DIR": str(tmp)}
-    cmd = [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-           str(DBT_PROJECT_DIR),
-           "--target-path", str(d / "target"), "--log-path", str(d / "logs"), "--vars", json.dumps(dbt_vars)]
-    log("  stage marts (dbt build) ...")
-    m = run_measured("marts", cmd, env=env, spill_dirs=[tmp], cwd=REPO, log_file=d / "marts.log")
-    check(m, log)
+    db = d / Path(DBT_BUILD_NAME).name   # the parsed relations' catalog is the build file's name
+    args = {"db": str(db), "tmp": str(tmp), "target": str(d / "target"),
+            "dbt_vars": _dbt_vars(info, ingest_home / "warehouse" / CUSTOMER / "raw")}
+    m = run_worker("marts", "marts", args, d, tmp, [tmp], log)
     rows = mart_rows(db)
-    return m.as_dict() | {"mart_rows": rows, "rows": rows.get("fct_student_daily_attendance", 0)}
+    return m.as_dict() | {"mart_rows": rows, "rows": rows.get("fct_student_daily_attendance", 0),
+                          "dbt_build_seconds": m.result.get("build_seconds")}
 
 
 def _peer_stages(info: dict, root: Path, landing: Path, common: dict, threads: int, out: dict, log) -> None:

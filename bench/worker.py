@@ -173,12 +173,28 @@ def stage_dagster(args: dict) -> dict:
     }
 
 
+def stage_marts(args: dict) -> dict:
+    """``dbt build`` of the marts as the product runs it: in this process (``dbt_in_process.invoke``,
+    the process's parse of the project included), with the customer's vars, on ``args["db"]``."""
+    os.environ.update({"KINVOLVED_MARTS_DB": args["db"], "KINVOLVED_DUCKDB_TEMP_DIR": args["tmp"]})
+    from kinvolved_assets.defs.dbt_in_process import PARSES, invoke
+    from kinvolved_assets.defs.marts import DBT_PROJECT_DIR
+
+    t0 = time.perf_counter()
+    result = invoke(["build", "--vars", json.dumps(args["dbt_vars"])], DBT_PROJECT_DIR, DBT_PROJECT_DIR,
+                    Path(args["target"]))
+    if not result.success:
+        raise SystemExit(f"dbt build failed: {result.exception or 'a model or test failed'}")
+    return {"build_seconds": round(time.perf_counter() - t0, 3), "parse": PARSES,
+            "since_start": round(time.perf_counter() - T_START, 3)}
+
+
 def stage_mart_rows(args: dict) -> dict:
     return {"mart_rows": mart_rows(Path(args["db"]))}
 
 
 STAGES = {"ingest": stage_ingest, "limit": stage_limit, "peer_load": stage_peer_load,
-          "peer_marts": stage_peer_marts, "dagster": stage_dagster,
+          "peer_marts": stage_peer_marts, "dagster": stage_dagster, "marts": stage_marts,
           "mart_rows": stage_mart_rows}
 
 

@@ -128,11 +128,24 @@ def _selection(context, args: list[str]):
     return cleaned, params
 
 
+def invoke(args: list[str], project_dir: Path, profiles_dir: Path, target_path: Path, on_event=None):
+    """``dbt <args>`` in this process on a fresh copy of the project's manifest, quiet (``on_event``
+    receives every event), DuckDB closed afterwards; dbt's ``dbtRunnerResult``."""
+    from dbt.cli.main import dbtRunner
+
+    argv = [*QUIET_FLAGS, *args, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir),
+            "--target-path", str(target_path)]
+    with _INVOKE:
+        manifest = project_manifest(project_dir, profiles_dir)
+        try:
+            return dbtRunner(manifest=manifest, callbacks=[on_event] if on_event else []).invoke(argv)
+        finally:
+            _close_duckdb()
+
+
 def build_in_process(context, args: list[str], dbt, target_path: Path) -> InProcessBuild:
     """Run ``dbt <args>`` for the step of ``context`` in this process, on the project and profiles of
     the ``DbtCliResource`` ``dbt``. dbt's lines go to this process's stdout."""
-    from dbt.cli.main import dbtRunner
-
     cleaned, params = _selection(context, args)
     project_dir = Path(dbt.project_dir)
     profiles_dir = Path(dbt.profiles_dir or dbt.project_dir)
@@ -150,16 +163,9 @@ def build_in_process(context, args: list[str], dbt, target_path: Path) -> InProc
         if level in ("info", "warn", "error") and msg.info.msg:
             sys.stdout.write(msg.info.msg + "\n")
 
-    argv = [*QUIET_FLAGS, *cleaned, "--project-dir", str(project_dir),
-            "--profiles-dir", str(profiles_dir), "--target-path", str(target_path),
-            *params.selection_args, *(["--indirect-selection", params.indirect_selection]
-                                      if params.indirect_selection else [])]
-    with _INVOKE:
-        manifest = project_manifest(project_dir, profiles_dir)
-        try:
-            result = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(argv)
-        finally:
-            _close_duckdb()
+    indirect = ["--indirect-selection", params.indirect_selection] if params.indirect_selection else []
+    result = invoke([*cleaned, *params.selection_args, *indirect], project_dir, profiles_dir, target_path,
+                    on_event)
     sys.stdout.flush()
     if result.exception is not None and not isinstance(result.exception, Exception):
         raise result.exception   # an interrupt (run terminated): not a build result
