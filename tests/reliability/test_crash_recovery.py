@@ -5,6 +5,7 @@ what it left (temp extraction folder, staging, build file) is removed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 
@@ -82,3 +83,31 @@ def test_sigkill_then_plain_ingest_converges(tmp_path, baseline, reference, poin
     record_fault(f"SIGKILL `kinvolved ingest` at {point}, then a plain `kinvolved ingest`",
                  "the interrupted delivery retried; marts digest equal to an uninterrupted run; the killed "
                  "run marked failed; temp, staging and build leftovers removed")
+
+
+def test_interrupt_during_the_in_process_dbt_build_ends_the_run_and_keeps_the_marts(tmp_path, baseline,
+                                                                                     reference):
+    """SIGINT (what a run's termination delivers) while dbt runs inside the build's process: the run
+    ends at once as not successful, the published marts stay, and a plain `kinvolved ingest` converges."""
+    site = copy_site(baseline, tmp_path / "site")
+    before = content_digest(site.marts("acme"))
+    proc = site.start("process", "acme", env=cli_instance(site))
+    try:
+        models = site.warehouse("acme") / "build" / "target" / "run"   # dbt writes each model's SQL there
+        running = wait_for(models.is_dir, timeout=240)
+        assert running and proc.poll() is None, "dbt never started its models"
+        os.killpg(proc.pid, signal.SIGINT)
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    assert rc != 0, "an interrupted build reported success"
+    assert content_digest(site.marts("acme")) == before, "an interrupted build changed the published marts"
+    assert _started_runs(site) == [], "the interrupted run is still STARTED"
+
+    proc = site.cli("ingest", "acme")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert content_digest(site.marts("acme")) == reference.digest, "did not converge after the interrupt"
+    assert _leftovers(site) == [], "leftovers of the interrupted build were not removed"
+    record_fault("SIGINT `kinvolved ingest` while dbt builds in its process, then a plain `kinvolved ingest`",
+                 "the run ended at once, not successful; marts unchanged, then equal to an uninterrupted run")
