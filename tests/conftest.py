@@ -52,7 +52,7 @@ def instance():
 
 
 # The modules whose tests share the session-scoped `fleet` (tests/reliability/conftest.py: a real daemon
-# + webserver run of ~10 minutes): one work unit under `pytest -n 2 --dist loadfile`, so one worker
+# + webserver run of ~4 minutes): one work unit under `pytest -n 2 --dist loadfile`, so one worker
 # runs the fleet once, though each module is collected on its own.
 FLEET_MODULES = ("tests/reliability/test_isolation.py", "tests/reliability/test_deployment_concurrency.py",
                  "tests/reliability/test_deployment_personal_data.py")
