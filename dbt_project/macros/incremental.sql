@@ -145,3 +145,26 @@
     {{ roster_state_by_year(relation, key) }}
     {%- endif -%}
 {% endmacro %}
+
+
+{#- A roster model across years (users): the new rows' latest active versions on an incremental build,
+    the whole current state otherwise. -#}
+{% macro roster_current(relation, key) %}
+    {%- if upsert_build() -%}
+    {{ latest_active_versions(new_deliveries(relation), key) }}
+    {%- else -%}
+    {{ roster_current_state(relation, key) }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- pre_hook of a roster model across years: remove the published rows of the keys the new deliveries
+    touch. Nothing on a full build. -#}
+{% macro roster_upsert_delete(relation, key) %}
+    {%- if upsert_build() -%}
+    delete from {{ this }}
+    where {{ key }} in (select {{ key }} from ({{ new_deliveries(relation) }}) as new_rows)
+    {%- else -%}
+    {{ incremental_reset() }}
+    {%- endif -%}
+{% endmacro %}

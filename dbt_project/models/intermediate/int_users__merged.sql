@@ -1,5 +1,5 @@
--- Current state of users: latest bulk replaces everything, later deltas upsert, tobedeleted deletes.
--- depends_on: {{ ref('int_bulk_deliveries__audited') }}
+-- Current users (int_users__upserted: latest bulk replaces everything, later deltas upsert,
+-- tobedeleted deletes; no personal columns) with their effective role and orgs.
 --
 -- Effective role and orgs (docs/oneroster-plus.md, "Roles"): a user whose surviving version came
 -- from a OneRoster 1.1 users.csv keeps its own role and orgSourcedIds. A 1.2 version has neither;
@@ -11,7 +11,7 @@
 {%- set extensions = var('role_extensions', {}) %}
 
 with users as (
-    {{ roster_current_state(ref('stg_oneroster__users'), 'user_sourced_id') }}
+    select * from {{ ref('int_users__upserted') }}
 ),
 
 roles as (
@@ -69,12 +69,8 @@ effective as (
     where ranked.role_rank = 1
 )
 
--- Personal columns stay in raw/ only: this table is stored in the marts file.
 select
-    users.* exclude (username, given_name, family_name, middle_name, email, sms, phone, password,
-                     user_master_identifier, preferred_given_name, preferred_middle_name,
-                     preferred_family_name, pronouns)
-        replace (
+    users.* replace (
         coalesce(users.role, effective.role) as role,
         coalesce(users.org_sourced_ids, effective.org_sourced_ids) as org_sourced_ids
     )
