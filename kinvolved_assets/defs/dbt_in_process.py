@@ -37,6 +37,7 @@ RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult
 QUIET_FLAGS = ["--log-level-file", "none", "--log-level", "none", "--no-send-anonymous-usage-stats"]
 
 _INVOKE = threading.Lock()          # dbt's flags, adapters and event manager are process-wide
+_STDOUT = threading.Lock()          # one writer of this process's stdout at a time during a build
 _PARSED: dict[tuple, bytes] = {}    # (project dir, newest source mtime) -> the parsed manifest, msgpack
 PARSES: list[str] = []              # this process's parses of the project, "partial" or "full" (tests)
 
@@ -161,7 +162,9 @@ def build_in_process(context, args: list[str], dbt, target_path: Path) -> InProc
         if name in RESULT_EVENTS:
             raw_results.append(msg_to_dict(msg))
         if level in ("info", "warn", "error") and msg.info.msg:
-            sys.stdout.write(msg.info.msg + "\n")
+            with _STDOUT:   # dbt's worker threads call back at once; a text stream is not thread-safe
+                sys.stdout.write(msg.info.msg + "\n")
+                sys.stdout.flush()
 
     indirect = ["--indirect-selection", params.indirect_selection] if params.indirect_selection else []
     result = invoke([*cleaned, *params.selection_args, *indirect], project_dir, profiles_dir, target_path,

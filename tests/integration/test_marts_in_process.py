@@ -57,3 +57,9 @@ def test_a_build_in_a_fresh_process_publishes_the_same_marts(platform, instance)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert content_digest(paths.marts_db) == here
     assert not paths.dbt_target.exists()
+    # dbt's lines, written from its worker threads, reach the runs' log whole (a text stream written
+    # by two threads at once garbles it, even with bytes of the process's memory)
+    log = (platform.home / "logs" / "runs.log").read_bytes()
+    assert b"\x00" not in log
+    text = log.decode("utf-8")
+    assert "Completed successfully" in text and text.count(" START ") >= 90
