@@ -4,7 +4,8 @@ A ``dbt build`` in a subprocess pays, every time, for Python and dbt's imports, 
 full one when the customer's ``--vars`` differ from the kept parse state), the manifest written
 back, and the JSON of every event through a pipe. Here the project is parsed once per process
 (``project_manifest``: partial parsing from the prepared ``dbt_project/target``), every build runs on
-a deep copy of that manifest (dbt writes compiled SQL into the nodes: no build sees another's) and
+a fresh copy of that manifest, read back from its msgpack (dbt writes compiled SQL into the nodes: no
+build sees another's) and
 dbt's events arrive through a callback. The customer's vars and profile are read per build as
 before, so one process may build many customers, one at a time (``_INVOKE``).
 
@@ -29,7 +30,7 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from kinvolved_assets.defs.dbt_project import parse_env
+from kinvolved_assets.defs.dbt_project import newest_source_mtime, parse_env
 from kinvolved_assets.permissions import private_dir
 
 RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
@@ -53,12 +54,6 @@ class InProcessBuild:
         return self.success and not self.errors
 
 
-def _project_key(project_dir: Path) -> tuple:
-    newest = max((f.stat().st_mtime for folder in ("models", "macros", "tests", "seeds", "contract")
-                  for f in (project_dir / folder).rglob("*") if f.is_file()), default=0.0)
-    return (str(project_dir), newest, (project_dir / "dbt_project.yml").stat().st_mtime)
-
-
 def project_manifest(project_dir: Path, profiles_dir: Path):
     """A fresh copy of the project's parsed dbt manifest. Parsed once per process (and again after a
     source changed), in a private scratch target seeded with the prepared parse state; kept as
@@ -67,7 +62,7 @@ def project_manifest(project_dir: Path, profiles_dir: Path):
     from dbt.contracts.graph.manifest import Manifest
     from dbt.parser.manifest import extended_mashumaro_encoder, extended_mashumuro_decoder
 
-    key = _project_key(project_dir)
+    key = (str(project_dir), newest_source_mtime(project_dir))
     if key not in _PARSED:
         parsed, kind = _parse(project_dir, profiles_dir)
         PARSES.append(kind)
@@ -169,7 +164,6 @@ def build_in_process(context, args: list[str], dbt, target_path: Path) -> InProc
     indirect = ["--indirect-selection", params.indirect_selection] if params.indirect_selection else []
     result = invoke([*cleaned, *params.selection_args, *indirect], project_dir, profiles_dir, target_path,
                     on_event)
-    sys.stdout.flush()
     if result.exception is not None and not isinstance(result.exception, Exception):
         raise result.exception   # an interrupt (run terminated): not a build result
     if result.exception is not None:

@@ -31,16 +31,16 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else "dbt"
 
 
+def newest_source_mtime(project_dir: Path = DBT_PROJECT_DIR) -> float:
+    """The latest modification time of a model, macro, test, seed, contract file or dbt_project.yml."""
+    files = [f for folder in ("models", "macros", "tests", "seeds", "contract")
+             for f in (project_dir / folder).rglob("*") if f.is_file()]
+    return max(f.stat().st_mtime for f in [*files, project_dir / "dbt_project.yml"])
+
+
 def dbt_sources_newer_than(path: Path) -> bool:
     """Whether a model, macro, test, seed, contract file or dbt_project.yml changed after ``path``."""
-    if not path.exists():
-        return True
-    built = path.stat().st_mtime
-    for folder in ("models", "macros", "tests", "seeds", "contract"):
-        for f in (DBT_PROJECT_DIR / folder).rglob("*"):
-            if f.is_file() and f.stat().st_mtime > built:
-                return True
-    return (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
+    return not path.exists() or newest_source_mtime() > path.stat().st_mtime
 
 
 
